@@ -1,0 +1,58 @@
+"""Alembic environment: `reflex db migrate` drives upgrades itself; this file serves the plain
+`alembic` command and the migration tests (target metadata = all SQLModel tables)."""
+
+from logging.config import fileConfig
+
+from sqlalchemy import pool
+from sqlmodel import SQLModel
+
+from alembic import context
+
+import econnect_app.models  # noqa: F401  (registers the tables)
+from econnect_app.db import make_engine
+from econnect_app.settings import get_settings
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name)
+
+target_metadata = SQLModel.metadata
+
+
+def _url() -> str:
+    return config.attributes.get("db_url") or get_settings().db_url
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout without a database connection."""
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run migrations against the configured database."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(_url())
+    engine.pool = pool.NullPool(engine.pool._creator)  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,1 @@
+"""eConnect client linking."""

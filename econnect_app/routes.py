@@ -1,0 +1,44 @@
+"""Route constants and builders (the product's public URLs, see SPEC.md)."""
+
+from __future__ import annotations
+
+from econnect_app.settings import get_settings
+
+SIGNUP = "/signup"
+LOGIN = "/login"
+LOGOUT = "/logout"
+FORGOT_PASSWORD = "/forgot-password"
+RESET_PASSWORD = "/reset-password/[token]"
+ACCEPT_INVITATION = "/invitation/[token]"
+CONFIRM_EMAIL = "/confirm-email/[token]"
+ONBOARDING = "/onboarding"
+DASHBOARD = "/dashboard"
+ORGANISATIONS = "/organisations"
+USERS = "/users"
+PROFILE = "/profile"
+SETTINGS = "/settings"
+DEV_MAILBOX = "/dev/mailbox"
+
+
+def _fill(route: str, token: str) -> str:
+    return route.replace("[token]", token)
+
+
+def reset_password(token: str) -> str:
+    """Path of a password reset link."""
+    return _fill(RESET_PASSWORD, token)
+
+
+def accept_invitation(token: str) -> str:
+    """Path of an invitation link."""
+    return _fill(ACCEPT_INVITATION, token)
+
+
+def confirm_email(token: str) -> str:
+    """Path of an email confirmation link."""
+    return _fill(CONFIRM_EMAIL, token)
+
+
+def absolute(path: str) -> str:
+    """A full URL for emails, based on ECONNECT_PUBLIC_URL."""
+    return get_settings().public_url + path

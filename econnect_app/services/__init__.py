@@ -1,0 +1,1 @@
+"""The domain: plain functions that take a database session. No Reflex imports here."""

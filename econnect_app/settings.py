@@ -1,0 +1,81 @@
+"""Everything the app reads from the environment, in one typed object.
+
+This module imports nothing from the rest of the app (rxconfig.py imports it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PUBLIC_URL = "http://localhost:3000"
+
+
+def _data_dir() -> Path:
+    path = Path(os.environ.get("ECONNECT_DATA_DIR", PROJECT_ROOT / "data"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _dev_secret_key(data_dir: Path) -> str:
+    """Read the development secret key, generating it once into the data folder."""
+    key_file = data_dir / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed application settings."""
+
+    data_dir: Path
+    db_url: str
+    redis_url: str | None
+    smtp_url: str | None
+    public_url: str
+    secret_key: str
+    mail_from: str = "eConnect <no-reply@econnect.local>"
+    session_idle_minutes: int = 120
+    session_absolute_hours: int = 24 * 7
+    password_reset_minutes: int = 30
+    invitation_days: int = 7
+    email_confirmation_days: int = 3
+    login_max_failures: int = 10
+    login_failure_window_minutes: int = 15
+    mail_retry_limit: int = 8
+    dev_mode: bool = field(default=True)
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Whether a real SMTP server is configured."""
+        return bool(self.smtp_url)
+
+
+def load_settings() -> Settings:
+    """Build settings from the process environment."""
+    data_dir = _data_dir()
+    db_url = os.environ.get("REFLEX_DB_URL") or f"sqlite:///{data_dir / 'econnect.db'}"
+    secret_key = os.environ.get("ECONNECT_SECRET_KEY") or _dev_secret_key(data_dir)
+    env_mode = os.environ.get("REFLEX_ENV_MODE", "dev").lower()
+    return Settings(
+        data_dir=data_dir,
+        db_url=db_url,
+        redis_url=os.environ.get("REFLEX_REDIS_URL") or None,
+        smtp_url=os.environ.get("ECONNECT_SMTP_URL") or None,
+        public_url=(os.environ.get("ECONNECT_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
+        secret_key=secret_key,
+        mail_from=os.environ.get("ECONNECT_MAIL_FROM") or Settings.mail_from,
+        dev_mode=env_mode != "prod",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (read once)."""
+    return load_settings()
