@@ -6,9 +6,8 @@ from logging.config import fileConfig
 from sqlalchemy import pool
 from sqlmodel import SQLModel
 
-from alembic import context
-
 import econnect_app.models  # noqa: F401  (registers the tables)
+from alembic import context
 from econnect_app.db import make_engine
 from econnect_app.settings import get_settings
 

@@ -3,10 +3,48 @@
 import reflex as rx
 
 import econnect_app.models  # noqa: F401  (registers the tables for migrations)
+from econnect_app import routes
+from econnect_app.mail.delivery import delivery_loop
+from econnect_app.pages.confirm_email import ConfirmEmailState, confirm_email_page
+from econnect_app.pages.dashboard import DashboardState, dashboard_page
+from econnect_app.pages.dev_mailbox import DevMailboxState, dev_mailbox_page
+from econnect_app.pages.forgot_password import ResetPasswordState, forgot_password_page, reset_password_page
+from econnect_app.pages.invitation import InvitationState, invitation_page
+from econnect_app.pages.login import login_page
+from econnect_app.pages.organisations import OrganisationsState, onboarding_page, organisations_page
+from econnect_app.pages.profile import ProfileState, profile_page
+from econnect_app.pages.settings import SettingsState, settings_page
+from econnect_app.pages.signup import signup_page
+from econnect_app.pages.users import UsersState, users_page
+from econnect_app.state.auth import AuthState
 
-app = rx.App()
+app = rx.App(
+    head_components=[rx.el.link(rel="stylesheet", href="/styles.css")],
+)
+# Outbox delivery runs inside the backend when ECONNECT_SMTP_URL is set (returns at once otherwise).
+app.register_lifespan_task(delivery_loop)
 
 
-@rx.page(route="/")
-def index() -> rx.Component:
-    return rx.text("eConnect")
+def _title(name: str) -> str:
+    return f"{name} · eConnect"
+
+
+# Public pages.
+app.add_page(rx.center(rx.spinner(size="3"), height="100vh"), route="/", title="eConnect", on_load=AuthState.route_home)
+app.add_page(signup_page, route=routes.SIGNUP, title=_title("Create account"), on_load=AuthState.redirect_if_signed_in)
+app.add_page(login_page, route=routes.LOGIN, title=_title("Log in"), on_load=AuthState.redirect_if_signed_in)
+app.add_page(forgot_password_page, route=routes.FORGOT_PASSWORD, title=_title("Forgot password"))
+app.add_page(reset_password_page, route=routes.RESET_PASSWORD, title=_title("New password"), on_load=ResetPasswordState.check_link)
+app.add_page(invitation_page, route=routes.ACCEPT_INVITATION, title=_title("Invitation"), on_load=InvitationState.load)
+app.add_page(confirm_email_page, route=routes.CONFIRM_EMAIL, title=_title("Confirm email"), on_load=ConfirmEmailState.confirm)
+
+# Signed-in pages: the session is re-validated on every load.
+app.add_page(onboarding_page, route=routes.ONBOARDING, title=_title("Welcome"), on_load=[AuthState.require_login, OrganisationsState.load])
+app.add_page(dashboard_page, route=routes.DASHBOARD, title=_title("Dashboard"), on_load=[AuthState.require_login, DashboardState.load])
+app.add_page(organisations_page, route=routes.ORGANISATIONS, title=_title("Organisations"), on_load=[AuthState.require_login, OrganisationsState.load])
+app.add_page(users_page, route=routes.USERS, title=_title("Users"), on_load=[AuthState.require_login, UsersState.load])
+app.add_page(settings_page, route=routes.SETTINGS, title=_title("Settings"), on_load=[AuthState.require_login, SettingsState.load])
+app.add_page(profile_page, route=routes.PROFILE, title=_title("My profile"), on_load=[AuthState.require_login, ProfileState.load])
+
+# Development only: the outbox as a mailbox (the page refuses to show anything otherwise).
+app.add_page(dev_mailbox_page, route=routes.DEV_MAILBOX, title=_title("Mailbox"), on_load=DevMailboxState.load)

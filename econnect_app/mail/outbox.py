@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from econnect_app.mail.messages import render_message
 from econnect_app.models import OutboxMessage
@@ -33,3 +33,13 @@ def queue_email(
     )
     session.add(message)
     return message
+
+
+def list_recent_messages(session: Session, *, limit: int = 50) -> list[OutboxMessage]:
+    """The newest outbox messages first (read-only)."""
+    statement = (
+        select(OutboxMessage)
+        .order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(statement).all())

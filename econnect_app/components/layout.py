@@ -1,0 +1,248 @@
+"""The page frames: a sidebar + header layout for signed-in pages, a centred card for the rest."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from econnect_app import routes
+from econnect_app.state.auth import AuthState
+
+BRAND = "eConnect"
+
+
+def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+    active = AuthState.router.url.path == href
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), spacing="3", align="center"),
+        href=href,
+        underline="none",
+        padding_x="12px",
+        padding_y="8px",
+        border_radius="var(--radius-3)",
+        width="100%",
+        color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 12)),
+        background=rx.cond(active, rx.color("accent", 3), "transparent"),
+        _hover={"background": rx.color("accent", 3)},
+        aria_current=rx.cond(active, "page", "false"),
+    )
+
+
+def _navigation() -> rx.Component:
+    """Only what the user's role may use."""
+    return rx.el.nav(
+        rx.vstack(
+            _nav_link("Dashboard", routes.DASHBOARD, "layout-dashboard"),
+            _nav_link("Organisations", routes.ORGANISATIONS, "building-2"),
+            rx.cond(
+                AuthState.is_admin,
+                rx.fragment(
+                    _nav_link("Users", routes.USERS, "users"),
+                    _nav_link("Settings", routes.SETTINGS, "settings"),
+                ),
+            ),
+            _nav_link("My profile", routes.PROFILE, "circle-user"),
+            spacing="1",
+            width="100%",
+        ),
+        aria_label="Main",
+        width="100%",
+    )
+
+
+def _brand() -> rx.Component:
+    return rx.link(
+        rx.hstack(
+            rx.icon("link-2", size=22, color=rx.color("accent", 9)),
+            rx.heading(BRAND, size="5"),
+            align="center",
+            spacing="2",
+        ),
+        href=routes.DASHBOARD,
+        underline="none",
+        color=rx.color("gray", 12),
+    )
+
+
+def _sidebar() -> rx.Component:
+    return rx.box(
+        rx.vstack(
+            _brand(),
+            rx.box(
+                rx.text("Environment", size="1", color_scheme="gray"),
+                rx.text(AuthState.environment_name, size="2", weight="medium", id="environment-name"),
+                rx.badge(AuthState.environment_plan, variant="soft", size="1"),
+                width="100%",
+            ),
+            rx.separator(),
+            _navigation(),
+            spacing="5",
+            width="100%",
+        ),
+        display=["none", "none", "block"],
+        width="240px",
+        min_width="240px",
+        padding="20px 16px",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 2),
+        min_height="100vh",
+        position="sticky",
+        top="0",
+    )
+
+
+def _mobile_menu() -> rx.Component:
+    return rx.box(
+        rx.drawer.root(
+            rx.drawer.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")),
+            rx.drawer.overlay(),
+            rx.drawer.portal(
+                rx.drawer.content(
+                    rx.vstack(_brand(), rx.separator(), _navigation(), spacing="4", padding="20px"),
+                    width="260px",
+                    height="100%",
+                    background=rx.color("gray", 1),
+                )
+            ),
+            direction="left",
+        ),
+        display=["block", "block", "none"],
+    )
+
+
+def _user_menu() -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.button(
+                rx.avatar(fallback=AuthState.user_initials, size="2", radius="full"),
+                rx.vstack(
+                    rx.text(AuthState.user_name, size="2", weight="medium"),
+                    rx.text(AuthState.user_role, size="1", color_scheme="gray", id="user-role"),
+                    spacing="0",
+                    align="start",
+                    display=["none", "flex"],
+                ),
+                variant="ghost",
+                aria_label="Account menu",
+                height="auto",
+                padding="4px 8px",
+            )
+        ),
+        rx.menu.content(
+            rx.menu.item(rx.text(AuthState.user_email, size="2", color_scheme="gray"), disabled=True),
+            rx.menu.separator(),
+            rx.menu.item("My profile", on_click=rx.redirect(routes.PROFILE)),
+            rx.menu.item("Log out", on_click=AuthState.log_out, color_scheme="red"),
+        ),
+    )
+
+
+def _header(title: str) -> rx.Component:
+    return rx.el.header(
+        rx.hstack(
+            rx.hstack(_mobile_menu(), rx.heading(title, size="6", as_="h1"), align="center", spacing="3"),
+            rx.spacer(),
+            rx.hstack(
+                rx.cond(AuthState.is_relationship_manager, rx.badge("Relationship manager", variant="outline")),
+                _user_menu(),
+                align="center",
+                spacing="3",
+            ),
+            align="center",
+            width="100%",
+        ),
+        padding="16px 24px",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 1),
+        position="sticky",
+        top="0",
+        z_index="10",
+    )
+
+
+def app_layout(title: str, *children: rx.Component) -> rx.Component:
+    """Signed-in page frame: sidebar, header with environment/user/role, and the content."""
+    return rx.cond(
+        AuthState.signed_in,
+        rx.hstack(
+            _sidebar(),
+            rx.box(
+                _header(title),
+                rx.el.main(
+                    rx.vstack(*children, spacing="5", width="100%", max_width="1100px"),
+                    padding=["16px", "24px", "32px"],
+                ),
+                flex="1",
+                min_width="0",
+            ),
+            spacing="0",
+            align="start",
+            width="100%",
+        ),
+        rx.center(rx.spinner(size="3"), height="100vh", aria_label="Loading"),
+    )
+
+
+def public_layout(title: str, *children: rx.Component, subtitle: str = "") -> rx.Component:
+    """A centred card for log-in, sign-up and the emailed-link pages."""
+    return rx.center(
+        rx.vstack(
+            rx.hstack(
+                rx.icon("link-2", size=28, color=rx.color("accent", 9)),
+                rx.heading(BRAND, size="7"),
+                align="center",
+                spacing="2",
+            ),
+            rx.card(
+                rx.vstack(
+                    rx.heading(title, size="6", as_="h1"),
+                    rx.cond(subtitle != "", rx.text(subtitle, color_scheme="gray", size="2")),
+                    *children,
+                    spacing="4",
+                    width="100%",
+                ),
+                size="4",
+                width="100%",
+            ),
+            spacing="5",
+            align="center",
+            width="100%",
+            max_width="440px",
+        ),
+        min_height="100vh",
+        padding="24px",
+        background=rx.color("gray", 2),
+    )
+
+
+def empty_state(icon: str, title: str, text: str, *actions: rx.Component) -> rx.Component:
+    """What to show when a list is empty: what it is and what to do next."""
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=36, color=rx.color("gray", 8)),
+            rx.text(title, weight="medium", size="3"),
+            rx.text(text, color_scheme="gray", size="2", text_align="center"),
+            *actions,
+            align="center",
+            spacing="2",
+            max_width="420px",
+        ),
+        padding="40px 16px",
+        width="100%",
+        border=f"1px dashed {rx.color('gray', 6)}",
+        border_radius="var(--radius-4)",
+    )
+
+
+def section_card(title: str, *children: rx.Component, description: str = "") -> rx.Component:
+    """A titled card for one part of a page."""
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="4", as_="h2"),
+            rx.cond(description != "", rx.text(description, color_scheme="gray", size="2")),
+            *children,
+            spacing="4",
+            width="100%",
+        ),
+        width="100%",
+        size="3",
+    )

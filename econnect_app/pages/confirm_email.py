@@ -1,0 +1,61 @@
+"""/confirm-email/[token]: confirm an additional email address."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from econnect_app import routes
+from econnect_app.components.layout import public_layout
+from econnect_app.pages._links import last_path_segment
+from econnect_app.services import user_emails
+from econnect_app.services.errors import InvalidToken
+from econnect_app.state.auth import AuthState, db_session
+
+
+class ConfirmEmailState(AuthState):
+    """Confirms the address as soon as the page opens."""
+
+    outcome: str = "checking"
+    confirmed_email: str = ""
+
+    @rx.event
+    def confirm(self) -> None:
+        """Use the link once."""
+        with db_session() as db:
+            try:
+                address = user_emails.confirm_email(db, token=last_path_segment(self.router.url.path))
+            except InvalidToken:
+                self.outcome = "invalid"
+                return
+        self.confirmed_email = address.email
+        self.outcome = "confirmed"
+
+
+def confirm_email_page() -> rx.Component:
+    """The page behind an email confirmation link."""
+    return public_layout(
+        "Confirm email address",
+        rx.match(
+            ConfirmEmailState.outcome,
+            (
+                "confirmed",
+                rx.callout(
+                    ConfirmEmailState.confirmed_email + " is confirmed and can now be used with your account.",
+                    icon="circle_check",
+                    color_scheme="green",
+                    role="status",
+                ),
+            ),
+            (
+                "invalid",
+                rx.callout(
+                    "This confirmation link is invalid, already used or expired. Add the address again on your profile to get a new link.",
+                    icon="triangle_alert",
+                    color_scheme="red",
+                    role="alert",
+                ),
+            ),
+            rx.spinner(aria_label="Checking the link"),
+        ),
+        rx.link("Go to my profile", href=routes.PROFILE, size="2"),
+    )

@@ -1,0 +1,132 @@
+"""/forgot-password and /reset-password/[token]: password recovery by emailed link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from econnect_app import routes
+from econnect_app.components.forms import app_form, submit_button, text_field
+from econnect_app.components.layout import public_layout
+from econnect_app.pages._links import last_path_segment
+from econnect_app.services import accounts, sessions
+from econnect_app.services.errors import InvalidToken, ValidationFailed
+from econnect_app.state.auth import AuthState, db_session
+
+
+class ForgotPasswordState(AuthState):
+    """Ask for a reset link; the answer is the same whether or not the address exists."""
+
+    sent_to: str = ""
+
+    @rx.event
+    def send_link(self, form: dict[str, Any]) -> None:
+        """Queue a reset email when the account exists; always confirm the same way."""
+        email = (form.get("email") or "").strip()
+        if not email:
+            self.field_errors = {"email": "Enter the email address of your account."}
+            return
+        self.field_errors = {}
+        with db_session() as db:
+            accounts.request_password_reset(db, email=email)
+        self.sent_to = email
+
+
+def forgot_password_page() -> rx.Component:
+    """The forgot-password page."""
+    return public_layout(
+        "Reset your password",
+        rx.cond(
+            ForgotPasswordState.sent_to != "",
+            rx.callout(
+                "If an account exists for " + ForgotPasswordState.sent_to
+                + ", we have sent it an email with a link to set a new password. The link works once and expires in 30 minutes.",
+                icon="mail",
+                color_scheme="green",
+                role="status",
+            ),
+            app_form(
+                rx.vstack(
+                    text_field("Email", "email", ForgotPasswordState.field_errors, type="email", autocomplete="email"),
+                    submit_button("Send reset link", ForgotPasswordState.busy, width="100%"),
+                    spacing="4",
+                    width="100%",
+                ),
+                on_submit=ForgotPasswordState.send_link,
+                width="100%",
+            ),
+        ),
+        rx.link("Back to log in", href=routes.LOGIN, size="2"),
+        subtitle="Enter the email address of your account and we will email you a link.",
+    )
+
+
+class ResetPasswordState(AuthState):
+    """Set a new password through the emailed link."""
+
+    link_valid: bool = True
+    checked: bool = False
+
+    @rx.event
+    def check_link(self) -> None:
+        """on_load: tell the user at once when the link is no good."""
+        with db_session() as db:
+            self.link_valid = accounts.reset_password_token_is_valid(db, token=self._token())
+        self.checked = True
+
+    def _token(self) -> str:
+        return last_path_segment(self.router.url.path)
+
+    @rx.event
+    def set_password(self, form: dict[str, Any]) -> Any:
+        """Save the new password, log in and continue to the dashboard."""
+        self.field_errors = {}
+        with db_session() as db:
+            try:
+                user = accounts.reset_password(db, token=self._token(), password=form.get("password", ""))
+            except ValidationFailed as error:
+                self.field_errors = error.errors
+                return None
+            except InvalidToken:
+                self.link_valid = False
+                return None
+            token = sessions.start_session(db, user=user, user_agent=self.router.headers.user_agent)
+            self._start_session(db, user, token)
+        return [rx.redirect(routes.DASHBOARD), rx.toast.success("Your password has been changed.")]
+
+
+def reset_password_page() -> rx.Component:
+    """The page behind the emailed reset link."""
+    return public_layout(
+        "Choose a new password",
+        rx.cond(
+            ResetPasswordState.link_valid,
+            app_form(
+                rx.vstack(
+                    text_field(
+                        "New password",
+                        "password",
+                        ResetPasswordState.field_errors,
+                        type="password",
+                        autocomplete="new-password",
+                        hint="At least 12 characters. A few random words work well.",
+                    ),
+                    submit_button("Set new password", ResetPasswordState.busy, width="100%"),
+                    spacing="4",
+                    width="100%",
+                ),
+                on_submit=ResetPasswordState.set_password,
+                width="100%",
+            ),
+            rx.vstack(
+                rx.callout(
+                    "This password reset link is invalid or has expired. Links work once and for 30 minutes.",
+                    icon="triangle_alert",
+                    color_scheme="red",
+                    role="alert",
+                ),
+                rx.link("Ask for a new link", href=routes.FORGOT_PASSWORD),
+            ),
+        ),
+    )

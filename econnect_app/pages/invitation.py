@@ -1,0 +1,104 @@
+"""/invitation/[token]: an invited user sets a name and password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from econnect_app import routes
+from econnect_app.components.forms import app_form, submit_button, text_field
+from econnect_app.components.layout import public_layout
+from econnect_app.pages._links import last_path_segment
+from econnect_app.services import sessions, users
+from econnect_app.services.errors import InvalidToken, ValidationFailed
+from econnect_app.state.auth import AuthState, db_session
+
+
+class InvitationState(AuthState):
+    """Accept an invitation into an environment."""
+
+    link_valid: bool = True
+    invited_email: str = ""
+    inviting_environment: str = ""
+
+    def _token(self) -> str:
+        return last_path_segment(self.router.url.path)
+
+    @rx.event
+    def load(self) -> None:
+        """Show who invites whom, or that the link is no good."""
+        with db_session() as db:
+            try:
+                user, environment = users.get_invitation(db, token=self._token())
+            except InvalidToken:
+                self.link_valid = False
+                return
+        self.link_valid = True
+        self.invited_email = user.email
+        self.inviting_environment = environment.name
+
+    @rx.event
+    def accept(self, form: dict[str, Any]) -> Any:
+        """Set name and password, log in and go to the dashboard."""
+        self.field_errors = {}
+        with db_session() as db:
+            try:
+                user = users.accept_invitation(
+                    db, token=self._token(), name=form.get("name", ""), password=form.get("password", "")
+                )
+            except ValidationFailed as error:
+                self.field_errors = error.errors
+                return None
+            except InvalidToken:
+                self.link_valid = False
+                return None
+            token = sessions.start_session(db, user=user, user_agent=self.router.headers.user_agent)
+            self._start_session(db, user, token)
+        return [rx.redirect(routes.DASHBOARD), rx.toast.success("Welcome! Your account is active.")]
+
+
+def invitation_page() -> rx.Component:
+    """The page behind an invitation email."""
+    return public_layout(
+        "Join your team on eConnect",
+        rx.cond(
+            InvitationState.link_valid,
+            rx.vstack(
+                rx.text(
+                    "You were invited to ",
+                    rx.text.strong(InvitationState.inviting_environment),
+                    " as ",
+                    rx.text.strong(InvitationState.invited_email),
+                    ". Choose your name and a password to start.",
+                    size="2",
+                ),
+                app_form(
+                    rx.vstack(
+                        text_field("Name", "name", InvitationState.field_errors, autocomplete="name"),
+                        text_field(
+                            "Password",
+                            "password",
+                            InvitationState.field_errors,
+                            type="password",
+                            autocomplete="new-password",
+                            hint="At least 12 characters. A few random words work well.",
+                        ),
+                        submit_button("Accept invitation", InvitationState.busy, width="100%"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    on_submit=InvitationState.accept,
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
+            ),
+            rx.callout(
+                "This invitation link is invalid or has expired. Ask your administrator to send a new one.",
+                icon="triangle_alert",
+                color_scheme="red",
+                role="alert",
+            ),
+        ),
+    )

@@ -1,0 +1,69 @@
+"""/login: log in with email and password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from econnect_app import routes
+from econnect_app.components.forms import app_form, form_error_banner, submit_button, text_field
+from econnect_app.components.layout import public_layout
+from econnect_app.pages._links import safe_next_path
+from econnect_app.services import sessions
+from econnect_app.services.errors import DomainError, ValidationFailed
+from econnect_app.state.auth import AuthState, db_session
+
+
+class LoginState(AuthState):
+    """The log-in form."""
+
+    form_error: str = ""
+
+    @rx.event
+    def log_in(self, form: dict[str, Any]) -> Any:
+        """Check the credentials; on success start a session and continue."""
+        self.field_errors = {}
+        self.form_error = ""
+        with db_session() as db:
+            try:
+                user, token = sessions.log_in(
+                    db,
+                    email=form.get("email", ""),
+                    password=form.get("password", ""),
+                    user_agent=self.router.headers.user_agent,
+                )
+            except ValidationFailed as error:
+                self.field_errors = error.errors
+                return None
+            except DomainError as error:
+                self.form_error = error.message
+                return None
+            self._start_session(db, user, token)
+        return rx.redirect(safe_next_path(self.router.url.query_parameters.get("next"), routes.DASHBOARD))
+
+
+def login_page() -> rx.Component:
+    """The log-in page."""
+    errors = LoginState.field_errors
+    return public_layout(
+        "Log in",
+        form_error_banner(LoginState.form_error),
+        app_form(
+            rx.vstack(
+                text_field("Email", "email", errors, type="email", autocomplete="username"),
+                text_field("Password", "password", errors, type="password", autocomplete="current-password"),
+                rx.link("Forgot your password?", href=routes.FORGOT_PASSWORD, size="2"),
+                submit_button("Log in", LoginState.busy, width="100%"),
+                spacing="4",
+                width="100%",
+            ),
+            on_submit=LoginState.log_in,
+            width="100%",
+        ),
+        rx.text(
+            "New to eConnect? ",
+            rx.link("Create account", href=routes.SIGNUP + "?next=" + LoginState.router.url.query_parameters.get("next", "")),
+            size="2",
+        ),
+    )

@@ -1,0 +1,262 @@
+"""/profile: the user's own additional email addresses and password (every user)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app.components.forms import app_form, submit_button, text_field
+from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.models import User
+from econnect_app.services import accounts, user_emails
+from econnect_app.state.auth import AuthState
+
+CONFIRMED = "Confirmed"
+WAITING = "Waiting for confirmation"
+
+
+@dataclasses.dataclass
+class EmailRow:
+    """One additional email address as the list shows it."""
+
+    id: int
+    email: str
+    confirmed: bool
+
+
+class ProfileState(AuthState):
+    """Additional email addresses and the change-password form."""
+
+    emails: list[EmailRow] = []
+    loading: bool = True
+    adding_email: bool = False
+    changing_password: bool = False
+    email_form_version: int = 0
+    password_form_version: int = 0
+
+    def _refresh(self, db: Session, actor: User) -> None:
+        self.emails = [
+            EmailRow(id=row.id or 0, email=row.email, confirmed=row.confirmed_at is not None)
+            for row in user_emails.list_emails(db, user=actor)
+        ]
+
+    @rx.event
+    def load(self) -> Iterator[Any]:
+        """on_load: the user's additional email addresses."""
+        self.loading = True
+        self.field_errors = {}
+        yield
+        try:
+            result = self._run(self._refresh)
+        finally:
+            self.loading = False
+        yield result
+
+    @rx.event
+    def add_email(self, form: dict[str, Any]) -> Iterator[Any]:
+        """Add an address; it is usable once confirmed through the emailed link."""
+        self.adding_email = True
+        yield
+
+        def action(db: Session, actor: User) -> Any:
+            added = user_emails.add_email(db, user=actor, email=form.get("email", ""))
+            self._refresh(db, actor)
+            self.email_form_version += 1  # empties the field
+            return rx.toast.success(f"We sent a confirmation link to {added.email}.")
+
+        try:
+            result = self._run(action)
+        finally:
+            self.adding_email = False
+        yield result
+
+    @rx.event
+    def remove_email(self, email_id: int, email: str) -> Any:
+        """Remove one of the user's additional addresses."""
+
+        def action(db: Session, actor: User) -> Any:
+            user_emails.remove_email(db, user=actor, email_id=email_id)
+            self._refresh(db, actor)
+            return rx.toast.success(f"{email} is removed.")
+
+        return self._run(action)
+
+    @rx.event
+    def change_password(self, form: dict[str, Any]) -> Iterator[Any]:
+        """Change the password; other sessions end, this one continues with a new token."""
+        self.changing_password = True
+        yield
+
+        def action(db: Session, actor: User) -> Any:
+            token = accounts.change_password(
+                db,
+                user=actor,
+                current_password=form.get("current_password", ""),
+                new_password=form.get("new_password", ""),
+                user_agent=self.router.headers.user_agent,
+            )
+            self._start_session(db, actor, token)
+            self.password_form_version += 1  # empties both fields
+            return rx.toast.success("Password changed. Other sessions were logged out.")
+
+        try:
+            result = self._run(action)
+        finally:
+            self.changing_password = False
+        yield result
+
+
+def _status_badge(row: rx.Var) -> rx.Component:
+    return rx.cond(
+        row.confirmed,
+        rx.badge(CONFIRMED, color_scheme="green"),
+        rx.badge(WAITING, color_scheme="amber"),
+    )
+
+
+def _remove_button(row: rx.Var) -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(
+            rx.button("Remove", size="1", variant="soft", color_scheme="red", aria_label="Remove " + row.email)
+        ),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Remove " + row.email + "?"),
+            rx.alert_dialog.description(
+                "You can add it again later; it then needs a new confirmation.",
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button("Remove", color_scheme="red", on_click=ProfileState.remove_email(row.id, row.email))
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="440px",
+        ),
+    )
+
+
+def _email_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(row.email),
+        rx.table.cell(_status_badge(row)),
+        rx.table.cell(_remove_button(row)),
+        align="center",
+    )
+
+
+def _email_list() -> rx.Component:
+    return rx.cond(
+        ProfileState.loading,
+        rx.center(rx.spinner(size="3"), padding="24px", width="100%", aria_label="Loading email addresses"),
+        rx.cond(
+            ProfileState.emails.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Email address"),
+                        rx.table.column_header_cell("Status"),
+                        rx.table.column_header_cell("Actions"),
+                    )
+                ),
+                rx.table.body(rx.foreach(ProfileState.emails, _email_row)),
+                variant="surface",
+                width="100%",
+                aria_label="Additional email addresses",
+            ),
+            empty_state(
+                "mail",
+                "No additional email addresses",
+                "Add another address you use, for example a shared mailbox. We email it a link to confirm it is yours.",
+            ),
+        ),
+    )
+
+
+def _add_email_form() -> rx.Component:
+    return app_form(
+        rx.hstack(
+            rx.box(
+                text_field(
+                    "Additional email address",
+                    "email",
+                    ProfileState.field_errors,
+                    type="email",
+                    autocomplete="email",
+                ),
+                flex="1",
+                min_width="240px",
+            ),
+            submit_button("Add email address", ProfileState.adding_email, margin_top="24px"),
+            align="start",
+            spacing="3",
+            width="100%",
+            wrap="wrap",
+        ),
+        on_submit=ProfileState.add_email,
+        key=ProfileState.email_form_version,
+        width="100%",
+    )
+
+
+def _change_password_form() -> rx.Component:
+    errors = ProfileState.field_errors
+    return app_form(
+        rx.vstack(
+            # Lets password managers tie the new password to the right account.
+            rx.el.input(
+                type="email",
+                name="username",
+                value=AuthState.user_email,
+                auto_complete="username",
+                read_only=True,
+                hidden=True,
+            ),
+            text_field("Current password", "current_password", errors, type="password", autocomplete="current-password"),
+            text_field(
+                "New password",
+                "new_password",
+                errors,
+                type="password",
+                autocomplete="new-password",
+                hint="At least 12 characters. A few random words work well.",
+            ),
+            rx.hstack(submit_button("Change password", ProfileState.changing_password), justify="end", width="100%"),
+            spacing="4",
+            width="100%",
+            max_width="480px",
+        ),
+        on_submit=ProfileState.change_password,
+        key=ProfileState.password_form_version,
+        width="100%",
+    )
+
+
+def profile_page() -> rx.Component:
+    """The profile page."""
+    return app_layout(
+        "My profile",
+        section_card(
+            "Additional email addresses",
+            rx.text(
+                "Your primary email address is ",
+                rx.text.strong(AuthState.user_email),
+                ". Additional addresses can be used once you confirm them through the link we email.",
+                size="2",
+            ),
+            _email_list(),
+            _add_email_form(),
+        ),
+        section_card(
+            "Change password",
+            _change_password_form(),
+            description="Changing your password logs you out everywhere else.",
+        ),
+    )

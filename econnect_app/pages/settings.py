@@ -1,0 +1,151 @@
+"""/settings: the environment's name and subscription plan (Administrators)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app.components.forms import app_form, select_field, submit_button, text_field
+from econnect_app.components.layout import app_layout, section_card
+from econnect_app.models import Plan, User
+from econnect_app.services import environments, permissions
+from econnect_app.state.auth import AuthState
+
+PLAN_CHOICES: list[str] = [plan.value for plan in Plan]
+DENIED_MESSAGE = "Only administrators can change the settings of this environment."
+PLAN_DESCRIPTIONS: list[tuple[str, str]] = [
+    (Plan.INVOICE_PORTAL.value, "Free. Send invoices, with at most two organisations."),
+    (
+        Plan.BASIC.value,
+        "Everything in Invoice Portal without the limit on organisations, plus partnerships "
+        "and authorisation requests to link clients.",
+    ),
+    (Plan.PROFESSIONAL.value, "Everything in Basic, for firms that link many clients."),
+]
+
+
+class SettingsState(AuthState):
+    """The environment settings form."""
+
+    form_name: str = ""
+    form_plan: str = ""
+    form_version: int = 0
+    loaded: bool = False
+    denied: bool = False
+    saving: bool = False
+
+    def _fill(self, db: Session, actor: User) -> None:
+        """Put the environment's current values in the form (Administrators only)."""
+        if not permissions.is_admin(actor):
+            self.denied = True
+            return
+        environment = environments.get_environment(db, actor=actor)
+        self.denied = False
+        self.form_name = environment.name
+        self.form_plan = environment.plan
+        self.form_version += 1
+
+    @rx.event
+    def load(self) -> Iterator[Any]:
+        """on_load: the current name and plan, or a clear message for non-administrators."""
+        self.loaded = False
+        self.field_errors = {}
+        yield
+        try:
+            result = self._run(self._fill)
+        finally:
+            self.loaded = True
+        yield result
+
+    @rx.event
+    def save(self, form: dict[str, Any]) -> Iterator[Any]:
+        """Save the name and plan; the sidebar shows the new plan at once."""
+        self.saving = True
+        yield
+
+        def action(db: Session, actor: User) -> Any:
+            environment = environments.update_environment(
+                db, actor=actor, name=form.get("name", ""), plan=form.get("plan", "")
+            )
+            self.form_name = environment.name
+            self.form_plan = environment.plan
+            self._current_user(db)  # refreshes the environment name and plan badge in the sidebar
+            return rx.toast.success("Settings saved.")
+
+        try:
+            result = self._run(action)
+        finally:
+            self.saving = False
+        yield result
+
+
+def _plan_notes() -> rx.Component:
+    return rx.vstack(
+        rx.callout(
+            "There is no payment processing in this product: a plan change takes effect at once "
+            "and nothing is charged here.",
+            icon="info",
+            color_scheme="blue",
+            size="1",
+            width="100%",
+        ),
+        rx.el.dl(
+            *[
+                rx.box(
+                    rx.el.dt(rx.text(name, weight="medium", size="2")),
+                    rx.el.dd(rx.text(text, size="2", color_scheme="gray"), margin_left="0"),
+                    margin_bottom="8px",
+                )
+                for name, text in PLAN_DESCRIPTIONS
+            ],
+            margin="0",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _settings_form() -> rx.Component:
+    errors = SettingsState.field_errors
+    return app_form(
+        rx.vstack(
+            text_field("Environment name", "name", errors, default_value=SettingsState.form_name),
+            select_field(
+                "Subscription plan",
+                "plan",
+                PLAN_CHOICES,
+                errors,
+                default_value=SettingsState.form_plan,
+            ),
+            _plan_notes(),
+            rx.hstack(submit_button("Save", SettingsState.saving), justify="end", width="100%"),
+            spacing="4",
+            width="100%",
+        ),
+        on_submit=SettingsState.save,
+        key=SettingsState.form_version,
+        width="100%",
+    )
+
+
+def settings_page() -> rx.Component:
+    """The settings page."""
+    return app_layout(
+        "Settings",
+        rx.cond(
+            SettingsState.loaded,
+            rx.cond(
+                SettingsState.denied,
+                rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
+                section_card(
+                    "Environment",
+                    _settings_form(),
+                    description="The name your users and partners see, and your subscription plan.",
+                ),
+            ),
+            rx.center(rx.spinner(size="3"), padding="40px", width="100%", aria_label="Loading settings"),
+        ),
+    )

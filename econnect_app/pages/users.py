@@ -1,0 +1,376 @@
+"""/users: the environment's users, their roles and invitations (Administrators)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app.components.forms import app_form, select_field, submit_button, text_field
+from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.models import Role, User, UserStatus
+from econnect_app.services import users as users_service
+from econnect_app.services.errors import PermissionDenied
+from econnect_app.state.auth import AuthState
+
+ROLE_CHOICES: list[str] = [role.value for role in Role]
+DENIED_MESSAGE = "Only administrators can manage the users of this environment."
+
+
+@dataclasses.dataclass
+class UserRow:
+    """One user as the table shows it (no secrets)."""
+
+    id: int
+    name: str
+    email: str
+    role: str
+    is_relationship_manager: bool
+    status: str
+    is_you: bool
+
+
+class UsersState(AuthState):
+    """The users table, the invite dialog and the per-row actions."""
+
+    users: list[UserRow] = []
+    loading: bool = True
+    denied: bool = False
+    invite_open: bool = False
+    inviting: bool = False
+
+    def _refresh(self, db: Session, actor: User) -> None:
+        """Reload the list from the database (the service checks the actor is an Administrator)."""
+        try:
+            users = users_service.list_users(db, actor=actor)
+        except PermissionDenied:
+            self.denied = True
+            self.users = []
+            return
+        self.denied = False
+        self.users = [
+            UserRow(
+                id=user.id or 0,
+                name=user.name,
+                email=user.email,
+                role=user.role,
+                is_relationship_manager=user.is_relationship_manager,
+                status=user.status,
+                is_you=user.id == actor.id,
+            )
+            for user in users
+        ]
+
+    def _changed(self, db: Session, actor: User, message: str) -> Any:
+        """After a successful change: refresh who is logged in (a role may be theirs) and the list."""
+        actor = self._current_user(db) or actor
+        self._refresh(db, actor)
+        return rx.toast.success(message)
+
+    @rx.event
+    def load(self) -> Iterator[Any]:
+        """on_load: the environment's users, or a clear message for non-administrators."""
+        self.loading = True
+        self.field_errors = {}
+        self.invite_open = False
+        yield
+        try:
+            result = self._run(self._refresh)
+        finally:
+            self.loading = False
+        yield result
+
+    @rx.event
+    def set_invite_open(self, is_open: bool) -> None:
+        """Open or close the invite dialog (fresh fields and errors each time)."""
+        self.invite_open = is_open
+        self.field_errors = {}
+
+    @rx.event
+    def invite_user(self, form: dict[str, Any]) -> Iterator[Any]:
+        """Invite someone by email; they get a link to set their name and password."""
+        self.inviting = True
+        yield
+
+        def action(db: Session, actor: User) -> Any:
+            invited = users_service.invite_user(
+                db,
+                actor=actor,
+                email=form.get("email", ""),
+                role=form.get("role", ""),
+                is_relationship_manager=bool(form.get("is_relationship_manager")),
+            )
+            self.invite_open = False
+            return self._changed(db, actor, f"Invitation sent to {invited.email}.")
+
+        try:
+            result = self._run(action)
+        finally:
+            self.inviting = False
+        yield result
+
+    @rx.event
+    def resend_invitation(self, user_id: int, email: str) -> Any:
+        """Email a fresh invitation link to an invited user."""
+
+        def action(db: Session, actor: User) -> Any:
+            users_service.resend_invitation(db, actor=actor, user_id=user_id)
+            return self._changed(db, actor, f"Invitation sent to {email} again.")
+
+        return self._run(action)
+
+    @rx.event
+    def change_role(self, user_id: int, role: str) -> Any:
+        """Give a user another environment role (effective immediately)."""
+
+        def action(db: Session, actor: User) -> Any:
+            user = users_service.change_role(db, actor=actor, user_id=user_id, role=role)
+            return self._changed(db, actor, f"The role of {user.name or user.email} is now {user.role}.")
+
+        return self._run(action)
+
+    @rx.event
+    def set_relationship_manager(self, user_id: int, enabled: bool) -> Any:
+        """Give or take away the Relationship manager role."""
+
+        def action(db: Session, actor: User) -> Any:
+            user = users_service.set_relationship_manager(db, actor=actor, user_id=user_id, enabled=enabled)
+            who = user.name or user.email
+            message = (
+                f"{who} is now a relationship manager."
+                if user.is_relationship_manager
+                else f"{who} is no longer a relationship manager."
+            )
+            return self._changed(db, actor, message)
+
+        return self._run(action)
+
+    @rx.event
+    def block_user(self, user_id: int) -> Any:
+        """Block a user: they can no longer log in."""
+
+        def action(db: Session, actor: User) -> Any:
+            user = users_service.block_user(db, actor=actor, user_id=user_id)
+            return self._changed(db, actor, f"{user.name or user.email} is blocked.")
+
+        return self._run(action)
+
+    @rx.event
+    def unblock_user(self, user_id: int) -> Any:
+        """Let a blocked user log in again."""
+
+        def action(db: Session, actor: User) -> Any:
+            user = users_service.unblock_user(db, actor=actor, user_id=user_id)
+            return self._changed(db, actor, f"{user.name or user.email} is unblocked.")
+
+        return self._run(action)
+
+
+def _invite_dialog() -> rx.Component:
+    errors = UsersState.field_errors
+    return rx.dialog.root(
+        rx.dialog.trigger(rx.button(rx.icon("user-plus", size=16), "Invite user", size="3")),
+        rx.dialog.content(
+            rx.dialog.title("Invite user"),
+            rx.dialog.description(
+                "We email them a link to set their name and password. If it does not arrive, "
+                "you can resend it from the list.",
+                size="2",
+                color_scheme="gray",
+                margin_bottom="16px",
+            ),
+            app_form(
+                rx.vstack(
+                    text_field("Email", "email", errors, type="email", autocomplete="off"),
+                    select_field("Role", "role", ROLE_CHOICES, errors, default_value=Role.USER.value),
+                    rx.vstack(
+                        rx.checkbox("Relationship manager", name="is_relationship_manager", value="on"),
+                        rx.text(
+                            "Relationship managers look after partnerships with clients.",
+                            size="1",
+                            color_scheme="gray",
+                        ),
+                        spacing="1",
+                    ),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray", size="3")),
+                        submit_button("Send invitation", UsersState.inviting),
+                        justify="end",
+                        width="100%",
+                        spacing="3",
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+                on_submit=UsersState.invite_user,
+                width="100%",
+            ),
+            max_width="460px",
+        ),
+        open=UsersState.invite_open,
+        on_open_change=UsersState.set_invite_open,
+    )
+
+
+def _status_badge(status: rx.Var) -> rx.Component:
+    return rx.match(
+        status,
+        (UserStatus.ACTIVE.value, rx.badge(UserStatus.ACTIVE.value, color_scheme="green")),
+        (UserStatus.INVITED.value, rx.badge(UserStatus.INVITED.value, color_scheme="amber")),
+        (UserStatus.BLOCKED.value, rx.badge(UserStatus.BLOCKED.value, color_scheme="red")),
+        rx.badge(status, color_scheme="gray"),
+    )
+
+
+def _role_select(row: rx.Var) -> rx.Component:
+    return rx.el.select(
+        *[rx.el.option(role, value=role) for role in ROLE_CHOICES],
+        value=row.role,
+        on_change=lambda role: UsersState.change_role(row.id, role),
+        aria_label="Role for " + row.email,
+        class_name="econnect-select",
+    )
+
+
+def _relationship_manager_toggle(row: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.switch(
+            checked=row.is_relationship_manager,
+            on_change=lambda enabled: UsersState.set_relationship_manager(row.id, enabled),
+            aria_label="Relationship manager for " + row.email,
+        ),
+        rx.text(rx.cond(row.is_relationship_manager, "Yes", "No"), size="2"),
+        align="center",
+        spacing="2",
+    )
+
+
+def _block_button(row: rx.Var) -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(
+            rx.button("Block", size="1", variant="soft", color_scheme="red", aria_label="Block " + row.email)
+        ),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Block " + row.email + "?"),
+            rx.alert_dialog.description(
+                "They can no longer log in to this environment. Nothing they made is deleted, "
+                "and you can unblock them later.",
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button("Block", color_scheme="red", on_click=UsersState.block_user(row.id))
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="440px",
+        ),
+    )
+
+
+def _row_actions(row: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            row.status == UserStatus.INVITED.value,
+            rx.button(
+                "Resend invitation",
+                size="1",
+                variant="soft",
+                on_click=UsersState.resend_invitation(row.id, row.email),
+                aria_label="Resend invitation to " + row.email,
+            ),
+        ),
+        rx.cond(
+            row.status == UserStatus.BLOCKED.value,
+            rx.button(
+                "Unblock",
+                size="1",
+                variant="soft",
+                on_click=UsersState.unblock_user(row.id),
+                aria_label="Unblock " + row.email,
+            ),
+            rx.cond(row.is_you, rx.fragment(), _block_button(row)),
+        ),
+        spacing="2",
+        wrap="wrap",
+    )
+
+
+def _user_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(
+            rx.hstack(
+                rx.text(rx.cond(row.name != "", row.name, "—"), weight="medium"),
+                rx.cond(row.is_you, rx.badge("You", variant="outline", size="1")),
+                align="center",
+                spacing="2",
+            )
+        ),
+        rx.table.cell(row.email),
+        rx.table.cell(_role_select(row)),
+        rx.table.cell(_relationship_manager_toggle(row)),
+        rx.table.cell(_status_badge(row.status)),
+        rx.table.cell(_row_actions(row)),
+        align="center",
+    )
+
+
+def _users_table() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(
+            rx.table.row(
+                rx.table.column_header_cell("Name"),
+                rx.table.column_header_cell("Email"),
+                rx.table.column_header_cell("Role"),
+                rx.table.column_header_cell("Relationship manager"),
+                rx.table.column_header_cell("Status"),
+                rx.table.column_header_cell("Actions"),
+            )
+        ),
+        rx.table.body(rx.foreach(UsersState.users, _user_row)),
+        variant="surface",
+        width="100%",
+        aria_label="Users",
+    )
+
+
+def _users_content() -> rx.Component:
+    return rx.cond(
+        UsersState.loading,
+        rx.center(rx.spinner(size="3"), padding="40px", width="100%", aria_label="Loading users"),
+        rx.cond(
+            UsersState.users.length() > 0,
+            _users_table(),
+            empty_state(
+                "users",
+                "No users yet",
+                "Invite the people you work with. They get an email with a link to join this environment.",
+            ),
+        ),
+    )
+
+
+def users_page() -> rx.Component:
+    """The users page."""
+    return app_layout(
+        "Users",
+        rx.cond(
+            UsersState.denied,
+            rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
+            section_card(
+                "Users of this environment",
+                rx.hstack(_invite_dialog(), justify="end", width="100%"),
+                _users_content(),
+                description=(
+                    "Roles take effect immediately. User: works with documents. Advanced user: also "
+                    "manages partnerships and connection keys. Administrator: also manages users and settings."
+                ),
+            ),
+        ),
+    )

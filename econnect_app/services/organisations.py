@@ -1,0 +1,281 @@
+"""Organisations of an environment and the onboarding that adds the first ones."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from econnect_app import security
+from econnect_app.models import (
+    Environment,
+    Membership,
+    MembershipRole,
+    Organisation,
+    Plan,
+    Role,
+    User,
+    utcnow,
+)
+from econnect_app.services import activity
+from econnect_app.services.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    PlanLimitReached,
+    ValidationFailed,
+)
+from econnect_app.services.permissions import (
+    can_manage_partnerships,
+    load_actor,
+    require_role,
+)
+from econnect_app.services.validation import (
+    FieldErrors,
+    clean_kvk_number,
+    clean_optional,
+    clean_required,
+    clean_vat_number,
+)
+
+INVOICE_PORTAL_MAX_ORGANISATIONS = 2
+DUPLICATE_KVK_MESSAGE = "This organisation is already in your environment."
+PLAN_LIMIT_MESSAGE = (
+    "The Invoice Portal plan allows at most two organisations. "
+    "Upgrade to Basic in Settings to add more."
+)
+ONBOARDING_INCOMPLETE_MESSAGE = "Add and activate at least one organisation to continue."
+
+
+def count_organisations(session: Session, *, environment_id: int) -> int:
+    """How many organisations an environment owns."""
+    statement = (
+        select(func.count())
+        .select_from(Organisation)
+        .where(Organisation.environment_id == environment_id)
+    )
+    return int(session.exec(statement).one())
+
+
+def organisation_limit(plan: str) -> int | None:
+    """The most organisations a plan allows (None: no limit)."""
+    return INVOICE_PORTAL_MAX_ORGANISATIONS if plan == Plan.INVOICE_PORTAL.value else None
+
+
+def _kvk_taken(session: Session, *, environment_id: int, kvk_number: str) -> bool:
+    statement = select(Organisation.id).where(
+        Organisation.environment_id == environment_id, Organisation.kvk_number == kvk_number
+    )
+    return session.exec(statement).first() is not None
+
+
+def add_organisation(
+    session: Session,
+    *,
+    actor: User,
+    name: str,
+    kvk_number: str,
+    vat_number: str = "",
+    street: str = "",
+    postal_code: str = "",
+    city: str = "",
+) -> Organisation:
+    """Add an organisation to the actor's environment; the actor becomes its Administrator."""
+    actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR, Role.ADVANCED_USER)
+    environment = session.get(Environment, actor.environment_id)
+    assert environment is not None
+    limit = organisation_limit(environment.plan)
+    if limit is not None and count_organisations(session, environment_id=environment.id) >= limit:
+        raise PlanLimitReached(PLAN_LIMIT_MESSAGE)
+
+    fields = FieldErrors()
+    clean_name = fields.check("name", clean_required, name, label="the organisation name")
+    clean_kvk = fields.check("kvk_number", clean_kvk_number, kvk_number)
+    clean_vat = fields.check("vat_number", clean_vat_number, vat_number)
+    clean_street = fields.check("street", clean_optional, street, max_length=200)
+    clean_postal_code = fields.check("postal_code", clean_optional, postal_code, max_length=16)
+    clean_city = fields.check("city", clean_optional, city, max_length=100)
+    if clean_kvk and _kvk_taken(session, environment_id=environment.id, kvk_number=clean_kvk):
+        fields.add("kvk_number", DUPLICATE_KVK_MESSAGE)
+    fields.raise_if_any()
+
+    organisation = Organisation(
+        environment_id=environment.id,
+        name=clean_name,
+        kvk_number=clean_kvk,
+        vat_number=clean_vat,
+        street=clean_street or "",
+        postal_code=(clean_postal_code or "").upper(),
+        city=clean_city or "",
+        identifier=security.new_public_identifier(),
+        receive_e_invoices=False,
+        created_by_id=actor.id,
+    )
+    try:
+        session.add(organisation)
+        session.flush()
+        session.add(
+            Membership(
+                organisation_id=organisation.id,
+                user_id=actor.id,
+                role=MembershipRole.ADMINISTRATOR.value,
+                created_by_id=actor.id,
+            )
+        )
+        activity.record(
+            session,
+            environment_id=environment.id,
+            actor=actor,
+            action="organisation.added",
+            summary=(
+                f"{actor.name or actor.email} added organisation {organisation.name} "
+                f"(KvK {organisation.kvk_number})."
+            ),
+            subject_type="organisation",
+            subject_id=organisation.id,
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if _kvk_taken(session, environment_id=environment.id, kvk_number=clean_kvk):
+            raise ValidationFailed({"kvk_number": DUPLICATE_KVK_MESSAGE}) from None
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    return organisation
+
+
+def _get_own_organisation(session: Session, *, actor: User, organisation_id: int) -> Organisation:
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None or organisation.environment_id != actor.environment_id:
+        raise NotFound("This organisation does not exist.")
+    return organisation
+
+
+def _is_organisation_administrator(
+    session: Session, *, user: User, organisation: Organisation
+) -> bool:
+    statement = select(Membership.id).where(
+        Membership.organisation_id == organisation.id,
+        Membership.user_id == user.id,
+        Membership.role == MembershipRole.ADMINISTRATOR.value,
+    )
+    return session.exec(statement).first() is not None
+
+
+def _require_organisation_manager(
+    session: Session, *, actor: User, organisation: Organisation
+) -> None:
+    """Advanced users and Administrators, or an Administrator member of the organisation."""
+    if can_manage_partnerships(actor):
+        return
+    if _is_organisation_administrator(session, user=actor, organisation=organisation):
+        return
+    raise PermissionDenied(
+        "Only Administrators, Advanced users and administrators of this organisation can change it."
+    )
+
+
+def activate_organisation(session: Session, *, actor: User, organisation_id: int) -> Organisation:
+    """Activate an organisation of the actor's environment (activating twice changes nothing)."""
+    actor = load_actor(session, actor)
+    organisation = _get_own_organisation(session, actor=actor, organisation_id=organisation_id)
+    _require_organisation_manager(session, actor=actor, organisation=organisation)
+    if organisation.activated_at is not None:
+        return organisation
+    try:
+        organisation.activated_at = utcnow()
+        activity.record(
+            session,
+            environment_id=actor.environment_id,
+            actor=actor,
+            action="organisation.activated",
+            summary=f"{actor.name or actor.email} activated organisation {organisation.name}.",
+            subject_type="organisation",
+            subject_id=organisation.id,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return organisation
+
+
+def set_receive_e_invoices(
+    session: Session, *, actor: User, organisation_id: int, enabled: bool
+) -> Organisation:
+    """Choose whether an organisation receives e-invoices (off by default; it costs money)."""
+    actor = load_actor(session, actor)
+    organisation = _get_own_organisation(session, actor=actor, organisation_id=organisation_id)
+    _require_organisation_manager(session, actor=actor, organisation=organisation)
+    if organisation.receive_e_invoices == enabled:
+        return organisation
+    try:
+        organisation.receive_e_invoices = enabled
+        state = "on" if enabled else "off"
+        activity.record(
+            session,
+            environment_id=actor.environment_id,
+            actor=actor,
+            action="organisation.e_invoices_changed",
+            summary=(
+                f"{actor.name or actor.email} turned receiving e-invoices {state} "
+                f"for {organisation.name}."
+            ),
+            subject_type="organisation",
+            subject_id=organisation.id,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return organisation
+
+
+def list_own_organisations(session: Session, *, actor: User) -> list[Organisation]:
+    """The organisations of the actor's environment, by name."""
+    actor = load_actor(session, actor)
+    statement = (
+        select(Organisation)
+        .where(Organisation.environment_id == actor.environment_id)
+        .order_by(func.lower(Organisation.name), col(Organisation.id))
+    )
+    return list(session.exec(statement))
+
+
+def complete_onboarding(session: Session, *, actor: User) -> Environment:
+    """Finish onboarding once at least one organisation is activated (Administrators only)."""
+    actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR)
+    environment = session.get(Environment, actor.environment_id)
+    assert environment is not None
+    if environment.onboarding_completed_at is not None:
+        return environment
+    activated = select(Organisation.id).where(
+        Organisation.environment_id == environment.id,
+        col(Organisation.activated_at).is_not(None),
+    )
+    if session.exec(activated).first() is None:
+        raise Conflict(ONBOARDING_INCOMPLETE_MESSAGE)
+    try:
+        environment.onboarding_completed_at = utcnow()
+        activity.record(
+            session,
+            environment_id=environment.id,
+            actor=actor,
+            action="environment.onboarded",
+            summary=f"{actor.name or actor.email} completed onboarding.",
+            subject_type="environment",
+            subject_id=environment.id,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return environment
+
+
+def needs_onboarding(session: Session, *, user: User) -> bool:
+    """Whether the user's environment has not finished onboarding yet."""
+    environment = session.get(Environment, user.environment_id)
+    return environment is not None and environment.onboarding_completed_at is None

@@ -1,0 +1,55 @@
+"""Small permission helpers shared by the services (checked on the server, every time)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from econnect_app.models import Role, User, UserStatus
+from econnect_app.services.errors import PermissionDenied
+
+PARTNERSHIP_ROLES: tuple[str, ...] = (Role.ADVANCED_USER.value, Role.ADMINISTRATOR.value)
+
+
+def is_admin(user: User) -> bool:
+    """Whether the user is an Administrator of their environment."""
+    return user.role == Role.ADMINISTRATOR.value
+
+
+def can_manage_partnerships(user: User) -> bool:
+    """Whether the user may manage partnerships and organisations (Advanced user, Administrator)."""
+    return user.role in PARTNERSHIP_ROLES
+
+
+def require_active(actor: User | None) -> User:
+    """The actor itself, or PermissionDenied when there is none or the account is not active."""
+    if actor is None or actor.status != UserStatus.ACTIVE.value:
+        raise PermissionDenied(
+            "Your account is not active. Log in again or contact an administrator."
+        )
+    return actor
+
+
+def _role_list(roles: tuple[str, ...]) -> str:
+    names = [f"{role}s" for role in roles]
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def require_role(actor: User | None, *roles: str) -> User:
+    """The actor itself, or PermissionDenied unless it is active and has one of ``roles``."""
+    actor = require_active(actor)
+    allowed = tuple(str(role) for role in roles)
+    if actor.role not in allowed:
+        raise PermissionDenied(f"Only {_role_list(allowed)} can do this.")
+    return actor
+
+
+def load_actor(session: Session, actor: User) -> User:
+    """The actor as the database holds it now (fresh role and status), required to be active.
+
+    Callers pass the user they validated; services re-read it so a role change or a block
+    takes effect at once, whatever the caller cached.
+    """
+    current = session.get(User, actor.id) if actor is not None and actor.id is not None else None
+    return require_active(current)

@@ -1,0 +1,378 @@
+"""Users of an environment: invitations, roles, blocking (Administrators manage them)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from econnect_app import routes, security
+from econnect_app.mail import queue_email
+from econnect_app.models import (
+    Environment,
+    OneTimeToken,
+    Role,
+    TokenPurpose,
+    User,
+    UserStatus,
+    utcnow,
+)
+from econnect_app.services import activity
+from econnect_app.services.accounts import email_in_use
+from econnect_app.services.errors import Conflict, InvalidToken, NotFound, ValidationFailed
+from econnect_app.services.permissions import load_actor, require_role
+from econnect_app.services.sessions import revoke_all_sessions
+from econnect_app.services.validation import (
+    FieldErrors,
+    clean_email,
+    clean_password,
+    clean_required,
+)
+from econnect_app.settings import get_settings
+
+ROLE_CHOICES: tuple[str, ...] = tuple(role.value for role in Role)
+EMAIL_TAKEN_MESSAGE = "This email address already has an account."
+LAST_ADMIN_MESSAGE = "An environment needs at least one active Administrator."
+INVALID_INVITATION_MESSAGE = (
+    "This invitation link is invalid or has expired. Ask your administrator to send a new one."
+)
+_STATUS_ORDER = {
+    UserStatus.ACTIVE.value: 0,
+    UserStatus.INVITED.value: 1,
+    UserStatus.BLOCKED.value: 2,
+}
+
+
+def _label(user: User) -> str:
+    return user.name or user.email
+
+
+def _require_admin(session: Session, actor: User) -> User:
+    return require_role(load_actor(session, actor), Role.ADMINISTRATOR)
+
+
+def _get_environment_user(session: Session, *, actor: User, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or user.environment_id != actor.environment_id:
+        raise NotFound("This user does not exist.")
+    return user
+
+
+def _is_last_active_admin(session: Session, user: User) -> bool:
+    """Whether ``user`` is the only active Administrator left in their environment."""
+    if user.role != Role.ADMINISTRATOR.value or user.status != UserStatus.ACTIVE.value:
+        return False
+    statement = (
+        select(func.count())
+        .select_from(User)
+        .where(
+            User.environment_id == user.environment_id,
+            User.role == Role.ADMINISTRATOR.value,
+            User.status == UserStatus.ACTIVE.value,
+        )
+    )
+    return int(session.exec(statement).one()) <= 1
+
+
+def _void_invitations(session: Session, *, user: User, now: datetime) -> None:
+    statement = select(OneTimeToken).where(
+        OneTimeToken.user_id == user.id,
+        OneTimeToken.purpose == TokenPurpose.INVITATION.value,
+        col(OneTimeToken.used_at).is_(None),
+    )
+    for token in session.exec(statement):
+        token.used_at = now
+
+
+def _send_invitation(
+    session: Session, *, actor: User, user: User, environment: Environment
+) -> None:
+    """Create a fresh invitation token and queue the email with its link."""
+    settings = get_settings()
+    raw, token_hash = security.new_token()
+    session.add(
+        OneTimeToken(
+            purpose=TokenPurpose.INVITATION.value,
+            token_hash=token_hash,
+            user_id=user.id,
+            expires_at=utcnow() + timedelta(days=settings.invitation_days),
+        )
+    )
+    queue_email(
+        session,
+        template="invitation",
+        to=user.email,
+        context={
+            "inviter_name": _label(actor),
+            "environment_name": environment.name,
+            "role": user.role,
+            "link": routes.absolute(routes.accept_invitation(raw)),
+            "expires_days": settings.invitation_days,
+        },
+        environment_id=environment.id,
+    )
+
+
+def list_users(session: Session, *, actor: User) -> list[User]:
+    """The environment's users, Active first, then Invited, then Blocked; by name and email."""
+    actor = _require_admin(session, actor)
+    status_order = case(_STATUS_ORDER, value=col(User.status), else_=3)
+    statement = (
+        select(User)
+        .where(User.environment_id == actor.environment_id)
+        .order_by(status_order, func.lower(User.name), func.lower(User.email))
+    )
+    return list(session.exec(statement))
+
+
+def invite_user(
+    session: Session,
+    *,
+    actor: User,
+    email: str,
+    role: str,
+    is_relationship_manager: bool = False,
+) -> User:
+    """Invite someone into the actor's environment; they get an emailed link to join."""
+    actor = _require_admin(session, actor)
+    environment = session.get(Environment, actor.environment_id)
+    assert environment is not None
+
+    fields = FieldErrors()
+    clean_address = fields.check("email", clean_email, email)
+    if clean_address and email_in_use(session, email=clean_address):
+        fields.add("email", EMAIL_TAKEN_MESSAGE)
+    if role not in ROLE_CHOICES:
+        fields.add("role", "Choose User, Advanced user or Administrator.")
+    fields.raise_if_any()
+
+    user = User(
+        environment_id=environment.id,
+        email=clean_address,
+        name="",
+        role=Role(role).value,
+        is_relationship_manager=bool(is_relationship_manager),
+        status=UserStatus.INVITED.value,
+        password_hash=None,
+        invited_by_id=actor.id,
+    )
+    try:
+        session.add(user)
+        session.flush()
+        _send_invitation(session, actor=actor, user=user, environment=environment)
+        activity.record(
+            session,
+            environment_id=environment.id,
+            actor=actor,
+            action="user.invited",
+            summary=f"{_label(actor)} invited {user.email} as {user.role}.",
+            subject_type="user",
+            subject_id=user.id,
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if email_in_use(session, email=clean_address):
+            raise ValidationFailed({"email": EMAIL_TAKEN_MESSAGE}) from None
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def resend_invitation(session: Session, *, actor: User, user_id: int) -> None:
+    """Send an invited user a fresh link; earlier links stop working."""
+    actor = _require_admin(session, actor)
+    user = _get_environment_user(session, actor=actor, user_id=user_id)
+    if user.status != UserStatus.INVITED.value:
+        raise Conflict("Only users who have not accepted their invitation yet can get a new one.")
+    environment = session.get(Environment, actor.environment_id)
+    assert environment is not None
+    try:
+        _void_invitations(session, user=user, now=utcnow())
+        _send_invitation(session, actor=actor, user=user, environment=environment)
+        activity.record(
+            session,
+            environment_id=environment.id,
+            actor=actor,
+            action="user.invitation_resent",
+            summary=f"{_label(actor)} sent a new invitation to {user.email}.",
+            subject_type="user",
+            subject_id=user.id,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _find_invitation(session: Session, token: str) -> tuple[OneTimeToken, User, Environment]:
+    """The usable invitation token with its user and environment, or InvalidToken."""
+    row = session.exec(
+        select(OneTimeToken).where(
+            OneTimeToken.token_hash == security.hash_token(token or ""),
+            OneTimeToken.purpose == TokenPurpose.INVITATION.value,
+        )
+    ).first()
+    if row is None or row.used_at is not None or row.expires_at <= utcnow() or row.user_id is None:
+        raise InvalidToken(INVALID_INVITATION_MESSAGE)
+    user = session.get(User, row.user_id)
+    if user is None or user.status != UserStatus.INVITED.value:
+        raise InvalidToken(INVALID_INVITATION_MESSAGE)
+    environment = session.get(Environment, user.environment_id)
+    assert environment is not None
+    return row, user, environment
+
+
+def get_invitation(session: Session, *, token: str) -> tuple[User, Environment]:
+    """The invited user and their environment for an invitation link."""
+    _, user, environment = _find_invitation(session, token)
+    return user, environment
+
+
+def accept_invitation(session: Session, *, token: str, name: str, password: str) -> User:
+    """Join through an invitation link: set a name and password; the link is then used up."""
+    row, user, environment = _find_invitation(session, token)
+    fields = FieldErrors()
+    clean_name = fields.check("name", clean_required, name, label="your name")
+    clean_secret = fields.check("password", clean_password, password)
+    fields.raise_if_any()
+
+    now = utcnow()
+    try:
+        user.name = clean_name
+        user.password_hash = security.hash_password(clean_secret)
+        user.password_changed_at = now
+        user.status = UserStatus.ACTIVE.value
+        row.used_at = now
+        _void_invitations(session, user=user, now=now)
+        activity.record(
+            session,
+            environment_id=environment.id,
+            actor=user,
+            action="user.joined",
+            summary=f"{user.name} ({user.email}) accepted the invitation as {user.role}.",
+            subject_type="user",
+            subject_id=user.id,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def change_role(session: Session, *, actor: User, user_id: int, role: str) -> User:
+    """Give a user another environment role, effective at once."""
+    actor = _require_admin(session, actor)
+    user = _get_environment_user(session, actor=actor, user_id=user_id)
+    if role not in ROLE_CHOICES:
+        raise ValidationFailed({"role": "Choose User, Advanced user or Administrator."})
+    if user.role == role:
+        return user
+    if role != Role.ADMINISTRATOR.value and _is_last_active_admin(session, user):
+        raise Conflict(LAST_ADMIN_MESSAGE)
+    old_role = user.role
+    try:
+        user.role = Role(role).value
+        activity.record(
+            session,
+            environment_id=actor.environment_id,
+            actor=actor,
+            action="user.role_changed",
+            summary=(
+                f"{_label(actor)} changed the role of {_label(user)} from {old_role} to {role}."
+            ),
+            subject_type="user",
+            subject_id=user.id,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def set_relationship_manager(session: Session, *, actor: User, user_id: int, enabled: bool) -> User:
+    """Give or take the Relationship manager role."""
+    actor = _require_admin(session, actor)
+    user = _get_environment_user(session, actor=actor, user_id=user_id)
+    if user.is_relationship_manager == enabled:
+        return user
+    try:
+        user.is_relationship_manager = enabled
+        summary = (
+            f"{_label(actor)} made {_label(user)} a Relationship manager."
+            if enabled
+            else f"{_label(actor)} took the Relationship manager role away from {_label(user)}."
+        )
+        activity.record(
+            session,
+            environment_id=actor.environment_id,
+            actor=actor,
+            action="user.relationship_manager_changed",
+            summary=summary,
+            subject_type="user",
+            subject_id=user.id,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def block_user(session: Session, *, actor: User, user_id: int) -> User:
+    """Block a user: they cannot log in and their sessions end at once."""
+    actor = _require_admin(session, actor)
+    user = _get_environment_user(session, actor=actor, user_id=user_id)
+    if _is_last_active_admin(session, user):
+        raise Conflict(LAST_ADMIN_MESSAGE)
+    if user.id == actor.id:
+        raise Conflict("You cannot block your own account. Ask another Administrator to do it.")
+    if user.status == UserStatus.BLOCKED.value:
+        return user
+    try:
+        user.status = UserStatus.BLOCKED.value
+        revoke_all_sessions(session, user=user)
+        activity.record(
+            session,
+            environment_id=actor.environment_id,
+            actor=actor,
+            action="user.blocked",
+            summary=f"{_label(actor)} blocked {_label(user)}.",
+            subject_type="user",
+            subject_id=user.id,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def unblock_user(session: Session, *, actor: User, user_id: int) -> User:
+    """Unblock a user: Active again, or Invited when they never set a password."""
+    actor = _require_admin(session, actor)
+    user = _get_environment_user(session, actor=actor, user_id=user_id)
+    if user.status != UserStatus.BLOCKED.value:
+        return user
+    try:
+        user.status = UserStatus.ACTIVE.value if user.password_hash else UserStatus.INVITED.value
+        activity.record(
+            session,
+            environment_id=actor.environment_id,
+            actor=actor,
+            action="user.unblocked",
+            summary=f"{_label(actor)} unblocked {_label(user)}.",
+            subject_type="user",
+            subject_id=user.id,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return user
