@@ -8,7 +8,12 @@ from econnect_app.mail.delivery import delivery_loop
 from econnect_app.pages.confirm_email import ConfirmEmailState, confirm_email_page
 from econnect_app.pages.dashboard import DashboardState, dashboard_page
 from econnect_app.pages.dev_mailbox import DevMailboxState, dev_mailbox_page
-from econnect_app.pages.forgot_password import ResetPasswordState, forgot_password_page, reset_password_page
+from econnect_app.pages.forgot_password import (
+    ForgotPasswordState,
+    ResetPasswordState,
+    forgot_password_page,
+    reset_password_page,
+)
 from econnect_app.pages.invitation import InvitationState, invitation_page
 from econnect_app.pages.login import login_page
 from econnect_app.pages.organisations import OrganisationsState, onboarding_page, organisations_page
@@ -20,6 +25,8 @@ from econnect_app.state.auth import AuthState
 
 app = rx.App(
     head_components=[rx.el.link(rel="stylesheet", href="/styles.css")],
+    # Top centre: outcomes stay readable without covering the buttons of tables and forms.
+    toaster=rx.toast.provider(position="top-center", close_button=True, duration=4000, rich_colors=True),
 )
 # Outbox delivery runs inside the backend when ECONNECT_SMTP_URL is set (returns at once otherwise).
 app.register_lifespan_task(delivery_loop)
@@ -33,7 +40,7 @@ def _title(name: str) -> str:
 app.add_page(rx.center(rx.spinner(size="3"), height="100vh"), route="/", title="eConnect", on_load=AuthState.route_home)
 app.add_page(signup_page, route=routes.SIGNUP, title=_title("Create account"), on_load=AuthState.redirect_if_signed_in)
 app.add_page(login_page, route=routes.LOGIN, title=_title("Log in"), on_load=AuthState.redirect_if_signed_in)
-app.add_page(forgot_password_page, route=routes.FORGOT_PASSWORD, title=_title("Forgot password"))
+app.add_page(forgot_password_page, route=routes.FORGOT_PASSWORD, title=_title("Forgot password"), on_load=ForgotPasswordState.start_over)
 app.add_page(reset_password_page, route=routes.RESET_PASSWORD, title=_title("New password"), on_load=ResetPasswordState.check_link)
 app.add_page(invitation_page, route=routes.ACCEPT_INVITATION, title=_title("Invitation"), on_load=InvitationState.load)
 app.add_page(confirm_email_page, route=routes.CONFIRM_EMAIL, title=_title("Confirm email"), on_load=ConfirmEmailState.confirm)

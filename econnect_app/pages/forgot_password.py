@@ -21,6 +21,12 @@ class ForgotPasswordState(AuthState):
     sent_to: str = ""
 
     @rx.event
+    def start_over(self) -> None:
+        """on_load: show an empty form."""
+        self.sent_to = ""
+        self.field_errors = {}
+
+    @rx.event
     def send_link(self, form: dict[str, Any]) -> None:
         """Queue a reset email when the account exists; always confirm the same way."""
         email = (form.get("email") or "").strip()
