@@ -13,7 +13,8 @@ export REFLEX_TELEMETRY_ENABLED := false
 run: setup migrate ## Serve the app on http://localhost:3000 (SQLite, mail kept in /dev/mailbox)
 	$(BIN)/reflex run
 
-test: setup browser migrate ## Run the whole test suite
+test: setup browser migrate ## Lint, then run the whole test suite
+	$(BIN)/ruff check econnect_app tests alembic/env.py rxconfig.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed toolchain
