@@ -22,6 +22,8 @@ from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.settings import get_settings
 
 SESSION_COOKIE = "econnect_session"
+# Pages an administrator may open before onboarding is finished (the plan is chosen in Settings).
+ONBOARDING_OPEN_PATHS = frozenset({routes.ONBOARDING, routes.SETTINGS, routes.PROFILE})
 
 
 @contextmanager
@@ -124,9 +126,8 @@ class AuthState(rx.State):
             user = self._current_user(db)
             if user is None:
                 return self._login_redirect()
-            on_onboarding = self.router.url.path.rstrip("/") == routes.ONBOARDING
             if (
-                not on_onboarding
+                self.router.url.path.rstrip("/") not in ONBOARDING_OPEN_PATHS
                 and user.role == Role.ADMINISTRATOR.value
                 and organisations.needs_onboarding(db, user=user)
             ):
