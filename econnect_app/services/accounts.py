@@ -23,6 +23,7 @@ from econnect_app.models import (
 from econnect_app.services import activity
 from econnect_app.services.errors import InvalidToken, ValidationFailed
 from econnect_app.services.sessions import add_session, revoke_all_sessions
+from econnect_app.services.transaction import committing
 from econnect_app.services.validation import (
     FieldError,
     FieldErrors,
@@ -53,49 +54,45 @@ def sign_up(session: Session, *, name: str, email: str, password: str, company_n
 
     now = utcnow()
     try:
-        environment = Environment(
-            name=clean_company, plan=Plan.INVOICE_PORTAL.value, created_at=now
-        )
-        session.add(environment)
-        session.flush()
-        user = User(
-            environment_id=environment.id,  # type: ignore[arg-type]
-            name=clean_name,
-            email=clean_address,
-            password_hash=security.hash_password(clean_pass),
-            role=Role.ADMINISTRATOR.value,
-            status=UserStatus.ACTIVE.value,
-            created_at=now,
-            password_changed_at=now,
-        )
-        session.add(user)
-        session.flush()
-        activity.record(
-            session,
-            environment_id=environment.id,
-            actor=user,
-            action="environment.created",
-            summary=f"{clean_name} created the environment {clean_company}.",
-            subject_type="environment",
-            subject_id=environment.id,
-        )
-        activity.record(
-            session,
-            environment_id=environment.id,
-            actor=user,
-            action="user.signed_up",
-            summary=f"{clean_name} signed up as Administrator.",
-            subject_type="user",
-            subject_id=user.id,
-        )
-        session.commit()
+        with committing(session):
+            environment = Environment(
+                name=clean_company, plan=Plan.INVOICE_PORTAL.value, created_at=now
+            )
+            session.add(environment)
+            session.flush()
+            user = User(
+                environment_id=environment.id,  # type: ignore[arg-type]
+                name=clean_name,
+                email=clean_address,
+                password_hash=security.hash_password(clean_pass),
+                role=Role.ADMINISTRATOR.value,
+                status=UserStatus.ACTIVE.value,
+                created_at=now,
+                password_changed_at=now,
+            )
+            session.add(user)
+            session.flush()
+            activity.record(
+                session,
+                environment_id=environment.id,
+                actor=user,
+                action="environment.created",
+                summary=f"{clean_name} created the environment {clean_company}.",
+                subject_type="environment",
+                subject_id=environment.id,
+            )
+            activity.record(
+                session,
+                environment_id=environment.id,
+                actor=user,
+                action="user.signed_up",
+                summary=f"{clean_name} signed up as Administrator.",
+                subject_type="user",
+                subject_id=user.id,
+            )
     except IntegrityError:
         # Someone signed up with the same address between our check and this write.
-        session.rollback()
         raise ValidationFailed({"email": EMAIL_IN_USE}) from None
-    except BaseException:
-        session.rollback()
-        raise
     return user
 
 
@@ -121,7 +118,7 @@ def request_password_reset(session: Session, *, email: str) -> None:
 
     settings = get_settings()
     now = utcnow()
-    try:
+    with committing(session):
         for earlier in _unused_reset_tokens(session, user_id=user.id):  # type: ignore[arg-type]
             earlier.used_at = now
             session.add(earlier)
@@ -146,10 +143,6 @@ def request_password_reset(session: Session, *, email: str) -> None:
             },
             environment_id=user.environment_id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def reset_password_token_is_valid(session: Session, *, token: str) -> bool:
@@ -172,7 +165,7 @@ def reset_password(session: Session, *, token: str, password: str) -> User:
     assert new_password is not None
 
     now = utcnow()
-    try:
+    with committing(session):
         user.password_hash = security.hash_password(new_password)
         user.password_changed_at = now
         session.add(user)
@@ -188,10 +181,6 @@ def reset_password(session: Session, *, token: str, password: str) -> User:
             subject_type="user",
             subject_id=user.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return user
 
 
@@ -219,7 +208,7 @@ def change_password(
     assert clean_new is not None
 
     now = utcnow()
-    try:
+    with committing(session):
         db_user.password_hash = security.hash_password(clean_new)
         db_user.password_changed_at = now
         session.add(db_user)
@@ -234,10 +223,6 @@ def change_password(
             subject_id=db_user.id,
         )
         raw_token = add_session(session, user=db_user, user_agent=user_agent, now=now)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return raw_token
 
 

@@ -8,6 +8,7 @@ from econnect_app.models import Environment, Plan, Role, User
 from econnect_app.services import activity
 from econnect_app.services.organisations import count_organisations, organisation_limit
 from econnect_app.services.permissions import load_actor, require_role
+from econnect_app.services.transaction import committing
 from econnect_app.services.validation import FieldErrors, clean_required
 
 PLAN_CHOICES: tuple[str, ...] = tuple(plan.value for plan in Plan)
@@ -51,7 +52,7 @@ def update_environment(session: Session, *, actor: User, name: str, plan: str) -
         changes.append(f"name from {old_name} to {clean_name}")
     if old_plan != clean_plan:
         changes.append(f"plan from {old_plan} to {clean_plan}")
-    try:
+    with committing(session):
         environment.name = clean_name
         environment.plan = clean_plan
         activity.record(
@@ -63,8 +64,4 @@ def update_environment(session: Session, *, actor: User, name: str, plan: str) -
             subject_type="environment",
             subject_id=environment.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return environment

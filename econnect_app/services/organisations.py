@@ -30,6 +30,7 @@ from econnect_app.services.permissions import (
     load_actor,
     require_role,
 )
+from econnect_app.services.transaction import committing
 from econnect_app.services.validation import (
     FieldErrors,
     clean_kvk_number,
@@ -112,36 +113,32 @@ def add_organisation(
         created_by_id=actor.id,
     )
     try:
-        session.add(organisation)
-        session.flush()
-        session.add(
-            Membership(
-                organisation_id=organisation.id,
-                user_id=actor.id,
-                role=MembershipRole.ADMINISTRATOR.value,
-                created_by_id=actor.id,
+        with committing(session):
+            session.add(organisation)
+            session.flush()
+            session.add(
+                Membership(
+                    organisation_id=organisation.id,
+                    user_id=actor.id,
+                    role=MembershipRole.ADMINISTRATOR.value,
+                    created_by_id=actor.id,
+                )
             )
-        )
-        activity.record(
-            session,
-            environment_id=environment.id,
-            actor=actor,
-            action="organisation.added",
-            summary=(
-                f"{actor.name or actor.email} added organisation {organisation.name} "
-                f"(KvK {organisation.kvk_number})."
-            ),
-            subject_type="organisation",
-            subject_id=organisation.id,
-        )
-        session.commit()
+            activity.record(
+                session,
+                environment_id=environment.id,
+                actor=actor,
+                action="organisation.added",
+                summary=(
+                    f"{actor.name or actor.email} added organisation {organisation.name} "
+                    f"(KvK {organisation.kvk_number})."
+                ),
+                subject_type="organisation",
+                subject_id=organisation.id,
+            )
     except IntegrityError:
-        session.rollback()
         if _kvk_taken(session, environment_id=environment.id, kvk_number=clean_kvk):
             raise ValidationFailed({"kvk_number": DUPLICATE_KVK_MESSAGE}) from None
-        raise
-    except BaseException:
-        session.rollback()
         raise
     return organisation
 
@@ -184,7 +181,7 @@ def activate_organisation(session: Session, *, actor: User, organisation_id: int
     _require_organisation_manager(session, actor=actor, organisation=organisation)
     if organisation.activated_at is not None:
         return organisation
-    try:
+    with committing(session):
         organisation.activated_at = utcnow()
         activity.record(
             session,
@@ -195,10 +192,6 @@ def activate_organisation(session: Session, *, actor: User, organisation_id: int
             subject_type="organisation",
             subject_id=organisation.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return organisation
 
 
@@ -211,7 +204,7 @@ def set_receive_e_invoices(
     _require_organisation_manager(session, actor=actor, organisation=organisation)
     if organisation.receive_e_invoices == enabled:
         return organisation
-    try:
+    with committing(session):
         organisation.receive_e_invoices = enabled
         state = "on" if enabled else "off"
         activity.record(
@@ -226,10 +219,6 @@ def set_receive_e_invoices(
             subject_type="organisation",
             subject_id=organisation.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return organisation
 
 
@@ -257,7 +246,7 @@ def complete_onboarding(session: Session, *, actor: User) -> Environment:
     )
     if session.exec(activated).first() is None:
         raise Conflict(ONBOARDING_INCOMPLETE_MESSAGE)
-    try:
+    with committing(session):
         environment.onboarding_completed_at = utcnow()
         activity.record(
             session,
@@ -268,10 +257,6 @@ def complete_onboarding(session: Session, *, actor: User) -> Environment:
             subject_type="environment",
             subject_id=environment.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return environment
 
 

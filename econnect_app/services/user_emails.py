@@ -15,6 +15,7 @@ from econnect_app.services import activity
 from econnect_app.services.accounts import email_in_use
 from econnect_app.services.errors import InvalidToken, NotFound, ValidationFailed
 from econnect_app.services.permissions import load_actor
+from econnect_app.services.transaction import committing
 from econnect_app.services.validation import FieldErrors, clean_email
 from econnect_app.settings import get_settings
 
@@ -49,46 +50,42 @@ def add_email(session: Session, *, user: User, email: str) -> UserEmail:
     raw, token_hash = security.new_token()
     user_email = UserEmail(user_id=user.id, email=address)
     try:
-        session.add(user_email)
-        session.flush()
-        session.add(
-            OneTimeToken(
-                purpose=TokenPurpose.EMAIL_CONFIRMATION.value,
-                token_hash=token_hash,
-                user_id=user.id,
-                user_email_id=user_email.id,
-                expires_at=utcnow() + timedelta(days=settings.email_confirmation_days),
+        with committing(session):
+            session.add(user_email)
+            session.flush()
+            session.add(
+                OneTimeToken(
+                    purpose=TokenPurpose.EMAIL_CONFIRMATION.value,
+                    token_hash=token_hash,
+                    user_id=user.id,
+                    user_email_id=user_email.id,
+                    expires_at=utcnow() + timedelta(days=settings.email_confirmation_days),
+                )
             )
-        )
-        queue_email(
-            session,
-            template="email_confirmation",
-            to=address,
-            context={
-                "name": user.name or user.email,
-                "email": address,
-                "link": routes.absolute(routes.confirm_email(raw)),
-                "expires_days": settings.email_confirmation_days,
-            },
-            environment_id=user.environment_id,
-        )
-        activity.record(
-            session,
-            environment_id=user.environment_id,
-            actor=user,
-            action="user.email_added",
-            summary=f"{user.name or user.email} added the email address {address}.",
-            subject_type="user",
-            subject_id=user.id,
-        )
-        session.commit()
+            queue_email(
+                session,
+                template="email_confirmation",
+                to=address,
+                context={
+                    "name": user.name or user.email,
+                    "email": address,
+                    "link": routes.absolute(routes.confirm_email(raw)),
+                    "expires_days": settings.email_confirmation_days,
+                },
+                environment_id=user.environment_id,
+            )
+            activity.record(
+                session,
+                environment_id=user.environment_id,
+                actor=user,
+                action="user.email_added",
+                summary=f"{user.name or user.email} added the email address {address}.",
+                subject_type="user",
+                subject_id=user.id,
+            )
     except IntegrityError:
-        session.rollback()
         if email_in_use(session, email=address):
             raise ValidationFailed({"email": EMAIL_IN_USE_MESSAGE}) from None
-        raise
-    except BaseException:
-        session.rollback()
         raise
     return user_email
 
@@ -112,7 +109,7 @@ def confirm_email(session: Session, *, token: str) -> UserEmail:
     if user_email is None:
         raise InvalidToken(INVALID_CONFIRMATION_MESSAGE)
     now = utcnow()
-    try:
+    with committing(session):
         row.used_at = now
         if user_email.confirmed_at is None:
             user_email.confirmed_at = now
@@ -126,10 +123,6 @@ def confirm_email(session: Session, *, token: str) -> UserEmail:
                 subject_type="user",
                 subject_id=user_email.user_id,
             )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return user_email
 
 
@@ -140,7 +133,7 @@ def remove_email(session: Session, *, user: User, email_id: int) -> None:
     if user_email is None or user_email.user_id != user.id:
         raise NotFound("This email address is not on your account.")
     address = user_email.email
-    try:
+    with committing(session):
         session.exec(delete(OneTimeToken).where(col(OneTimeToken.user_email_id) == user_email.id))
         session.delete(user_email)
         activity.record(
@@ -152,7 +145,3 @@ def remove_email(session: Session, *, user: User, email_id: int) -> None:
             subject_type="user",
             subject_id=user.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise

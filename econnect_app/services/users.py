@@ -24,6 +24,7 @@ from econnect_app.services.accounts import email_in_use
 from econnect_app.services.errors import Conflict, InvalidToken, NotFound, ValidationFailed
 from econnect_app.services.permissions import load_actor, require_role
 from econnect_app.services.sessions import revoke_all_sessions
+from econnect_app.services.transaction import committing
 from econnect_app.services.validation import (
     FieldErrors,
     clean_email,
@@ -159,26 +160,22 @@ def invite_user(
         invited_by_id=actor.id,
     )
     try:
-        session.add(user)
-        session.flush()
-        _send_invitation(session, actor=actor, user=user, environment=environment)
-        activity.record(
-            session,
-            environment_id=environment.id,
-            actor=actor,
-            action="user.invited",
-            summary=f"{_label(actor)} invited {user.email} as {user.role}.",
-            subject_type="user",
-            subject_id=user.id,
-        )
-        session.commit()
+        with committing(session):
+            session.add(user)
+            session.flush()
+            _send_invitation(session, actor=actor, user=user, environment=environment)
+            activity.record(
+                session,
+                environment_id=environment.id,
+                actor=actor,
+                action="user.invited",
+                summary=f"{_label(actor)} invited {user.email} as {user.role}.",
+                subject_type="user",
+                subject_id=user.id,
+            )
     except IntegrityError:
-        session.rollback()
         if email_in_use(session, email=clean_address):
             raise ValidationFailed({"email": EMAIL_TAKEN_MESSAGE}) from None
-        raise
-    except BaseException:
-        session.rollback()
         raise
     return user
 
@@ -191,7 +188,7 @@ def resend_invitation(session: Session, *, actor: User, user_id: int) -> None:
         raise Conflict("Only users who have not accepted their invitation yet can get a new one.")
     environment = session.get(Environment, actor.environment_id)
     assert environment is not None
-    try:
+    with committing(session):
         _void_invitations(session, user=user, now=utcnow())
         _send_invitation(session, actor=actor, user=user, environment=environment)
         activity.record(
@@ -203,10 +200,6 @@ def resend_invitation(session: Session, *, actor: User, user_id: int) -> None:
             subject_type="user",
             subject_id=user.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def _find_invitation(session: Session, token: str) -> tuple[OneTimeToken, User, Environment]:
@@ -242,7 +235,7 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
     fields.raise_if_any()
 
     now = utcnow()
-    try:
+    with committing(session):
         user.name = clean_name
         user.password_hash = security.hash_password(clean_secret)
         user.password_changed_at = now
@@ -258,10 +251,6 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
             subject_type="user",
             subject_id=user.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return user
 
 
@@ -276,7 +265,7 @@ def change_role(session: Session, *, actor: User, user_id: int, role: str) -> Us
     if role != Role.ADMINISTRATOR.value and _is_last_active_admin(session, user):
         raise Conflict(LAST_ADMIN_MESSAGE)
     old_role = user.role
-    try:
+    with committing(session):
         user.role = Role(role).value
         activity.record(
             session,
@@ -289,10 +278,6 @@ def change_role(session: Session, *, actor: User, user_id: int, role: str) -> Us
             subject_type="user",
             subject_id=user.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return user
 
 
@@ -302,7 +287,7 @@ def set_relationship_manager(session: Session, *, actor: User, user_id: int, ena
     user = _get_environment_user(session, actor=actor, user_id=user_id)
     if user.is_relationship_manager == enabled:
         return user
-    try:
+    with committing(session):
         user.is_relationship_manager = enabled
         summary = (
             f"{_label(actor)} made {_label(user)} a Relationship manager."
@@ -318,10 +303,6 @@ def set_relationship_manager(session: Session, *, actor: User, user_id: int, ena
             subject_type="user",
             subject_id=user.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return user
 
 
@@ -335,7 +316,7 @@ def block_user(session: Session, *, actor: User, user_id: int) -> User:
         raise Conflict("You cannot block your own account. Ask another Administrator to do it.")
     if user.status == UserStatus.BLOCKED.value:
         return user
-    try:
+    with committing(session):
         user.status = UserStatus.BLOCKED.value
         revoke_all_sessions(session, user=user)
         activity.record(
@@ -347,10 +328,6 @@ def block_user(session: Session, *, actor: User, user_id: int) -> User:
             subject_type="user",
             subject_id=user.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return user
 
 
@@ -360,7 +337,7 @@ def unblock_user(session: Session, *, actor: User, user_id: int) -> User:
     user = _get_environment_user(session, actor=actor, user_id=user_id)
     if user.status != UserStatus.BLOCKED.value:
         return user
-    try:
+    with committing(session):
         user.status = UserStatus.ACTIVE.value if user.password_hash else UserStatus.INVITED.value
         activity.record(
             session,
@@ -371,8 +348,4 @@ def unblock_user(session: Session, *, actor: User, user_id: int) -> User:
             subject_type="user",
             subject_id=user.id,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return user
