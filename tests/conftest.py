@@ -35,3 +35,8 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session on the fresh database; tests commit as the app would."""
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last, so the fast suites report first."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path).replace("\\", "/"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import socket
 import threading
@@ -286,9 +287,15 @@ def test_a_stale_claim_is_put_back_and_sent(
     assert load(engine, message_id).status == "sent"
 
 
+def run_in_fresh_loop(coroutine) -> None:  # type: ignore[no-untyped-def]
+    """asyncio.run in its own thread: the end-to-end suite's Playwright keeps a loop in this one."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result(timeout=30)
+
+
 def test_delivery_loop_returns_at_once_without_smtp() -> None:
     assert get_settings().smtp_url is None
-    asyncio.run(asyncio.wait_for(delivery_loop(interval_seconds=0.01), timeout=5))
+    run_in_fresh_loop(asyncio.wait_for(delivery_loop(interval_seconds=0.01), timeout=5))
 
 
 def test_delivery_loop_sends_and_stops_cleanly_when_cancelled(
@@ -310,7 +317,7 @@ def test_delivery_loop_sends_and_stops_cleanly_when_cancelled(
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    asyncio.run(run())
+    run_in_fresh_loop(run())
 
     # Cancellation waited for the run in progress, so the outcome is recorded.
     assert load(engine, message_id).status == "sent"
