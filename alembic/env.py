@@ -3,7 +3,6 @@
 
 from logging.config import fileConfig
 
-from sqlalchemy import pool
 from sqlmodel import SQLModel
 
 import econnect_app.models  # noqa: F401  (registers the tables)
@@ -43,8 +42,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(_url())
-    engine.pool = pool.NullPool(engine.pool._creator)  # type: ignore[attr-defined]
+    engine = make_engine(_url(), pooled=False)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 from econnect_app.settings import get_settings
@@ -23,13 +24,17 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for a database URL, with SQLite tuned for concurrent use."""
+def make_engine(url: str, *, pooled: bool = True) -> Engine:
+    """Create an engine for a database URL, with SQLite tuned for concurrent use.
+
+    ``pooled=False`` opens a fresh connection each time (migrations, one-off scripts).
+    """
+    options: dict = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **options)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **options)
 
 
 @lru_cache(maxsize=4)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -56,6 +56,30 @@ class TokenPurpose(StrEnum):
     PASSWORD_RESET = "password_reset"
     INVITATION = "invitation"
     EMAIL_CONFIRMATION = "email_confirmation"
+
+
+class AuthorisationStatus(StrEnum):
+    """Life of an authorisation request; only Pending ones have a working link."""
+
+    PENDING = "Pending"
+    ACCEPTED = "Accepted"
+    DECLINED = "Declined"
+    WITHDRAWN = "Withdrawn"
+    EXPIRED = "Expired"
+
+
+class PartnershipStatus(StrEnum):
+    """A partnership is active until either side ends it."""
+
+    ACTIVE = "Active"
+    ENDED = "Ended"
+
+
+class CostAllocation(StrEnum):
+    """Which side pays for the client connection."""
+
+    CLIENT = "Client"
+    INTERMEDIARY = "Intermediary"
 
 
 class OutboxStatus(StrEnum):
@@ -125,8 +149,21 @@ class Organisation(SQLModel, table=True):
     identifier: str = Field(max_length=64, unique=True, index=True)
     activated_at: datetime | None = None
     receive_e_invoices: bool = False
+    software_package_id: int | None = Field(default=None, foreign_key="software_package.id")
     created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SoftwarePackage(SQLModel, table=True):
+    """A client's accounting software, with set-up instructions shown next to the keys."""
+
+    __tablename__ = "software_package"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=100, unique=True)
+    instructions: str = Field(sa_type=Text)
+    sort_order: int = 0
 
 
 class Membership(SQLModel, table=True):
@@ -218,3 +255,114 @@ class ActivityLog(SQLModel, table=True):
     subject_type: str | None = Field(default=None, max_length=64)
     subject_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Partnership(SQLModel, table=True):
+    """A symmetric link between two environments; one active partnership per pair.
+
+    The pair is stored ordered (``environment_low_id`` < ``environment_high_id``) so a partial
+    unique index can refuse a second active partnership whichever side starts it.
+    """
+
+    __table_args__ = (
+        Index(
+            "uq_partnership_active_pair",
+            "environment_low_id",
+            "environment_high_id",
+            unique=True,
+            sqlite_where=text("status = 'Active'"),
+            postgresql_where=text("status = 'Active'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment_low_id: int = Field(foreign_key="environment.id", index=True)
+    environment_high_id: int = Field(foreign_key="environment.id", index=True)
+    initiator_environment_id: int = Field(foreign_key="environment.id")
+    status: str = Field(default=PartnershipStatus.ACTIVE.value, max_length=16, index=True)
+    created_via: str = Field(default="authorisation_request", max_length=32)
+    cost_allocation: str = Field(default=CostAllocation.CLIENT.value, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    ended_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class AuthorisationRequest(SQLModel, table=True):
+    """An accountant's request for access to a client's organisation.
+
+    Rows are never deleted. Its emailed links are ``AuthorisationLink`` rows; only the newest
+    link of a Pending request works. A partial unique index allows one Pending request per client
+    email per requesting environment.
+    """
+
+    __tablename__ = "authorisation_request"
+    __table_args__ = (
+        Index(
+            "uq_authorisation_request_pending_email",
+            "environment_id",
+            "client_email",
+            unique=True,
+            sqlite_where=text("status = 'Pending'"),
+            postgresql_where=text("status = 'Pending'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)
+    requested_by_id: int = Field(foreign_key="app_user.id")
+    client_name: str = Field(max_length=200)
+    client_email: str = Field(max_length=320, index=True)
+    organisation_name: str = Field(max_length=200)
+    software_package_id: int = Field(foreign_key="software_package.id")
+    status: str = Field(default=AuthorisationStatus.PENDING.value, max_length=16, index=True)
+    expires_at: datetime
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    last_sent_at: datetime = Field(default_factory=utcnow)
+    send_count: int = 1
+    responded_at: datetime | None = None
+    responded_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    decline_reason: str | None = Field(default=None, sa_type=Text)
+    replaced_by_id: int | None = Field(default=None, foreign_key="authorisation_request.id")
+    client_environment_id: int | None = Field(default=None, foreign_key="environment.id", index=True)
+    client_organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    partnership_id: int | None = Field(default=None, foreign_key="partnership.id")
+
+
+class AuthorisationLink(SQLModel, table=True):
+    """One emailed activation link (stored as a hash). Kept after use, so a page can say why an
+    old link no longer works (replaced, withdrawn, expired, already answered)."""
+
+    __tablename__ = "authorisation_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="authorisation_request.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    voided_at: datetime | None = None
+
+
+class KeySet(SQLModel, table=True):
+    """An environment's connection keys: a public App key and a Secret stored only as a hash."""
+
+    __tablename__ = "key_set"
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment_id: int = Field(foreign_key="environment.id", unique=True, index=True)
+    app_key: str = Field(max_length=64, unique=True, index=True)
+    secret_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    rotated_at: datetime | None = None
+
+
+class Notification(SQLModel, table=True):
+    """An in-app message for the users of an environment (or one user)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    kind: str = Field(max_length=64)
+    message: str = Field(max_length=500)
+    link: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    read_at: datetime | None = None
