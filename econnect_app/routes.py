@@ -11,9 +11,14 @@ FORGOT_PASSWORD = "/forgot-password"
 RESET_PASSWORD = "/reset-password/[token]"
 ACCEPT_INVITATION = "/invitation/[token]"
 CONFIRM_EMAIL = "/confirm-email/[token]"
+ACTIVATE = "/activate/[token]"
 ONBOARDING = "/onboarding"
 DASHBOARD = "/dashboard"
 ORGANISATIONS = "/organisations"
+AUTHORISATIONS = "/authorisations"
+NEW_AUTHORISATION = "/authorisations/new"
+PARTNERS = "/partners"
+KEYS = "/keys"
 USERS = "/users"
 PROFILE = "/profile"
 SETTINGS = "/settings"
@@ -37,6 +42,11 @@ def accept_invitation(token: str) -> str:
 def confirm_email(token: str) -> str:
     """Path of an email confirmation link."""
     return _fill(CONFIRM_EMAIL, token)
+
+
+def activate(token: str) -> str:
+    """Path of an authorisation request's activation link."""
+    return _fill(ACTIVATE, token)
 
 
 def absolute(path: str) -> str:

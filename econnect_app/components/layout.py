@@ -34,6 +34,13 @@ def _navigation() -> rx.Component:
             _nav_link("Dashboard", routes.DASHBOARD, "layout-dashboard"),
             _nav_link("Organisations", routes.ORGANISATIONS, "building-2"),
             rx.cond(
+                AuthState.can_manage_partnerships,
+                rx.fragment(
+                    _nav_link("Authorisations", routes.AUTHORISATIONS, "send"),
+                    _nav_link("Connection keys", routes.KEYS, "key-round"),
+                ),
+            ),
+            rx.cond(
                 AuthState.is_admin,
                 rx.fragment(
                     _nav_link("Users", routes.USERS, "users"),
@@ -136,6 +143,13 @@ def _user_menu() -> rx.Component:
     )
 
 
+def header_extras() -> list[rx.Component]:
+    """Components shown in the header before the account menu (e.g. notifications)."""
+    from econnect_app.components.notifications import notification_bell
+
+    return [notification_bell()]
+
+
 def _header(title: str) -> rx.Component:
     return rx.el.header(
         rx.hstack(
@@ -143,6 +157,7 @@ def _header(title: str) -> rx.Component:
             rx.spacer(),
             rx.hstack(
                 rx.cond(AuthState.is_relationship_manager, rx.badge("Relationship manager", variant="outline")),
+                *header_extras(),
                 _user_menu(),
                 align="center",
                 spacing="3",

@@ -61,6 +61,11 @@ class AuthState(rx.State):
         return self.user_role == Role.ADMINISTRATOR.value
 
     @rx.var
+    def can_manage_partnerships(self) -> bool:
+        """Advanced users and Administrators work with authorisations, partners and keys."""
+        return self.user_role in (Role.ADVANCED_USER.value, Role.ADMINISTRATOR.value)
+
+    @rx.var
     def user_initials(self) -> str:
         """Initials for the avatar in the header."""
         parts = (self.user_name or self.user_email).split()
