@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from econnect_app.settings import get_settings
 
 SIGNUP = "/signup"
@@ -17,6 +19,7 @@ DASHBOARD = "/dashboard"
 ORGANISATIONS = "/organisations"
 AUTHORISATIONS = "/authorisations"
 NEW_AUTHORISATION = "/authorisations/new"
+INCOMING_AUTHORISATION = "/authorisations/incoming/[request_id]"
 PARTNERS = "/partners"
 KEYS = "/keys"
 USERS = "/users"
@@ -52,3 +55,16 @@ def activate(token: str) -> str:
 def absolute(path: str) -> str:
     """A full URL for emails, based on ECONNECT_PUBLIC_URL."""
     return get_settings().public_url + path
+
+
+def safe_next_path(value: str | None, default: str) -> str:
+    """A local path to continue to after logging in (never another site)."""
+    value = unquote(value or "")
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return default
+
+
+def last_path_segment(path: str) -> str:
+    """The token at the end of a path such as ``/reset-password/<token>``."""
+    return path.rstrip("/").rsplit("/", 1)[-1]

@@ -6,7 +6,6 @@ import reflex as rx
 
 from econnect_app import routes
 from econnect_app.components.layout import public_layout
-from econnect_app.pages._links import last_path_segment
 from econnect_app.services import user_emails
 from econnect_app.services.errors import InvalidToken
 from econnect_app.state.auth import AuthState, db_session
@@ -23,7 +22,7 @@ class ConfirmEmailState(AuthState):
         """Use the link once."""
         with db_session() as db:
             try:
-                address = user_emails.confirm_email(db, token=last_path_segment(self.router.url.path))
+                address = user_emails.confirm_email(db, token=routes.last_path_segment(self.router.url.path))
             except InvalidToken:
                 self.outcome = "invalid"
                 return

@@ -9,7 +9,6 @@ import reflex as rx
 from econnect_app import routes
 from econnect_app.components.forms import app_form, submit_button, text_field
 from econnect_app.components.layout import public_layout
-from econnect_app.pages._links import last_path_segment
 from econnect_app.services import accounts, sessions
 from econnect_app.services.errors import InvalidToken, ValidationFailed
 from econnect_app.state.auth import AuthState, db_session
@@ -82,7 +81,7 @@ class ResetPasswordState(AuthState):
         self.checked = True
 
     def _token(self) -> str:
-        return last_path_segment(self.router.url.path)
+        return routes.last_path_segment(self.router.url.path)
 
     @rx.event
     def set_password(self, form: dict[str, Any]) -> Any:

@@ -9,7 +9,6 @@ import reflex as rx
 from econnect_app import routes
 from econnect_app.components.forms import app_form, submit_button, text_field
 from econnect_app.components.layout import public_layout
-from econnect_app.pages._links import last_path_segment
 from econnect_app.services import sessions, users
 from econnect_app.services.errors import InvalidToken, ValidationFailed
 from econnect_app.state.auth import AuthState, db_session
@@ -23,7 +22,7 @@ class InvitationState(AuthState):
     inviting_environment: str = ""
 
     def _token(self) -> str:
-        return last_path_segment(self.router.url.path)
+        return routes.last_path_segment(self.router.url.path)
 
     @rx.event
     def load(self) -> None:

@@ -9,7 +9,6 @@ import reflex as rx
 from econnect_app import routes
 from econnect_app.components.forms import app_form, form_error_banner, submit_button, text_field
 from econnect_app.components.layout import public_layout
-from econnect_app.pages._links import safe_next_path
 from econnect_app.services import sessions
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.state.auth import AuthState, db_session
@@ -40,7 +39,7 @@ class LoginState(AuthState):
                 self.form_error = error.message
                 return None
             self._start_session(db, user, token)
-        return rx.redirect(safe_next_path(self.router.url.query_parameters.get("next"), routes.DASHBOARD))
+        return rx.redirect(routes.safe_next_path(self.router.url.query_parameters.get("next"), routes.DASHBOARD))
 
 
 def login_page() -> rx.Component:

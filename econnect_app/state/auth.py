@@ -144,7 +144,8 @@ class AuthState(rx.State):
         """on_load of the public account pages: a logged-in user goes to the dashboard."""
         with db_session() as db:
             if self._current_user(db) is not None:
-                return rx.redirect(routes.DASHBOARD)
+                next_path = self.router.url.query_parameters.get("next")
+                return rx.redirect(routes.safe_next_path(next_path, routes.DASHBOARD))
         return None
 
     @rx.event
