@@ -4,7 +4,10 @@ import reflex as rx
 
 import econnect_app.models  # noqa: F401  (registers the tables for migrations)
 from econnect_app import routes
+from econnect_app.api import mount_api
 from econnect_app.mail.delivery import delivery_loop
+from econnect_app.pages.activate import ActivateState, activate_page
+from econnect_app.pages.authorisations import AuthorisationsState, authorisations_page
 from econnect_app.pages.confirm_email import ConfirmEmailState, confirm_email_page
 from econnect_app.pages.dashboard import DashboardState, dashboard_page
 from econnect_app.pages.dev_mailbox import DevMailboxState, dev_mailbox_page
@@ -15,21 +18,28 @@ from econnect_app.pages.forgot_password import (
     reset_password_page,
 )
 from econnect_app.pages.invitation import InvitationState, invitation_page
+from econnect_app.pages.keys import KeysState, keys_page
 from econnect_app.pages.login import login_page
+from econnect_app.pages.new_authorisation import NewAuthorisationState, new_authorisation_page
 from econnect_app.pages.organisations import OrganisationsState, onboarding_page, organisations_page
 from econnect_app.pages.profile import ProfileState, profile_page
 from econnect_app.pages.settings import SettingsState, settings_page
 from econnect_app.pages.signup import signup_page
 from econnect_app.pages.users import UsersState, users_page
 from econnect_app.state.auth import AuthState
+from econnect_app.state.live import live_updates_task
 
 app = rx.App(
+    # /api/v1 for accounting software, served by the same backend.
+    api_transformer=mount_api,
     head_components=[rx.el.link(rel="stylesheet", href="/styles.css")],
     # Top centre: outcomes stay readable without covering the buttons of tables and forms.
     toaster=rx.toast.provider(position="top-center", close_button=True, duration=4000, rich_colors=True),
 )
 # Outbox delivery runs inside the backend when ECONNECT_SMTP_URL is set (returns at once otherwise).
 app.register_lifespan_task(delivery_loop)
+# Live updates: changes published by the services are pushed into the open tabs of that environment.
+app.register_lifespan_task(live_updates_task)
 
 
 def _title(name: str) -> str:
@@ -43,12 +53,17 @@ app.add_page(login_page, route=routes.LOGIN, title=_title("Log in"), on_load=Aut
 app.add_page(forgot_password_page, route=routes.FORGOT_PASSWORD, title=_title("Forgot password"), on_load=ForgotPasswordState.start_over)
 app.add_page(reset_password_page, route=routes.RESET_PASSWORD, title=_title("New password"), on_load=ResetPasswordState.check_link)
 app.add_page(invitation_page, route=routes.ACCEPT_INVITATION, title=_title("Invitation"), on_load=InvitationState.load)
+app.add_page(activate_page, route=routes.ACTIVATE, title=_title("Authorisation request"), on_load=ActivateState.load)
 app.add_page(confirm_email_page, route=routes.CONFIRM_EMAIL, title=_title("Confirm email"), on_load=ConfirmEmailState.confirm)
 
 # Signed-in pages: the session is re-validated on every load.
 app.add_page(onboarding_page, route=routes.ONBOARDING, title=_title("Welcome"), on_load=[AuthState.require_login, OrganisationsState.load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title=_title("Dashboard"), on_load=[AuthState.require_login, DashboardState.load])
 app.add_page(organisations_page, route=routes.ORGANISATIONS, title=_title("Organisations"), on_load=[AuthState.require_login, OrganisationsState.load])
+app.add_page(authorisations_page, route=routes.AUTHORISATIONS, title=_title("Authorisations"), on_load=[AuthState.require_login, AuthorisationsState.load])
+app.add_page(new_authorisation_page, route=routes.NEW_AUTHORISATION, title=_title("New authorisation request"), on_load=[AuthState.require_login, NewAuthorisationState.load])
+app.add_page(activate_page, route=routes.INCOMING_AUTHORISATION, title=_title("Authorisation request"), on_load=[AuthState.require_login, ActivateState.load])
+app.add_page(keys_page, route=routes.KEYS, title=_title("Connection keys"), on_load=[AuthState.require_login, KeysState.load])
 app.add_page(users_page, route=routes.USERS, title=_title("Users"), on_load=[AuthState.require_login, UsersState.load])
 app.add_page(settings_page, route=routes.SETTINGS, title=_title("Settings"), on_load=[AuthState.require_login, SettingsState.load])
 app.add_page(profile_page, route=routes.PROFILE, title=_title("My profile"), on_load=[AuthState.require_login, ProfileState.load])

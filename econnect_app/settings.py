@@ -49,6 +49,9 @@ class Settings:
     login_max_failures: int = 10
     login_failure_window_minutes: int = 15
     mail_retry_limit: int = 8
+    authorisation_link_days: int = 14
+    resend_min_interval_minutes: int = 10
+    resend_max_per_day: int = 5
     dev_mode: bool = field(default=True)
 
     @property
@@ -71,6 +74,9 @@ def load_settings() -> Settings:
         public_url=(os.environ.get("ECONNECT_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
         secret_key=secret_key,
         mail_from=os.environ.get("ECONNECT_MAIL_FROM") or Settings.mail_from,
+        authorisation_link_days=int(
+            os.environ.get("ECONNECT_AUTHORISATION_LINK_DAYS") or Settings.authorisation_link_days
+        ),
         dev_mode=env_mode != "prod",
     )
 

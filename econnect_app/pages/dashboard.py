@@ -13,6 +13,7 @@ from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.models import User
 from econnect_app.services import dashboard
 from econnect_app.state.auth import AuthState
+from econnect_app.state.live import format_when, watch
 
 
 @dataclasses.dataclass
@@ -24,39 +25,50 @@ class FeedItem:
 
 
 class DashboardState(AuthState):
-    """Counts and the recent-activity feed."""
+    """Counts and the recent-activity feed; refreshed live from the server (state/live.py)."""
 
+    pending_requests: int = 0
+    active_partnerships: int = 0
+    client_organisations: int = 0
     own_organisations: int = 0
     active_organisations: int = 0
     active_users: int = 0
     feed: list[FeedItem] = []
     loaded: bool = False
 
+    def _live_refresh(self, db: Session, user: User) -> None:
+        """Re-read the figures for ``user`` (on load, and when the environment changes)."""
+        summary = dashboard.dashboard_summary(db, actor=user)
+        self.pending_requests = summary.pending_requests
+        self.active_partnerships = summary.active_partnerships
+        self.client_organisations = summary.client_organisations
+        self.own_organisations = summary.own_organisations
+        self.active_organisations = summary.active_organisations
+        self.active_users = summary.active_users
+        self.feed = [
+            FeedItem(summary=item.summary, when=format_when(item.created_at))
+            for item in summary.recent_activity
+        ]
+        self.loaded = True
+
     @rx.event
     def load(self) -> Any:
-        """Read the figures from the database."""
+        """Read the figures from the database and follow the environment's changes live."""
 
         def action(db: Session, actor: User) -> None:
-            summary = dashboard.dashboard_summary(db, actor=actor)
-            self.own_organisations = summary.own_organisations
-            self.active_organisations = summary.active_organisations
-            self.active_users = summary.active_users
-            self.feed = [
-                FeedItem(summary=item.summary, when=item.created_at.strftime("%d %b %Y %H:%M UTC"))
-                for item in summary.recent_activity
-            ]
-            self.loaded = True
+            self._live_refresh(db, actor)
+            watch(self, environment_id=actor.environment_id)
 
         return self._run(action)
 
 
-def _stat(label: str, value: rx.Var, icon: str, stat_id: str) -> rx.Component:
+def _stat(label: str, value: rx.Var, icon: str, stat_id: str, *, size: str = "7") -> rx.Component:
     return rx.card(
         rx.hstack(
-            rx.icon(icon, size=28, color=rx.color("accent", 9)),
+            rx.icon(icon, size=28 if size == "7" else 22, color=rx.color("accent", 9)),
             rx.vstack(
                 rx.text(label, size="2", color_scheme="gray"),
-                rx.heading(value, size="7", id=stat_id),
+                rx.heading(value, size=size, id=stat_id, as_="p"),
                 spacing="0",
             ),
             spacing="4",
@@ -67,52 +79,101 @@ def _stat(label: str, value: rx.Var, icon: str, stat_id: str) -> rx.Component:
     )
 
 
-def dashboard_page() -> rx.Component:
-    """The dashboard."""
-    return app_layout(
-        "Dashboard",
-        rx.grid(
-            _stat("Organisations", DashboardState.own_organisations, "building-2", "stat-organisations"),
-            _stat("Activated organisations", DashboardState.active_organisations, "badge-check", "stat-activated"),
-            _stat("Active users", DashboardState.active_users, "users", "stat-users"),
-            columns=rx.breakpoints(initial="1", sm="3"),
-            spacing="4",
-            width="100%",
-        ),
-        section_card(
-            "Recent activity",
+def _stat_grid(*stats: rx.Component) -> rx.Component:
+    return rx.grid(*stats, columns=rx.breakpoints(initial="1", sm="3"), spacing="4", width="100%")
+
+
+def _activity_feed() -> rx.Component:
+    return section_card(
+        "Recent activity",
+        rx.cond(
+            ~DashboardState.loaded,
+            rx.center(rx.spinner(), padding="16px", aria_label="Loading activity"),
             rx.cond(
-                ~DashboardState.loaded,
-                rx.center(rx.spinner(), padding="16px", aria_label="Loading activity"),
-                rx.cond(
-                    DashboardState.feed.length() == 0,
-                    empty_state(
-                        "activity",
-                        "Nothing has happened yet",
-                        "Add your organisations to get started.",
-                        rx.link(rx.button("Go to organisations", variant="soft"), href=routes.ORGANISATIONS),
-                    ),
-                    rx.el.ul(
-                        rx.foreach(
-                            DashboardState.feed,
-                            lambda item: rx.el.li(
-                                rx.hstack(
-                                    rx.text(item.summary, size="2"),
-                                    rx.spacer(),
-                                    rx.text(item.when, size="1", color_scheme="gray", white_space="nowrap"),
-                                    width="100%",
-                                    padding_y="8px",
-                                    border_bottom=f"1px solid {rx.color('gray', 4)}",
-                                ),
-                                list_style="none",
+                DashboardState.feed.length() == 0,
+                empty_state(
+                    "activity",
+                    "Nothing has happened yet",
+                    "Add your organisations to get started.",
+                    rx.link(rx.button("Go to organisations", variant="soft"), href=routes.ORGANISATIONS),
+                ),
+                rx.el.ul(
+                    rx.foreach(
+                        DashboardState.feed,
+                        lambda item: rx.el.li(
+                            rx.hstack(
+                                rx.text(item.summary, size="2"),
+                                rx.spacer(),
+                                rx.text(item.when, size="1", color_scheme="gray", white_space="nowrap"),
+                                width="100%",
+                                padding_y="8px",
+                                border_bottom=f"1px solid {rx.color('gray', 4)}",
                             ),
+                            list_style="none",
                         ),
-                        id="activity-feed",
-                        padding="0",
-                        margin="0",
-                        width="100%",
                     ),
+                    id="activity-feed",
+                    padding="0",
+                    margin="0",
+                    width="100%",
                 ),
             ),
         ),
+        description="Newest first; updates by itself.",
+    )
+
+
+def dashboard_page() -> rx.Component:
+    """The dashboard: client work first, then the environment itself, then recent activity.
+
+    Every figure updates live (pushed from the server), so the region is polite-live.
+    """
+    return app_layout(
+        "Dashboard",
+        rx.box(
+            rx.vstack(
+                _stat_grid(
+                    _stat(
+                        "Pending requests",
+                        DashboardState.pending_requests,
+                        "hourglass",
+                        "stat-pending-requests",
+                    ),
+                    _stat(
+                        "Active partnerships",
+                        DashboardState.active_partnerships,
+                        "handshake",
+                        "stat-active-partnerships",
+                    ),
+                    _stat(
+                        "Client organisations",
+                        DashboardState.client_organisations,
+                        "briefcase",
+                        "stat-client-organisations",
+                    ),
+                ),
+                _stat_grid(
+                    _stat(
+                        "Organisations",
+                        DashboardState.own_organisations,
+                        "building-2",
+                        "stat-organisations",
+                        size="5",
+                    ),
+                    _stat(
+                        "Activated organisations",
+                        DashboardState.active_organisations,
+                        "badge-check",
+                        "stat-activated",
+                        size="5",
+                    ),
+                    _stat("Active users", DashboardState.active_users, "users", "stat-users", size="5"),
+                ),
+                spacing="4",
+                width="100%",
+            ),
+            aria_live="polite",
+            width="100%",
+        ),
+        _activity_feed(),
     )

@@ -1,15 +1,26 @@
-"""The figures and activity feed of an environment's dashboard."""
+"""The figures and activity feed of an environment's dashboard (read-only)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
 
-from econnect_app.models import Organisation, User, UserStatus
+from econnect_app.models import (
+    AuthorisationRequest,
+    AuthorisationStatus,
+    Membership,
+    Organisation,
+    Partnership,
+    PartnershipStatus,
+    User,
+    UserStatus,
+    utcnow,
+)
 from econnect_app.services import activity
+from econnect_app.services.permissions import load_actor
 
 
 @dataclass(frozen=True)
@@ -22,34 +33,109 @@ class ActivityItem:
 
 @dataclass(frozen=True)
 class DashboardSummary:
-    """Counts and recent activity for one environment."""
+    """Counts and recent activity (newest first) for one environment."""
 
+    pending_requests: int
+    active_partnerships: int
+    client_organisations: int
     own_organisations: int
     active_organisations: int
     active_users: int
     recent_activity: list[ActivityItem]
 
 
-def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15) -> DashboardSummary:
-    """What the dashboard shows the actor (their own environment only)."""
-    environment_id = actor.environment_id
-    own = session.exec(
-        select(func.count()).select_from(Organisation).where(Organisation.environment_id == environment_id)
-    ).one()
-    active = session.exec(
+def _count(session: Session, statement) -> int:  # type: ignore[no-untyped-def]
+    return int(session.exec(statement).one())
+
+
+def count_pending_requests(session: Session, *, environment_id: int) -> int:
+    """Authorisation requests of the environment that are Pending and not past their expiry."""
+    return _count(
+        session,
+        select(func.count())
+        .select_from(AuthorisationRequest)
+        .where(
+            AuthorisationRequest.environment_id == environment_id,
+            AuthorisationRequest.status == AuthorisationStatus.PENDING.value,
+            col(AuthorisationRequest.expires_at) > utcnow(),
+        ),
+    )
+
+
+def _active_partnerships_of(environment_id: int):  # type: ignore[no-untyped-def]
+    return (col(Partnership.status) == PartnershipStatus.ACTIVE.value) & or_(
+        col(Partnership.environment_low_id) == environment_id,
+        col(Partnership.environment_high_id) == environment_id,
+    )
+
+
+def count_active_partnerships(session: Session, *, environment_id: int) -> int:
+    """Active partnerships with the environment on either side."""
+    return _count(
+        session, select(func.count()).select_from(Partnership).where(_active_partnerships_of(environment_id))
+    )
+
+
+def count_client_organisations(session: Session, *, environment_id: int) -> int:
+    """Organisations of active-partner environments in which an active user of this environment
+    has a membership (the organisations the environment works for)."""
+    partner_ids = [
+        low if high == environment_id else high
+        for low, high in session.exec(
+            select(Partnership.environment_low_id, Partnership.environment_high_id).where(
+                _active_partnerships_of(environment_id)
+            )
+        )
+    ]
+    if not partner_ids:
+        return 0
+    members_of_environment = (
+        select(Membership.organisation_id)
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(User.environment_id == environment_id, User.status == UserStatus.ACTIVE.value)
+    )
+    return _count(
+        session,
         select(func.count())
         .select_from(Organisation)
-        .where(Organisation.environment_id == environment_id, Organisation.activated_at.is_not(None))  # type: ignore[union-attr]
-    ).one()
-    users = session.exec(
+        .where(
+            col(Organisation.environment_id).in_(partner_ids),
+            col(Organisation.id).in_(members_of_environment),
+        ),
+    )
+
+
+def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15) -> DashboardSummary:
+    """What the dashboard shows the actor: their own environment only, re-read from the database
+    (the actor must still be active)."""
+    actor = load_actor(session, actor)
+    environment_id = actor.environment_id
+    own = _count(
+        session,
+        select(func.count()).select_from(Organisation).where(Organisation.environment_id == environment_id),
+    )
+    activated = _count(
+        session,
+        select(func.count())
+        .select_from(Organisation)
+        .where(Organisation.environment_id == environment_id, col(Organisation.activated_at).is_not(None)),
+    )
+    users = _count(
+        session,
         select(func.count())
         .select_from(User)
-        .where(User.environment_id == environment_id, User.status == UserStatus.ACTIVE.value)
-    ).one()
+        .where(User.environment_id == environment_id, User.status == UserStatus.ACTIVE.value),
+    )
     feed = [
         ActivityItem(summary=entry.summary, created_at=entry.created_at)
         for entry in activity.recent(session, environment_id=environment_id, limit=activity_limit)
     ]
     return DashboardSummary(
-        own_organisations=own, active_organisations=active, active_users=users, recent_activity=feed
+        pending_requests=count_pending_requests(session, environment_id=environment_id),
+        active_partnerships=count_active_partnerships(session, environment_id=environment_id),
+        client_organisations=count_client_organisations(session, environment_id=environment_id),
+        own_organisations=own,
+        active_organisations=activated,
+        active_users=users,
+        recent_activity=feed,
     )

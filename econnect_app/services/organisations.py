@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import security
+from econnect_app import live, security
 from econnect_app.models import (
     Environment,
     Membership,
@@ -70,6 +72,113 @@ def _kvk_taken(session: Session, *, environment_id: int, kvk_number: str) -> boo
     return session.exec(statement).first() is not None
 
 
+@dataclass(frozen=True)
+class OrganisationInput:
+    """Validated, normalised fields of a new organisation."""
+
+    name: str
+    kvk_number: str
+    vat_number: str | None
+    street: str
+    postal_code: str
+    city: str
+
+
+def require_room_for_organisation(session: Session, *, environment: Environment) -> None:
+    """PlanLimitReached when the environment's plan allows no further organisation."""
+    limit = organisation_limit(environment.plan)
+    if limit is not None and count_organisations(session, environment_id=environment.id) >= limit:
+        raise PlanLimitReached(PLAN_LIMIT_MESSAGE)
+
+
+def clean_organisation_input(
+    session: Session,
+    *,
+    environment_id: int,
+    name: str,
+    kvk_number: str,
+    vat_number: str = "",
+    street: str = "",
+    postal_code: str = "",
+    city: str = "",
+) -> OrganisationInput:
+    """The clean fields of a new organisation, or ValidationFailed keyed by field name."""
+    fields = FieldErrors()
+    clean_name = fields.check("name", clean_required, name, label="the organisation name")
+    clean_kvk = fields.check("kvk_number", clean_kvk_number, kvk_number)
+    clean_vat = fields.check("vat_number", clean_vat_number, vat_number)
+    clean_street = fields.check("street", clean_optional, street, max_length=200)
+    clean_postal_code = fields.check("postal_code", clean_optional, postal_code, max_length=16)
+    clean_city = fields.check("city", clean_optional, city, max_length=100)
+    if clean_kvk and _kvk_taken(session, environment_id=environment_id, kvk_number=clean_kvk):
+        fields.add("kvk_number", DUPLICATE_KVK_MESSAGE)
+    fields.raise_if_any()
+    return OrganisationInput(
+        name=clean_name,
+        kvk_number=clean_kvk,
+        vat_number=clean_vat,
+        street=clean_street or "",
+        postal_code=(clean_postal_code or "").upper(),
+        city=clean_city or "",
+    )
+
+
+def add_organisation_rows(
+    session: Session,
+    *,
+    actor: User,
+    data: OrganisationInput,
+    activated: bool = False,
+    software_package_id: int | None = None,
+) -> Organisation:
+    """Add the organisation, the actor's Administrator membership and the activity row.
+
+    Runs inside the caller's transaction (flushes, does not commit).
+    """
+    organisation = Organisation(
+        environment_id=actor.environment_id,
+        name=data.name,
+        kvk_number=data.kvk_number,
+        vat_number=data.vat_number,
+        street=data.street,
+        postal_code=data.postal_code,
+        city=data.city,
+        identifier=security.new_public_identifier(),
+        receive_e_invoices=False,
+        activated_at=utcnow() if activated else None,
+        software_package_id=software_package_id,
+        created_by_id=actor.id,
+    )
+    session.add(organisation)
+    session.flush()
+    session.add(
+        Membership(
+            organisation_id=organisation.id,
+            user_id=actor.id,
+            role=MembershipRole.ADMINISTRATOR.value,
+            created_by_id=actor.id,
+        )
+    )
+    activity.record(
+        session,
+        environment_id=actor.environment_id,
+        actor=actor,
+        action="organisation.added",
+        summary=(
+            f"{actor.name or actor.email} added organisation {organisation.name} "
+            f"(KvK {organisation.kvk_number})."
+        ),
+        subject_type="organisation",
+        subject_id=organisation.id,
+    )
+    return organisation
+
+
+def is_duplicate_kvk(session: Session, *, environment_id: int, kvk_number: str) -> bool:
+    """Whether the environment already has an organisation with this KvK number."""
+    return _kvk_taken(session, environment_id=environment_id, kvk_number=kvk_number)
+
+
 def add_organisation(
     session: Session,
     *,
@@ -85,61 +194,25 @@ def add_organisation(
     actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR, Role.ADVANCED_USER)
     environment = session.get(Environment, actor.environment_id)
     assert environment is not None
-    limit = organisation_limit(environment.plan)
-    if limit is not None and count_organisations(session, environment_id=environment.id) >= limit:
-        raise PlanLimitReached(PLAN_LIMIT_MESSAGE)
-
-    fields = FieldErrors()
-    clean_name = fields.check("name", clean_required, name, label="the organisation name")
-    clean_kvk = fields.check("kvk_number", clean_kvk_number, kvk_number)
-    clean_vat = fields.check("vat_number", clean_vat_number, vat_number)
-    clean_street = fields.check("street", clean_optional, street, max_length=200)
-    clean_postal_code = fields.check("postal_code", clean_optional, postal_code, max_length=16)
-    clean_city = fields.check("city", clean_optional, city, max_length=100)
-    if clean_kvk and _kvk_taken(session, environment_id=environment.id, kvk_number=clean_kvk):
-        fields.add("kvk_number", DUPLICATE_KVK_MESSAGE)
-    fields.raise_if_any()
-
-    organisation = Organisation(
+    require_room_for_organisation(session, environment=environment)
+    data = clean_organisation_input(
+        session,
         environment_id=environment.id,
-        name=clean_name,
-        kvk_number=clean_kvk,
-        vat_number=clean_vat,
-        street=clean_street or "",
-        postal_code=(clean_postal_code or "").upper(),
-        city=clean_city or "",
-        identifier=security.new_public_identifier(),
-        receive_e_invoices=False,
-        created_by_id=actor.id,
+        name=name,
+        kvk_number=kvk_number,
+        vat_number=vat_number,
+        street=street,
+        postal_code=postal_code,
+        city=city,
     )
     try:
         with committing(session):
-            session.add(organisation)
-            session.flush()
-            session.add(
-                Membership(
-                    organisation_id=organisation.id,
-                    user_id=actor.id,
-                    role=MembershipRole.ADMINISTRATOR.value,
-                    created_by_id=actor.id,
-                )
-            )
-            activity.record(
-                session,
-                environment_id=environment.id,
-                actor=actor,
-                action="organisation.added",
-                summary=(
-                    f"{actor.name or actor.email} added organisation {organisation.name} "
-                    f"(KvK {organisation.kvk_number})."
-                ),
-                subject_type="organisation",
-                subject_id=organisation.id,
-            )
+            organisation = add_organisation_rows(session, actor=actor, data=data)
     except IntegrityError:
-        if _kvk_taken(session, environment_id=environment.id, kvk_number=clean_kvk):
+        if _kvk_taken(session, environment_id=environment.id, kvk_number=data.kvk_number):
             raise ValidationFailed({"kvk_number": DUPLICATE_KVK_MESSAGE}) from None
         raise
+    live.publish_environment_change(environment.id)
     return organisation
 
 
@@ -192,6 +265,7 @@ def activate_organisation(session: Session, *, actor: User, organisation_id: int
             subject_type="organisation",
             subject_id=organisation.id,
         )
+    live.publish_environment_change(actor.environment_id)
     return organisation
 
 

@@ -77,12 +77,13 @@ def start_session(session: Session, *, user: User, user_agent: str = "") -> str:
     return raw_token
 
 
-def authenticate(session: Session, *, token: str | None) -> User | None:
+def authenticate(session: Session, *, token: str | None, touch: bool = True) -> User | None:
     """The Active user a session token belongs to, or None when the session is not valid.
 
     Not valid: missing, unknown or revoked token, past its absolute expiry, idle for longer than
     the idle timeout, or a user who is no longer Active. A valid session's ``last_seen_at`` is
-    refreshed (written at most once a minute).
+    refreshed (written at most once a minute) unless ``touch`` is False (a server push is not
+    activity of the user: it must not keep an idle session alive).
     """
     if not token:
         return None
@@ -100,7 +101,7 @@ def authenticate(session: Session, *, token: str | None) -> User | None:
     user = session.get(User, user_session.user_id)
     if user is None or user.status != UserStatus.ACTIVE.value:
         return None
-    if now - user_session.last_seen_at >= LAST_SEEN_WRITE_INTERVAL:
+    if touch and now - user_session.last_seen_at >= LAST_SEEN_WRITE_INTERVAL:
         user_session.last_seen_at = now
         session.add(user_session)
         session.commit()

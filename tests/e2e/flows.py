@@ -50,3 +50,45 @@ def log_out(page: Page) -> None:
     page.get_by_role("button", name="Account menu").click()
     page.get_by_role("menuitem", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login"))
+
+
+def set_plan(page: Page, plan: str) -> None:
+    """An administrator chooses a subscription plan in Settings."""
+    page.goto("/settings")
+    page.get_by_label("Subscription plan", exact=True).select_option(plan)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+
+
+def accountant_ready(page: Page, *, email: str, name: str, firm: str, kvk: str) -> None:
+    """A firm on the Basic plan with its own organisation, onboarding done."""
+    sign_up(page, email=email, name=name, company=firm)
+    add_and_activate_organisation(page, name=f"{firm} BV", kvk=kvk)
+    finish_onboarding(page)
+    set_plan(page, "Basic")
+
+
+def send_authorisation_request(
+    page: Page, *, client_name: str, client_email: str, organisation: str, software: str = "Exact Online"
+) -> None:
+    """Fill in /authorisations/new and send it; ends on the list."""
+    page.goto("/authorisations/new")
+    page.get_by_label("Client name", exact=True).fill(client_name)
+    page.get_by_label("Client email", exact=True).fill(client_email)
+    page.get_by_label("Software package", exact=True).select_option(software)
+    page.get_by_label("Organisation", exact=True).fill(organisation)
+    page.get_by_role("button", name="Send request").click()
+    expect(page).to_have_url(re.compile(r"/authorisations$"))
+
+
+def client_signs_up_from_link(page: Page, *, link: str, email: str, name: str, company: str) -> None:
+    """A new client opens the emailed link, creates an account and comes back to the request."""
+    page.goto(link)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/signup\?next="))
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Company name", exact=True).fill(company)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/activate/"))

@@ -1,0 +1,325 @@
+"""/activate/[token] (the client's page from the email) and /authorisations/incoming/[id]
+(the same choice from the list of received requests): Accept or Decline."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+from urllib.parse import quote
+
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app import routes
+from econnect_app.components.forms import app_form, field_error, text_field
+from econnect_app.components.layout import public_layout
+from econnect_app.models import User
+from econnect_app.services import activation, organisations
+from econnect_app.services.errors import DomainError, InvalidToken, NotFound, ValidationFailed
+from econnect_app.state.auth import AuthState, db_session
+
+NEW_ORGANISATION = "new"
+INCOMING_PREFIX = routes.AUTHORISATIONS + "/incoming/"
+
+
+@dataclasses.dataclass
+class OrganisationChoice:
+    """One of the client's own organisations."""
+
+    value: str
+    label: str
+
+
+class ActivateState(AuthState):
+    """Who asks for what, and the client's answer."""
+
+    problem: str = ""
+    firm_name: str = ""
+    requester_name: str = ""
+    client_name: str = ""
+    organisation_name: str = ""
+    software_name: str = ""
+    expires: str = ""
+    choices: list[OrganisationChoice] = []
+    choice: str = NEW_ORGANISATION
+    decline_reason: str = ""
+    outcome: str = ""
+    loaded: bool = False
+
+    @rx.var
+    def return_path(self) -> str:
+        """This page, for coming back after logging in or signing up."""
+        return quote(self.router.url.path, safe="")
+
+    def _locator(self) -> dict[str, Any]:
+        path = self.router.url.path
+        key = routes.last_path_segment(path)
+        if path.startswith(INCOMING_PREFIX):
+            return {"request_id": int(key) if key.isdigit() else -1}
+        return {"token": key}
+
+    def _view(self, db: Session, user: User | None) -> None:
+        locator = self._locator()
+        if "token" in locator:
+            view = activation.look_up_link(db, token=locator["token"])
+        else:
+            if user is None:
+                raise NotFound("Log in to see this request.")
+            view = next(
+                (row for row in activation.incoming_requests(db, user=user) if row.request_id == locator["request_id"]),
+                None,
+            )
+            if view is None:
+                raise NotFound("This request is no longer waiting for an answer.")
+        self.firm_name = view.firm_name
+        self.requester_name = view.requester_name
+        self.organisation_name = view.organisation_name
+        self.software_name = view.software_name
+        self.expires = view.expires_at.strftime("%d %B %Y")
+        self.client_name = getattr(view, "client_name", "")
+
+    @rx.event
+    def load(self) -> None:
+        """Show the request, or say clearly why the link no longer works."""
+        self.problem = self.outcome = self.decline_reason = ""
+        self.field_errors = {}
+        with db_session() as db:
+            user = self._current_user(db)
+            try:
+                self._view(db, user)
+            except (InvalidToken, NotFound) as error:
+                self.problem = error.message
+                self.loaded = True
+                return
+            self.choices = []
+            if user is not None:
+                own = organisations.list_own_organisations(db, actor=user)
+                self.choices = [OrganisationChoice(value=str(o.id), label=o.name) for o in own]
+                matching = [o for o in own if o.name.lower() == self.organisation_name.lower()]
+                self.choice = str(matching[0].id) if matching else NEW_ORGANISATION
+        self.loaded = True
+
+    @rx.event
+    def set_choice(self, value: str) -> None:
+        """Which organisation the answer is for."""
+        self.choice = value
+
+    @rx.event
+    def set_decline_reason(self, value: str) -> None:
+        """The optional reason for declining."""
+        self.decline_reason = value[:500]
+
+    def _answer(self, answer: Any) -> Any:
+        self.field_errors = {}
+        with db_session() as db:
+            user = self._current_user(db)
+            if user is None:
+                return self._login_redirect()
+            try:
+                return answer(db, user)
+            except ValidationFailed as error:
+                self.field_errors = error.errors
+            except InvalidToken as error:
+                self.problem = error.message
+            except DomainError as error:
+                return rx.toast.error(error.message)
+        return None
+
+    @rx.event
+    def accept(self, form: dict[str, Any]) -> Any:
+        """Accept for the chosen (or a new) organisation."""
+
+        def answer(db: Session, user: User) -> Any:
+            new_organisation = None
+            organisation_id = None
+            if self.choice == NEW_ORGANISATION:
+                new_organisation = {
+                    key: form.get(key, "")
+                    for key in ("name", "kvk_number", "vat_number", "street", "postal_code", "city")
+                }
+            else:
+                organisation_id = int(self.choice)
+            outcome = activation.accept_request(
+                db, user=user, organisation_id=organisation_id, new_organisation=new_organisation, **self._locator()
+            )
+            self.outcome = (
+                f"You accepted. {outcome.firm_name} is now your partner and has access to "
+                f"{outcome.organisation_name}."
+            )
+            return rx.toast.success("Request accepted.")
+
+        return self._answer(answer)
+
+    @rx.event
+    def decline(self) -> Any:
+        """Decline; the accountant is told (with the reason, if given)."""
+
+        def answer(db: Session, user: User) -> Any:
+            activation.decline_request(db, user=user, reason=self.decline_reason, **self._locator())
+            self.outcome = f"You declined the request. {self.firm_name} has been told."
+            return rx.toast.success("Request declined.")
+
+        return self._answer(answer)
+
+
+def _summary() -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            rx.text.strong(ActivateState.requester_name),
+            " of ",
+            rx.text.strong(ActivateState.firm_name),
+            " asks for access to ",
+            rx.text.strong(ActivateState.organisation_name),
+            " to connect your accounting software (",
+            ActivateState.software_name,
+            ").",
+        ),
+        rx.callout(
+            "Accepting creates a partnership between your environment and "
+            + ActivateState.firm_name
+            + ". They become a member of the organisation and can retrieve the connection keys for your "
+            "accounting software. You can end the partnership at any time.",
+            icon="info",
+            color_scheme="gray",
+            size="1",
+        ),
+        rx.text("This request is valid until " + ActivateState.expires + ".", size="1", color_scheme="gray"),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _logged_out_choices() -> rx.Component:
+    return rx.vstack(
+        rx.text("Log in to answer, or create a free account if you do not have one yet.", size="2"),
+        rx.hstack(
+            rx.link(rx.button("Log in", size="3"), href=routes.LOGIN + "?next=" + ActivateState.return_path),
+            rx.link(
+                rx.button("Create account", size="3", variant="soft"),
+                href=routes.SIGNUP + "?next=" + ActivateState.return_path,
+            ),
+            spacing="3",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _new_organisation_fields() -> rx.Component:
+    errors = ActivateState.field_errors
+    return rx.vstack(
+        text_field("Organisation name", "name", errors, default_value=ActivateState.organisation_name),
+        text_field("KvK number", "kvk_number", errors, hint="8 digits, from the Chamber of Commerce."),
+        text_field("VAT number", "vat_number", errors, hint="Optional, e.g. NL123456789B01."),
+        text_field("City", "city", errors),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _answer_form() -> rx.Component:
+    return app_form(
+        rx.vstack(
+            rx.text("Which of your organisations is this for?", weight="medium", size="2", id="organisation-choice"),
+            rx.radio_group.root(
+                rx.vstack(
+                    rx.foreach(
+                        ActivateState.choices,
+                        lambda choice: rx.el.label(
+                            rx.hstack(rx.radio_group.item(value=choice.value), rx.text(choice.label), spacing="2"),
+                        ),
+                    ),
+                    rx.el.label(
+                        rx.hstack(
+                            rx.radio_group.item(value=NEW_ORGANISATION),
+                            rx.text("A new organisation"),
+                            spacing="2",
+                        )
+                    ),
+                    spacing="2",
+                ),
+                value=ActivateState.choice,
+                on_change=ActivateState.set_choice,
+                aria_labelledby="organisation-choice",
+            ),
+            field_error(ActivateState.field_errors, "organisation"),
+            rx.cond(ActivateState.choice == NEW_ORGANISATION, _new_organisation_fields()),
+            rx.button("Accept", type="submit", size="3", width="100%"),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=ActivateState.accept,
+    )
+
+
+def _decline_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button("Decline", variant="soft", color_scheme="red", size="3", width="100%")),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Decline this request?"),
+            rx.alert_dialog.description(ActivateState.firm_name + " will be told that you declined."),
+            rx.el.label(rx.text("Reason (optional)", size="2"), html_for="decline-reason"),
+            rx.text_area(
+                id="decline-reason",
+                value=ActivateState.decline_reason,
+                on_change=ActivateState.set_decline_reason,
+                max_length=500,
+            ),
+            field_error(ActivateState.field_errors, "reason"),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button("Decline", color_scheme="red", on_click=ActivateState.decline)),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+        ),
+    )
+
+
+def activate_page() -> rx.Component:
+    """The page."""
+    return public_layout(
+        "Authorisation request",
+        rx.cond(
+            ~ActivateState.loaded,
+            rx.center(rx.spinner(), padding="24px", aria_label="Loading the request"),
+            rx.cond(
+                ActivateState.problem != "",
+                rx.vstack(
+                    rx.callout(ActivateState.problem, icon="triangle_alert", color_scheme="amber", role="alert"),
+                    rx.link("Go to eConnect", href="/", size="2"),
+                    spacing="3",
+                ),
+                rx.cond(
+                    ActivateState.outcome != "",
+                    rx.vstack(
+                        rx.callout(ActivateState.outcome, icon="circle_check", color_scheme="green", role="status"),
+                        rx.link(rx.button("Go to my dashboard"), href=routes.DASHBOARD),
+                        spacing="3",
+                    ),
+                    rx.vstack(
+                        _summary(),
+                        rx.separator(),
+                        rx.cond(
+                            ActivateState.signed_in,
+                            rx.vstack(
+                                rx.text(
+                                    "Logged in as " + ActivateState.user_email + " (" + ActivateState.environment_name + ")",
+                                    size="1",
+                                    color_scheme="gray",
+                                ),
+                                _answer_form(),
+                                _decline_dialog(),
+                                spacing="3",
+                                width="100%",
+                            ),
+                            _logged_out_choices(),
+                        ),
+                        spacing="4",
+                        width="100%",
+                    ),
+                ),
+            ),
+        ),
+    )

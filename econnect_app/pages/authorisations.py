@@ -1,0 +1,402 @@
+"""/authorisations: requests sent to clients (filter, search, Resend, Withdraw) and requests
+received from accountants."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app import routes
+from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.models import AuthorisationStatus, User
+from econnect_app.services import activation, authorisations
+from econnect_app.state.auth import AuthState
+
+ALL_STATUSES = "All statuses"
+STATUS_OPTIONS = [ALL_STATUSES] + [status.value for status in AuthorisationStatus]
+STATUS_COLOURS = {
+    "Pending": "amber",
+    "Accepted": "green",
+    "Declined": "red",
+    "Withdrawn": "gray",
+    "Expired": "gray",
+}
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%d %b %Y %H:%M") if value else "—"
+
+
+@dataclasses.dataclass
+class RequestView:
+    """One sent request as the table shows it."""
+
+    id: int
+    client_name: str
+    client_email: str
+    organisation_name: str
+    software_name: str
+    status: str
+    colour: str
+    sent: str
+    last_sent: str
+    note: str
+    can_resend: bool
+    can_withdraw: bool
+
+
+@dataclasses.dataclass
+class IncomingView:
+    """One request received from an accountant."""
+
+    request_id: int
+    firm_name: str
+    requester_name: str
+    organisation_name: str
+    software_name: str
+    expires: str
+
+
+class AuthorisationsState(AuthState):
+    """The list of sent requests and received ones."""
+
+    requests: list[RequestView] = []
+    incoming: list[IncomingView] = []
+    status_filter: str = ALL_STATUSES
+    search: str = ""
+    loaded: bool = False
+    decline_reason: str = ""
+
+    def _refresh(self, db: Session, actor: User) -> None:
+        if authorisations.why_cannot_send(db, actor=actor) is None:
+            status = None if self.status_filter == ALL_STATUSES else self.status_filter
+            rows = authorisations.list_requests(db, actor=actor, status=status, search=self.search)
+        else:
+            rows = []
+        self.requests = [
+            RequestView(
+                id=row.id,
+                client_name=row.client_name,
+                client_email=row.client_email,
+                organisation_name=row.organisation_name,
+                software_name=row.software_name,
+                status=row.status,
+                colour=STATUS_COLOURS.get(row.status, "gray"),
+                sent=_date(row.created_at),
+                last_sent=_date(row.last_sent_at),
+                note=(row.decline_reason or "") if row.status == AuthorisationStatus.DECLINED.value else "",
+                can_resend=row.can_resend,
+                can_withdraw=row.can_withdraw,
+            )
+            for row in rows
+        ]
+        self.incoming = [
+            IncomingView(
+                request_id=row.request_id,
+                firm_name=row.firm_name,
+                requester_name=row.requester_name,
+                organisation_name=row.organisation_name,
+                software_name=row.software_name,
+                expires=_date(row.expires_at),
+            )
+            for row in activation.incoming_requests(db, user=actor)
+        ]
+        self.loaded = True
+
+    @rx.event
+    def load(self) -> Any:
+        """Load both lists."""
+        return self._run(self._refresh)
+
+    @rx.event
+    def set_status_filter(self, value: str) -> Any:
+        """Show only requests with this status."""
+        self.status_filter = value if value in STATUS_OPTIONS else ALL_STATUSES
+        return self._run(self._refresh)
+
+    @rx.event
+    def set_search(self, value: str) -> Any:
+        """Search by client name or email."""
+        self.search = value.strip()[:200]
+        return self._run(self._refresh)
+
+    @rx.event
+    def resend(self, request_id: int) -> Any:
+        """Send a fresh link; the old one stops working."""
+
+        def action(db: Session, actor: User) -> Any:
+            request = authorisations.resend_request(db, actor=actor, request_id=request_id)
+            self._refresh(db, actor)
+            return rx.toast.success(f"A new link was sent to {request.client_email}. The old link no longer works.")
+
+        return self._run(action)
+
+    @rx.event
+    def withdraw(self, request_id: int) -> Any:
+        """Withdraw a pending request; its link stops working."""
+
+        def action(db: Session, actor: User) -> Any:
+            request = authorisations.withdraw_request(db, actor=actor, request_id=request_id)
+            self._refresh(db, actor)
+            return rx.toast.success(f"The request to {request.client_email} was withdrawn.")
+
+        return self._run(action)
+
+    @rx.event
+    def accept_incoming(self, request_id: int) -> Any:
+        """Accepting from the list goes to the activation choices (which organisation)."""
+        return rx.redirect(f"{routes.AUTHORISATIONS}/incoming/{request_id}")
+
+    @rx.event
+    def set_decline_reason(self, value: str) -> None:
+        """The optional reason typed in the decline dialog."""
+        self.decline_reason = value[:500]
+
+    @rx.event
+    def decline_incoming(self, request_id: int) -> Any:
+        """Decline a received request; the accountant is notified."""
+
+        def action(db: Session, actor: User) -> Any:
+            activation.decline_request(db, user=actor, request_id=request_id, reason=self.decline_reason)
+            self.decline_reason = ""
+            self._refresh(db, actor)
+            return rx.toast.success("The request was declined. The accountant has been told.")
+
+        return self._run(action)
+
+
+def _confirm(trigger: rx.Component, title: str, text: str, confirm_label: str, on_confirm: Any) -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(trigger),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(text),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button(confirm_label, color_scheme="red", on_click=on_confirm)),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+        ),
+    )
+
+
+def _request_row(row: rx.Var[RequestView]) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(
+            rx.vstack(
+                rx.text(row.client_name, weight="medium"),
+                rx.text(row.client_email, size="1", color_scheme="gray"),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.organisation_name),
+                rx.text(row.software_name, size="1", color_scheme="gray"),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(
+            rx.vstack(
+                rx.badge(row.status, color_scheme=row.colour),
+                rx.cond(row.note != "", rx.text(row.note, size="1", color_scheme="gray")),
+                spacing="1",
+            )
+        ),
+        rx.table.cell(rx.text(row.sent, size="2")),
+        rx.table.cell(rx.text(row.last_sent, size="2")),
+        rx.table.cell(
+            rx.hstack(
+                rx.cond(
+                    row.can_resend,
+                    rx.button(
+                        "Resend",
+                        size="1",
+                        variant="soft",
+                        on_click=AuthorisationsState.resend(row.id),
+                        aria_label="Resend to " + row.client_email,
+                    ),
+                ),
+                rx.cond(
+                    row.can_withdraw,
+                    _confirm(
+                        rx.button(
+                            "Withdraw",
+                            size="1",
+                            variant="soft",
+                            color_scheme="red",
+                            aria_label="Withdraw request to " + row.client_email,
+                        ),
+                        "Withdraw this request?",
+                        "The link in the client's email stops working. The request stays in this list as Withdrawn.",
+                        "Withdraw",
+                        AuthorisationsState.withdraw(row.id),
+                    ),
+                ),
+                spacing="2",
+            )
+        ),
+        align="center",
+    )
+
+
+def _filters() -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.el.label(rx.text("Status", size="2", weight="medium"), html_for="status-filter"),
+            rx.el.select(
+                rx.foreach(STATUS_OPTIONS, lambda option: rx.el.option(option, value=option)),
+                id="status-filter",
+                value=AuthorisationsState.status_filter,
+                on_change=AuthorisationsState.set_status_filter,
+                class_name="econnect-select",
+            ),
+            spacing="1",
+            min_width="180px",
+        ),
+        rx.vstack(
+            rx.el.label(rx.text("Search", size="2", weight="medium"), html_for="request-search"),
+            rx.input(
+                id="request-search",
+                placeholder="Client name or email",
+                value=AuthorisationsState.search,
+                on_change=AuthorisationsState.set_search.debounce(300),
+                type="search",
+                width="100%",
+            ),
+            spacing="1",
+            flex="1",
+        ),
+        rx.spacer(),
+        rx.link(rx.button(rx.icon("plus"), "New authorisation request", size="3"), href=routes.NEW_AUTHORISATION),
+        align="end",
+        spacing="4",
+        width="100%",
+        flex_wrap="wrap",
+    )
+
+
+def _sent_requests() -> rx.Component:
+    return section_card(
+        "Sent requests",
+        _filters(),
+        rx.cond(
+            ~AuthorisationsState.loaded,
+            rx.center(rx.spinner(), padding="24px", aria_label="Loading requests"),
+            rx.cond(
+                AuthorisationsState.requests.length() == 0,
+                empty_state(
+                    "send",
+                    "No requests here",
+                    "Send an authorisation request to a client; when they accept, the partnership appears "
+                    "on your dashboard.",
+                    rx.link(rx.button("New authorisation request", variant="soft"), href=routes.NEW_AUTHORISATION),
+                ),
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                rx.table.column_header_cell("Client"),
+                                rx.table.column_header_cell("Organisation"),
+                                rx.table.column_header_cell("Status"),
+                                rx.table.column_header_cell("Sent"),
+                                rx.table.column_header_cell("Last sent"),
+                                rx.table.column_header_cell("Actions"),
+                            )
+                        ),
+                        rx.table.body(rx.foreach(AuthorisationsState.requests, _request_row)),
+                        variant="surface",
+                        width="100%",
+                    ),
+                    overflow_x="auto",
+                    width="100%",
+                    id="sent-requests",
+                ),
+            ),
+        ),
+    )
+
+
+def _incoming_card(row: rx.Var[IncomingView]) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(row.firm_name, weight="bold"),
+            rx.text(
+                row.requester_name + " asks for access to " + row.organisation_name + " (" + row.software_name + ").",
+                size="2",
+            ),
+            rx.text("The link expires on " + row.expires + ".", size="1", color_scheme="gray"),
+            rx.hstack(
+                rx.button(
+                    "Accept",
+                    on_click=AuthorisationsState.accept_incoming(row.request_id),
+                    aria_label="Accept request from " + row.firm_name,
+                ),
+                rx.alert_dialog.root(
+                    rx.alert_dialog.trigger(
+                        rx.button(
+                            "Decline",
+                            variant="soft",
+                            color_scheme="red",
+                            aria_label="Decline request from " + row.firm_name,
+                        )
+                    ),
+                    rx.alert_dialog.content(
+                        rx.alert_dialog.title("Decline this request?"),
+                        rx.alert_dialog.description(row.firm_name + " will be told that you declined."),
+                        rx.el.label(rx.text("Reason (optional)", size="2"), html_for="decline-reason-list"),
+                        rx.text_area(
+                            id="decline-reason-list",
+                            value=AuthorisationsState.decline_reason,
+                            on_change=AuthorisationsState.set_decline_reason,
+                            max_length=500,
+                        ),
+                        rx.hstack(
+                            rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                            rx.alert_dialog.action(
+                                rx.button(
+                                    "Decline",
+                                    color_scheme="red",
+                                    on_click=AuthorisationsState.decline_incoming(row.request_id),
+                                )
+                            ),
+                            justify="end",
+                            spacing="3",
+                            margin_top="16px",
+                        ),
+                    ),
+                ),
+                spacing="3",
+            ),
+            spacing="2",
+        ),
+        role="region",
+        aria_label="Request from " + row.firm_name,
+    )
+
+
+def authorisations_page() -> rx.Component:
+    """The page."""
+    return app_layout(
+        "Authorisations",
+        rx.cond(
+            AuthorisationsState.incoming.length() > 0,
+            section_card(
+                "Requests for you",
+                rx.grid(
+                    rx.foreach(AuthorisationsState.incoming, _incoming_card),
+                    columns=rx.breakpoints(initial="1", md="2"),
+                    spacing="4",
+                    width="100%",
+                ),
+                description="Accountants who ask for access to one of your organisations.",
+            ),
+        ),
+        _sent_requests(),
+    )

@@ -1,0 +1,385 @@
+"""Live updates on the Reflex side: a change published on ``econnect_app.live`` refreshes, from the
+server, every open browser tab of that environment.
+
+How it works (one backend worker; see "Several workers" below):
+
+1. A page state that wants live updates calls ``watch(self, environment_id=...)`` from its
+   on_load / on_mount handler, after it has validated the session: the tab's client token is
+   registered in ``live_sessions`` for that environment and that state class.
+2. ``live_updates_task`` (a lifespan task: ``app.register_lifespan_task(live_updates_task)``)
+   subscribes to ``econnect_app.live``. Services publish after they commit, possibly from a worker
+   thread; ``LivePusher.notify`` hands the environment id to the backend's event loop with
+   ``call_soon_threadsafe``.
+3. For each tab of that environment the pusher opens ``app.modify_state(token)`` (the tab's state,
+   under its lock), re-validates the tab's own login session WITHOUT touching it (a push is not the
+   user's activity), checks the user still belongs to that environment, and calls each watched
+   state's ``_live_refresh(db, user)``: the data is re-read with that user's own permissions.
+   Leaving ``modify_state`` sends the delta to that browser over its websocket.
+4. Bursts coalesce per tab: while a tab is being refreshed, further changes mark it for one more
+   refresh. A tab whose login is no longer valid, or whose user is now in another environment, is
+   forgotten; a tab disconnected for longer than ``DISCONNECTED_GRACE_SECONDS`` is forgotten by the
+   periodic sweep (a reconnect re-runs the page's on_load, which registers it again).
+
+Several workers (issue 4): the registry stays per worker (a tab's events, hence its on_load, run on
+the worker its websocket is connected to); ``econnect_app.live`` gets a Redis broker so every
+worker hears every change and refreshes its own tabs. ``modify_state`` + Reflex's Redis token
+manager already deliver a delta to a tab connected to another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app import live
+from econnect_app.models import User
+from econnect_app.services import notifications, sessions
+from econnect_app.services.errors import DomainError
+from econnect_app.state.auth import AuthState, db_session
+
+logger = logging.getLogger(__name__)
+
+COALESCE_SECONDS = 0.05  # a burst of publishes inside this window gives one refresh per tab
+DISCONNECTED_GRACE_SECONDS = 15 * 60
+SWEEP_INTERVAL_SECONDS = 5 * 60
+NOTIFICATION_LIST_LIMIT = 20
+
+
+class LiveView(Protocol):
+    """A page state that can refresh itself from the database for a live update."""
+
+    def _live_refresh(self, db: Session, user: User) -> None: ...
+
+
+@dataclasses.dataclass
+class _Watch:
+    environment_id: int
+    views: set[type] = dataclasses.field(default_factory=set)
+    disconnected_since: float | None = None
+
+
+class LiveSessions:
+    """Which browser tabs (client tokens) watch which environment, with which states.
+
+    Thread-safe. A tab watches one environment at a time: registering it for another environment
+    (the user logged out and in as someone else) moves it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_token: dict[str, _Watch] = {}
+        self._by_environment: dict[int, set[str]] = {}
+
+    def watch(self, token: str, *, environment_id: int, view: type) -> None:
+        """Register ``token`` for live refreshes of ``view`` in ``environment_id``."""
+        with self._lock:
+            entry = self._by_token.get(token)
+            if entry is None or entry.environment_id != environment_id:
+                self._forget_locked(token)
+                entry = self._by_token[token] = _Watch(environment_id=environment_id)
+                self._by_environment.setdefault(environment_id, set()).add(token)
+            entry.views.add(view)
+            entry.disconnected_since = None
+
+    def forget(self, token: str) -> None:
+        """Stop refreshing ``token`` (harmless when it is not registered)."""
+        with self._lock:
+            self._forget_locked(token)
+
+    def _forget_locked(self, token: str) -> None:
+        entry = self._by_token.pop(token, None)
+        if entry is None:
+            return
+        tokens = self._by_environment.get(entry.environment_id)
+        if tokens is not None:
+            tokens.discard(token)
+            if not tokens:
+                del self._by_environment[entry.environment_id]
+
+    def tokens_of(self, environment_id: int) -> list[str]:
+        """The tabs watching ``environment_id``."""
+        with self._lock:
+            return list(self._by_environment.get(environment_id, ()))
+
+    def views_of(self, token: str, *, environment_id: int) -> tuple[type, ...]:
+        """The states ``token`` watches in ``environment_id`` (empty when it no longer does)."""
+        with self._lock:
+            entry = self._by_token.get(token)
+            if entry is None or entry.environment_id != environment_id:
+                return ()
+            return tuple(entry.views)
+
+    def environment_of(self, token: str) -> int | None:
+        """The environment ``token`` watches, if any."""
+        with self._lock:
+            entry = self._by_token.get(token)
+            return entry.environment_id if entry else None
+
+    def all_tokens(self) -> list[str]:
+        """Every registered tab."""
+        with self._lock:
+            return list(self._by_token)
+
+    def mark_disconnected(self, token: str, *, now: float, grace: float = DISCONNECTED_GRACE_SECONDS) -> bool:
+        """Note that ``token`` has no websocket; forget it once that lasted ``grace`` seconds.
+
+        Returns whether the token was forgotten.
+        """
+        with self._lock:
+            entry = self._by_token.get(token)
+            if entry is None:
+                return False
+            if entry.disconnected_since is None:
+                entry.disconnected_since = now
+            if now - entry.disconnected_since >= grace:
+                self._forget_locked(token)
+                return True
+            return False
+
+    def mark_connected(self, token: str) -> None:
+        """Note that ``token`` has a websocket again."""
+        with self._lock:
+            entry = self._by_token.get(token)
+            if entry is not None:
+                entry.disconnected_since = None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_token)
+
+
+live_sessions = LiveSessions()
+
+RefreshTab = Callable[[str, int, tuple[type, ...]], Awaitable[bool]]
+
+
+class LivePusher:
+    """Turns published environment changes into per-tab refreshes on one event loop.
+
+    ``refresh(token, environment_id, views)`` does the work for one tab and returns False when the
+    tab should be forgotten. At most one refresh per tab runs at a time; changes that arrive
+    meanwhile give exactly one more.
+    """
+
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        registry: LiveSessions,
+        refresh: RefreshTab,
+        coalesce_seconds: float = COALESCE_SECONDS,
+    ) -> None:
+        self._loop = loop
+        self._registry = registry
+        self._refresh = refresh
+        self._coalesce_seconds = coalesce_seconds
+        self._pending: dict[str, int] = {}  # token -> environment to refresh it for
+        self._running: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def notify(self, environment_id: int) -> None:
+        """A change in ``environment_id`` (callable from any thread; never raises)."""
+        try:
+            self._loop.call_soon_threadsafe(self._changed, environment_id)
+        except RuntimeError:  # the loop is closed: the backend is shutting down
+            logger.debug("Live update for environment %s dropped: event loop closed", environment_id)
+
+    def _changed(self, environment_id: int) -> None:
+        for token in self._registry.tokens_of(environment_id):
+            self._pending[token] = environment_id
+            if token not in self._running:
+                self._running.add(token)
+                task = self._loop.create_task(
+                    self._drain(token), name=f"live-refresh|environment {environment_id}"
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, token: str) -> None:
+        try:
+            if self._coalesce_seconds:
+                await asyncio.sleep(self._coalesce_seconds)
+            while token in self._pending:
+                environment_id = self._pending.pop(token)
+                views = self._registry.views_of(token, environment_id=environment_id)
+                if not views:
+                    continue
+                try:
+                    keep = await self._refresh(token, environment_id, views)
+                except Exception:
+                    logger.exception("Live refresh of a tab of environment %s failed", environment_id)
+                    continue
+                if not keep:
+                    self._registry.forget(token)
+        finally:
+            self._running.discard(token)
+
+    async def idle(self) -> None:
+        """Wait until every change notified so far has been handled (tests)."""
+        await asyncio.sleep(0)  # let changes handed over with call_soon_threadsafe start
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.sleep(0)
+
+    async def close(self) -> None:
+        """Cancel refreshes in flight."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def watch(state: rx.State, *, environment_id: int) -> None:
+    """Refresh ``state`` (a LiveView) live in this browser tab for changes of ``environment_id``.
+
+    Call it from the state's on_load / on_mount handler after validating the session.
+    """
+    token = state.router.session.client_token
+    if token:
+        live_sessions.watch(token, environment_id=environment_id, view=type(state))
+
+
+def _token_manager(app: rx.App) -> Any:
+    namespace = app.event_namespace
+    return getattr(namespace, "_token_manager", None) if namespace is not None else None
+
+
+async def _is_connected(app: rx.App, token: str) -> bool:
+    manager = _token_manager(app)
+    if manager is None:
+        return False
+    return bool(await manager.is_token_connected(token))
+
+
+async def refresh_tab(app: rx.App, token: str, environment_id: int, views: tuple[type, ...]) -> bool:
+    """Push fresh data into one tab's watched states; False when the tab should be forgotten."""
+    if not await _is_connected(app, token):
+        # Do not create or touch the state of a tab that is gone; forget it after a grace period.
+        return not live_sessions.mark_disconnected(token, now=time.monotonic())
+    live_sessions.mark_connected(token)
+    async with app.modify_state(rx.BaseStateToken(ident=token, cls=views[0])) as root:
+        auth = await root.get_state(AuthState)
+        with db_session() as db:
+            user = sessions.authenticate(db, token=auth.session_cookie or None, touch=False)
+            if user is None or user.environment_id != environment_id:
+                return False
+            for view in views:
+                state = await root.get_state(view)
+                try:
+                    state._live_refresh(db, user)
+                except DomainError as error:
+                    db.rollback()
+                    logger.info("Live refresh of %s skipped: %s", view.__name__, error.message)
+    return True
+
+
+async def sweep_disconnected(app: rx.App, registry: LiveSessions | None = None) -> int:
+    """Forget tabs that have had no websocket for longer than the grace period; returns how many."""
+    registry = registry or live_sessions
+    now = time.monotonic()
+    forgotten = 0
+    for token in registry.all_tokens():
+        if await _is_connected(app, token):
+            registry.mark_connected(token)
+        elif registry.mark_disconnected(token, now=now):
+            forgotten += 1
+    return forgotten
+
+
+async def live_updates_task(app: rx.App) -> None:
+    """Lifespan task: push every published environment change into that environment's open tabs."""
+    pusher = LivePusher(
+        loop=asyncio.get_running_loop(),
+        registry=live_sessions,
+        refresh=functools.partial(refresh_tab, app),
+    )
+    unsubscribe = live.subscribe(pusher.notify)
+    try:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+            try:
+                await sweep_disconnected(app)
+            except Exception:
+                logger.exception("Sweeping disconnected live tabs failed")
+    finally:
+        unsubscribe()
+        await pusher.close()
+
+
+# --- the notifications bell ------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class NotificationItem:
+    """One notification as the browser shows it."""
+
+    id: int
+    message: str
+    link: str
+    when: str
+    unread: bool
+
+
+def format_when(moment: datetime) -> str:
+    """A timestamp as the UI shows it."""
+    return moment.strftime("%d %b %Y %H:%M UTC")
+
+
+class NotificationsState(AuthState):
+    """The bell in the header: unread count and the latest notifications; refreshed live."""
+
+    unread_count: int = 0
+    notifications: list[NotificationItem] = []
+
+    @rx.var
+    def bell_label(self) -> str:
+        """The bell's accessible name."""
+        return f"Notifications, {self.unread_count} unread"
+
+    @rx.var
+    def unread_badge(self) -> str:
+        """The number on the bell ("9+" above nine)."""
+        return "9+" if self.unread_count > 9 else str(self.unread_count)
+
+    def _live_refresh(self, db: Session, user: User) -> None:
+        self.unread_count = notifications.count_unread(db, user=user)
+        self.notifications = [
+            NotificationItem(
+                id=item.id or 0,
+                message=item.message,
+                link=item.link,
+                when=format_when(item.created_at),
+                unread=item.read_at is None,
+            )
+            for item in notifications.list_notifications(db, user=user, limit=NOTIFICATION_LIST_LIMIT)
+        ]
+
+    @rx.event
+    def load(self) -> Any:
+        """Read the notifications and follow them live (on_mount of the bell)."""
+
+        def action(db: Session, actor: User) -> None:
+            self._live_refresh(db, actor)
+            watch(self, environment_id=actor.environment_id)
+
+        return self._run(action)
+
+    @rx.event
+    def mark_all_read(self) -> Any:
+        """Mark every notification of the user as read."""
+
+        def action(db: Session, actor: User) -> None:
+            notifications.mark_all_read(db, user=actor)
+            self._live_refresh(db, actor)
+
+        return self._run(action)

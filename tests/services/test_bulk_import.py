@@ -1,0 +1,281 @@
+"""Bulk authorisation requests from a CSV file: one request per valid row, every bad row reported."""
+
+from __future__ import annotations
+
+import pytest
+from conftest_factories import activities, count, make_admin, make_environment, make_user, outbox
+from sqlmodel import Session, select
+
+from econnect_app import security
+from econnect_app.models import (
+    AuthorisationLink,
+    AuthorisationRequest,
+    AuthorisationStatus,
+    Environment,
+    OutboxMessage,
+    Plan,
+    Role,
+    SoftwarePackage,
+    User,
+)
+from econnect_app.services import authorisations
+from econnect_app.services.authorisations import BulkImportResult, RowError
+from econnect_app.services.errors import PermissionDenied, PlanLimitReached, ValidationFailed
+
+HEADER = "client name,email,software package,organisation"
+
+
+@pytest.fixture(autouse=True)
+def packages(session: Session) -> None:
+    """Catalogue rows (the migration seeds them in real databases; create_all does not)."""
+    for order, (slug, name) in enumerate(
+        [("exact-online", "Exact Online"), ("twinfield", "Twinfield"), ("e-boekhouden", "e-Boekhouden")]
+    ):
+        session.add(SoftwarePackage(slug=slug, name=name, instructions=f"Set up {name}.", sort_order=order))
+    session.commit()
+
+
+@pytest.fixture()
+def firm(session: Session) -> Environment:
+    return make_environment(session, name="De Vries Administratie", plan=Plan.PROFESSIONAL.value)
+
+
+@pytest.fixture()
+def anna(session: Session, firm: Environment) -> User:
+    return make_admin(session, firm, name="Anna de Vries", email="anna@devries.example")
+
+
+def requests_by_email(session: Session) -> dict[str, AuthorisationRequest]:
+    session.expire_all()
+    rows = session.exec(select(AuthorisationRequest).order_by(AuthorisationRequest.id))
+    return {row.client_email: row for row in rows if row.status == AuthorisationStatus.PENDING.value}
+
+
+def run(session: Session, actor: User, text: str) -> BulkImportResult:
+    return authorisations.import_requests_csv(session, actor=actor, csv_text=text)
+
+
+def test_valid_rows_are_created_and_invalid_rows_reported_with_line_and_reasons(
+    session: Session, anna: User
+) -> None:
+    text = "\n".join(
+        [
+            HEADER,
+            "Piet Bakker,piet@example.com,Exact Online,Bakkerij Piet BV",  # line 2: ok
+            ",not-an-email,Quickbooks,",  # line 3: four problems
+            "Klaas Vos,klaas@vos.example,twinfield,Vos & Zn",  # line 4: ok (slug, lower case)
+            "Marie,marie@example.com,,Jansen BV",  # line 5: no package
+            "Joop,joop@example.com,E-BOEKHOUDEN,Joop Installaties",  # line 6: ok
+        ]
+    )
+    result = run(session, anna, text)
+
+    created = requests_by_email(session)
+    assert sorted(created) == ["joop@example.com", "klaas@vos.example", "piet@example.com"]
+    assert result.created == [
+        created[email].id for email in ("piet@example.com", "klaas@vos.example", "joop@example.com")
+    ]
+    assert [error.line for error in result.errors] == [3, 5]
+    assert result.errors[0].message == (
+        "Enter the client's name. "
+        "Enter a valid email address, like name@example.com. "
+        'Unknown software package "Quickbooks". Use one of: Exact Online, Twinfield, e-Boekhouden. '
+        "Enter the organisation name."
+    )
+    assert result.errors[1] == RowError(line=5, message="Enter the software package.")
+
+    klaas = created["klaas@vos.example"]
+    assert (klaas.client_name, klaas.organisation_name) == ("Klaas Vos", "Vos & Zn")
+    assert session.get(SoftwarePackage, klaas.software_package_id).slug == "twinfield"  # type: ignore[union-attr]
+    assert count(session, AuthorisationRequest) == 3
+    assert count(session, AuthorisationLink) == 3
+    assert [message.to_address for message in outbox(session)] == [
+        "piet@example.com",
+        "klaas@vos.example",
+        "joop@example.com",
+    ]
+    assert len(activities(session, action="authorisation.created")) == 3
+
+
+def test_each_emailed_link_matches_its_stored_hash(session: Session, anna: User) -> None:
+    run(session, anna, f"{HEADER}\nPiet,piet@example.com,Exact Online,Bakkerij Piet BV\n")
+    [message] = outbox(session)
+    token = message.text_body.split("/activate/")[1].split()[0]
+    [link] = session.exec(select(AuthorisationLink)).all()
+    assert link.token_hash == security.hash_token(token)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "client_name,client_email,software_package,organisation",
+        "Client name,Client email,Software package,Organisation",
+        "CLIENT NAME,EMAIL,SOFTWARE PACKAGE,ORGANIZATION",
+        "Client Name , E-mail , Software , Organisation name",
+        "client-name,email address,package,organization name",
+    ],
+)
+def test_header_spellings(session: Session, anna: User, header: str) -> None:
+    result = run(session, anna, f"{header}\nPiet,piet@example.com,Exact Online,Bakkerij Piet BV\n")
+    assert (len(result.created), result.errors) == (1, [])
+
+
+def test_columns_in_any_order_and_extra_columns_are_ignored(session: Session, anna: User) -> None:
+    text = (
+        "Notes;Organisation;Email;Client name;Software package\n"
+        "call first;Bakkerij Piet BV;piet@example.com;Piet;Exact Online\n"
+    )
+    result = run(session, anna, text)
+    assert result.errors == []
+    row = requests_by_email(session)["piet@example.com"]
+    assert (row.client_name, row.organisation_name) == ("Piet", "Bakkerij Piet BV")
+
+
+def test_semicolons_a_bom_windows_line_ends_and_quotes(session: Session, anna: User) -> None:
+    text = (
+        "\ufeffClient name;Email;Software package;Organisation\r\n"
+        '"Bakker, Piet";piet@example.com;Exact Online;"Bakkerij; Piet BV"\r\n'
+        "Klaas;klaas@example.com;Twinfield;Vos BV\r\n"
+    )
+    result = run(session, anna, text)
+    assert (len(result.created), result.errors) == (2, [])
+    piet = requests_by_email(session)["piet@example.com"]
+    assert (piet.client_name, piet.organisation_name) == ("Bakker, Piet", "Bakkerij; Piet BV")
+
+
+def test_tab_separated_works_too(session: Session, anna: User) -> None:
+    text = "client name\temail\tsoftware package\torganisation\nPiet\tpiet@example.com\tOther-less\tX BV\n"
+    result = run(session, anna, text)
+    assert result.created == []
+    assert result.errors[0].message.startswith('Unknown software package "Other-less".')
+
+
+def test_blank_lines_are_skipped_but_line_numbers_stay_physical(session: Session, anna: User) -> None:
+    text = f"\n{HEADER}\n\nPiet,piet@example.com,Exact Online,Bakkerij Piet BV\n,,,\n\nKlaas,bad,Twinfield,Vos BV\n"
+    result = run(session, anna, text)
+    assert len(result.created) == 1
+    assert result.errors == [RowError(line=7, message="Enter a valid email address, like name@example.com.")]
+
+
+def test_line_numbers_follow_quoted_line_breaks(session: Session, anna: User) -> None:
+    text = f'{HEADER}\n"Piet",piet@example.com,Exact Online,"Bakkerij\nPiet BV"\nKlaas,,Twinfield,Vos BV\n'
+    result = run(session, anna, text)
+    assert [error.line for error in result.errors] == [4]
+
+
+def test_a_duplicate_email_in_the_file_is_an_error_row(session: Session, anna: User) -> None:
+    text = "\n".join(
+        [
+            HEADER,
+            "Piet,piet@example.com,Exact Online,Bakkerij Piet BV",
+            "Klaas,klaas@example.com,Twinfield,Vos BV",
+            "Piet again,PIET@example.com,Twinfield,Other BV",
+            "Piet thrice,piet@example.com,,Third BV",
+        ]
+    )
+    result = run(session, anna, text)
+    assert len(result.created) == 2
+    assert result.errors == [
+        RowError(line=4, message="Duplicate of line 2."),
+        RowError(line=5, message="Duplicate of line 2. Enter the software package."),
+    ]
+    piet = requests_by_email(session)["piet@example.com"]
+    assert piet.organisation_name == "Bakkerij Piet BV"
+    assert count(session, AuthorisationRequest) == 2
+
+
+def test_a_duplicate_of_an_invalid_row_is_imported(session: Session, anna: User) -> None:
+    """Only a row that created a request counts as the original."""
+    text = f"{HEADER}\nPiet,piet@example.com,,Bakkerij Piet BV\nPiet,piet@example.com,Exact Online,Bakkerij Piet BV\n"
+    result = run(session, anna, text)
+    assert len(result.created) == 1
+    assert result.errors == [RowError(line=2, message="Enter the software package.")]
+
+
+def test_a_pending_request_from_before_is_replaced(session: Session, anna: User) -> None:
+    first = run(session, anna, f"{HEADER}\nPiet,piet@example.com,Exact Online,Old BV\n").created[0]
+    second = run(session, anna, f"{HEADER}\nPiet,piet@example.com,Exact Online,New BV\n").created[0]
+    session.expire_all()
+    old = session.get(AuthorisationRequest, first)
+    assert old is not None
+    assert (old.status, old.replaced_by_id) == (AuthorisationStatus.WITHDRAWN.value, second)
+    [old_link] = session.exec(select(AuthorisationLink).where(AuthorisationLink.request_id == first)).all()
+    assert old_link.voided_at is not None
+    assert len(activities(session, action="authorisation.replaced")) == 1
+
+
+def test_an_own_address_in_the_file_is_an_error_row(session: Session, anna: User) -> None:
+    result = run(session, anna, f"{HEADER}\nAnna,anna@devries.example,Exact Online,Self BV\n")
+    assert result.created == []
+    assert result.errors == [RowError(line=2, message="This address belongs to your own environment.")]
+
+
+def test_rows_beyond_the_limit_are_reported_once(
+    session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(authorisations, "MAX_IMPORT_ROWS", 2)
+    rows = [f"Client {n},client{n}@example.com,Exact Online,Org {n}" for n in range(1, 6)]
+    result = run(session, anna, "\n".join([HEADER, *rows]))
+    assert len(result.created) == 2
+    assert result.errors == [
+        RowError(
+            line=4,
+            message=(
+                "A file can hold at most 2 requests: this row and the 2 after it were not "
+                "imported. Upload them in another file."
+            ),
+        )
+    ]
+    assert count(session, AuthorisationRequest) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [
+        ("name,email,organisation\nPiet,piet@example.com,Piet BV\n", "Missing: software package."),
+        ("foo;bar\n1;2\n", "Missing: client name, email, software package, organisation."),
+        (
+            "Piet,piet@example.com,Exact Online,Bakkerij Piet BV\n",
+            "Missing: client name, email, software package, organisation.",
+        ),
+    ],
+)
+def test_a_file_without_the_columns_is_refused(session: Session, anna: User, text: str, missing: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        run(session, anna, text)
+    assert set(caught.value.errors) == {"file"}
+    assert caught.value.errors["file"].endswith(missing)
+    assert count(session, AuthorisationRequest) == 0
+
+
+@pytest.mark.parametrize("text", ["", "\ufeff", "\n\n  \n"])
+def test_an_empty_file_is_refused(session: Session, anna: User, text: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        run(session, anna, text)
+    assert caught.value.errors["file"].startswith("The file is empty.")
+
+
+def test_a_header_only_file_creates_nothing(session: Session, anna: User) -> None:
+    assert run(session, anna, HEADER + "\n") == BulkImportResult(created=[], errors=[])
+
+
+def test_a_user_may_not_import(session: Session, firm: Environment) -> None:
+    plain_user = make_user(session, firm, role=Role.USER.value)
+    with pytest.raises(PermissionDenied):
+        run(session, plain_user, f"{HEADER}\nPiet,piet@example.com,Exact Online,Piet BV\n")
+    assert count(session, AuthorisationRequest) == 0
+    assert count(session, OutboxMessage) == 0
+
+
+def test_the_invoice_portal_plan_may_not_import(session: Session) -> None:
+    environment = make_environment(session, plan=Plan.INVOICE_PORTAL.value)
+    admin = make_admin(session, environment)
+    with pytest.raises(PlanLimitReached):
+        run(session, admin, f"{HEADER}\nPiet,piet@example.com,Exact Online,Piet BV\n")
+    assert count(session, AuthorisationRequest) == 0
+
+
+def test_an_advanced_user_may_import(session: Session, firm: Environment) -> None:
+    advanced = make_user(session, firm, role=Role.ADVANCED_USER.value)
+    result = run(session, advanced, f"{HEADER}\nPiet,piet@example.com,Exact Online,Piet BV\n")
+    assert len(result.created) == 1

@@ -1,0 +1,207 @@
+"""The dashboard's figures, from rows written directly (no other service involved)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest_factories import make_admin, make_environment, make_organisation, make_user
+from sqlmodel import Session
+
+from econnect_app.models import (
+    ActivityLog,
+    AuthorisationRequest,
+    AuthorisationStatus,
+    Environment,
+    Membership,
+    MembershipRole,
+    Organisation,
+    Partnership,
+    PartnershipStatus,
+    Plan,
+    SoftwarePackage,
+    User,
+    UserStatus,
+    utcnow,
+)
+from econnect_app.services import dashboard
+from econnect_app.services.errors import PermissionDenied
+
+
+def _package(session: Session) -> SoftwarePackage:
+    package = SoftwarePackage(slug="exact-online", name="Exact Online", instructions="Paste the keys.")
+    session.add(package)
+    session.commit()
+    return package
+
+
+def _request(
+    session: Session,
+    firm: Environment,
+    requester: User,
+    package: SoftwarePackage,
+    *,
+    email: str,
+    status: str = AuthorisationStatus.PENDING.value,
+    expires_in: timedelta = timedelta(days=14),
+) -> AuthorisationRequest:
+    request = AuthorisationRequest(
+        environment_id=firm.id,
+        requested_by_id=requester.id,
+        client_name="Client",
+        client_email=email,
+        organisation_name="Client B.V.",
+        software_package_id=package.id,
+        status=status,
+        expires_at=utcnow() + expires_in,
+    )
+    session.add(request)
+    session.commit()
+    return request
+
+
+def _partnership(
+    session: Session, one: Environment, other: Environment, *, status: str = PartnershipStatus.ACTIVE.value
+) -> Partnership:
+    low, high = sorted((one.id, other.id))
+    partnership = Partnership(
+        environment_low_id=low,
+        environment_high_id=high,
+        initiator_environment_id=one.id,
+        status=status,
+        ended_at=utcnow() if status == PartnershipStatus.ENDED.value else None,
+    )
+    session.add(partnership)
+    session.commit()
+    return partnership
+
+
+def _member(session: Session, user: User, organisation: Organisation) -> None:
+    session.add(
+        Membership(organisation_id=organisation.id, user_id=user.id, role=MembershipRole.MEMBER.value)
+    )
+    session.commit()
+
+
+@pytest.fixture()
+def firm(session: Session) -> Environment:
+    return make_environment(session, name="Firm", plan=Plan.BASIC.value)
+
+
+@pytest.fixture()
+def accountant(session: Session, firm: Environment) -> User:
+    return make_admin(session, firm)
+
+
+def test_an_empty_environment_shows_zeros_and_no_activity(session: Session, accountant: User) -> None:
+    summary = dashboard.dashboard_summary(session, actor=accountant)
+
+    assert (summary.pending_requests, summary.active_partnerships, summary.client_organisations) == (0, 0, 0)
+    assert (summary.own_organisations, summary.active_organisations, summary.active_users) == (0, 0, 1)
+    assert summary.recent_activity == []
+
+
+def test_pending_requests_count_only_unexpired_pending_requests_of_the_environment(
+    session: Session, firm: Environment, accountant: User
+) -> None:
+    package = _package(session)
+    _request(session, firm, accountant, package, email="a@example.com")
+    _request(session, firm, accountant, package, email="b@example.com")
+    _request(session, firm, accountant, package, email="due@example.com", expires_in=timedelta(minutes=-1))
+    for status in ("Accepted", "Declined", "Withdrawn", "Expired"):
+        _request(session, firm, accountant, package, email=f"{status}@example.com", status=status)
+    other_firm = make_environment(session, name="Other firm")
+    _request(session, other_firm, make_admin(session, other_firm), package, email="a@example.com")
+
+    assert dashboard.dashboard_summary(session, actor=accountant).pending_requests == 2
+
+
+def test_active_partnerships_count_either_side_and_not_ended_ones(session: Session) -> None:
+    earlier = make_environment(session, name="Created before the firm")  # the firm is the high side
+    firm = make_environment(session, name="Firm", plan=Plan.BASIC.value)
+    later = make_environment(session, name="Created after the firm")  # the firm is the low side
+    accountant = make_admin(session, firm)
+    _partnership(session, earlier, firm)
+    _partnership(session, firm, later)
+    _partnership(
+        session, firm, make_environment(session, name="Former"), status=PartnershipStatus.ENDED.value
+    )
+    _partnership(session, make_environment(session, name="X"), make_environment(session, name="Y"))
+
+    assert dashboard.dashboard_summary(session, actor=accountant).active_partnerships == 2
+
+
+def test_client_organisations_are_partner_organisations_where_a_user_of_the_environment_is_member(
+    session: Session, firm: Environment, accountant: User
+) -> None:
+    colleague = make_user(session, firm)
+    blocked = make_user(session, firm, status=UserStatus.BLOCKED.value)
+    client = make_environment(session, name="Client")
+    _partnership(session, firm, client)
+    bakery = make_organisation(session, client, name="Bakery")
+    garage = make_organisation(session, client, name="Garage")
+    make_organisation(session, client, name="No member of the firm")
+    only_blocked = make_organisation(session, client, name="Only a blocked member")
+    _member(session, accountant, bakery)
+    _member(session, colleague, bakery)  # two members: still one organisation
+    _member(session, colleague, garage)
+    _member(session, blocked, only_blocked)
+    ended_client = make_environment(session, name="Former client")
+    _partnership(session, firm, ended_client, status=PartnershipStatus.ENDED.value)
+    _member(session, accountant, make_organisation(session, ended_client, name="Former"))
+    stranger = make_environment(session, name="No partner")
+    _member(session, accountant, make_organisation(session, stranger, name="Stranger's"))
+    _member(session, accountant, make_organisation(session, firm, name="Own organisation"))
+
+    summary = dashboard.dashboard_summary(session, actor=accountant)
+
+    assert summary.client_organisations == 2
+    assert summary.active_partnerships == 1
+    assert summary.own_organisations == 1
+
+
+def test_the_client_side_sees_the_partnership_but_no_client_organisations(
+    session: Session, firm: Environment, accountant: User
+) -> None:
+    client = make_environment(session, name="Client")
+    owner = make_admin(session, client)
+    _partnership(session, firm, client)
+    bakery = make_organisation(session, client, name="Bakery")
+    _member(session, accountant, bakery)
+
+    summary = dashboard.dashboard_summary(session, actor=owner)
+
+    assert (summary.active_partnerships, summary.client_organisations, summary.own_organisations) == (1, 0, 1)
+
+
+def test_own_organisations_users_and_activity_newest_first(
+    session: Session, firm: Environment, accountant: User
+) -> None:
+    make_organisation(session, firm, activated=True)
+    make_organisation(session, firm)
+    make_user(session, firm, status=UserStatus.INVITED.value)
+    now = utcnow()
+    for minutes, summary in ((3, "oldest"), (1, "newest"), (2, "middle")):
+        session.add(
+            ActivityLog(
+                environment_id=firm.id,
+                action="test",
+                summary=summary,
+                created_at=now - timedelta(minutes=minutes),
+            )
+        )
+    other = make_environment(session, name="Other")
+    session.add(ActivityLog(environment_id=other.id, action="test", summary="someone else's"))
+    session.commit()
+
+    summary = dashboard.dashboard_summary(session, actor=accountant, activity_limit=2)
+
+    assert (summary.own_organisations, summary.active_organisations, summary.active_users) == (2, 1, 1)
+    assert [item.summary for item in summary.recent_activity] == ["newest", "middle"]
+
+
+def test_a_blocked_user_gets_no_dashboard(session: Session, firm: Environment) -> None:
+    blocked = make_user(session, firm, status=UserStatus.BLOCKED.value)
+
+    with pytest.raises(PermissionDenied):
+        dashboard.dashboard_summary(session, actor=blocked)

@@ -1,0 +1,112 @@
+"""In-app notifications: what a user sees, unread counts and marking them read."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest_factories import make_admin, make_environment, make_user
+from sqlmodel import Session, select
+
+from econnect_app.models import Notification, UserStatus, utcnow
+from econnect_app.services import notifications
+from econnect_app.services.errors import PermissionDenied
+
+
+def add(
+    session: Session,
+    *,
+    environment_id: int,
+    message: str,
+    user_id: int | None = None,
+    minutes_ago: int = 0,
+    read: bool = False,
+) -> Notification:
+    notification = Notification(
+        environment_id=environment_id,
+        user_id=user_id,
+        kind="test",
+        message=message,
+        created_at=utcnow() - timedelta(minutes=minutes_ago),
+        read_at=utcnow() if read else None,
+    )
+    session.add(notification)
+    session.commit()
+    return notification
+
+
+def test_a_user_sees_their_environments_and_their_own_notifications_newest_first(session: Session) -> None:
+    environment = make_environment(session)
+    ada = make_admin(session, environment)
+    bob = make_user(session, environment)
+    elsewhere = make_environment(session, name="Elsewhere")
+    add(session, environment_id=environment.id, message="for everyone, old", minutes_ago=10)
+    add(session, environment_id=environment.id, message="for Ada", user_id=ada.id, minutes_ago=5)
+    add(session, environment_id=environment.id, message="for Bob", user_id=bob.id, minutes_ago=4)
+    add(session, environment_id=elsewhere.id, message="other environment")
+    add(session, environment_id=environment.id, message="for everyone, new", minutes_ago=1)
+
+    messages = [n.message for n in notifications.list_notifications(session, user=ada)]
+
+    assert messages == ["for everyone, new", "for Ada", "for everyone, old"]
+    assert [n.message for n in notifications.list_notifications(session, user=ada, limit=2)] == [
+        "for everyone, new",
+        "for Ada",
+    ]
+
+
+def test_count_unread_and_mark_all_read(session: Session) -> None:
+    environment = make_environment(session)
+    ada = make_admin(session, environment)
+    bob = make_user(session, environment)
+    add(session, environment_id=environment.id, message="shared")
+    add(session, environment_id=environment.id, message="for Ada", user_id=ada.id)
+    add(session, environment_id=environment.id, message="already read", read=True)
+    bobs = add(session, environment_id=environment.id, message="for Bob", user_id=bob.id)
+
+    assert notifications.count_unread(session, user=ada) == 2
+    assert notifications.count_unread(session, user=bob) == 2
+
+    notifications.mark_all_read(session, user=ada)
+
+    assert notifications.count_unread(session, user=ada) == 0
+    session.expire_all()
+    assert session.get(Notification, bobs.id).read_at is None
+    assert notifications.count_unread(session, user=bob) == 1  # the shared one is read for all
+    assert all(n.read_at for n in notifications.list_notifications(session, user=ada))
+
+
+def test_notify_adds_a_row_in_the_callers_transaction(session: Session) -> None:
+    environment = make_environment(session)
+
+    notification = notifications.notify(
+        session,
+        environment_id=environment.id,
+        kind="authorisation.declined",
+        message="x" * 600,
+        link="/authorisations",
+    )
+    session.rollback()
+    assert session.exec(select(Notification)).all() == []
+
+    notification = notifications.notify(
+        session,
+        environment_id=environment.id,
+        kind="authorisation.declined",
+        message="x" * 600,
+        link="/authorisations",
+    )
+    session.commit()
+    assert len(notification.message) == 500 and notification.message.endswith("\u2026")
+
+
+def test_an_inactive_user_sees_nothing(session: Session) -> None:
+    environment = make_environment(session)
+    blocked = make_user(session, environment, status=UserStatus.BLOCKED.value)
+
+    with pytest.raises(PermissionDenied):
+        notifications.list_notifications(session, user=blocked)
+    with pytest.raises(PermissionDenied):
+        notifications.count_unread(session, user=blocked)
+    with pytest.raises(PermissionDenied):
+        notifications.mark_all_read(session, user=blocked)

@@ -1,0 +1,493 @@
+"""Live updates: the pub/sub channel (econnect_app/live.py) and the Reflex-side registry, pusher and
+per-tab refresh (econnect_app/state/live.py), without a browser."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from econnect_app import live, security
+from econnect_app.models import Environment, User, UserSession, UserStatus, utcnow
+from econnect_app.state import live as live_state
+from econnect_app.state.auth import AuthState
+from econnect_app.state.live import LivePusher, LiveSessions
+
+# --- econnect_app/live.py --------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def broker() -> Iterator[live.InProcessBroker]:
+    """A fresh process-wide broker for the test."""
+    fresh = live.InProcessBroker()
+    live.set_broker(fresh)
+    yield fresh
+    live.set_broker(None)
+
+
+def test_subscribers_receive_every_published_environment(broker: live.InProcessBroker) -> None:
+    first: list[int] = []
+    second: list[int] = []
+    live.subscribe(first.append)
+    live.subscribe(second.append)
+
+    live.publish_environment_change(3)
+    live.publish_environment_change(5)
+
+    assert first == [3, 5]
+    assert second == [3, 5]
+
+
+def test_unsubscribe_stops_delivery_and_is_idempotent(broker: live.InProcessBroker) -> None:
+    received: list[int] = []
+    unsubscribe = live.subscribe(received.append)
+    live.publish_environment_change(1)
+
+    unsubscribe()
+    unsubscribe()
+    live.publish_environment_change(2)
+
+    assert received == [1]
+    assert broker.listener_count == 0
+
+
+def test_the_same_callback_may_subscribe_twice(broker: live.InProcessBroker) -> None:
+    received: list[int] = []
+    live.subscribe(received.append)
+    unsubscribe_second = live.subscribe(received.append)
+    unsubscribe_second()
+
+    live.publish_environment_change(4)
+
+    assert received == [4]
+
+
+def test_a_failing_listener_does_not_break_the_publisher_or_the_others(
+    broker: live.InProcessBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    received: list[int] = []
+
+    def broken(environment_id: int) -> None:
+        raise RuntimeError("listener bug")
+
+    live.subscribe(broken)
+    live.subscribe(received.append)
+
+    live.publish_environment_change(7)  # does not raise
+
+    assert received == [7]
+    assert "listener bug" in caplog.text
+
+
+def test_publishing_no_environment_does_nothing(broker: live.InProcessBroker) -> None:
+    received: list[int] = []
+    live.subscribe(received.append)
+
+    live.publish_environment_change(None)
+
+    assert received == []
+
+
+def test_a_broken_broker_never_fails_the_publishing_use_case(caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenBroker:
+        def publish(self, environment_id: int) -> None:
+            raise ConnectionError("broker down")
+
+        def subscribe(self, callback: live.ChangeListener) -> live.Unsubscribe:
+            return lambda: None
+
+    live.set_broker(BrokenBroker())
+    try:
+        live.publish_environment_change(1)
+    finally:
+        live.set_broker(None)
+    assert "broker down" in caplog.text
+
+
+def test_publish_and_subscribe_from_many_threads_at_once(broker: live.InProcessBroker) -> None:
+    counts: dict[int, int] = {}
+    counts_lock = threading.Lock()
+
+    def count(environment_id: int) -> None:
+        with counts_lock:
+            counts[environment_id] = counts.get(environment_id, 0) + 1
+
+    live.subscribe(count)
+    start = threading.Barrier(12)
+
+    def publisher(environment_id: int) -> None:
+        start.wait()
+        for _ in range(200):
+            live.publish_environment_change(environment_id)
+
+    def churner() -> None:
+        start.wait()
+        for _ in range(200):
+            live.subscribe(lambda environment_id: None)()  # subscribe and unsubscribe at once
+
+    threads = [threading.Thread(target=publisher, args=(number,)) for number in range(8)]
+    threads += [threading.Thread(target=churner) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert counts == {number: 200 for number in range(8)}
+    assert broker.listener_count == 1
+
+
+def test_the_process_broker_is_created_once(broker: live.InProcessBroker) -> None:
+    live.set_broker(None)
+    assert live.get_broker() is live.get_broker()
+    assert isinstance(live.get_broker(), live.InProcessBroker)
+
+
+# --- the registry of open tabs ---------------------------------------------------------------------
+
+
+class DashboardView:
+    """Stands for a page state class registered for live refreshes."""
+
+
+class BellView:
+    """Another one."""
+
+
+def test_tabs_are_registered_per_environment_with_their_views() -> None:
+    registry = LiveSessions()
+    registry.watch("tab-1", environment_id=1, view=DashboardView)
+    registry.watch("tab-1", environment_id=1, view=BellView)
+    registry.watch("tab-2", environment_id=1, view=BellView)
+    registry.watch("tab-3", environment_id=2, view=DashboardView)
+
+    assert sorted(registry.tokens_of(1)) == ["tab-1", "tab-2"]
+    assert registry.tokens_of(2) == ["tab-3"]
+    assert registry.tokens_of(9) == []
+    assert set(registry.views_of("tab-1", environment_id=1)) == {DashboardView, BellView}
+    assert registry.views_of("tab-1", environment_id=2) == ()
+
+
+def test_a_tab_that_logs_in_to_another_environment_moves() -> None:
+    registry = LiveSessions()
+    registry.watch("tab", environment_id=1, view=DashboardView)
+
+    registry.watch("tab", environment_id=2, view=BellView)
+
+    assert registry.tokens_of(1) == []
+    assert registry.tokens_of(2) == ["tab"]
+    assert registry.views_of("tab", environment_id=2) == (BellView,)
+
+
+def test_forget_and_the_disconnected_grace_period() -> None:
+    registry = LiveSessions()
+    registry.watch("gone", environment_id=1, view=DashboardView)
+    registry.watch("back", environment_id=1, view=DashboardView)
+    registry.watch("forgotten", environment_id=1, view=DashboardView)
+
+    assert registry.mark_disconnected("gone", now=100.0, grace=60) is False
+    assert registry.mark_disconnected("back", now=100.0, grace=60) is False
+    registry.mark_connected("back")
+    assert registry.mark_disconnected("back", now=170.0, grace=60) is False  # counts from 170 again
+    assert registry.mark_disconnected("gone", now=170.0, grace=60) is True
+    registry.forget("forgotten")
+    registry.forget("never registered")
+
+    assert registry.tokens_of(1) == ["back"]
+    assert len(registry) == 1
+
+
+# --- the pusher: thread hand-off, coalescing, isolation --------------------------------------------
+
+
+class RecordingRefresh:
+    """A fake per-tab refresh that records its calls and can be held open."""
+
+    def __init__(self, *, keep: bool = True) -> None:
+        self.calls: list[tuple[str, int, tuple[type, ...]]] = []
+        self.keep = keep
+        self.started = asyncio.Event()
+        self.release: asyncio.Event | None = None
+        self.fail_for: set[str] = set()
+
+    async def __call__(self, token: str, environment_id: int, views: tuple[type, ...]) -> bool:
+        self.calls.append((token, environment_id, views))
+        self.started.set()
+        if self.release is not None:
+            await self.release.wait()
+        if token in self.fail_for:
+            raise RuntimeError(f"refresh of {token} failed")
+        return self.keep
+
+
+def _pusher(registry: LiveSessions, refresh: RecordingRefresh) -> LivePusher:
+    return LivePusher(loop=asyncio.get_running_loop(), registry=registry, refresh=refresh, coalesce_seconds=0)
+
+
+def test_a_change_published_from_a_worker_thread_refreshes_only_that_environments_tabs() -> None:
+    registry = LiveSessions()
+    registry.watch("firm-tab", environment_id=1, view=DashboardView)
+    registry.watch("firm-tab-2", environment_id=1, view=BellView)
+    registry.watch("other-tab", environment_id=2, view=DashboardView)
+
+    async def scenario() -> RecordingRefresh:
+        refresh = RecordingRefresh()
+        pusher = _pusher(registry, refresh)
+        broker = live.InProcessBroker()
+        broker.subscribe(pusher.notify)
+        await asyncio.to_thread(broker.publish, 1)
+        await asyncio.wait_for(refresh.started.wait(), timeout=5)
+        await pusher.idle()
+        return refresh
+
+    refresh = asyncio.run(scenario())
+
+    assert sorted(refresh.calls) == [("firm-tab", 1, (DashboardView,)), ("firm-tab-2", 1, (BellView,))]
+
+
+def test_a_burst_of_changes_gives_one_refresh_per_tab() -> None:
+    registry = LiveSessions()
+    registry.watch("tab", environment_id=1, view=DashboardView)
+
+    async def scenario() -> RecordingRefresh:
+        refresh = RecordingRefresh()
+        pusher = _pusher(registry, refresh)
+        for _ in range(50):  # all queued before the refresh task gets its first turn
+            pusher.notify(1)
+        await pusher.idle()
+        return refresh
+
+    assert len(asyncio.run(scenario()).calls) == 1
+
+
+def test_a_burst_from_another_thread_runs_one_refresh_at_a_time_and_ends_with_the_latest() -> None:
+    registry = LiveSessions()
+    registry.watch("tab", environment_id=1, view=DashboardView)
+    changes = 500
+    published = 0  # written by the publishing thread before each notify
+    running = 0
+    most_at_once = 0
+    seen_at_start: list[int] = []
+
+    async def refresh(token: str, environment_id: int, views: tuple[type, ...]) -> bool:
+        nonlocal running, most_at_once
+        seen_at_start.append(published)
+        running += 1
+        most_at_once = max(most_at_once, running)
+        await asyncio.sleep(0)
+        running -= 1
+        return True
+
+    async def scenario() -> None:
+        pusher = LivePusher(
+            loop=asyncio.get_running_loop(), registry=registry, refresh=refresh, coalesce_seconds=0
+        )
+
+        def burst() -> None:
+            nonlocal published
+            for _ in range(changes):
+                published += 1
+                pusher.notify(1)
+
+        await asyncio.to_thread(burst)
+        await pusher.idle()
+
+    asyncio.run(scenario())
+
+    assert most_at_once == 1
+    assert 1 <= len(seen_at_start) <= changes
+    # The last refresh started after the last change was published: none is lost.
+    assert seen_at_start[-1] == changes
+
+
+def test_changes_during_a_refresh_give_exactly_one_more() -> None:
+    registry = LiveSessions()
+    registry.watch("tab", environment_id=1, view=DashboardView)
+
+    async def scenario() -> RecordingRefresh:
+        refresh = RecordingRefresh()
+        refresh.release = asyncio.Event()
+        pusher = _pusher(registry, refresh)
+        pusher.notify(1)
+        await asyncio.wait_for(refresh.started.wait(), timeout=5)  # the first refresh is running
+        for _ in range(5):
+            pusher.notify(1)
+        await asyncio.sleep(0)
+        refresh.release.set()
+        await pusher.idle()
+        return refresh
+
+    assert len(asyncio.run(scenario()).calls) == 2
+
+
+def test_a_tab_whose_refresh_says_so_is_forgotten() -> None:
+    registry = LiveSessions()
+    registry.watch("logged-out-tab", environment_id=1, view=DashboardView)
+
+    async def scenario() -> None:
+        pusher = _pusher(registry, RecordingRefresh(keep=False))
+        pusher.notify(1)
+        await pusher.idle()
+
+    asyncio.run(scenario())
+
+    assert registry.tokens_of(1) == []
+
+
+def test_one_failing_tab_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    registry = LiveSessions()
+    for token in ("a", "b", "c"):
+        registry.watch(token, environment_id=1, view=DashboardView)
+
+    async def scenario() -> RecordingRefresh:
+        refresh = RecordingRefresh()
+        refresh.fail_for = {"b"}
+        pusher = _pusher(registry, refresh)
+        pusher.notify(1)
+        await pusher.idle()
+        return refresh
+
+    refresh = asyncio.run(scenario())
+
+    assert sorted(token for token, _, _ in refresh.calls) == ["a", "b", "c"]
+    assert "refresh of b failed" in caplog.text
+    assert sorted(registry.tokens_of(1)) == ["a", "b", "c"]  # a failure is not a reason to forget
+
+
+def test_notify_after_the_loop_closed_is_harmless() -> None:
+    loop = asyncio.new_event_loop()
+    pusher = LivePusher(loop=loop, registry=LiveSessions(), refresh=RecordingRefresh())
+    loop.close()
+
+    pusher.notify(1)  # does not raise
+
+
+# --- refresh_tab: the session's own login, its own environment -------------------------------------
+
+
+class FakeView:
+    """Stands for a page state: records for whom it was refreshed."""
+
+    def __init__(self) -> None:
+        self.refreshed_for: list[int] = []
+
+    def _live_refresh(self, db: Session, user: User) -> None:
+        self.refreshed_for.append(user.id or 0)
+
+
+class FakeRoot:
+    def __init__(self, cookie: str) -> None:
+        self.auth = SimpleNamespace(session_cookie=cookie)
+        self.view = FakeView()
+
+    async def get_state(self, cls: type) -> Any:
+        return self.auth if cls is AuthState else self.view
+
+
+class FakeApp:
+    """Just what refresh_tab uses of rx.App: the token manager and modify_state."""
+
+    def __init__(self, roots: dict[str, FakeRoot], connected: set[str]) -> None:
+        manager = SimpleNamespace(is_token_connected=self._is_connected)
+        self.event_namespace = SimpleNamespace(_token_manager=manager)
+        self.roots = roots
+        self.connected = connected
+        self.modified: list[str] = []
+
+    async def _is_connected(self, token: str) -> bool:
+        return token in self.connected
+
+    @contextlib.asynccontextmanager
+    async def modify_state(self, token: Any) -> AsyncIterator[FakeRoot]:
+        self.modified.append(token.ident)
+        yield self.roots[token.ident]
+
+
+def _logged_in_user(session: Session, environment: Environment, *, email: str) -> tuple[User, str]:
+    user = User(environment_id=environment.id, email=email, name="Ann", status=UserStatus.ACTIVE.value)
+    session.add(user)
+    session.flush()
+    raw, token_hash = security.new_token()
+    session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=token_hash,
+            expires_at=utcnow() + timedelta(hours=1),
+            last_seen_at=utcnow() - timedelta(minutes=5),
+        )
+    )
+    session.commit()
+    return user, raw
+
+
+@pytest.fixture()
+def tabs(session: Session, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    firm = Environment(name="Firm")
+    other = Environment(name="Other")
+    session.add_all([firm, other])
+    session.commit()
+    ann, ann_cookie = _logged_in_user(session, firm, email="ann@example.com")
+    bob, bob_cookie = _logged_in_user(session, other, email="bob@example.com")
+    monkeypatch.setattr(live_state, "db_session", lambda: contextlib.nullcontext(session))
+    return SimpleNamespace(
+        firm=firm, other=other, ann=ann, ann_cookie=ann_cookie, bob=bob, bob_cookie=bob_cookie
+    )
+
+
+def test_refresh_tab_rereads_with_the_tabs_own_user_without_touching_the_login(
+    session: Session, tabs: SimpleNamespace
+) -> None:
+    root = FakeRoot(tabs.ann_cookie)
+    app = FakeApp({"tab": root}, connected={"tab"})
+    before = session.get(UserSession, 1)
+    assert before is not None
+    last_seen = before.last_seen_at
+
+    keep = asyncio.run(live_state.refresh_tab(app, "tab", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
+
+    assert keep is True
+    assert root.view.refreshed_for == [tabs.ann.id]
+    session.expire_all()
+    assert session.get(UserSession, 1).last_seen_at == last_seen  # type: ignore[union-attr]
+
+
+def test_refresh_tab_never_refreshes_a_tab_of_another_environment(tabs: SimpleNamespace) -> None:
+    root = FakeRoot(tabs.bob_cookie)  # the tab is logged in to the other environment now
+    app = FakeApp({"tab": root}, connected={"tab"})
+
+    keep = asyncio.run(live_state.refresh_tab(app, "tab", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
+
+    assert keep is False
+    assert root.view.refreshed_for == []
+
+
+def test_refresh_tab_forgets_a_logged_out_tab(session: Session, tabs: SimpleNamespace) -> None:
+    user_session = session.get(UserSession, 1)
+    assert user_session is not None
+    user_session.revoked_at = utcnow()
+    session.commit()
+    root = FakeRoot(tabs.ann_cookie)
+    app = FakeApp({"tab": root}, connected={"tab"})
+
+    keep = asyncio.run(live_state.refresh_tab(app, "tab", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
+
+    assert keep is False
+    assert root.view.refreshed_for == []
+
+
+def test_refresh_tab_leaves_a_disconnected_tab_alone(tabs: SimpleNamespace) -> None:
+    live_state.live_sessions.watch("offline-tab", environment_id=tabs.firm.id, view=FakeView)
+    app = FakeApp({"offline-tab": FakeRoot(tabs.ann_cookie)}, connected=set())
+    try:
+        keep = asyncio.run(live_state.refresh_tab(app, "offline-tab", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
+    finally:
+        live_state.live_sessions.forget("offline-tab")
+
+    assert keep is True  # kept for the grace period: it may reconnect
+    assert app.modified == []  # its state was not loaded, created or changed
