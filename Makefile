@@ -8,10 +8,13 @@ export PATH := $(CURDIR)/$(TOOLS)/node_modules/.bin:$(BIN):$(PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
+# The dev server reloads on code changes only (not on writes to the SQLite files in data/).
+RELOAD_PATHS := $(CURDIR)/econnect_app:$(CURDIR)/rxconfig.py
+
 .PHONY: run test setup toolchain browser migrate makemigrations test-unit test-e2e clean
 
 run: setup migrate ## Serve the app on http://localhost:3000 (SQLite, mail kept in /dev/mailbox)
-	$(BIN)/reflex run
+	REFLEX_HOT_RELOAD_OVERRIDE_PATHS="$(RELOAD_PATHS)" $(BIN)/reflex run
 
 test: setup browser migrate ## Lint, then run the whole test suite
 	$(BIN)/ruff check econnect_app tests alembic/env.py rxconfig.py
