@@ -16,7 +16,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import routes, security
+from econnect_app import live, routes, security
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     AuthorisationLink,
@@ -546,8 +546,8 @@ def accept_request(
             raise ValidationFailed({"kvk_number": organisations.DUPLICATE_KVK_MESSAGE}) from None
         raise
 
-    _publish(firm.id)  # type: ignore[arg-type]
-    _publish(client_environment.id)  # type: ignore[arg-type]
+    live.publish_environment_change(firm.id)  # type: ignore[arg-type]
+    live.publish_environment_change(client_environment.id)  # type: ignore[arg-type]
     return outcome
 
 
@@ -703,17 +703,7 @@ def decline_request(
     except _ClaimLost:
         raise _claim_lost_error(session, request_id=request_key) from None  # type: ignore[arg-type]
 
-    _publish(firm.id)  # type: ignore[arg-type]
-    _publish(client_environment.id)  # type: ignore[arg-type]
+    live.publish_environment_change(firm.id)  # type: ignore[arg-type]
+    live.publish_environment_change(client_environment.id)  # type: ignore[arg-type]
 
 
-def _publish(environment_id: int) -> None:
-    """Tell the open pages of an environment that its data changed (after the commit)."""
-    try:
-        from econnect_app import live
-    except ImportError:  # the live channel is optional for the services
-        return
-    try:
-        live.publish_environment_change(environment_id)
-    except Exception:  # a failed push must not undo or hide a committed answer
-        logger.exception("Could not publish a change of environment %s", environment_id)

@@ -31,7 +31,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import routes, security
+from econnect_app import live, routes, security
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     ActivityLog,
@@ -175,19 +175,6 @@ def _label(user: User) -> str:
 def _describe(request: AuthorisationRequest) -> str:
     return f"{request.client_name} ({request.client_email}) for {request.organisation_name}"
 
-
-def _publish(environment_id: int) -> None:
-    """Tell open pages of the environment that something changed (no-op until live.py exists)."""
-    try:
-        from econnect_app import live
-    except ModuleNotFoundError as error:
-        if error.name == "econnect_app.live":
-            return
-        raise
-    try:
-        live.publish_environment_change(environment_id)
-    except Exception:  # the change is committed; a failed push must not report it as failed
-        logger.exception("Could not publish a change of environment %s", environment_id)
 
 
 def _require_manager(session: Session, actor: User, message: str) -> User:
@@ -441,7 +428,7 @@ def _create_checked(
         except IntegrityError:
             raise Conflict(RACE_MESSAGE) from None
     if publish:
-        _publish(environment.id)
+        live.publish_environment_change(environment.id)
     return request
 
 
@@ -583,7 +570,7 @@ def import_requests_csv(session: Session, *, actor: User, csv_text: str) -> Bulk
         created.append(request.id)
         created_lines[clean.client_email] = line
     if created:
-        _publish(environment.id)
+        live.publish_environment_change(environment.id)
     return BulkImportResult(created=created, errors=errors)
 
 
@@ -657,7 +644,7 @@ def resend_request(session: Session, *, actor: User, request_id: int) -> Authori
             subject_type=SUBJECT_TYPE,
             subject_id=request.id,
         )
-    _publish(environment.id)
+    live.publish_environment_change(environment.id)
     return request
 
 
@@ -680,7 +667,7 @@ def withdraw_request(session: Session, *, actor: User, request_id: int) -> Autho
             subject_type=SUBJECT_TYPE,
             subject_id=request.id,
         )
-    _publish(request.environment_id)
+    live.publish_environment_change(request.environment_id)
     return request
 
 
@@ -730,7 +717,7 @@ def expire_due_requests(session: Session, *, now: datetime | None = None) -> int
         for request in expired:
             session.refresh(request)
     for environment_id in sorted({request.environment_id for request in expired}):
-        _publish(environment_id)
+        live.publish_environment_change(environment_id)
     return len(expired)
 
 

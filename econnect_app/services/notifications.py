@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
+from econnect_app import live
 from econnect_app.models import Notification, User, utcnow
 from econnect_app.services.permissions import load_actor
 from econnect_app.services.transaction import committing
@@ -81,3 +82,5 @@ def mark_all_read(session: Session, *, user: User) -> None:
             .values(read_at=utcnow())
             .execution_options(synchronize_session="fetch")
         )
+    # A notification for the whole environment is read for everyone: refresh their bells too.
+    live.publish_environment_change(user.environment_id)

@@ -17,6 +17,7 @@ from conftest_factories import (
 )
 from sqlmodel import Session, select
 
+from econnect_app import live
 from econnect_app.models import (
     ActivityLog,
     AuthorisationLink,
@@ -70,7 +71,7 @@ def scene(session: Session) -> Scene:
 def published(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The environments the services told the live channel about."""
     calls: list[int] = []
-    monkeypatch.setattr(activation, "_publish", calls.append)
+    monkeypatch.setattr(live, "publish_environment_change", calls.append)
     return calls
 
 
@@ -791,19 +792,3 @@ def test_declining_twice_gives_one_result(session: Session, scene: Scene) -> Non
     assert snapshot(session) == after_first
 
 
-def test_publish_without_a_live_channel_or_with_a_broken_one_does_not_fail(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import sys
-    import types
-
-    monkeypatch.setitem(sys.modules, "econnect_app.live", None)  # import fails
-    activation._publish(1)
-
-    def broken(environment_id: int) -> None:
-        raise RuntimeError("push failed")
-
-    monkeypatch.setitem(
-        sys.modules, "econnect_app.live", types.SimpleNamespace(publish_environment_change=broken)
-    )
-    activation._publish(1)

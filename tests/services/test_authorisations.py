@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -21,8 +18,7 @@ from conftest_factories import (
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-import econnect_app
-from econnect_app import security, settings
+from econnect_app import live, security, settings
 from econnect_app.models import (
     ActivityLog,
     AuthorisationLink,
@@ -89,12 +85,9 @@ def anna(session: Session, firm: Environment) -> User:
 
 @pytest.fixture()
 def published(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Environment ids passed to live.publish_environment_change (a stand-in live module)."""
+    """Environment ids passed to live.publish_environment_change."""
     calls: list[int] = []
-    fake = types.ModuleType("econnect_app.live")
-    fake.publish_environment_change = calls.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "econnect_app.live", fake)
-    monkeypatch.setattr(econnect_app, "live", fake, raising=False)
+    monkeypatch.setattr(live, "publish_environment_change", calls.append)
     return calls
 
 
@@ -995,28 +988,13 @@ def test_refused_changes_are_not_published(session: Session, anna: User, publish
     assert published == []
 
 
-def test_a_failing_publisher_does_not_undo_the_change(
+def test_a_failing_live_channel_does_not_undo_the_change(
     session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(environment_id: int) -> None:
-        raise RuntimeError("push channel down")
+    class BrokenBroker:
+        def publish(self, environment_id: int) -> None:
+            raise RuntimeError("push channel down")
 
-    fake = types.ModuleType("econnect_app.live")
-    fake.publish_environment_change = broken  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "econnect_app.live", fake)
-    monkeypatch.setattr(econnect_app, "live", fake, raising=False)
+    monkeypatch.setattr(live, "get_broker", lambda: BrokenBroker())
     request = send(session, anna)
     assert fresh(session, request).status == PENDING
-
-
-@pytest.fixture()
-def _no_live_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setitem(sys.modules, "econnect_app.live", None)  # import raises ModuleNotFoundError
-    monkeypatch.delattr(econnect_app, "live", raising=False)
-    yield
-
-
-def test_without_a_live_module_changes_still_work(
-    session: Session, anna: User, _no_live_module: None
-) -> None:
-    assert send(session, anna).status == PENDING
