@@ -1,0 +1,34 @@
+"""Bulk authorisation requests from a CSV file, uploaded in the browser."""
+
+from __future__ import annotations
+
+from flows import accountant_ready
+from playwright.sync_api import Page, expect
+from sqlmodel import select
+
+from econnect_app.models import AuthorisationRequest
+
+
+def test_csv_upload_sends_valid_rows_and_reports_the_others(page: Page, unique_email, mailbox, app_db) -> None:
+    accountant_ready(page, email=unique_email("lisa"), name="Lisa Mulder", firm="Mulder Fiscaal", kvk="78901234")
+    first, second = unique_email("jan"), unique_email("els")
+    csv_text = (
+        "Client name,Email,Software package,Organisation\n"
+        f"Jan de Boer,{first},Twinfield,De Boer Installatie BV\n"
+        "Nobody,not-an-email,Twinfield,Nothing BV\n"
+        f"Els Kok,{second},Moneybird,Kok Catering\n"
+    )
+    page.goto("/authorisations/new")
+    page.locator("#authorisations-csv input[type=file]").set_input_files(
+        files=[{"name": "clients.csv", "mimeType": "text/csv", "buffer": csv_text.encode()}]
+    )
+    expect(page.get_by_role("status")).to_contain_text("2 requests sent.")
+    problems = page.locator("#import-errors")
+    expect(problems.get_by_role("row").filter(has_text="3")).to_contain_text("valid email address")
+
+    assert "Twinfield" in mailbox.wait_for_email(first, subject_contains="Mulder Fiscaal").text
+    assert "Moneybird" in mailbox.wait_for_email(second, subject_contains="Mulder Fiscaal").text
+    with app_db() as session:
+        rows = session.exec(select(AuthorisationRequest).where(AuthorisationRequest.client_name.in_(["Jan de Boer", "Els Kok", "Nobody"]))).all()  # type: ignore[attr-defined]
+    assert sorted(row.client_name for row in rows) == ["Els Kok", "Jan de Boer"]
+    assert {row.status for row in rows} == {"Pending"}
