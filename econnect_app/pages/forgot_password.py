@@ -9,7 +9,7 @@ import reflex as rx
 from econnect_app import routes
 from econnect_app.components.forms import app_form, submit_button, text_field
 from econnect_app.components.layout import public_layout
-from econnect_app.services import accounts, sessions
+from econnect_app.services import accounts
 from econnect_app.services.errors import InvalidToken, ValidationFailed
 from econnect_app.state.auth import AuthState, db_session
 
@@ -96,8 +96,7 @@ class ResetPasswordState(AuthState):
             except InvalidToken:
                 self.link_valid = False
                 return None
-            token = sessions.start_session(db, user=user, user_agent=self.router.headers.user_agent)
-            self._start_session(db, user, token)
+            self._log_in_as(db, user)
         return [rx.redirect(routes.DASHBOARD), rx.toast.success("Your password has been changed.")]
 
 

@@ -9,7 +9,7 @@ import reflex as rx
 from econnect_app import routes
 from econnect_app.components.forms import app_form, submit_button, text_field
 from econnect_app.components.layout import public_layout
-from econnect_app.services import accounts, sessions
+from econnect_app.services import accounts
 from econnect_app.services.errors import ValidationFailed
 from econnect_app.state.auth import AuthState, db_session
 
@@ -33,8 +33,7 @@ class SignupState(AuthState):
             except ValidationFailed as error:
                 self.field_errors = error.errors
                 return None
-            token = sessions.start_session(db, user=user, user_agent=self.router.headers.user_agent)
-            self._start_session(db, user, token)
+            self._log_in_as(db, user)
         next_path = routes.safe_next_path(self.router.url.query_parameters.get("next"), routes.ONBOARDING)
         return [rx.redirect(next_path), rx.toast.success("Welcome to eConnect! Your account is ready.")]
 

@@ -103,6 +103,11 @@ class AuthState(rx.State):
         self.session_cookie = token
         self._show_user(db, user)
 
+    def _log_in_as(self, db: Session, user: User) -> None:
+        """Start a fresh server-side session for ``user`` in this browser."""
+        token = sessions.start_session(db, user=user, user_agent=self.router.headers.user_agent)
+        self._start_session(db, user, token)
+
     def _run(self, action: Callable[[Session, User], Any]) -> Any:
         """Run a page action for the logged-in user, turning domain errors into messages.
 
