@@ -1,4 +1,5 @@
-# The two commands of the README: `make run` and `make test`. Everything else supports them.
+# The two commands of the README: `make run` and `make test`. Everything else supports them
+# (`make run-prod` and `make services` are the production set-up of the README's Deployment section).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -11,14 +12,54 @@ export REFLEX_TELEMETRY_ENABLED := false
 # The dev server reloads on code changes only (not on writes to the SQLite files in data/).
 RELOAD_PATHS := $(CURDIR)/econnect_app:$(CURDIR)/rxconfig.py
 
-.PHONY: run test setup toolchain browser migrate makemigrations test-unit test-e2e clean
+# Production (`make run-prod`): backend worker processes, port, and the address users open.
+WORKERS ?= 2
+PORT ?= 3000
+ECONNECT_PUBLIC_URL ?= http://localhost:$(PORT)
+PROD_WEB_DIR := $(CURDIR)/.web-prod
+SERVICES := bash scripts/services.sh
+# Reads one URL from `scripts/services.sh env` (REFLEX_DB_URL or REFLEX_REDIS_URL) in a recipe.
+service_url = $$($(SERVICES) env | sed -n 's/^$(1)=//p')
+
+.PHONY: run run-prod services services-stop test test-scale setup toolchain browser migrate makemigrations \
+	test-unit test-e2e clean
 
 run: setup migrate ## Serve the app on http://localhost:3000 (SQLite, mail kept in /dev/mailbox)
 	REFLEX_HOT_RELOAD_OVERRIDE_PATHS="$(RELOAD_PATHS)" $(BIN)/reflex run
 
-test: setup browser migrate ## Lint, then run the whole test suite
+run-prod: setup ## Production server on $(ECONNECT_PUBLIC_URL): PostgreSQL, Redis, $(WORKERS) backend workers
+	@REFLEX_ENV_MODE=prod ECONNECT_PUBLIC_URL="$(ECONNECT_PUBLIC_URL)" $(BIN)/python -m econnect_app.production || { \
+	  echo; \
+	  echo "Set them in the environment or on the command line. For a local try-out, for example:"; \
+	  echo '  make run-prod ECONNECT_SMTP_URL=smtp://127.0.0.1:2525 ECONNECT_SECRET_KEY="$$(python3 -c "import secrets; print(secrets.token_urlsafe(48))")"'; \
+	  echo "(see docs/deployment.md)"; \
+	  exit 1; }
+	@$(SERVICES) start >/dev/null
+	REFLEX_DB_URL="$(call service_url,REFLEX_DB_URL)" $(BIN)/reflex db migrate
+	REFLEX_ENV_MODE=prod REFLEX_DB_URL="$(call service_url,REFLEX_DB_URL)" \
+	  REFLEX_REDIS_URL="$(call service_url,REFLEX_REDIS_URL)" \
+	  REFLEX_USE_GRANIAN=true GRANIAN_WORKERS=$(WORKERS) REFLEX_CHECK_LATEST_VERSION=false \
+	  REFLEX_WEB_WORKDIR="$(PROD_WEB_DIR)" ECONNECT_PUBLIC_URL="$(ECONNECT_PUBLIC_URL)" \
+	  exec $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+services: ## Install (Debian's packages) and start PostgreSQL and Redis on 127.0.0.1, data in .services/
+	@$(SERVICES) start
+
+services-stop: ## Stop the PostgreSQL and Redis of `make services` (their data stays in .services/)
+	@$(SERVICES) stop
+
+test: setup browser migrate ## Lint, run the whole test suite, then the scale-out run (test-scale)
 	$(BIN)/ruff check econnect_app tests alembic/env.py rxconfig.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-scale
+
+# The services, integration and end-to-end suites again on PostgreSQL + Redis, the app in production
+# mode with two backend workers. Only ECONNECT_TEST_* are set: the tests create their own databases.
+test-scale: setup browser ## Service, integration and end-to-end suites on PostgreSQL + Redis, two workers
+	@$(SERVICES) start >/dev/null
+	ECONNECT_TEST_DB_URL="$(call service_url,REFLEX_DB_URL)" \
+	  ECONNECT_TEST_REDIS_URL="$(call service_url,REFLEX_REDIS_URL)" ECONNECT_E2E_WORKERS=2 \
+	  $(BIN)/python -m pytest tests/services tests/integration tests/e2e $(SCALE_PYTEST_ARGS)
 
 setup: $(VENV)/.installed toolchain
 
@@ -47,5 +88,5 @@ test-unit: setup ## Only the fast suites (no browser)
 test-e2e: setup browser ## Only the end-to-end suite
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
-clean: ## Remove generated files (keeps data/)
-	rm -rf .web .states
+clean: ## Remove generated files (keeps data/ and .services/)
+	rm -rf .web .states .web-prod

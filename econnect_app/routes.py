@@ -58,10 +58,15 @@ def absolute(path: str) -> str:
 
 
 def safe_next_path(value: str | None, default: str) -> str:
-    """A local path to continue to after logging in (never another site)."""
+    """A local path to continue to after logging in (never another site).
+
+    A trailing slash is dropped ("/dashboard/" -> "/dashboard"): in production Reflex's static
+    server redirects a typed "/dashboard" to "/dashboard/".
+    """
     value = unquote(value or "")
     if value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
+        path, mark, query = value.partition("?")
+        return (path.rstrip("/") or "/") + mark + query
     return default
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install (from Debian's packages, when missing) and start PostgreSQL and Redis on 127.0.0.1, with
-# their data in the project's .services/ folder. Idempotent: running services are left alone.
+# their data in the project's .services/ folder (as root, when the `postgres` user cannot reach the
+# project, PostgreSQL's data goes under /var/lib/postgresql). Idempotent: running services are left alone.
 #   scripts/services.sh start | stop | env
 # `env` prints the REFLEX_DB_URL and REFLEX_REDIS_URL to use.
 set -euo pipefail
@@ -20,7 +21,17 @@ print_env() {
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 # PostgreSQL refuses to run as root: as root, run it as the `postgres` user the package creates.
-as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_pg() { if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+
+# PostgreSQL's files live in .services/, unless (as root) the `postgres` user cannot reach the
+# project, e.g. a clone under /root: then in a folder of its own under /var/lib/postgresql.
+pg_home() {
+  if [[ $(id -u) -eq 0 ]] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+    echo "/var/lib/postgresql/econnect-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
+  else
+    echo "$dir"
+  fi
+}
 
 install_missing() {
   local missing=()
@@ -35,16 +46,17 @@ install_missing() {
 }
 
 start_postgres() {
-  local bin; bin="$(pg_bin)"
-  mkdir -p "$dir/pg-socket"
-  if [[ $(id -u) -eq 0 ]]; then chown postgres "$dir" "$dir/pg-socket"; [[ -d "$dir/pg" ]] && chown -R postgres "$dir/pg"; fi
+  local bin home; bin="$(pg_bin)"; home="$(pg_home)"
+  [[ "$home" == "$dir" ]] || echo "PostgreSQL's data is in $home (the postgres user cannot reach $root)" >&2
+  mkdir -p "$home/pg-socket"
+  if [[ $(id -u) -eq 0 ]]; then chown postgres "$home" "$home/pg-socket"; [[ -d "$home/pg" ]] && chown -R postgres "$home/pg"; fi
   if "$bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; then return; fi
-  if [[ ! -f "$dir/pg/PG_VERSION" ]]; then
+  if [[ ! -f "$home/pg/PG_VERSION" ]]; then
     # Trust authentication on loopback only: a project-local development and test database.
-    as_pg "$bin/initdb" -D "$dir/pg" -U "$db_user" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    as_pg "$bin/initdb" -D "$home/pg" -U "$db_user" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
-  as_pg "$bin/pg_ctl" -D "$dir/pg" -l "$dir/pg/server.log" -w -t 60 \
-    -o "-p $pg_port -k $dir/pg-socket -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+  as_pg "$bin/pg_ctl" -D "$home/pg" -l "$home/pg/server.log" -w -t 60 \
+    -o "-p $pg_port -k $home/pg-socket -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
   if ! "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U "$db_user" -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = '$db_name'" | grep -q 1; then
     "$bin/createdb" -h 127.0.0.1 -p "$pg_port" -U "$db_user" "$db_name"
@@ -61,8 +73,8 @@ start_redis() {
 }
 
 stop_all() {
-  local bin; bin="$(pg_bin)"
-  if [[ -n "$bin" && -f "$dir/pg/postmaster.pid" ]]; then as_pg "$bin/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null || true; fi
+  local bin home; bin="$(pg_bin)"; home="$(pg_home)"
+  if [[ -n "$bin" && -f "$home/pg/postmaster.pid" ]]; then as_pg "$bin/pg_ctl" -D "$home/pg" -m fast -w stop >/dev/null || true; fi
   redis-cli -h 127.0.0.1 -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
 }
 

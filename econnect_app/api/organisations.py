@@ -41,9 +41,12 @@ def get_organisation(request: Request) -> JSONResponse:
         key_set = authenticated_key_set(session, request)
         if key_set is None:
             return responses.unauthorised()
-        organisation = session.exec(
-            select(Organisation).where(Organisation.identifier == identifier)
-        ).first()
+        # Identifiers are URL-safe tokens; anything else (a NUL breaks PostgreSQL) matches nothing.
+        organisation = (
+            None
+            if "\x00" in identifier
+            else session.exec(select(Organisation).where(Organisation.identifier == identifier)).first()
+        )
         if organisation is None:
             return responses.json_error(404, responses.NOT_FOUND_MESSAGE)
         if not access.environment_can_access_organisation(

@@ -41,6 +41,7 @@ from econnect_app.services.errors import (
 )
 from econnect_app.services.permissions import can_manage_partnerships, load_actor
 from econnect_app.services.transaction import committing
+from econnect_app.services.validation import without_nul
 
 logger = logging.getLogger(__name__)
 
@@ -629,7 +630,7 @@ def decline_request(
     actor = load_actor(session, user)
     request = _find_request(session, actor=actor, token=token, request_id=request_id)
     _require_responder(actor, request)
-    clean_reason = (reason or "").strip()
+    clean_reason = without_nul(reason or "").strip()
     if len(clean_reason) > DECLINE_REASON_MAX_LENGTH:
         raise ValidationFailed({"reason": f"Use at most {DECLINE_REASON_MAX_LENGTH} characters."})
     firm = session.get(Environment, request.environment_id)

@@ -6,6 +6,16 @@ from sqlmodel import Session, col, select
 
 from econnect_app.models import ActivityLog, User
 
+# The length of ``activity_log.summary``. SQLite would keep a longer text, PostgreSQL refuses it;
+# summaries quote names and addresses people typed, so a long one is cut here, on every database.
+SUMMARY_MAX_LENGTH = 500
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= SUMMARY_MAX_LENGTH:
+        return text
+    return text[: SUMMARY_MAX_LENGTH - 1].rstrip() + "\u2026"
+
 
 def record(
     session: Session,
@@ -17,12 +27,12 @@ def record(
     subject_type: str | None = None,
     subject_id: int | None = None,
 ) -> ActivityLog:
-    """Add an activity row in the caller's transaction."""
+    """Add an activity row in the caller's transaction (a summary too long for its column is cut)."""
     entry = ActivityLog(
         environment_id=environment_id,
         actor_user_id=actor.id if actor else None,
         action=action,
-        summary=summary,
+        summary=_shorten(summary),
         subject_type=subject_type,
         subject_id=subject_id,
     )

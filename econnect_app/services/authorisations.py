@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -60,7 +60,13 @@ from econnect_app.services.software_packages import (
     match_software_package,
 )
 from econnect_app.services.transaction import committing
-from econnect_app.services.validation import FieldError, FieldErrors, clean_email, clean_required
+from econnect_app.services.validation import (
+    FieldError,
+    FieldErrors,
+    clean_email,
+    clean_required,
+    without_nul,
+)
 from econnect_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -721,6 +727,21 @@ def expire_due_requests(session: Session, *, now: datetime | None = None) -> int
     return len(expired)
 
 
+def _matches_client(term: str) -> ColumnElement[bool]:
+    """Client name or email contains ``term``, case-insensitively.
+
+    Written as ``lower(column) LIKE lower('%term%')`` (not ILIKE) so that on PostgreSQL the GIN
+    trigram indexes on ``lower(client_name)`` and ``lower(client_email)`` serve it (migration
+    "postgresql search indexes"); SQLite reads it as its ILIKE.
+    """
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = func.lower(f"%{escaped}%")
+    return or_(
+        func.lower(AuthorisationRequest.client_name).like(pattern, escape="\\"),
+        func.lower(AuthorisationRequest.client_email).like(pattern, escape="\\"),
+    )
+
+
 def list_requests(
     session: Session,
     *,
@@ -743,16 +764,9 @@ def list_requests(
     )
     if status:
         statement = statement.where(AuthorisationRequest.status == status)
-    term = " ".join((search or "").split())
+    term = " ".join(without_nul(search or "").split())
     if term:
-        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        statement = statement.where(
-            or_(
-                col(AuthorisationRequest.client_name).ilike(pattern, escape="\\"),
-                col(AuthorisationRequest.client_email).ilike(pattern, escape="\\"),
-            )
-        )
+        statement = statement.where(_matches_client(term))
     statement = statement.order_by(
         col(AuthorisationRequest.created_at).desc(), col(AuthorisationRequest.id).desc()
     ).limit(max(1, min(int(limit), 1000)))

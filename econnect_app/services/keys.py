@@ -129,7 +129,9 @@ def authenticate_key(session: Session, *, app_key: str, secret: str) -> KeySet |
 
     The Secret's hash is compared in constant time, and an unknown App key costs the same work.
     """
-    key_set = session.exec(select(KeySet).where(KeySet.app_key == app_key)).first() if app_key else None
+    # No key holds a NUL character, and PostgreSQL refuses one in a query: such a key is unknown.
+    known_form = bool(app_key) and "\x00" not in app_key
+    key_set = session.exec(select(KeySet).where(KeySet.app_key == app_key)).first() if known_form else None
     presented = security.hash_token(secret)
     expected = key_set.secret_hash if key_set is not None else _UNKNOWN_KEY_HASH
     matches = hmac.compare_digest(presented.encode(), expected.encode())

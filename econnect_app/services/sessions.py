@@ -161,11 +161,15 @@ def add_session(
 
 
 def _normalise_login_email(email: str) -> str:
-    """The address as stored at sign-up; anything unparsable is just trimmed and lower-cased."""
+    """The address as stored at sign-up; anything unparsable is just trimmed and lower-cased.
+
+    PostgreSQL cannot store a NUL character (SQLite can): it becomes U+FFFD, so the attempt is
+    still recorded and matches no real address.
+    """
     try:
         return clean_email(email)
     except FieldError:
-        return email.strip().lower()[:320]
+        return email.strip().lower().replace("\x00", "\ufffd")[:320]
 
 
 def _refuse_when_throttled(session: Session, *, email: str, now: datetime) -> None:

@@ -48,6 +48,11 @@ class FieldError(ValueError):
         self.message = message
 
 
+def without_nul(value: str) -> str:
+    """The text without NUL characters (PostgreSQL refuses them, SQLite stores them; nobody types one)."""
+    return value.replace("\x00", "")
+
+
 def clean_email(value: str) -> str:
     """A syntactically valid email address, normalised to lower case."""
     value = (value or "").strip()
@@ -61,8 +66,8 @@ def clean_email(value: str) -> str:
 
 
 def clean_required(value: str, *, label: str, max_length: int = 200) -> str:
-    """A non-empty trimmed text of at most ``max_length`` characters."""
-    value = " ".join((value or "").split())
+    """A non-empty trimmed text of at most ``max_length`` characters (NUL characters dropped)."""
+    value = " ".join(without_nul(value or "").split())
     if not value:
         raise FieldError(f"Enter {label}.")
     if len(value) > max_length:
@@ -71,8 +76,8 @@ def clean_required(value: str, *, label: str, max_length: int = 200) -> str:
 
 
 def clean_optional(value: str, *, max_length: int = 200) -> str:
-    """A trimmed optional text of at most ``max_length`` characters."""
-    value = " ".join((value or "").split())
+    """A trimmed optional text of at most ``max_length`` characters (NUL characters dropped)."""
+    value = " ".join(without_nul(value or "").split())
     if len(value) > max_length:
         raise FieldError(f"Use at most {max_length} characters.")
     return value

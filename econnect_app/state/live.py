@@ -20,10 +20,13 @@ How it works (one backend worker; see "Several workers" below):
    forgotten; a tab disconnected for longer than ``DISCONNECTED_GRACE_SECONDS`` is forgotten by the
    periodic sweep (a reconnect re-runs the page's on_load, which registers it again).
 
-Several workers (issue 4): the registry stays per worker (a tab's events, hence its on_load, run on
-the worker its websocket is connected to); ``econnect_app.live`` gets a Redis broker so every
-worker hears every change and refreshes its own tabs. ``modify_state`` + Reflex's Redis token
-manager already deliver a delta to a tab connected to another worker.
+Several workers (REFLEX_REDIS_URL set): the registry stays per worker (a tab's events, hence its
+on_load, run on the worker its websocket is connected to); ``econnect_app.live`` uses its Redis
+broker, so every worker hears every change and refreshes the tabs whose websocket it holds. A tab
+that reconnects to another worker (or to a restarted one) re-runs its page's on_load there, which
+registers it again; the worker it left stops refreshing it (the socket is no longer its own) and
+forgets it after the grace period. When the Redis subscription was lost and is back, every tab of
+the worker is refreshed once, since changes may have been missed meanwhile.
 """
 
 from __future__ import annotations
@@ -105,6 +108,11 @@ class LiveSessions:
             tokens.discard(token)
             if not tokens:
                 del self._by_environment[entry.environment_id]
+
+    def environments(self) -> list[int]:
+        """The environments that have at least one registered tab."""
+        with self._lock:
+            return list(self._by_environment)
 
     def tokens_of(self, environment_id: int) -> list[str]:
         """The tabs watching ``environment_id``."""
@@ -194,6 +202,17 @@ class LivePusher:
         except RuntimeError:  # the loop is closed: the backend is shutting down
             logger.debug("Live update for environment %s dropped: event loop closed", environment_id)
 
+    def notify_all(self) -> None:
+        """Refresh every registered tab (changes may have been missed); callable from any thread."""
+        try:
+            self._loop.call_soon_threadsafe(self._all_changed)
+        except RuntimeError:  # the loop is closed: the backend is shutting down
+            logger.debug("Live resync dropped: event loop closed")
+
+    def _all_changed(self) -> None:
+        for environment_id in self._registry.environments():
+            self._changed(environment_id)
+
     def _changed(self, environment_id: int) -> None:
         for token in self._registry.tokens_of(environment_id):
             self._pending[token] = environment_id
@@ -242,11 +261,14 @@ class LivePusher:
 def watch(state: rx.State, *, environment_id: int) -> None:
     """Refresh ``state`` (a LiveView) live in this browser tab for changes of ``environment_id``.
 
-    Call it from the state's on_load / on_mount handler after validating the session.
+    Call it from the state's on_load / on_mount handler after validating the session. The bell
+    (``NotificationsState``, in the layout of every signed-in page) is registered with it: after a
+    reconnect to another worker only the page's on_load runs again, not the bell's on_mount.
     """
     token = state.router.session.client_token
     if token:
         live_sessions.watch(token, environment_id=environment_id, view=type(state))
+        live_sessions.watch(token, environment_id=environment_id, view=NotificationsState)
 
 
 def _token_manager(app: rx.App) -> Any:
@@ -255,9 +277,19 @@ def _token_manager(app: rx.App) -> Any:
 
 
 async def _is_connected(app: rx.App, token: str) -> bool:
+    """Whether the tab's websocket is connected to THIS worker.
+
+    With several workers, the worker holding a tab's socket refreshes it; a tab that moved to
+    another worker is registered there (its on_load ran there) and must not be refreshed twice.
+    """
     manager = _token_manager(app)
     if manager is None:
         return False
+    records = getattr(manager, "token_to_socket", None)
+    instance_id = getattr(manager, "instance_id", None)
+    if isinstance(records, dict) and instance_id is not None:
+        record = records.get(token)
+        return record is not None and getattr(record, "instance_id", None) == instance_id
     return bool(await manager.is_token_connected(token))
 
 
@@ -303,7 +335,8 @@ async def live_updates_task(app: rx.App) -> None:
         registry=live_sessions,
         refresh=functools.partial(refresh_tab, app),
     )
-    unsubscribe = live.subscribe(pusher.notify)
+    unsubscribe = live.subscribe(pusher.notify)  # with Redis: starts this worker's subscriber
+    unsubscribe_resync = live.subscribe_resync(pusher.notify_all)
     try:
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
@@ -313,7 +346,37 @@ async def live_updates_task(app: rx.App) -> None:
                 logger.exception("Sweeping disconnected live tabs failed")
     finally:
         unsubscribe()
+        unsubscribe_resync()
+        await close_websockets(app)
+        await asyncio.to_thread(live.shutdown)  # sends what is queued, stops the Redis threads
         await pusher.close()
+
+
+async def close_websockets(app: rx.App, timeout: float = 1.0) -> int:
+    """End this worker's websocket sessions when it stops; returns how many were open (never raises).
+
+    Called from the lifespan shutdown (SIGTERM, restart). The sessions are closed at the
+    engine.io level, so their Python tasks finish here, inside the worker's own event loop. Without
+    it, Granian (2.8, multi-threaded runtime) dropped those tasks from its Rust threads when the
+    worker exited and now and then panicked ("Cannot drop pointer into Python heap without the
+    thread being attached", emmett-framework/granian#884), killing the worker before its other
+    lifespan tasks (an email being sent) had finished: about 1 stop in 10 in the scale-out test,
+    none in 90 with this. Granian no longer writes to connections once it is stopping, so browsers
+    notice when the process exits; they reconnect by themselves (their state is in Redis).
+    """
+    engine = getattr(getattr(app, "sio", None), "eio", None)
+    if engine is None:
+        return 0
+    count = len(getattr(engine, "sockets", {}))
+    if not count:
+        return 0
+    try:
+        await asyncio.wait_for(engine.disconnect(), timeout)
+    except TimeoutError:  # the server no longer writes to its connections: they are closed anyway
+        logger.debug("Closing %s websocket(s) of a stopping worker timed out", count)
+    except Exception:  # a worker that is stopping must stop anyway
+        logger.warning("Closing the websockets of a stopping worker failed", exc_info=True)
+    return count
 
 
 # --- the notifications bell ------------------------------------------------------------------

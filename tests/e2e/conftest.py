@@ -20,6 +20,13 @@ Fixtures:
   returns the next message to `to` not returned before (`.subject .text .html .links .link_to()`);
   the `wait_for_email` fixture is that method on its own.
 - `app_server` (session): the running app (`.base_url .backend_url .db_url .data_dir .log_path`).
+  Which app depends on ECONNECT_TEST_DB_URL, ECONNECT_TEST_REDIS_URL and ECONNECT_E2E_WORKERS (see
+  live_app.py; the pytest header says which): by default dev mode on SQLite. With
+  ECONNECT_E2E_WORKERS=2 it is production mode with backends "a" and "b" behind one proxy
+  (`app_server.scaled`, `.proxy`, `.user_agent(name)`, `.terminate_backend(name)`,
+  `.start_backend(name)`), and `new_context()` puts successive browser contexts of a test on
+  alternating backends (a, b, a, ...), so multi-person flows cross workers; pass
+  `user_agent=app_server.user_agent("b")` to choose.
 - `app_db` (function): `with app_db() as session:` opens a Session on the app's database.
 - `browser` (session), `context` / `page` (function, base_url = the app), `new_context()` (function)
   for a second person in another browser; all contexts are closed after the test. On failure a
@@ -35,17 +42,30 @@ Set E2E_HEADED=1 to watch the browser (needs a display).
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from live_app import E2E_WEB_WORKDIR, PROJECT_ROOT, AppServer, claim_web_workdir, start_app_server
+from live_app import (
+    E2E_PROD_WEB_WORKDIR,
+    E2E_WEB_WORKDIR,
+    PROJECT_ROOT,
+    AppServer,
+    E2EConfig,
+    E2EConfigError,
+    claim_web_workdir,
+    postgres_test_database,
+    redis_test_database,
+    start_app_server,
+    start_scaled_app_server,
+)
 from mail_catcher import MailCatcher, ReceivedEmail
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from sqlalchemy.engine import Engine
@@ -58,7 +78,8 @@ __all__ = ["AppServer", "MailCatcher", "ReceivedEmail"]
 E2E_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = PROJECT_ROOT / "test-results"
 APP_STARTUP_TIMEOUT = 240  # s: the first run compiles the app and runs `bun install`
-E2E_TEST_TIMEOUT = APP_STARTUP_TIMEOUT + 300  # s per test: the first one also waits for the app
+PROD_STARTUP_TIMEOUT = 600  # s: production mode also builds the frontend (a fresh .web-e2e-prod: bun install)
+E2E_TEST_TIMEOUT = 300  # s per test, plus the app's start-up: the first test also waits for the app
 EXPECT_TIMEOUT_MS = 20_000  # dev mode compiles pages on first visit
 ACTION_TIMEOUT_MS = 30_000
 NAVIGATION_TIMEOUT_MS = 60_000
@@ -83,13 +104,27 @@ def _is_e2e(item: pytest.Item) -> bool:
     return E2E_DIR in item.path.parents
 
 
+def e2e_config() -> E2EConfig:
+    """The configuration the environment asks for (pytest usage error when it is inconsistent)."""
+    try:
+        return E2EConfig.from_environment()
+    except E2EConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which app the end-to-end tests run against."""
+    return e2e_config().describe()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test in this folder `e2e`, with a timeout that allows for the first compile."""
+    startup = PROD_STARTUP_TIMEOUT if e2e_config().scaled else APP_STARTUP_TIMEOUT
     for item in items:
         if _is_e2e(item):
             item.add_marker(pytest.mark.e2e)
             if item.get_closest_marker("timeout") is None:
-                item.add_marker(pytest.mark.timeout(E2E_TEST_TIMEOUT))
+                item.add_marker(pytest.mark.timeout(startup + E2E_TEST_TIMEOUT))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -151,22 +186,41 @@ def unique_email() -> Callable[[str], str]:
 def app_server(
     smtp_server: MailCatcher, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 ) -> Iterator[AppServer]:
-    """The real app in dev mode on free ports, with a fresh migrated SQLite database and mail
-    delivered to `smtp_server`; stopped (with everything it started) at the end of the session."""
+    """The real app on free ports with a fresh migrated database and mail delivered to
+    `smtp_server`: dev mode on SQLite by default, or what ECONNECT_TEST_DB_URL,
+    ECONNECT_TEST_REDIS_URL and ECONNECT_E2E_WORKERS ask for (see live_app.py). Stopped (with
+    everything it started) at the end of the session; its PostgreSQL database is dropped and its
+    Redis database flushed."""
+    config = e2e_config()
     work_dir = tmp_path_factory.mktemp("e2e-app")
-    with claim_web_workdir(fallback=work_dir / "web") as web_dir:
-        server = start_app_server(
-            work_dir=work_dir, web_dir=web_dir, smtp_url=smtp_server.url, startup_timeout=APP_STARTUP_TIMEOUT
-        )
-        atexit.register(server.stop)  # should pytest itself be interrupted hard
+    workdir = E2E_PROD_WEB_WORKDIR if config.scaled else E2E_WEB_WORKDIR
+    with ExitStack() as resources:
+        atexit.register(resources.close)  # should pytest itself be interrupted hard
+        web_dir = resources.enter_context(claim_web_workdir(fallback=work_dir / "web", workdir=workdir))
+        if web_dir != workdir:  # a one-off web folder (another run held the shared one)
+            resources.callback(shutil.rmtree, web_dir, ignore_errors=True)
+        db_url = redis_url = None
+        if config.db_server_url:
+            db_url = resources.enter_context(postgres_test_database(config.db_server_url))
+        if config.redis_server_url:
+            redis_url = resources.enter_context(redis_test_database(config.redis_server_url))
+        if config.scaled:
+            server = start_scaled_app_server(
+                work_dir=work_dir, web_dir=web_dir, smtp_url=smtp_server.url,
+                db_url=db_url or f"sqlite:///{work_dir / 'data' / 'econnect.db'}", redis_url=redis_url or "",
+                startup_timeout=PROD_STARTUP_TIMEOUT,
+            )  # fmt: skip
+        else:
+            server = start_app_server(
+                work_dir=work_dir, web_dir=web_dir, smtp_url=smtp_server.url, db_url=db_url, redis_url=redis_url,
+                startup_timeout=APP_STARTUP_TIMEOUT,
+            )  # fmt: skip
+        resources.callback(server.stop)  # runs first: the app goes before its databases
         pytestconfig.stash[_RUNNING_APP] = server
         try:
             yield server
         finally:
-            server.stop()
             del pytestconfig.stash[_RUNNING_APP]
-            if web_dir != E2E_WEB_WORKDIR:  # a one-off web folder (another run held .web-e2e)
-                shutil.rmtree(web_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -232,10 +286,13 @@ def new_context(
 
     Keyword arguments go to `browser.new_context` (base_url defaults to the app)."""
     contexts: list[BrowserContext] = []
+    backends = itertools.cycle(sorted(app_server.backends))
 
     def make(**options: Any) -> BrowserContext:
         options.setdefault("base_url", app_server.base_url)
         options.setdefault("viewport", {"width": 1280, "height": 900})
+        if app_server.scaled:  # successive people of a test on alternating backends
+            options.setdefault("user_agent", app_server.user_agent(next(backends)))
         context = browser.new_context(**options)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)

@@ -290,6 +290,8 @@ def test_403_once_the_membership_is_removed(client: httpx.Client, world: World, 
 
 def test_unknown_identifier_with_valid_keys_404(client: httpx.Client, world: World) -> None:
     assert_error(client.get(organisation_path("no-such-organisation"), auth=(world.app_key, world.secret)), 404)
+    # A NUL in the path is refused by PostgreSQL as a query parameter: it is simply not found.
+    assert_error(client.get(organisation_path("abc%00def"), auth=(world.app_key, world.secret)), 404)
 
 
 def test_unknown_api_paths_and_methods_answer_in_json(client: httpx.Client, world: World) -> None:

@@ -1,6 +1,8 @@
 """Two answers to the same request at the same moment (two tabs, two browsers): exactly one wins.
 
-Each thread has its own Session (own connection) on the same SQLite file. Both pass every check
+Each thread has its own Session (own connection) on the same database, a SQLite file or, with
+ECONNECT_TEST_DB_URL, PostgreSQL (READ COMMITTED: the second conditional UPDATE waits for the first
+transaction, then finds the request no longer Pending). Both pass every check
 before either claims the request (a barrier in front of the claim), so the conditional UPDATE
 is what decides.
 """

@@ -7,7 +7,8 @@ import hashlib
 
 import pytest
 from conftest_factories import activities, count, make_admin, make_environment, make_organisation, make_user
-from sqlmodel import Session, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
 
 from econnect_app.models import (
     ActivityLog,
@@ -31,6 +32,15 @@ def partner_with_member(session: Session, firm, user, organisation: Organisation
     session.add(Membership(organisation_id=organisation.id, user_id=user.id))
     session.commit()
     return partnership
+
+
+def database_dump(engine: Engine) -> str:
+    """Every value of every row of every table, as text (SQLite and PostgreSQL alike)."""
+    lines: list[str] = []
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            lines.extend(repr(tuple(row)) for row in connection.execute(table.select()))
+    return "\n".join(lines)
 
 
 def stored_key_set(session: Session, environment_id: int) -> KeySet:
@@ -58,11 +68,11 @@ def test_an_administrator_creates_the_key_set_and_gets_the_secret_once(session: 
     assert [entry.actor_user_id for entry in activities(session, action="keys.created")] == [admin.id]
 
 
-def test_the_secret_is_not_kept_anywhere_in_the_database(session: Session, engine) -> None:  # type: ignore[no-untyped-def]
+def test_the_secret_is_not_kept_anywhere_in_the_database(session: Session, engine: Engine) -> None:
     admin = make_admin(session, make_environment(session))
     _, secret = keys.create_key_set(session, actor=admin)
-    with engine.connect() as connection:
-        dump = "\n".join(connection.connection.dbapi_connection.iterdump())
+    dump = database_dump(engine)
+    assert hashlib.sha256(secret.encode()).hexdigest() in dump  # the dump does hold the key set
     assert secret not in dump
     assert secret[3:] not in dump
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -491,3 +492,163 @@ def test_refresh_tab_leaves_a_disconnected_tab_alone(tabs: SimpleNamespace) -> N
 
     assert keep is True  # kept for the grace period: it may reconnect
     assert app.modified == []  # its state was not loaded, created or changed
+
+
+# --- several workers: the Redis broker's local side, resync, which worker refreshes a tab ---------
+
+
+def test_the_process_broker_is_in_process_without_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    from econnect_app import settings
+
+    configured = settings.load_settings()
+    monkeypatch.setattr(settings, "get_settings", lambda: dataclasses.replace(configured, redis_url=None))
+    live.set_broker(None)
+    try:
+        assert isinstance(live.get_broker(), live.InProcessBroker)
+        live.subscribe_resync(lambda: None)()  # harmless without Redis
+        live.shutdown()
+    finally:
+        live.set_broker(None)
+
+
+def test_the_process_broker_uses_redis_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from econnect_app import settings
+
+    configured = settings.load_settings()
+    url = "redis://127.0.0.1:1/4"  # never contacted: nothing is published or subscribed here
+    monkeypatch.setattr(settings, "get_settings", lambda: dataclasses.replace(configured, redis_url=url))
+    live.set_broker(None)
+    try:
+        broker = live.get_broker()
+        assert isinstance(broker, live.RedisBroker)
+        assert broker.channel == "econnect:environment-changes:4"
+    finally:
+        live.set_broker(None)
+
+
+@pytest.mark.parametrize(
+    ("url", "channel"),
+    [
+        ("redis://127.0.0.1:6379", "econnect:environment-changes:0"),
+        ("redis://127.0.0.1:6379/0", "econnect:environment-changes:0"),
+        ("redis://:secret@127.0.0.1:6379/11", "econnect:environment-changes:11"),
+    ],
+)
+def test_each_redis_database_has_its_own_channel(url: str, channel: str) -> None:
+    assert live.channel_for(url) == channel
+
+
+def test_redis_broker_delivers_other_workers_messages_once_and_ignores_its_own_and_garbage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = live.RedisBroker("redis://127.0.0.1:1/0")
+    received: list[int] = []
+    broker._local.subscribe(received.append)  # the local side only: no thread, no network
+
+    broker._deliver(b"another-worker:12")
+    broker._deliver(f"{broker.origin}:13".encode())  # published here: delivered at publish time
+    broker._deliver(b"another-worker:not-a-number")
+    broker._deliver("no-origin-at-all")
+
+    assert received == [12]
+    assert "malformed" in caplog.text
+
+
+def test_redis_broker_publish_delivers_locally_at_once_and_never_raises_when_redis_is_down() -> None:
+    broker = live.RedisBroker("redis://127.0.0.1:1/0", max_pending=2)  # nothing listens on port 1
+    received: list[int] = []
+    broker._local.subscribe(received.append)
+    try:
+        for environment_id in (1, 2, 3, 1):
+            broker.publish(environment_id)
+    finally:
+        broker.close()
+
+    assert received == [1, 2, 3, 1]
+
+
+def test_a_resync_refreshes_every_registered_tab_once() -> None:
+    registry = LiveSessions()
+    registry.watch("firm-tab", environment_id=1, view=DashboardView)
+    registry.watch("firm-tab-2", environment_id=1, view=BellView)
+    registry.watch("other-tab", environment_id=2, view=DashboardView)
+
+    async def scenario() -> RecordingRefresh:
+        refresh = RecordingRefresh()
+        pusher = _pusher(registry, refresh)
+        await asyncio.to_thread(pusher.notify_all)
+        await asyncio.wait_for(refresh.started.wait(), timeout=5)
+        await pusher.idle()
+        return refresh
+
+    refresh = asyncio.run(scenario())
+
+    assert sorted(token for token, _, _ in refresh.calls) == ["firm-tab", "firm-tab-2", "other-tab"]
+    assert registry.environments() == [1, 2]
+
+
+def test_watch_registers_the_page_and_the_bell() -> None:
+    class PageState:
+        router = SimpleNamespace(session=SimpleNamespace(client_token="tab-watch"))
+
+    try:
+        live_state.watch(PageState(), environment_id=5)  # type: ignore[arg-type]
+        views = set(live_state.live_sessions.views_of("tab-watch", environment_id=5))
+    finally:
+        live_state.live_sessions.forget("tab-watch")
+
+    assert views == {PageState, live_state.NotificationsState}
+
+
+class TwoWorkerApp(FakeApp):
+    """A token manager like Reflex's Redis one: records of sockets on this and other workers."""
+
+    def __init__(self, roots: dict[str, FakeRoot], *, here: set[str], elsewhere: set[str]) -> None:
+        super().__init__(roots, connected=here | elsewhere)
+        records = {token: SimpleNamespace(instance_id="this-worker", sid=token) for token in here}
+        records |= {token: SimpleNamespace(instance_id="other-worker", sid=token) for token in elsewhere}
+        self.event_namespace._token_manager.token_to_socket = records
+        self.event_namespace._token_manager.instance_id = "this-worker"
+
+
+def test_only_the_worker_holding_the_tabs_socket_refreshes_it(tabs: SimpleNamespace) -> None:
+    app = TwoWorkerApp(
+        {"here": FakeRoot(tabs.ann_cookie), "moved": FakeRoot(tabs.ann_cookie)},
+        here={"here"},
+        elsewhere={"moved"},
+    )
+    live_state.live_sessions.watch("moved", environment_id=tabs.firm.id, view=FakeView)
+    try:
+        keep_here = asyncio.run(live_state.refresh_tab(app, "here", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
+        keep_moved = asyncio.run(live_state.refresh_tab(app, "moved", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
+    finally:
+        live_state.live_sessions.forget("moved")
+
+    assert keep_here is True and keep_moved is True  # the moved one is forgotten after the grace period
+    assert app.modified == ["here"]  # the other worker refreshes "moved": it ran its on_load there
+
+
+def test_a_stopping_worker_closes_its_websockets_so_browsers_reconnect_elsewhere(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Engine:
+        def __init__(self, sockets: int, *, broken: bool = False) -> None:
+            self.sockets = {f"sid-{number}": object() for number in range(sockets)}
+            self.broken = broken
+
+        async def disconnect(self) -> None:  # engine.io: closes the transports of every client
+            if self.broken:
+                raise ConnectionError("transport gone")
+            self.sockets = {}
+
+    open_engine, idle_engine, broken_engine = Engine(3), Engine(0), Engine(2, broken=True)
+
+    def app_with(engine: Engine | None) -> Any:
+        return SimpleNamespace(sio=SimpleNamespace(eio=engine) if engine else None)
+
+    assert asyncio.run(live_state.close_websockets(app_with(open_engine))) == 3
+    assert open_engine.sockets == {}
+    assert asyncio.run(live_state.close_websockets(app_with(idle_engine))) == 0
+    assert asyncio.run(live_state.close_websockets(app_with(None))) == 0
+    assert asyncio.run(live_state.close_websockets(app_with(broken_engine))) == 2  # does not raise
+    assert "transport gone" in caplog.text
