@@ -129,6 +129,14 @@ class AuthState(rx.State):
                 db.rollback()
                 return rx.toast.error(error.message)
 
+    def _watch_bell(self, user: User) -> None:
+        """Keep the header's notifications bell live in this tab (after a reconnect too)."""
+        from econnect_app.state.live import NotificationsState, live_sessions  # avoids an import cycle
+
+        token = self.router.session.client_token
+        if token:
+            live_sessions.watch(token, environment_id=user.environment_id, view=NotificationsState)
+
     @rx.event
     def require_login(self) -> Any:
         """on_load of every signed-in page: valid session, and onboarding first when due."""
@@ -136,6 +144,7 @@ class AuthState(rx.State):
             user = self._current_user(db)
             if user is None:
                 return self._login_redirect()
+            self._watch_bell(user)
             if (
                 self.router.url.path.rstrip("/") not in ONBOARDING_OPEN_PATHS
                 and user.role == Role.ADMINISTRATOR.value
