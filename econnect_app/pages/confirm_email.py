@@ -22,7 +22,7 @@ class ConfirmEmailState(AuthState):
         """Use the link once."""
         with db_session() as db:
             try:
-                address = user_emails.confirm_email(db, token=routes.last_path_segment(self.router.url.path))
+                address = user_emails.confirm_email(db, token=self._link_token())
             except InvalidToken:
                 self.outcome = "invalid"
                 return

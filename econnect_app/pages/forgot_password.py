@@ -10,7 +10,7 @@ from econnect_app import routes
 from econnect_app.components.forms import app_form, submit_button, text_field
 from econnect_app.components.layout import public_layout
 from econnect_app.services import accounts
-from econnect_app.services.errors import InvalidToken, ValidationFailed
+from econnect_app.services.errors import InvalidToken
 from econnect_app.state.auth import AuthState, db_session
 
 
@@ -71,33 +71,24 @@ class ResetPasswordState(AuthState):
     """Set a new password through the emailed link."""
 
     link_valid: bool = True
-    checked: bool = False
 
     @rx.event
     def check_link(self) -> None:
         """on_load: tell the user at once when the link is no good."""
         with db_session() as db:
-            self.link_valid = accounts.reset_password_token_is_valid(db, token=self._token())
-        self.checked = True
-
-    def _token(self) -> str:
-        return routes.last_path_segment(self.router.url.path)
+            self.link_valid = accounts.reset_password_token_is_valid(db, token=self._link_token())
 
     @rx.event
     def set_password(self, form: dict[str, Any]) -> Any:
         """Save the new password, log in and continue to the dashboard."""
-        self.field_errors = {}
-        with db_session() as db:
-            try:
-                user = accounts.reset_password(db, token=self._token(), password=form.get("password", ""))
-            except ValidationFailed as error:
-                self.field_errors = error.errors
-                return None
-            except InvalidToken:
-                self.link_valid = False
-                return None
-            self._log_in_as(db, user)
-        return [rx.redirect(routes.DASHBOARD), rx.toast.success("Your password has been changed.")]
+        try:
+            return self._redeem_link(
+                lambda db: accounts.reset_password(db, token=self._link_token(), password=form.get("password", "")),
+                "Your password has been changed.",
+            )
+        except InvalidToken:
+            self.link_valid = False
+            return None
 
 
 def reset_password_page() -> rx.Component:

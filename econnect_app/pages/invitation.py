@@ -6,11 +6,10 @@ from typing import Any
 
 import reflex as rx
 
-from econnect_app import routes
 from econnect_app.components.forms import app_form, submit_button, text_field
 from econnect_app.components.layout import public_layout
 from econnect_app.services import users
-from econnect_app.services.errors import InvalidToken, ValidationFailed
+from econnect_app.services.errors import InvalidToken
 from econnect_app.state.auth import AuthState, db_session
 
 
@@ -21,15 +20,12 @@ class InvitationState(AuthState):
     invited_email: str = ""
     inviting_environment: str = ""
 
-    def _token(self) -> str:
-        return routes.last_path_segment(self.router.url.path)
-
     @rx.event
     def load(self) -> None:
         """Show who invites whom, or that the link is no good."""
         with db_session() as db:
             try:
-                user, environment = users.get_invitation(db, token=self._token())
+                user, environment = users.get_invitation(db, token=self._link_token())
             except InvalidToken:
                 self.link_valid = False
                 return
@@ -40,20 +36,16 @@ class InvitationState(AuthState):
     @rx.event
     def accept(self, form: dict[str, Any]) -> Any:
         """Set name and password, log in and go to the dashboard."""
-        self.field_errors = {}
-        with db_session() as db:
-            try:
-                user = users.accept_invitation(
-                    db, token=self._token(), name=form.get("name", ""), password=form.get("password", "")
-                )
-            except ValidationFailed as error:
-                self.field_errors = error.errors
-                return None
-            except InvalidToken:
-                self.link_valid = False
-                return None
-            self._log_in_as(db, user)
-        return [rx.redirect(routes.DASHBOARD), rx.toast.success("Welcome! Your account is active.")]
+        try:
+            return self._redeem_link(
+                lambda db: users.accept_invitation(
+                    db, token=self._link_token(), name=form.get("name", ""), password=form.get("password", "")
+                ),
+                "Welcome! Your account is active.",
+            )
+        except InvalidToken:
+            self.link_valid = False
+            return None
 
 
 def invitation_page() -> rx.Component:

@@ -103,6 +103,26 @@ class AuthState(rx.State):
         self.session_cookie = token
         self._show_user(db, user)
 
+    def _link_token(self) -> str:
+        """The token of an emailed link: the last segment of this page's path."""
+        return routes.last_path_segment(self.router.url.path)
+
+    def _redeem_link(self, use: Callable[[Session], User], welcome: str) -> Any:
+        """Use an emailed single-use link, then log in and continue to the dashboard.
+
+        Bad input lands in ``field_errors`` (the link stays usable); a dead link raises
+        ``InvalidToken`` for the page to explain.
+        """
+        self.field_errors = {}
+        with db_session() as db:
+            try:
+                user = use(db)
+            except ValidationFailed as error:
+                self.field_errors = error.errors
+                return None
+            self._log_in_as(db, user)
+        return [rx.redirect(routes.DASHBOARD), rx.toast.success(welcome)]
+
     def _log_in_as(self, db: Session, user: User) -> None:
         """Start a fresh server-side session for ``user`` in this browser."""
         token = sessions.start_session(db, user=user, user_agent=self.router.headers.user_agent)
