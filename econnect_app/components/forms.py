@@ -112,7 +112,17 @@ def app_form(*children: rx.Component, **props: Any) -> rx.Component:
 
     The browser's own validation bubbles are switched off so every message looks the same and
     is read by screen readers; what the user typed stays when the server refuses it.
+
+    Until the page is hydrated (state loaded and on_load handlers done) the fields are disabled
+    through a ``<fieldset>``: nothing typed into the pre-rendered page is lost when the server's
+    state arrives and re-renders the form.
     """
     props.setdefault("reset_on_submit", False)
     props.setdefault("width", "100%")
-    return rx.form(*children, no_validate=True, **props)
+    ready_fields = rx.el.fieldset(
+        *children,
+        disabled=~rx.State.is_hydrated,
+        aria_busy=rx.cond(rx.State.is_hydrated, "false", "true"),
+        style={"border": "0", "margin": "0", "padding": "0", "min_width": "0", "width": "100%"},
+    )
+    return rx.form(ready_fields, no_validate=True, **props)
