@@ -365,4 +365,13 @@ class Notification(SQLModel, table=True):
     message: str = Field(max_length=500)
     link: str = Field(default="", max_length=300)
     created_at: datetime = Field(default_factory=utcnow, index=True)
-    read_at: datetime | None = None
+
+
+class NotificationRead(SQLModel, table=True):
+    """One user has read one notification (read state is per user, not per environment)."""
+
+    __tablename__ = "notification_read"
+
+    notification_id: int = Field(foreign_key="notification.id", primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True, index=True)
+    read_at: datetime = Field(default_factory=utcnow)

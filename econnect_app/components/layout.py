@@ -11,7 +11,8 @@ BRAND = "eConnect"
 
 
 def _nav_link(label: str, href: str, icon: str) -> rx.Component:
-    active = AuthState.router.url.path == href
+    path = AuthState.router.url.path
+    active = (path == href) | (path == href + "/")  # production serves /dashboard/
     return rx.link(
         rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), spacing="3", align="center"),
         href=href,

@@ -1,20 +1,32 @@
 """In-app notifications: messages for all users of an environment, or for one user.
 
-A notification with ``user_id`` NULL is for every user of its environment; ``read_at`` is kept on
-the row, so one user marking it read marks it read for the whole environment.
+A notification with ``user_id`` NULL is for every user of its environment. Whether it has been
+read is kept per user (``NotificationRead``): one colleague opening the bell does not hide the
+message from the others.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, update
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, exists, func, insert, literal, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from econnect_app import live
-from econnect_app.models import Notification, User, utcnow
+from econnect_app.models import Notification, NotificationRead, User, utcnow
 from econnect_app.services.permissions import load_actor
 from econnect_app.services.transaction import committing
 
 MESSAGE_MAX_LENGTH = 500
+_MARK_READ_ATTEMPTS = 3
+
+
+class UserNotification(NamedTuple):
+    """A notification as one user sees it."""
+
+    notification: Notification
+    read: bool
 
 
 def _shorten(text: str, max_length: int) -> str:
@@ -42,45 +54,57 @@ def notify(
     return notification
 
 
-def _visible_to(user: User):  # type: ignore[no-untyped-def]
+def _visible_to(user: User) -> tuple[ColumnElement[bool], ...]:
     return (
         Notification.environment_id == user.environment_id,
         or_(col(Notification.user_id).is_(None), Notification.user_id == user.id),
     )
 
 
-def list_notifications(session: Session, *, user: User, limit: int = 20) -> list[Notification]:
-    """The user's notifications (their environment's and their own), newest first."""
+def _read_by(user: User) -> ColumnElement[bool]:
+    return exists().where(
+        NotificationRead.notification_id == Notification.id,
+        NotificationRead.user_id == user.id,
+    )
+
+
+def list_notifications(session: Session, *, user: User, limit: int = 20) -> list[UserNotification]:
+    """The user's notifications (their environment's and their own), newest first, read or not."""
     user = load_actor(session, user)
     statement = (
-        select(Notification)
+        select(Notification, _read_by(user).label("read"))
         .where(*_visible_to(user))
         .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
         .limit(limit)
     )
-    return list(session.exec(statement))
+    return [UserNotification(notification, bool(read)) for notification, read in session.exec(statement)]
 
 
 def count_unread(session: Session, *, user: User) -> int:
-    """How many of the user's notifications are unread."""
+    """How many of the user's notifications this user has not read."""
     user = load_actor(session, user)
-    statement = (
-        select(func.count())
-        .select_from(Notification)
-        .where(*_visible_to(user), col(Notification.read_at).is_(None))
-    )
+    statement = select(func.count()).select_from(Notification).where(*_visible_to(user), ~_read_by(user))
     return int(session.exec(statement).one())
 
 
 def mark_all_read(session: Session, *, user: User) -> None:
-    """Mark every unread notification the user sees as read."""
+    """Mark every notification the user sees as read by this user (idempotent, race-safe)."""
     user = load_actor(session, user)
-    with committing(session):
-        session.exec(
-            update(Notification)
-            .where(*_visible_to(user), col(Notification.read_at).is_(None))
-            .values(read_at=utcnow())
-            .execution_options(synchronize_session="fetch")
-        )
-    # A notification for the whole environment is read for everyone: refresh their bells too.
+    unread = select(
+        col(Notification.id), literal(user.id), literal(utcnow(), type_=NotificationRead.__table__.c.read_at.type)
+    ).where(*_visible_to(user), ~_read_by(user))
+    for attempt in range(_MARK_READ_ATTEMPTS):
+        try:
+            with committing(session):
+                session.execute(
+                    insert(NotificationRead).from_select(
+                        ["notification_id", "user_id", "read_at"], unread
+                    )
+                )
+            break
+        except IntegrityError:
+            # Another tab of the same user marked some of them at the same moment: try the rest.
+            if attempt == _MARK_READ_ATTEMPTS - 1:
+                raise
+    # The user's other tabs show the new count too.
     live.publish_environment_change(user.environment_id)

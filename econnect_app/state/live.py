@@ -422,9 +422,9 @@ class NotificationsState(AuthState):
                 message=item.message,
                 link=item.link,
                 when=format_when(item.created_at),
-                unread=item.read_at is None,
+                unread=not read,
             )
-            for item in notifications.list_notifications(db, user=user, limit=NOTIFICATION_LIST_LIMIT)
+            for item, read in notifications.list_notifications(db, user=user, limit=NOTIFICATION_LIST_LIMIT)
         ]
 
     @rx.event

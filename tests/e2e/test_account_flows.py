@@ -13,8 +13,9 @@ from econnect_app.models import Environment, Organisation, Role, User, UserSessi
 
 def test_sign_up_then_onboarding_then_dashboard(page: Page, unique_email, app_db) -> None:
     email = unique_email("anna")
+    name = email.split("@")[0]  # unique too: other tests sign up people called Anna
     page.goto("/signup")
-    page.get_by_label("Name", exact=True).fill("Anna de Vries")
+    page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Email", exact=True).fill("not-an-email")
     page.get_by_label("Password", exact=True).fill("too short")
     page.get_by_role("button", name="Create account").click()
@@ -22,7 +23,7 @@ def test_sign_up_then_onboarding_then_dashboard(page: Page, unique_email, app_db
     expect(page.get_by_text("Use at least 12 characters.")).to_be_visible()
     expect(page.get_by_text("Enter your company name.")).to_be_visible()
     with app_db() as session:
-        assert session.exec(select(User).where(User.name == "Anna de Vries")).first() is None
+        assert session.exec(select(User).where(User.name == name)).first() is None
 
     sign_up(page, email=email)
     expect(page.get_by_role("heading", name="Welcome to eConnect")).to_be_visible()
@@ -44,6 +45,10 @@ def test_sign_up_then_onboarding_then_dashboard(page: Page, unique_email, app_db
 
     finish_onboarding(page)
     expect(page.locator("#stat-organisations")).to_have_text("1")
+    # The sidebar marks where the user is (production serves the page as /dashboard/).
+    main_navigation = page.get_by_role("navigation", name="Main")
+    expect(main_navigation.get_by_role("link", name="Dashboard")).to_have_attribute("aria-current", "page")
+    expect(main_navigation.get_by_role("link", name="Organisations")).to_have_attribute("aria-current", "false")
     expect(page.locator("#activity-feed")).to_contain_text("activated organisation De Vries Administratie BV")
 
     with app_db() as session:

@@ -18,6 +18,7 @@ from econnect_app.models import (
     Membership,
     MembershipRole,
     Notification,
+    NotificationRead,
     Organisation,
     Partnership,
     Role,
@@ -157,13 +158,21 @@ def test_a_change_in_another_browser_reaches_every_open_dashboard_of_the_environ
     expect(other_firm.locator("#activity-feed")).not_to_contain_text("De Vries")
     expect(other_firm.get_by_role("button", name="Notifications, 0 unread")).to_be_visible()
 
-    # The bell lists the notification; "Mark all as read" clears the count.
+    # The bell lists the notification; "Mark all as read" clears the count for this user only:
+    # the colleague's bell still shows it as unread.
+    colleague_bell = colleague.get_by_role("button", name=re.compile(r"^Notifications, \d+ unread$"))
+    expect(colleague_bell).to_have_accessible_name("Notifications, 1 unread")
     bell.click()
     expect(dashboard.locator("#notifications-list")).to_contain_text("Garage Jansen accepted your request.")
     dashboard.get_by_role("button", name="Mark all as read").click()
     expect(bell).to_have_accessible_name("Notifications, 0 unread")
+    colleague.reload()
+    expect(colleague_bell).to_have_accessible_name("Notifications, 1 unread")
     with app_db() as session:
         notification = session.exec(
             select(Notification).where(col(Notification.message) == "Garage Jansen accepted your request.")
         ).one()
-        assert notification.read_at is not None
+        readers = session.exec(
+            select(NotificationRead.user_id).where(NotificationRead.notification_id == notification.id)
+        ).all()
+        assert len(readers) == 1  # the accountant who opened the bell, not the colleague

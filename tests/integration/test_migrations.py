@@ -7,10 +7,12 @@ new, empty PostgreSQL database (the ``postgresql`` cases skip without it).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -18,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import URL, Engine
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 import econnect_app.models  # noqa: F401  (registers the tables)
 from alembic import command
@@ -146,3 +149,85 @@ def test_only_postgresql_gets_the_search_indexes_and_they_go_on_downgrade(
     command.downgrade(alembic_config, str(before))
     for table, names in POSTGRESQL_ONLY_INDEXES.items():
         assert not names & _indexes(empty_engine, table)
+
+
+NOTIFICATION_READ_REVISION = "a16c77c3cd87"
+
+
+def test_notifications_read_before_stay_read_for_the_users_they_were_for(
+    alembic_config: Config, empty_engine: Engine
+) -> None:
+    """Revision a16c77c3cd87 moves ``notification.read_at`` into a per-user ``notification_read``."""
+    command.upgrade(alembic_config, SEARCH_INDEXES_REVISION)
+    now = datetime.now(UTC)
+    environment = sa.table(
+        "environment", *(sa.column(c) for c in ("id", "name", "plan")), sa.column("created_at", UTCDateTime())
+    )
+    user = sa.table(
+        "app_user",
+        *(
+            sa.column(c)
+            for c in ("id", "environment_id", "name", "email", "role", "is_relationship_manager", "status")
+        ),
+        sa.column("created_at", UTCDateTime()),
+    )
+    notification = sa.table(
+        "notification",
+        *(sa.column(c) for c in ("id", "environment_id", "user_id", "kind", "message", "link")),
+        sa.column("created_at", UTCDateTime()),
+        sa.column("read_at", UTCDateTime()),
+    )
+    with empty_engine.begin() as connection:
+        connection.execute(
+            environment.insert(),
+            [
+                {"id": 1, "name": "Firm", "plan": "Basic", "created_at": now},
+                {"id": 2, "name": "Other", "plan": "Basic", "created_at": now},
+            ],
+        )
+        connection.execute(
+            user.insert(),
+            [
+                {
+                    "id": uid,
+                    "environment_id": env,
+                    "name": name,
+                    "email": f"{name}@example.test",
+                    "role": "User",
+                    "is_relationship_manager": False,
+                    "status": "Active",
+                    "created_at": now,
+                }
+                for uid, env, name in ((1, 1, "ada"), (2, 1, "bob"), (3, 2, "cas"))
+            ],
+        )
+        connection.execute(
+            notification.insert(),
+            [
+                {
+                    "id": nid,
+                    "environment_id": 1,
+                    "user_id": for_user,
+                    "kind": "test",
+                    "message": message,
+                    "link": "",
+                    "created_at": now,
+                    "read_at": read_at,
+                }
+                for nid, for_user, message, read_at in (
+                    (1, None, "shared, read", now),
+                    (2, 1, "Ada's, read", now),
+                    (3, None, "shared, unread", None),
+                )
+            ],
+        )
+
+    command.upgrade(alembic_config, NOTIFICATION_READ_REVISION)
+    with empty_engine.connect() as connection:
+        reads = set(connection.execute(sa.text("SELECT notification_id, user_id FROM notification_read")))
+    assert reads == {(1, 1), (1, 2), (2, 1)}  # never Cas (another environment), never the unread one
+
+    command.downgrade(alembic_config, SEARCH_INDEXES_REVISION)
+    with empty_engine.connect() as connection:
+        read = dict(connection.execute(sa.select(notification.c.id, notification.c.read_at)).all())
+    assert read[1] is not None and read[2] is not None and read[3] is None

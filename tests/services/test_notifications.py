@@ -8,7 +8,7 @@ import pytest
 from conftest_factories import make_admin, make_environment, make_user
 from sqlmodel import Session, select
 
-from econnect_app.models import Notification, UserStatus, utcnow
+from econnect_app.models import Notification, NotificationRead, UserStatus, utcnow
 from econnect_app.services import notifications
 from econnect_app.services.errors import PermissionDenied
 
@@ -20,7 +20,7 @@ def add(
     message: str,
     user_id: int | None = None,
     minutes_ago: int = 0,
-    read: bool = False,
+    read_by: tuple[int, ...] = (),
 ) -> Notification:
     notification = Notification(
         environment_id=environment_id,
@@ -28,9 +28,10 @@ def add(
         kind="test",
         message=message,
         created_at=utcnow() - timedelta(minutes=minutes_ago),
-        read_at=utcnow() if read else None,
     )
     session.add(notification)
+    session.flush()
+    session.add_all(NotificationRead(notification_id=notification.id, user_id=reader) for reader in read_by)
     session.commit()
     return notification
 
@@ -46,34 +47,51 @@ def test_a_user_sees_their_environments_and_their_own_notifications_newest_first
     add(session, environment_id=elsewhere.id, message="other environment")
     add(session, environment_id=environment.id, message="for everyone, new", minutes_ago=1)
 
-    messages = [n.message for n in notifications.list_notifications(session, user=ada)]
+    messages = [n.message for n, _read in notifications.list_notifications(session, user=ada)]
 
     assert messages == ["for everyone, new", "for Ada", "for everyone, old"]
-    assert [n.message for n in notifications.list_notifications(session, user=ada, limit=2)] == [
+    assert [n.message for n, _read in notifications.list_notifications(session, user=ada, limit=2)] == [
         "for everyone, new",
         "for Ada",
     ]
 
 
-def test_count_unread_and_mark_all_read(session: Session) -> None:
+def test_read_state_is_per_user(session: Session) -> None:
     environment = make_environment(session)
     ada = make_admin(session, environment)
     bob = make_user(session, environment)
     add(session, environment_id=environment.id, message="shared")
     add(session, environment_id=environment.id, message="for Ada", user_id=ada.id)
-    add(session, environment_id=environment.id, message="already read", read=True)
-    bobs = add(session, environment_id=environment.id, message="for Bob", user_id=bob.id)
+    add(session, environment_id=environment.id, message="read by Ada before", read_by=(ada.id,))
+    add(session, environment_id=environment.id, message="for Bob", user_id=bob.id)
 
     assert notifications.count_unread(session, user=ada) == 2
-    assert notifications.count_unread(session, user=bob) == 2
+    assert notifications.count_unread(session, user=bob) == 3
 
     notifications.mark_all_read(session, user=ada)
 
     assert notifications.count_unread(session, user=ada) == 0
-    session.expire_all()
-    assert session.get(Notification, bobs.id).read_at is None
-    assert notifications.count_unread(session, user=bob) == 1  # the shared one is read for all
-    assert all(n.read_at for n in notifications.list_notifications(session, user=ada))
+    assert all(read for _n, read in notifications.list_notifications(session, user=ada))
+    # Bob still has the shared ones and his own unread: Ada reading them is Ada's business.
+    assert notifications.count_unread(session, user=bob) == 3
+    assert {n.message: read for n, read in notifications.list_notifications(session, user=bob)} == {
+        "shared": False,
+        "read by Ada before": False,
+        "for Bob": False,
+    }
+
+
+def test_mark_all_read_twice_or_with_nothing_unread_changes_nothing(session: Session) -> None:
+    environment = make_environment(session)
+    ada = make_admin(session, environment)
+    shared = add(session, environment_id=environment.id, message="shared")
+
+    notifications.mark_all_read(session, user=ada)
+    first_read_at = session.exec(select(NotificationRead.read_at)).one()
+    notifications.mark_all_read(session, user=ada)
+
+    reads = session.exec(select(NotificationRead)).all()
+    assert [(r.notification_id, r.user_id, r.read_at) for r in reads] == [(shared.id, ada.id, first_read_at)]
 
 
 def test_notify_adds_a_row_in_the_callers_transaction(session: Session) -> None:
