@@ -14,9 +14,16 @@ from sqlmodel import Session, create_engine
 from econnect_app.settings import get_settings
 
 
+def _unicode_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # SQLite's own lower() only folds ASCII; PostgreSQL's folds every letter. The same rule on
+        # both, so a search for "MÜLLER" finds "Müller" everywhere. (No SQLite index uses lower().)
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")

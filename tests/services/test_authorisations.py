@@ -890,6 +890,14 @@ def test_list_searches_client_name_and_email_ignoring_case(
     assert [row.client_name.split()[0] for row in rows] == expected
 
 
+@pytest.mark.parametrize("search", ["éva", "ÉVA", "MÜLLER", "müller", "eva@müller"])
+def test_search_ignores_case_beyond_ascii_on_every_database(session: Session, anna: User, search: str) -> None:
+    send(session, anna, client_name="Éva Müller", client_email="eva@müller.example")
+    send(session, anna, client_name="Eva Muller", client_email="eva@muller.example")
+    rows = authorisations.list_requests(session, actor=anna, search=search)
+    assert [row.client_name for row in rows] == ["Éva Müller"]
+
+
 def test_filter_and_search_combine(
     session: Session, anna: User, three_requests: list[AuthorisationRequest]
 ) -> None:
