@@ -194,7 +194,7 @@ def organisation_list() -> rx.Component:
             empty_state(
                 "building-2",
                 "No organisations yet",
-                "Add your company below with its KvK number, then activate it.",
+                "Add your company with its KvK number, then activate it here.",
             ),
             rx.box(
                 rx.table.root(
