@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, exists, func, insert, literal, or_
+from sqlalchemy import ColumnElement, Select, exists, func, insert, literal, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -87,18 +87,21 @@ def count_unread(session: Session, *, user: User) -> int:
     return int(session.exec(statement).one())
 
 
+def _unread_as_reads(user: User) -> Select:
+    """(notification id, user id, now) for each notification the user sees and has not read."""
+    now = literal(utcnow(), type_=NotificationRead.__table__.c.read_at.type)
+    return select(col(Notification.id), literal(user.id), now).where(*_visible_to(user), ~_read_by(user))
+
+
 def mark_all_read(session: Session, *, user: User) -> None:
     """Mark every notification the user sees as read by this user (idempotent, race-safe)."""
     user = load_actor(session, user)
-    unread = select(
-        col(Notification.id), literal(user.id), literal(utcnow(), type_=NotificationRead.__table__.c.read_at.type)
-    ).where(*_visible_to(user), ~_read_by(user))
     for attempt in range(_MARK_READ_ATTEMPTS):
         try:
             with committing(session):
                 session.execute(
                     insert(NotificationRead).from_select(
-                        ["notification_id", "user_id", "read_at"], unread
+                        ["notification_id", "user_id", "read_at"], _unread_as_reads(user)
                     )
                 )
             break

@@ -6,9 +6,11 @@ from datetime import timedelta
 
 import pytest
 from conftest_factories import make_admin, make_environment, make_user
-from sqlmodel import Session, select
+from sqlalchemy import Select, literal
+from sqlmodel import Session, col, select
+from sqlmodel.sql.sqltypes import UTCDateTime
 
-from econnect_app.models import Notification, NotificationRead, UserStatus, utcnow
+from econnect_app.models import Notification, NotificationRead, User, UserStatus, utcnow
 from econnect_app.services import notifications
 from econnect_app.services.errors import PermissionDenied
 
@@ -128,3 +130,33 @@ def test_an_inactive_user_sees_nothing(session: Session) -> None:
         notifications.count_unread(session, user=blocked)
     with pytest.raises(PermissionDenied):
         notifications.mark_all_read(session, user=blocked)
+
+
+def test_mark_all_read_retries_when_another_tab_marked_some_at_the_same_moment(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt misses a read written at the same moment: the primary key refuses, we retry."""
+    environment = make_environment(session)
+    ada = make_admin(session, environment)
+    already = add(session, environment_id=environment.id, message="read in the other tab", read_by=(ada.id,))
+    new = add(session, environment_id=environment.id, message="new")
+    earlier_read_at = session.exec(select(NotificationRead.read_at)).one()
+    real_query = notifications._unread_as_reads
+    calls: list[int] = []
+
+    def miss_once(user: User) -> Select:
+        calls.append(1)
+        if len(calls) == 1:  # as if the other tab's read was not committed yet when we looked
+            return select(col(Notification.id), literal(user.id), literal(utcnow(), type_=UTCDateTime())).where(
+                Notification.environment_id == user.environment_id
+            )
+        return real_query(user)
+
+    monkeypatch.setattr(notifications, "_unread_as_reads", miss_once)
+    notifications.mark_all_read(session, user=ada)
+
+    assert len(calls) == 2
+    reads = {read.notification_id: read.read_at for read in session.exec(select(NotificationRead))}
+    assert set(reads) == {already.id, new.id}
+    assert reads[already.id] == earlier_read_at
+    assert notifications.count_unread(session, user=ada) == 0
