@@ -182,7 +182,6 @@ def _describe(request: AuthorisationRequest) -> str:
     return f"{request.client_name} ({request.client_email}) for {request.organisation_name}"
 
 
-
 def _require_manager(session: Session, actor: User, message: str) -> User:
     actor = load_actor(session, actor)
     if not can_manage_partnerships(actor):
@@ -358,6 +357,21 @@ def _pending_request_for(
     return session.exec(statement.execution_options(populate_existing=True)).first()
 
 
+def _record_activity(
+    session: Session, request: AuthorisationRequest, *, actor: User | None, action: str, summary: str
+) -> None:
+    """An activity row about one request, in the requesting environment's log."""
+    activity.record(
+        session,
+        environment_id=request.environment_id,
+        actor=actor,
+        action=action,
+        summary=summary,
+        subject_type=SUBJECT_TYPE,
+        subject_id=request.id,
+    )
+
+
 def _write_new_request(
     session: Session, *, actor: User, environment: Environment, clean: _CleanRequest
 ) -> AuthorisationRequest:
@@ -390,29 +404,25 @@ def _write_new_request(
         session.flush()
         if previous is not None:
             previous.replaced_by_id = request.id
-            activity.record(
+            _record_activity(
                 session,
-                environment_id=environment.id,
+                previous,
                 actor=actor,
                 action="authorisation.replaced",
                 summary=(
                     f"{_label(actor)} replaced the pending authorisation request to "
                     f"{_describe(previous)} with a new request."
                 ),
-                subject_type=SUBJECT_TYPE,
-                subject_id=previous.id,
             )
         _issue_link_and_email(
             session, request=request, requester=actor, environment=environment, package=clean.package
         )
-        activity.record(
+        _record_activity(
             session,
-            environment_id=environment.id,
+            request,
             actor=actor,
             action="authorisation.created",
             summary=f"{_label(actor)} sent an authorisation request to {_describe(request)}.",
-            subject_type=SUBJECT_TYPE,
-            subject_id=request.id,
         )
     return request
 
@@ -641,14 +651,12 @@ def resend_request(session: Session, *, actor: User, request_id: int) -> Authori
         _issue_link_and_email(
             session, request=request, requester=actor, environment=environment, package=package
         )
-        activity.record(
+        _record_activity(
             session,
-            environment_id=environment.id,
+            request,
             actor=actor,
             action="authorisation.resent",
             summary=f"{_label(actor)} resent the authorisation request to {_describe(request)}.",
-            subject_type=SUBJECT_TYPE,
-            subject_id=request.id,
         )
     live.publish_environment_change(environment.id)
     return request
@@ -664,14 +672,12 @@ def withdraw_request(session: Session, *, actor: User, request_id: int) -> Autho
     with committing(session):
         _transition(session, request, ONLY_PENDING_WITHDRAW, status=AuthorisationStatus.WITHDRAWN.value)
         _void_links(session, request_id=request.id, now=now)
-        activity.record(
+        _record_activity(
             session,
-            environment_id=request.environment_id,
+            request,
             actor=actor,
             action="authorisation.withdrawn",
             summary=f"{_label(actor)} withdrew the authorisation request to {_describe(request)}.",
-            subject_type=SUBJECT_TYPE,
-            subject_id=request.id,
         )
     live.publish_environment_change(request.environment_id)
     return request
@@ -710,14 +716,12 @@ def expire_due_requests(session: Session, *, now: datetime | None = None) -> int
             if result.rowcount != 1:
                 continue
             _void_links(session, request_id=request.id, now=now)
-            activity.record(
+            _record_activity(
                 session,
-                environment_id=request.environment_id,
+                request,
                 actor=None,
                 action="authorisation.expired",
                 summary=(f"The authorisation request to {_describe(request)} expired without an answer."),
-                subject_type=SUBJECT_TYPE,
-                subject_id=request.id,
             )
             expired.append(request)
         for request in expired:
