@@ -16,7 +16,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import live, routes, security
+from econnect_app import routes, security
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     AuthorisationLink,
@@ -547,8 +547,6 @@ def accept_request(
             raise ValidationFailed({"kvk_number": organisations.DUPLICATE_KVK_MESSAGE}) from None
         raise
 
-    live.publish_environment_change(firm.id)  # type: ignore[arg-type]
-    live.publish_environment_change(client_environment.id)  # type: ignore[arg-type]
     return outcome
 
 
@@ -704,7 +702,5 @@ def decline_request(
     except _ClaimLost:
         raise _claim_lost_error(session, request_id=request_key) from None  # type: ignore[arg-type]
 
-    live.publish_environment_change(firm.id)  # type: ignore[arg-type]
-    live.publish_environment_change(client_environment.id)  # type: ignore[arg-type]
 
 

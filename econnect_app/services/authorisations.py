@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import live, routes, security
+from econnect_app import routes, security
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     ActivityLog,
@@ -433,7 +433,6 @@ def _create_checked(
     actor: User,
     environment: Environment,
     clean: _CleanRequest,
-    publish: bool = True,
 ) -> AuthorisationRequest:
     """Write the request; on a clash with a concurrent one (unique index) try once more."""
     try:
@@ -443,8 +442,6 @@ def _create_checked(
             request = _write_new_request(session, actor=actor, environment=environment, clean=clean)
         except IntegrityError:
             raise Conflict(RACE_MESSAGE) from None
-    if publish:
-        live.publish_environment_change(environment.id)
     return request
 
 
@@ -574,9 +571,7 @@ def import_requests_csv(session: Session, *, actor: User, csv_text: str) -> Bulk
                 organisation_name=values["organisation"],
                 extra=extra,
             )
-            request = _create_checked(
-                session, actor=actor, environment=environment, clean=clean, publish=False
-            )
+            request = _create_checked(session, actor=actor, environment=environment, clean=clean)
         except ValidationFailed as error:
             errors.append(RowError(line=line, message=" ".join(error.errors.values())))
             continue
@@ -585,8 +580,6 @@ def import_requests_csv(session: Session, *, actor: User, csv_text: str) -> Bulk
             continue
         created.append(request.id)
         created_lines[clean.client_email] = line
-    if created:
-        live.publish_environment_change(environment.id)
     return BulkImportResult(created=created, errors=errors)
 
 
@@ -658,7 +651,6 @@ def resend_request(session: Session, *, actor: User, request_id: int) -> Authori
             action="authorisation.resent",
             summary=f"{_label(actor)} resent the authorisation request to {_describe(request)}.",
         )
-    live.publish_environment_change(environment.id)
     return request
 
 
@@ -679,7 +671,6 @@ def withdraw_request(session: Session, *, actor: User, request_id: int) -> Autho
             action="authorisation.withdrawn",
             summary=f"{_label(actor)} withdrew the authorisation request to {_describe(request)}.",
         )
-    live.publish_environment_change(request.environment_id)
     return request
 
 
@@ -726,8 +717,6 @@ def expire_due_requests(session: Session, *, now: datetime | None = None) -> int
             expired.append(request)
         for request in expired:
             session.refresh(request)
-    for environment_id in sorted({request.environment_id for request in expired}):
-        live.publish_environment_change(environment_id)
     return len(expired)
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import ColumnElement, Select, exists, func, insert, literal, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import live
 from econnect_app.models import Notification, NotificationRead, User, utcnow
+from econnect_app.services import effects
 from econnect_app.services.permissions import load_actor
 from econnect_app.services.transaction import committing
 
@@ -99,6 +99,8 @@ def mark_all_read(session: Session, *, user: User) -> None:
     for attempt in range(_MARK_READ_ATTEMPTS):
         try:
             with committing(session):
+                # A bulk INSERT bypasses the flush: the user's other tabs show the new count too.
+                effects.changed(session, user.environment_id)
                 session.execute(
                     insert(NotificationRead).from_select(
                         ["notification_id", "user_id", "read_at"], _unread_as_reads(user)
@@ -109,5 +111,3 @@ def mark_all_read(session: Session, *, user: User) -> None:
             # Another tab of the same user marked some of them at the same moment: try the rest.
             if attempt == _MARK_READ_ATTEMPTS - 1:
                 raise
-    # The user's other tabs show the new count too.
-    live.publish_environment_change(user.environment_id)

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import live, security
+from econnect_app import security
 from econnect_app.models import (
     Environment,
     Membership,
@@ -212,7 +212,6 @@ def add_organisation(
         if _kvk_taken(session, environment_id=environment.id, kvk_number=data.kvk_number):
             raise ValidationFailed({"kvk_number": DUPLICATE_KVK_MESSAGE}) from None
         raise
-    live.publish_environment_change(environment.id)
     return organisation
 
 
@@ -265,7 +264,6 @@ def activate_organisation(session: Session, *, actor: User, organisation_id: int
             subject_type="organisation",
             subject_id=organisation.id,
         )
-    live.publish_environment_change(actor.environment_id)
     return organisation
 
 

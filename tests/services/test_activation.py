@@ -214,6 +214,7 @@ def test_declined_request_says_when_it_was_declined(session: Session, scene: Sce
 def test_accept_for_an_existing_organisation(session: Session, scene: Scene, published: list[int]) -> None:
     organisation = make_organisation(session, scene.client_environment, name="Korenbloem B.V.")
     assert organisation.activated_at is None and organisation.software_package_id is None
+    published.clear()
 
     outcome = activation.accept_request(
         session, user=scene.client, token=scene.token, organisation_id=organisation.id
