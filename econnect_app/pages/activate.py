@@ -13,6 +13,7 @@ from sqlmodel import Session
 from econnect_app import routes
 from econnect_app.components.forms import app_form, field_error, text_field
 from econnect_app.components.layout import public_layout
+from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import activation, organisations
 from econnect_app.services.errors import DomainError, InvalidToken, NotFound, ValidationFailed
@@ -75,7 +76,7 @@ class ActivateState(AuthState):
         self.requester_name = view.requester_name
         self.organisation_name = view.organisation_name
         self.software_name = view.software_name
-        self.expires = view.expires_at.strftime("%d %B %Y")
+        self.expires = format_date(view.expires_at)
         self.client_name = getattr(view, "client_name", "")
 
     @rx.event

@@ -4,7 +4,6 @@ received from accountants."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Any
 
 import reflex as rx
@@ -12,6 +11,7 @@ from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.formatting import format_datetime
 from econnect_app.models import AuthorisationStatus, User
 from econnect_app.services import activation, authorisations
 from econnect_app.state.auth import AuthState
@@ -25,10 +25,6 @@ STATUS_COLOURS = {
     "Withdrawn": "gray",
     "Expired": "gray",
 }
-
-
-def _date(value: datetime | None) -> str:
-    return value.strftime("%d %b %Y %H:%M") if value else "—"
 
 
 @dataclasses.dataclass
@@ -86,8 +82,8 @@ class AuthorisationsState(AuthState):
                 software_name=row.software_name,
                 status=row.status,
                 colour=STATUS_COLOURS.get(row.status, "gray"),
-                sent=_date(row.created_at),
-                last_sent=_date(row.last_sent_at),
+                sent=format_datetime(row.created_at),
+                last_sent=format_datetime(row.last_sent_at),
                 note=(row.decline_reason or "") if row.status == AuthorisationStatus.DECLINED.value else "",
                 can_resend=row.can_resend,
                 can_withdraw=row.can_withdraw,
@@ -101,7 +97,7 @@ class AuthorisationsState(AuthState):
                 requester_name=row.requester_name,
                 organisation_name=row.organisation_name,
                 software_name=row.software_name,
-                expires=_date(row.expires_at),
+                expires=format_datetime(row.expires_at),
             )
             for row in activation.incoming_requests(db, user=actor)
         ]

@@ -10,10 +10,11 @@ from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.formatting import format_datetime
 from econnect_app.models import User
 from econnect_app.services import dashboard
 from econnect_app.state.auth import AuthState
-from econnect_app.state.live import format_when, watch
+from econnect_app.state.live import watch
 
 
 @dataclasses.dataclass
@@ -46,7 +47,7 @@ class DashboardState(AuthState):
         self.active_organisations = summary.active_organisations
         self.active_users = summary.active_users
         self.feed = [
-            FeedItem(summary=item.summary, when=format_when(item.created_at))
+            FeedItem(summary=item.summary, when=format_datetime(item.created_at))
             for item in summary.recent_activity
         ]
         self.loaded = True

@@ -8,6 +8,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app.db import get_engine
+from econnect_app.formatting import format_datetime
 from econnect_app.mail.outbox import list_recent_messages
 from econnect_app.models import OutboxMessage
 from econnect_app.settings import get_settings
@@ -43,7 +44,7 @@ def mailbox_entry(message: OutboxMessage) -> MailboxEntry:
         recipient=message.to_address,
         cc=message.cc.replace(",", ", "),
         subject=message.subject,
-        time=message.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        time=format_datetime(message.created_at),
         status=message.status,
         html_body=message.html_body,
     )

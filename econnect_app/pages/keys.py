@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import reflex as rx
@@ -20,6 +19,7 @@ from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.formatting import format_datetime
 from econnect_app.models import KeySet, User
 from econnect_app.services import keys as keys_service
 from econnect_app.services.errors import PermissionDenied
@@ -56,10 +56,6 @@ class KeyCard:
     instructions: str
 
 
-def _date(moment: datetime | None) -> str:
-    return f"{moment:%d %b %Y, %H:%M} UTC" if moment else ""
-
-
 class KeysState(AuthState):
     """The key set, the one-time Secret display and the organisation cards."""
 
@@ -76,8 +72,8 @@ class KeysState(AuthState):
     def _show_key_set(self, key_set: KeySet | None) -> None:
         self.has_key_set = key_set is not None
         self.app_key = key_set.app_key if key_set else ""
-        self.key_set_created = _date(key_set.created_at) if key_set else ""
-        self.last_rotated = _date(key_set.rotated_at) if key_set else ""
+        self.key_set_created = format_datetime(key_set.created_at) if key_set else ""
+        self.last_rotated = format_datetime(key_set.rotated_at) if key_set else ""
 
     def _refresh(self, db: Session, actor: User) -> None:
         """Reload the key set and the cards (the services check the actor's role)."""

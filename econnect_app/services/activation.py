@@ -17,21 +17,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from econnect_app import routes, security
+from econnect_app.formatting import format_date
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     AuthorisationLink,
     AuthorisationRequest,
     AuthorisationStatus,
     Environment,
-    Membership,
-    MembershipRole,
     Organisation,
     SoftwarePackage,
     User,
     UserEmail,
     utcnow,
 )
-from econnect_app.services import activity, notifications, organisations, partnerships
+from econnect_app.services import activity, memberships, notifications, organisations, partnerships
 from econnect_app.services.errors import (
     Conflict,
     InvalidToken,
@@ -157,11 +156,6 @@ class AcceptOutcome:
     organisation_id: int
     organisation_name: str
     firm_name: str
-
-
-def format_date(moment: datetime) -> str:
-    """A date as people write it, e.g. ``3 March 2025`` (UTC)."""
-    return f"{moment.day} {moment:%B %Y}"
 
 
 def _shorten(text: str, max_length: int = 500) -> str:
@@ -359,35 +353,6 @@ def _claim_lost_error(session: Session, *, request_id: int) -> InvalidToken:
     return problem or LinkUnknown()
 
 
-def _ensure_membership(session: Session, *, organisation_id: int, user_id: int, created_by_id: int) -> bool:
-    """Make ``user_id`` a Member of the organisation unless it already is; True when added."""
-
-    def exists() -> bool:
-        statement = select(Membership.id).where(
-            Membership.organisation_id == organisation_id, Membership.user_id == user_id
-        )
-        return session.exec(statement).first() is not None
-
-    if exists():
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                Membership(
-                    organisation_id=organisation_id,
-                    user_id=user_id,
-                    role=MembershipRole.MEMBER.value,
-                    created_by_id=created_by_id,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        if exists():  # added by a concurrent transaction
-            return False
-        raise
-    return True
-
-
 def _choose_organisation(
     session: Session,
     *,
@@ -487,7 +452,7 @@ def accept_request(
             request.client_organisation_id = organisation.id
             request.partnership_id = partnership.id
 
-            member_added = _ensure_membership(
+            member_added = memberships.ensure_membership(
                 session,
                 organisation_id=organisation.id,  # type: ignore[arg-type]
                 user_id=requester.id,  # type: ignore[arg-type]

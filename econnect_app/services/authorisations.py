@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from econnect_app import routes, security
+from econnect_app.formatting import format_date
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     ActivityLog,
@@ -304,11 +305,6 @@ def _void_links(session: Session, *, request_id: int, now: datetime) -> None:
     )
 
 
-def _readable_date(moment: datetime) -> str:
-    """Like "6 December 2026" (UTC)."""
-    return f"{moment.day} {moment.strftime('%B %Y')}"
-
-
 def _issue_link_and_email(
     session: Session,
     *,
@@ -333,7 +329,7 @@ def _issue_link_and_email(
             "organisation_name": request.organisation_name,
             "software_name": package.name,
             "link": routes.absolute(routes.activate(raw)),
-            "expires_on": _readable_date(request.expires_at),
+            "expires_on": format_date(request.expires_at),
             "expires_days": days,
             "what_accepting_grants": (
                 f"Accepting creates a partnership between {firm} and your environment on "

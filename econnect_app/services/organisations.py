@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 from econnect_app import security
 from econnect_app.models import (
     Environment,
-    Membership,
     MembershipRole,
     Organisation,
     Plan,
@@ -19,7 +18,7 @@ from econnect_app.models import (
     User,
     utcnow,
 )
-from econnect_app.services import activity
+from econnect_app.services import activity, memberships
 from econnect_app.services.errors import (
     Conflict,
     NotFound,
@@ -151,13 +150,12 @@ def add_organisation_rows(
     )
     session.add(organisation)
     session.flush()
-    session.add(
-        Membership(
-            organisation_id=organisation.id,
-            user_id=actor.id,
-            role=MembershipRole.ADMINISTRATOR.value,
-            created_by_id=actor.id,
-        )
+    memberships.add_membership_row(
+        session,
+        organisation_id=organisation.id,  # type: ignore[arg-type]
+        user_id=actor.id,  # type: ignore[arg-type]
+        role=MembershipRole.ADMINISTRATOR.value,
+        created_by_id=actor.id,
     )
     activity.record(
         session,
@@ -222,24 +220,17 @@ def _get_own_organisation(session: Session, *, actor: User, organisation_id: int
     return organisation
 
 
-def _is_organisation_administrator(
-    session: Session, *, user: User, organisation: Organisation
-) -> bool:
-    statement = select(Membership.id).where(
-        Membership.organisation_id == organisation.id,
-        Membership.user_id == user.id,
-        Membership.role == MembershipRole.ADMINISTRATOR.value,
-    )
-    return session.exec(statement).first() is not None
-
-
 def _require_organisation_manager(
     session: Session, *, actor: User, organisation: Organisation
 ) -> None:
     """Advanced users and Administrators, or an Administrator member of the organisation."""
     if can_manage_partnerships(actor):
         return
-    if _is_organisation_administrator(session, user=actor, organisation=organisation):
+    if memberships.is_organisation_administrator(
+        session,
+        organisation_id=organisation.id,  # type: ignore[arg-type]
+        user_id=actor.id,  # type: ignore[arg-type]
+    ):
         return
     raise PermissionDenied(
         "Only Administrators, Advanced users and administrators of this organisation can change it."

@@ -38,13 +38,13 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, Protocol
 
 import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import live
+from econnect_app.formatting import format_datetime
 from econnect_app.models import User
 from econnect_app.services import notifications, sessions
 from econnect_app.services.errors import DomainError
@@ -393,11 +393,6 @@ class NotificationItem:
     unread: bool
 
 
-def format_when(moment: datetime) -> str:
-    """A timestamp as the UI shows it."""
-    return moment.strftime("%d %b %Y %H:%M UTC")
-
-
 class NotificationsState(AuthState):
     """The bell in the header: unread count and the latest notifications; refreshed live."""
 
@@ -421,7 +416,7 @@ class NotificationsState(AuthState):
                 id=item.id or 0,
                 message=item.message,
                 link=item.link,
-                when=format_when(item.created_at),
+                when=format_datetime(item.created_at),
                 unread=not read,
             )
             for item, read in notifications.list_notifications(db, user=user, limit=NOTIFICATION_LIST_LIMIT)
