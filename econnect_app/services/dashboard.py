@@ -5,21 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from econnect_app.models import (
     AuthorisationRequest,
     AuthorisationStatus,
-    Membership,
     Organisation,
-    Partnership,
-    PartnershipStatus,
     User,
     UserStatus,
     utcnow,
 )
-from econnect_app.services import activity
+from econnect_app.services import activity, partnerships
 from econnect_app.services.permissions import load_actor
 
 
@@ -62,49 +59,6 @@ def count_pending_requests(session: Session, *, environment_id: int) -> int:
     )
 
 
-def _active_partnerships_of(environment_id: int):  # type: ignore[no-untyped-def]
-    return (col(Partnership.status) == PartnershipStatus.ACTIVE.value) & or_(
-        col(Partnership.environment_low_id) == environment_id,
-        col(Partnership.environment_high_id) == environment_id,
-    )
-
-
-def count_active_partnerships(session: Session, *, environment_id: int) -> int:
-    """Active partnerships with the environment on either side."""
-    return _count(
-        session, select(func.count()).select_from(Partnership).where(_active_partnerships_of(environment_id))
-    )
-
-
-def count_client_organisations(session: Session, *, environment_id: int) -> int:
-    """Organisations of active-partner environments in which an active user of this environment
-    has a membership (the organisations the environment works for)."""
-    partner_ids = [
-        low if high == environment_id else high
-        for low, high in session.exec(
-            select(Partnership.environment_low_id, Partnership.environment_high_id).where(
-                _active_partnerships_of(environment_id)
-            )
-        )
-    ]
-    if not partner_ids:
-        return 0
-    members_of_environment = (
-        select(Membership.organisation_id)
-        .join(User, col(User.id) == col(Membership.user_id))
-        .where(User.environment_id == environment_id, User.status == UserStatus.ACTIVE.value)
-    )
-    return _count(
-        session,
-        select(func.count())
-        .select_from(Organisation)
-        .where(
-            col(Organisation.environment_id).in_(partner_ids),
-            col(Organisation.id).in_(members_of_environment),
-        ),
-    )
-
-
 def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15) -> DashboardSummary:
     """What the dashboard shows the actor: their own environment only, re-read from the database
     (the actor must still be active)."""
@@ -132,8 +86,8 @@ def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15
     ]
     return DashboardSummary(
         pending_requests=count_pending_requests(session, environment_id=environment_id),
-        active_partnerships=count_active_partnerships(session, environment_id=environment_id),
-        client_organisations=count_client_organisations(session, environment_id=environment_id),
+        active_partnerships=partnerships.count_active_partnerships(session, environment_id=environment_id),
+        client_organisations=partnerships.count_client_organisations(session, environment_id=environment_id),
         own_organisations=own,
         active_organisations=activated,
         active_users=users,

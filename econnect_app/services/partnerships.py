@@ -1,5 +1,8 @@
 """Partnerships between two environments, and the client organisations they give access to.
 
+The only home of partnership queries: the dashboard, the access rules, the keys page and the API
+all ask these functions.
+
 A partnership is symmetric. It is stored as an ordered pair (``environment_low_id`` <
 ``environment_high_id``); a partial unique index allows one Active partnership per pair.
 """
@@ -9,20 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from econnect_app.models import (
     Environment,
-    Membership,
     Organisation,
     Partnership,
     PartnershipStatus,
     Role,
     User,
-    UserStatus,
 )
+from econnect_app.services import memberships
 from econnect_app.services.errors import Conflict
 from econnect_app.services.permissions import load_actor, require_role
 
@@ -145,45 +147,44 @@ def _partner_of(partnership: Partnership, environment_id: int) -> int:
 
 def _client_organisations_statement(environment_id: int, partner_ids: list[int]):  # type: ignore[no-untyped-def]
     """Organisations of ``partner_ids`` with a member who is an active user of the environment."""
-    members_of_environment = (
-        select(Membership.organisation_id)
-        .join(User, col(User.id) == col(Membership.user_id))
-        .where(User.environment_id == environment_id, User.status == UserStatus.ACTIVE.value)
-    )
     return select(Organisation).where(
         col(Organisation.environment_id).in_(partner_ids),
-        col(Organisation.id).in_(members_of_environment),
+        col(Organisation.id).in_(memberships.organisations_with_member_from(environment_id)),
+    )
+
+
+def _involving(environment_id: int) -> ColumnElement[bool]:
+    """Active partnerships with ``environment_id`` on either side."""
+    return (col(Partnership.status) == PartnershipStatus.ACTIVE.value) & or_(
+        col(Partnership.environment_low_id) == environment_id,
+        col(Partnership.environment_high_id) == environment_id,
     )
 
 
 def _active_partnerships(session: Session, *, environment_id: int) -> list[Partnership]:
-    statement = select(Partnership).where(
-        Partnership.status == PartnershipStatus.ACTIVE.value,
-        (col(Partnership.environment_low_id) == environment_id)
-        | (col(Partnership.environment_high_id) == environment_id),
-    )
-    return list(session.exec(statement))
+    return list(session.exec(select(Partnership).where(_involving(environment_id))))
 
 
 def count_active_partnerships(session: Session, *, environment_id: int) -> int:
     """How many active partnerships an environment has."""
-    statement = (
-        select(func.count())
-        .select_from(Partnership)
-        .where(
-            Partnership.status == PartnershipStatus.ACTIVE.value,
-            (col(Partnership.environment_low_id) == environment_id)
-            | (col(Partnership.environment_high_id) == environment_id),
-        )
-    )
+    statement = select(func.count()).select_from(Partnership).where(_involving(environment_id))
     return int(session.exec(statement).one())
 
 
-def _partner_ids(session: Session, *, environment_id: int) -> list[int]:
-    return [
-        _partner_of(partnership, environment_id)
-        for partnership in _active_partnerships(session, environment_id=environment_id)
-    ]
+def partner_environment_ids(session: Session, *, environment_id: int) -> list[int]:
+    """The environments that hold an active partnership with ``environment_id``."""
+    statement = select(Partnership.environment_low_id, Partnership.environment_high_id).where(
+        _involving(environment_id)
+    )
+    return [high if low == environment_id else low for low, high in session.exec(statement)]
+
+
+def has_active_partnership(session: Session, *, environment_a_id: int, environment_b_id: int) -> bool:
+    """Whether the two environments hold an active partnership (in either order)."""
+    return (
+        active_partnership(session, environment_id=environment_a_id, partner_environment_id=environment_b_id)
+        is not None
+    )
 
 
 def client_organisations(session: Session, *, environment_id: int) -> list[Organisation]:
@@ -192,7 +193,7 @@ def client_organisations(session: Session, *, environment_id: int) -> list[Organ
     That is: organisations of a partner environment in which at least one (active) user of
     ``environment_id`` is a member (the same rule as ``access.environment_can_access_organisation``).
     """
-    partner_ids = _partner_ids(session, environment_id=environment_id)
+    partner_ids = partner_environment_ids(session, environment_id=environment_id)
     if not partner_ids:
         return []
     statement = _client_organisations_statement(environment_id, partner_ids).order_by(
@@ -213,7 +214,7 @@ def count_client_organisations(session: Session, *, environment_id: int) -> int:
     return _count_client_organisations(
         session,
         environment_id=environment_id,
-        partner_ids=_partner_ids(session, environment_id=environment_id),
+        partner_ids=partner_environment_ids(session, environment_id=environment_id),
     )
 
 
