@@ -50,6 +50,22 @@ class MembershipRole(StrEnum):
     ADMINISTRATOR = "Administrator"
 
 
+class MembershipStatus(StrEnum):
+    """A membership of a partner user waits for that user to accept it; ended ones are history."""
+
+    INVITED = "Invited"
+    ACTIVE = "Active"
+    ENDED = "Ended"
+
+
+class MembershipEndReason(StrEnum):
+    """Why a membership ended."""
+
+    REMOVED = "removed"
+    PARTNERSHIP_ENDED = "partnership_ended"
+    DECLINED = "declined"
+
+
 class TokenPurpose(StrEnum):
     """What a one-time emailed token is for."""
 
@@ -75,11 +91,28 @@ class PartnershipStatus(StrEnum):
     ENDED = "Ended"
 
 
+class PartnershipOrigin(StrEnum):
+    """How a partnership came about."""
+
+    AUTHORISATION_REQUEST = "authorisation_request"
+    RELATIONSHIP_REQUEST = "relationship_request"
+
+
 class CostAllocation(StrEnum):
     """Which side pays for the client connection."""
 
     CLIENT = "Client"
     INTERMEDIARY = "Intermediary"
+
+
+class RelationshipRequestStatus(StrEnum):
+    """Life of a relationship request sent from Find partners."""
+
+    PENDING = "Pending"
+    ACCEPTED = "Accepted"
+    DECLINED = "Declined"
+    WITHDRAWN = "Withdrawn"
+    EXPIRED = "Expired"
 
 
 class OutboxStatus(StrEnum):
@@ -148,6 +181,7 @@ class Organisation(SQLModel, table=True):
     country: str = Field(default="NL", max_length=2)
     identifier: str = Field(max_length=64, unique=True, index=True)
     activated_at: datetime | None = None
+    findable: bool = True  # listed in other environments' Find partners once activated
     receive_e_invoices: bool = False
     software_package_id: int | None = Field(default=None, foreign_key="software_package.id")
     created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
@@ -167,16 +201,34 @@ class SoftwarePackage(SQLModel, table=True):
 
 
 class Membership(SQLModel, table=True):
-    """A user's access to an organisation (users of a partner environment included)."""
+    """A user's access to an organisation (users of a partner environment included).
 
-    __table_args__ = (UniqueConstraint("organisation_id", "user_id"),)
+    Ended memberships are kept as history; a partial unique index allows one current (Invited or
+    Active) membership per organisation and user.
+    """
+
+    __table_args__ = (
+        Index(
+            "uq_membership_current",
+            "organisation_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status != 'Ended'"),
+            postgresql_where=text("status != 'Ended'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     role: str = Field(default=MembershipRole.MEMBER.value, max_length=16)
+    status: str = Field(default=MembershipStatus.ACTIVE.value, max_length=16, index=True)
     created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow)
+    accepted_at: datetime | None = None
+    ended_at: datetime | None = None
+    ended_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    end_reason: str | None = Field(default=None, max_length=32)
 
 
 class UserSession(SQLModel, table=True):
@@ -280,11 +332,83 @@ class Partnership(SQLModel, table=True):
     environment_high_id: int = Field(foreign_key="environment.id", index=True)
     initiator_environment_id: int = Field(foreign_key="environment.id")
     status: str = Field(default=PartnershipStatus.ACTIVE.value, max_length=16, index=True)
-    created_via: str = Field(default="authorisation_request", max_length=32)
+    created_via: str = Field(default=PartnershipOrigin.AUTHORISATION_REQUEST.value, max_length=32)
     cost_allocation: str = Field(default=CostAllocation.CLIENT.value, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
     ended_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class PartnershipManager(SQLModel, table=True):
+    """A relationship manager of one side, connected to a partnership (history kept)."""
+
+    __tablename__ = "partnership_manager"
+    __table_args__ = (
+        Index(
+            "uq_partnership_manager_current",
+            "partnership_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("disconnected_at IS NULL"),
+            postgresql_where=text("disconnected_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    partnership_id: int = Field(foreign_key="partnership.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    connected_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    connected_at: datetime = Field(default_factory=utcnow)
+    disconnected_at: datetime | None = None
+    disconnected_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class RelationshipRequest(SQLModel, table=True):
+    """A request from Find partners to start a partnership, answered by the other environment.
+
+    The pair is stored ordered (like ``Partnership``) so a partial unique index allows one Pending
+    request per pair of environments, whichever side sends it. Rows are never deleted.
+    """
+
+    __tablename__ = "relationship_request"
+    __table_args__ = (
+        Index(
+            "uq_relationship_request_pending_pair",
+            "environment_low_id",
+            "environment_high_id",
+            unique=True,
+            sqlite_where=text("status = 'Pending'"),
+            postgresql_where=text("status = 'Pending'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    requester_environment_id: int = Field(foreign_key="environment.id", index=True)
+    requested_by_id: int = Field(foreign_key="app_user.id")
+    target_environment_id: int = Field(foreign_key="environment.id", index=True)
+    target_organisation_id: int = Field(foreign_key="organisation.id")
+    environment_low_id: int = Field(foreign_key="environment.id")
+    environment_high_id: int = Field(foreign_key="environment.id")
+    message: str = Field(default="", sa_type=Text)
+    status: str = Field(default=RelationshipRequestStatus.PENDING.value, max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    expires_at: datetime
+    responded_at: datetime | None = None
+    responded_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    partnership_id: int | None = Field(default=None, foreign_key="partnership.id")
+
+
+class RelationshipRequestLink(SQLModel, table=True):
+    """One emailed accept/decline link of a relationship request, for one recipient (hash only)."""
+
+    __tablename__ = "relationship_request_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="relationship_request.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id")
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    voided_at: datetime | None = None
 
 
 class AuthorisationRequest(SQLModel, table=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from econnect_app.models import Membership, Organisation, User, UserStatus
+from econnect_app.models import Organisation, User, UserStatus
 from econnect_app.services import memberships, partnerships
 from econnect_app.services.permissions import can_manage_partnerships
 
@@ -77,11 +77,12 @@ def accessible_organisations(session: Session, *, user: User) -> list[Organisati
     partners = partnerships.partner_environment_ids(session, environment_id=user.environment_id)
     if not partners:
         return own
-    # One membership per (organisation, user), so the join gives each organisation once.
     clients = session.exec(
         select(Organisation)
-        .join(Membership, col(Membership.organisation_id) == col(Organisation.id))
-        .where(Membership.user_id == user.id, col(Organisation.environment_id).in_(partners))
+        .where(
+            col(Organisation.id).in_(memberships.organisations_of_user(user.id)),  # type: ignore[arg-type]
+            col(Organisation.environment_id).in_(partners),
+        )
         .order_by(*by_name)
     )
     return own + list(clients)
