@@ -21,6 +21,10 @@ AUTHORISATIONS = "/authorisations"
 NEW_AUTHORISATION = "/authorisations/new"
 INCOMING_AUTHORISATION = "/authorisations/incoming/[request_id]"
 PARTNERS = "/partners"
+FIND_PARTNERS = "/partners/find"
+RELATIONSHIP_REQUEST = "/relationship-requests/[token]"
+ORGANISATION = "/organisations/[id]"
+ORGANISATION_MEMBERS = "/organisations/[id]/members"
 KEYS = "/keys"
 USERS = "/users"
 PROFILE = "/profile"
@@ -50,6 +54,21 @@ def confirm_email(token: str) -> str:
 def activate(token: str) -> str:
     """Path of an authorisation request's activation link."""
     return _fill(ACTIVATE, token)
+
+
+def relationship_request(token: str) -> str:
+    """Path of a relationship request's accept/decline link."""
+    return _fill(RELATIONSHIP_REQUEST, token)
+
+
+def organisation(organisation_id: int) -> str:
+    """Path of one organisation's page."""
+    return ORGANISATION.replace("[id]", str(organisation_id))
+
+
+def organisation_members(organisation_id: int) -> str:
+    """Path of one organisation's member management."""
+    return ORGANISATION_MEMBERS.replace("[id]", str(organisation_id))
 
 
 def absolute(path: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from econnect_app.models import Organisation, User, UserStatus
-from econnect_app.services import memberships, partnerships
+from econnect_app.services import memberships, partnerships, relationship_managers
 from econnect_app.services.permissions import can_manage_partnerships
 
 
@@ -38,14 +38,18 @@ def environment_can_access_organisation(
 
 def user_can_access_organisation(session: Session, *, user: User, organisation: Organisation) -> bool:
     """Whether a user may open an organisation: any organisation of their own environment, or a
-    partner's organisation they are a member of while their environment's access holds."""
+    partner's organisation while their environment's access holds and they are a member of it or
+    a connected relationship manager of that partnership."""
     if user.status != UserStatus.ACTIVE.value or organisation.id is None:
         return False
     if organisation.environment_id == user.environment_id:
         return True
-    if not memberships.is_member(session, organisation_id=organisation.id, user_id=user.id):  # type: ignore[arg-type]
-        return False
-    return environment_can_access_organisation(
+    personally = memberships.is_member(
+        session, organisation_id=organisation.id, user_id=user.id  # type: ignore[arg-type]
+    ) or relationship_managers.is_connected_manager(
+        session, user=user, partner_environment_id=organisation.environment_id
+    )
+    return personally and environment_can_access_organisation(
         session, environment_id=user.environment_id, organisation=organisation
     )
 
@@ -64,7 +68,8 @@ def accessible_organisations(session: Session, *, user: User) -> list[Organisati
     """The user's own organisations, then the client organisations they reach, each once, by name.
 
     Client organisations belong to an environment with an active partnership with the user's
-    environment and have the user as a member. An inactive user reaches nothing.
+    environment and have the user as a member (or, for a connected relationship manager of that
+    partnership, any member of the user's environment). An inactive user reaches nothing.
     """
     if user.status != UserStatus.ACTIVE.value:
         return []
@@ -77,12 +82,18 @@ def accessible_organisations(session: Session, *, user: User) -> list[Organisati
     partners = partnerships.partner_environment_ids(session, environment_id=user.environment_id)
     if not partners:
         return own
-    clients = session.exec(
-        select(Organisation)
-        .where(
-            col(Organisation.id).in_(memberships.organisations_of_user(user.id)),  # type: ignore[arg-type]
-            col(Organisation.environment_id).in_(partners),
+    managed = [
+        partner
+        for partner in partners
+        if relationship_managers.is_connected_manager(session, user=user, partner_environment_id=partner)
+    ]
+    reached = col(Organisation.id).in_(memberships.organisations_of_user(user.id))  # type: ignore[arg-type]
+    if managed:
+        reached = reached | (
+            col(Organisation.environment_id).in_(managed)
+            & col(Organisation.id).in_(memberships.organisations_with_member_from(user.environment_id))
         )
-        .order_by(*by_name)
+    clients = session.exec(
+        select(Organisation).where(reached, col(Organisation.environment_id).in_(partners)).order_by(*by_name)
     )
     return own + list(clients)

@@ -8,10 +8,23 @@ as history). At most one membership per organisation and user is current (not En
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app.models import Membership, MembershipRole, MembershipStatus, User, UserStatus, utcnow
+from econnect_app.models import (
+    Membership,
+    MembershipEndReason,
+    MembershipRole,
+    MembershipStatus,
+    Organisation,
+    User,
+    UserStatus,
+    utcnow,
+)
+from econnect_app.services import effects
 
 ACTIVE = MembershipStatus.ACTIVE.value
 ENDED = MembershipStatus.ENDED.value
@@ -132,3 +145,70 @@ def ensure_membership(
             return False
         raise
     return True
+
+
+def change_status(
+    session: Session,
+    *,
+    membership: Membership,
+    from_status: str,
+    to_status: str,
+    now: datetime,
+    by: User,
+    end_reason: str | None = None,
+) -> bool:
+    """Move a membership from ``from_status`` to ``to_status`` only if it is still in it (a
+    conditional UPDATE: a double click or a concurrent change acts once). True when it moved."""
+    values: dict[str, object] = {"status": to_status}
+    if to_status == ACTIVE:
+        values["accepted_at"] = now
+    if to_status == ENDED:
+        values.update(ended_at=now, ended_by_id=by.id, end_reason=end_reason)
+    result = session.execute(
+        update(Membership)
+        .where(col(Membership.id) == membership.id, col(Membership.status) == from_status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.refresh(membership)
+    # A bulk UPDATE bypasses the flush: name the environments whose pages show this membership.
+    for environment_id in effects.environments_of(session.connection(), membership):
+        effects.changed(session, environment_id)
+    return True
+
+
+def end_memberships_across(
+    session: Session, *, environment_a_id: int, environment_b_id: int, by: User, now: datetime
+) -> int:
+    """End every current membership that a user of one environment holds in an organisation of
+    the other (the partnership between them ends); returns how many ended. Kept as history."""
+    crossing = or_(
+        and_(
+            col(Membership.user_id).in_(select(User.id).where(User.environment_id == environment_a_id)),
+            col(Membership.organisation_id).in_(
+                select(Organisation.id).where(Organisation.environment_id == environment_b_id)
+            ),
+        ),
+        and_(
+            col(Membership.user_id).in_(select(User.id).where(User.environment_id == environment_b_id)),
+            col(Membership.organisation_id).in_(
+                select(Organisation.id).where(Organisation.environment_id == environment_a_id)
+            ),
+        ),
+    )
+    result = session.execute(
+        update(Membership)
+        .where(crossing, col(Membership.status) != ENDED)
+        .values(
+            status=ENDED,
+            ended_at=now,
+            ended_by_id=by.id,
+            end_reason=MembershipEndReason.PARTNERSHIP_ENDED.value,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    effects.changed(session, environment_a_id)
+    effects.changed(session, environment_b_id)
+    return int(result.rowcount or 0)

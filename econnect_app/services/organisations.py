@@ -220,17 +220,23 @@ def _get_own_organisation(session: Session, *, actor: User, organisation_id: int
     return organisation
 
 
+def can_configure(session: Session, *, actor: User, organisation: Organisation) -> bool:
+    """Whether the actor may activate an own organisation and change its settings: Advanced users
+    and Administrators of its environment, or an Administrator member of it."""
+    if organisation.environment_id != actor.environment_id:
+        return False
+    return can_manage_partnerships(actor) or memberships.is_organisation_administrator(
+        session,
+        organisation_id=organisation.id,  # type: ignore[arg-type]
+        user_id=actor.id,  # type: ignore[arg-type]
+    )
+
+
 def _require_organisation_manager(
     session: Session, *, actor: User, organisation: Organisation
 ) -> None:
     """Advanced users and Administrators, or an Administrator member of the organisation."""
-    if can_manage_partnerships(actor):
-        return
-    if memberships.is_organisation_administrator(
-        session,
-        organisation_id=organisation.id,  # type: ignore[arg-type]
-        user_id=actor.id,  # type: ignore[arg-type]
-    ):
+    if can_configure(session, actor=actor, organisation=organisation):
         return
     raise PermissionDenied(
         "Only Administrators, Advanced users and administrators of this organisation can change it."
@@ -278,6 +284,30 @@ def set_receive_e_invoices(
             summary=(
                 f"{actor.name or actor.email} turned receiving e-invoices {state} "
                 f"for {organisation.name}."
+            ),
+            subject_type="organisation",
+            subject_id=organisation.id,
+        )
+    return organisation
+
+
+def set_findable(session: Session, *, actor: User, organisation_id: int, findable: bool) -> Organisation:
+    """Choose whether other environments find an (activated) organisation in Find partners."""
+    actor = load_actor(session, actor)
+    organisation = _get_own_organisation(session, actor=actor, organisation_id=organisation_id)
+    _require_organisation_manager(session, actor=actor, organisation=organisation)
+    if organisation.findable == findable:
+        return organisation
+    with committing(session):
+        organisation.findable = findable
+        activity.record(
+            session,
+            environment_id=actor.environment_id,
+            actor=actor,
+            action="organisation.findable_changed",
+            summary=(
+                f"{actor.name or actor.email} made {organisation.name} "
+                f"{'findable' if findable else 'not findable'} in Find partners."
             ),
             subject_type="organisation",
             subject_id=organisation.id,

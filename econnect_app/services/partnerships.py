@@ -9,37 +9,19 @@ A partnership is symmetric. It is stored as an ordered pair (``environment_low_i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from econnect_app.models import (
-    Environment,
     Organisation,
     Partnership,
     PartnershipStatus,
-    Role,
-    User,
 )
 from econnect_app.services import memberships
-from econnect_app.services.errors import Conflict
-from econnect_app.services.permissions import load_actor, require_role
+from econnect_app.services.errors import Conflict, NotFound
 
-
-@dataclass(frozen=True)
-class PartnershipRow:
-    """One line of the partnerships list, seen from the actor's environment."""
-
-    id: int
-    partner_environment_id: int
-    partner_name: str
-    status: str
-    created_at: datetime
-    cost_allocation: str
-    client_organisation_count: int
+PARTNERSHIP_NOT_FOUND = "This partnership does not exist or is not one of yours."
 
 
 def _ordered_pair(environment_id: int, partner_environment_id: int) -> tuple[int, int]:
@@ -139,10 +121,43 @@ def ensure_partnership(
     return partnership
 
 
-def _partner_of(partnership: Partnership, environment_id: int) -> int:
+def partner_of(partnership: Partnership, environment_id: int) -> int:
+    """The other side of a partnership, seen from ``environment_id``."""
     if partnership.environment_low_id == environment_id:
         return partnership.environment_high_id
     return partnership.environment_low_id
+
+
+def intermediary_of(partnership: Partnership) -> int:
+    """The intermediary side: the environment that started the partnership (sent the
+    authorisation or relationship request). The other side is the client."""
+    return partnership.initiator_environment_id
+
+
+def partnership_of(session: Session, *, environment_id: int, partnership_id: int) -> Partnership:
+    """A partnership (active or ended) that ``environment_id`` is a side of; NotFound otherwise."""
+    partnership = session.get(Partnership, partnership_id, populate_existing=True) if partnership_id > 0 else None
+    if partnership is None or environment_id not in (
+        partnership.environment_low_id,
+        partnership.environment_high_id,
+    ):
+        raise NotFound(PARTNERSHIP_NOT_FOUND)
+    return partnership
+
+
+def partnerships_of(session: Session, *, environment_id: int, status: str | None = None) -> list[Partnership]:
+    """The partnerships ``environment_id`` is a side of (``status``: Active, Ended or all), newest
+    first."""
+    statement = select(Partnership).where(
+        or_(
+            col(Partnership.environment_low_id) == environment_id,
+            col(Partnership.environment_high_id) == environment_id,
+        )
+    )
+    if status:
+        statement = statement.where(Partnership.status == status)
+    statement = statement.order_by(col(Partnership.created_at).desc(), col(Partnership.id).desc())
+    return list(session.exec(statement.execution_options(populate_existing=True)))
 
 
 def _client_organisations_statement(environment_id: int, partner_ids: list[int]):  # type: ignore[no-untyped-def]
@@ -216,32 +231,3 @@ def count_client_organisations(session: Session, *, environment_id: int) -> int:
         environment_id=environment_id,
         partner_ids=partner_environment_ids(session, environment_id=environment_id),
     )
-
-
-def list_partnerships(session: Session, *, actor: User) -> list[PartnershipRow]:
-    """The active partnerships of the actor's environment, by partner name.
-
-    Advanced users and Administrators only.
-    """
-    actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR, Role.ADVANCED_USER)
-    environment_id = actor.environment_id
-    rows: list[PartnershipRow] = []
-    for partnership in _active_partnerships(session, environment_id=environment_id):
-        partner_id = _partner_of(partnership, environment_id)
-        partner = session.get(Environment, partner_id)
-        client_count = _count_client_organisations(
-            session, environment_id=environment_id, partner_ids=[partner_id]
-        )
-        rows.append(
-            PartnershipRow(
-                id=partnership.id,  # type: ignore[arg-type]
-                partner_environment_id=partner_id,
-                partner_name=partner.name if partner else "",
-                status=partnership.status,
-                created_at=partnership.created_at,
-                cost_allocation=partnership.cost_allocation,
-                client_organisation_count=client_count,
-            )
-        )
-    rows.sort(key=lambda row: (row.partner_name.lower(), row.id))
-    return rows

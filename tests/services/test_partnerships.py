@@ -20,7 +20,7 @@ from econnect_app.models import (
     UserStatus,
     utcnow,
 )
-from econnect_app.services import partnerships
+from econnect_app.services import partners, partnerships
 from econnect_app.services.errors import Conflict, PermissionDenied
 
 
@@ -251,21 +251,25 @@ def test_list_partnerships_shows_active_ones_by_partner_name(session: Session) -
     make_organisation(session, zulu)
     add_member(session, admin, zulu_org.id)
 
-    rows = partnerships.list_partnerships(session, actor=admin)
+    rows = partners.list_partnerships(session, actor=admin)
 
     assert [row.partner_name for row in rows] == ["alpha Bakery", "Zulu Trading"]
     alpha_row, zulu_row = rows
-    assert alpha_row == partnerships.PartnershipRow(
-        id=alpha_partnership.id,
-        partner_environment_id=alpha.id,
-        partner_name="alpha Bakery",
-        status="Active",
-        created_at=alpha_partnership.created_at,
-        cost_allocation="Client",
-        client_organisation_count=0,
+    assert (alpha_row.id, alpha_row.partner_environment_id, alpha_row.status) == (
+        alpha_partnership.id,
+        alpha.id,
+        "Active",
+    )
+    assert (alpha_row.since, alpha_row.cost_allocation, alpha_row.their_organisations) == (
+        alpha_partnership.created_at,
+        "Client",
+        [],
     )
     assert zulu_row.id == zulu_partnership.id
-    assert zulu_row.client_organisation_count == 1
+    assert [shared.name for shared in zulu_row.their_organisations] == [zulu_org.name]
+    assert [row.partner_name for row in partners.list_partnerships(session, actor=admin, status="Ended")] == [
+        "Gone Ltd"
+    ]
 
 
 def test_list_partnerships_from_the_other_side(session: Session) -> None:
@@ -275,7 +279,7 @@ def test_list_partnerships_from_the_other_side(session: Session) -> None:
     ensure(session, firm, client)
     session.commit()
 
-    [row] = partnerships.list_partnerships(session, actor=client_admin)
+    [row] = partners.list_partnerships(session, actor=client_admin)
 
     assert (row.partner_environment_id, row.partner_name) == (firm.id, "Firm")
 
@@ -286,8 +290,8 @@ def test_list_partnerships_is_for_advanced_users_and_administrators(session: Ses
     plain = make_user(session, firm, role=Role.USER.value)
     blocked = make_admin(session, firm, status=UserStatus.BLOCKED.value)
 
-    assert partnerships.list_partnerships(session, actor=advanced) == []
+    assert partners.list_partnerships(session, actor=advanced) == []
     with pytest.raises(PermissionDenied):
-        partnerships.list_partnerships(session, actor=plain)
+        partners.list_partnerships(session, actor=plain)
     with pytest.raises(PermissionDenied):
-        partnerships.list_partnerships(session, actor=blocked)
+        partners.list_partnerships(session, actor=blocked)
