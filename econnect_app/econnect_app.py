@@ -6,6 +6,7 @@ import econnect_app.models  # noqa: F401  (registers the tables for migrations)
 from econnect_app import routes
 from econnect_app.api import mount_api
 from econnect_app.mail.delivery import delivery_loop
+from econnect_app.maintenance import expiry_loop
 from econnect_app.pages.activate import ActivateState, activate_page
 from econnect_app.pages.authorisations import AuthorisationsState, authorisations_page
 from econnect_app.pages.confirm_email import ConfirmEmailState, confirm_email_page
@@ -38,6 +39,7 @@ app = rx.App(
 )
 # Outbox delivery runs inside the backend when ECONNECT_SMTP_URL is set (returns at once otherwise).
 app.register_lifespan_task(delivery_loop)
+app.register_lifespan_task(expiry_loop)
 # Live updates: changes published by the services are pushed into the open tabs of that environment.
 app.register_lifespan_task(live_updates_task)
 

@@ -9,14 +9,11 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from econnect_app.models import (
-    AuthorisationRequest,
-    AuthorisationStatus,
     Organisation,
     User,
     UserStatus,
-    utcnow,
 )
-from econnect_app.services import activity, partnerships
+from econnect_app.services import activity, authorisations, partnerships
 from econnect_app.services.permissions import load_actor
 
 
@@ -45,20 +42,6 @@ def _count(session: Session, statement) -> int:  # type: ignore[no-untyped-def]
     return int(session.exec(statement).one())
 
 
-def count_pending_requests(session: Session, *, environment_id: int) -> int:
-    """Authorisation requests of the environment that are Pending and not past their expiry."""
-    return _count(
-        session,
-        select(func.count())
-        .select_from(AuthorisationRequest)
-        .where(
-            AuthorisationRequest.environment_id == environment_id,
-            AuthorisationRequest.status == AuthorisationStatus.PENDING.value,
-            col(AuthorisationRequest.expires_at) > utcnow(),
-        ),
-    )
-
-
 def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15) -> DashboardSummary:
     """What the dashboard shows the actor: their own environment only, re-read from the database
     (the actor must still be active)."""
@@ -85,7 +68,7 @@ def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15
         for entry in activity.recent(session, environment_id=environment_id, limit=activity_limit)
     ]
     return DashboardSummary(
-        pending_requests=count_pending_requests(session, environment_id=environment_id),
+        pending_requests=authorisations.count_pending(session, environment_id=environment_id),
         active_partnerships=partnerships.count_active_partnerships(session, environment_id=environment_id),
         client_organisations=partnerships.count_client_organisations(session, environment_id=environment_id),
         own_organisations=own,

@@ -28,8 +28,8 @@ from econnect_app.models import (
     OutboxMessage,
     Partnership,
 )
-from econnect_app.services import activation
-from econnect_app.services.activation import LinkAlreadyUsed
+from econnect_app.services import authorisations
+from econnect_app.services.authorisations import LinkAlreadyUsed, _answer
 
 TIMEOUT = 20
 
@@ -38,13 +38,13 @@ TIMEOUT = 20
 def claim_barrier(monkeypatch: pytest.MonkeyPatch) -> threading.Barrier:
     """Hold both threads just before the claim until both have got there."""
     barrier = threading.Barrier(2, timeout=TIMEOUT)
-    original = activation._claim
+    original = _answer._claim
 
     def claim_together(session: Session, **kwargs: Any):  # type: ignore[no-untyped-def]
         barrier.wait()
         return original(session, **kwargs)
 
-    monkeypatch.setattr(activation, "_claim", claim_together)
+    monkeypatch.setattr(_answer, "_claim", claim_together)
     return barrier
 
 
@@ -87,14 +87,14 @@ def test_two_concurrent_accepts_of_the_same_link_give_one_result(
     scene = make_scene(session)
     organisation = make_organisation(session, scene.client_environment, activated=True)
 
-    def accept(own_session: Session) -> activation.AcceptOutcome:
-        return activation.accept_request(
+    def accept(own_session: Session) -> authorisations.AcceptOutcome:
+        return authorisations.accept_request(
             own_session, user=scene.client, token=scene.token, organisation_id=organisation.id
         )
 
     results = run_together(engine, accept, accept)
 
-    winners = [r for r in results if isinstance(r, activation.AcceptOutcome)]
+    winners = [r for r in results if isinstance(r, authorisations.AcceptOutcome)]
     losers = [r for r in results if isinstance(r, LinkAlreadyUsed)]
     assert len(winners) == 1 and len(losers) == 1, results
     assert "already accepted" in losers[0].message
@@ -107,8 +107,8 @@ def test_two_concurrent_accepts_each_creating_an_organisation_leave_one(
     scene = make_scene(session)
 
     def accept_creating(kvk_number: str) -> Callable[[Session], Any]:
-        def accept(own_session: Session) -> activation.AcceptOutcome:
-            return activation.accept_request(
+        def accept(own_session: Session) -> authorisations.AcceptOutcome:
+            return authorisations.accept_request(
                 own_session,
                 user=scene.client,
                 token=scene.token,
@@ -119,7 +119,7 @@ def test_two_concurrent_accepts_each_creating_an_organisation_leave_one(
 
     results = run_together(engine, accept_creating("11111111"), accept_creating("22222222"))
 
-    [winner] = [r for r in results if isinstance(r, activation.AcceptOutcome)]
+    [winner] = [r for r in results if isinstance(r, authorisations.AcceptOutcome)]
     assert sum(isinstance(r, LinkAlreadyUsed) for r in results) == 1, results
     session.expire_all()
     [organisation] = session.exec(select(Organisation)).all()
@@ -135,17 +135,17 @@ def test_concurrent_accept_and_decline_give_one_answer(
 
     results = run_together(
         engine,
-        lambda own: activation.accept_request(
+        lambda own: authorisations.accept_request(
             own, user=scene.client, token=scene.token, organisation_id=organisation.id
         ),
-        lambda own: activation.decline_request(own, user=scene.client, token=scene.token, reason="No"),
+        lambda own: authorisations.decline_request(own, user=scene.client, token=scene.token, reason="No"),
     )
 
     session.expire_all()
     request = session.get(AuthorisationRequest, scene.request.id)
     assert sum(isinstance(r, LinkAlreadyUsed) for r in results) == 1, results
     if request.status == AuthorisationStatus.ACCEPTED.value:
-        assert isinstance(results[0], activation.AcceptOutcome)
+        assert isinstance(results[0], authorisations.AcceptOutcome)
         assert len(session.exec(select(Partnership)).all()) == 1
     else:
         assert request.status == AuthorisationStatus.DECLINED.value
@@ -171,15 +171,15 @@ def test_two_requests_from_the_same_firm_accepted_at_once_share_one_partnership(
 
     results = run_together(
         engine,
-        lambda own: activation.accept_request(
+        lambda own: authorisations.accept_request(
             own, user=scene.client, token=scene.token, organisation_id=first_org.id
         ),
-        lambda own: activation.accept_request(
+        lambda own: authorisations.accept_request(
             own, user=scene.client, token=second_token, organisation_id=second_org.id
         ),
     )
 
-    assert all(isinstance(r, activation.AcceptOutcome) for r in results), results
+    assert all(isinstance(r, authorisations.AcceptOutcome) for r in results), results
     assert results[0].partnership_id == results[1].partnership_id
     session.expire_all()
     assert len(session.exec(select(Partnership)).all()) == 1

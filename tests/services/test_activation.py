@@ -35,13 +35,14 @@ from econnect_app.models import (
     UserStatus,
     utcnow,
 )
-from econnect_app.services import activation
-from econnect_app.services.activation import (
+from econnect_app.services import authorisations
+from econnect_app.services.authorisations import (
     LinkAlreadyUsed,
     LinkExpired,
     LinkReplaced,
     LinkUnknown,
     LinkWithdrawn,
+    _answer,
 )
 from econnect_app.services.errors import (
     Conflict,
@@ -101,7 +102,7 @@ def snapshot(session: Session) -> dict[str, object]:
 
 
 def test_a_working_link_shows_who_asks_for_what(session: Session, scene: Scene) -> None:
-    view = activation.look_up_link(session, token=scene.token)
+    view = authorisations.look_up_link(session, token=scene.token)
 
     assert view.request_id == scene.request.id
     assert view.firm_name == "Lovelace Accounting"
@@ -118,7 +119,7 @@ def test_unknown_link_says_to_check_the_link_or_ask_for_a_new_request(
     session: Session, scene: Scene, token: str
 ) -> None:
     with pytest.raises(LinkUnknown) as caught:
-        activation.look_up_link(session, token=token)
+        authorisations.look_up_link(session, token=token)
     assert caught.value.message == (
         "This link is not valid. Check that you copied the whole link from the email, "
         "or ask your accountant to send a new request."
@@ -130,16 +131,16 @@ def test_resent_request_old_link_says_use_the_newest_email(session: Session, sce
     new_token = add_link(session, scene.request)
 
     with pytest.raises(LinkReplaced) as caught:
-        activation.look_up_link(session, token=scene.token)
+        authorisations.look_up_link(session, token=scene.token)
     assert "newest email from Lovelace Accounting" in caught.value.message
-    assert activation.look_up_link(session, token=new_token).request_id == scene.request.id
+    assert authorisations.look_up_link(session, token=new_token).request_id == scene.request.id
 
 
 def test_an_older_link_counts_as_replaced_even_if_not_voided(session: Session, scene: Scene) -> None:
     add_link(session, scene.request, void_others=False)
 
     with pytest.raises(LinkReplaced):
-        activation.look_up_link(session, token=scene.token)
+        authorisations.look_up_link(session, token=scene.token)
 
 
 def test_link_of_a_request_replaced_by_a_new_request_says_use_the_newest_email(
@@ -158,9 +159,9 @@ def test_link_of_a_request_replaced_by_a_new_request_says_use_the_newest_email(
     session.commit()
 
     with pytest.raises(LinkReplaced) as caught:
-        activation.look_up_link(session, token=scene.token)
+        authorisations.look_up_link(session, token=scene.token)
     assert "Use the link in the newest email" in caught.value.message
-    assert activation.look_up_link(session, token=newer_token).request_id == newer.id
+    assert authorisations.look_up_link(session, token=newer_token).request_id == newer.id
 
 
 def test_expired_request_says_ask_the_firm_to_resend(session: Session, scene: Scene) -> None:
@@ -168,7 +169,7 @@ def test_expired_request_says_ask_the_firm_to_resend(session: Session, scene: Sc
     session.commit()
 
     with pytest.raises(LinkExpired) as caught:
-        activation.look_up_link(session, token=scene.token)
+        authorisations.look_up_link(session, token=scene.token)
     assert caught.value.message == "This request has expired. Ask Lovelace Accounting to resend it."
 
 
@@ -177,7 +178,7 @@ def test_pending_request_past_its_expiry_counts_as_expired(session: Session, sce
     session.commit()
 
     with pytest.raises(LinkExpired):
-        activation.look_up_link(session, token=scene.token)
+        authorisations.look_up_link(session, token=scene.token)
 
 
 def test_withdrawn_request_says_the_firm_withdrew_it(session: Session, scene: Scene) -> None:
@@ -185,26 +186,26 @@ def test_withdrawn_request_says_the_firm_withdrew_it(session: Session, scene: Sc
     session.commit()
 
     with pytest.raises(LinkWithdrawn) as caught:
-        activation.look_up_link(session, token=scene.token)
+        authorisations.look_up_link(session, token=scene.token)
     assert caught.value.message.startswith("Lovelace Accounting withdrew this request.")
 
 
 def test_accepted_request_says_when_it_was_accepted(session: Session, scene: Scene) -> None:
     organisation = make_organisation(session, scene.client_environment, activated=True)
-    activation.accept_request(session, user=scene.client, token=scene.token, organisation_id=organisation.id)
+    authorisations.accept_request(session, user=scene.client, token=scene.token, organisation_id=organisation.id)
     answered = reload(session, scene.request).responded_at
 
     with pytest.raises(LinkAlreadyUsed) as caught:
-        activation.look_up_link(session, token=scene.token)
+        authorisations.look_up_link(session, token=scene.token)
     assert caught.value.message == (f"This request was already accepted on {answered.day} {answered:%B %Y}.")
 
 
 def test_declined_request_says_when_it_was_declined(session: Session, scene: Scene) -> None:
-    activation.decline_request(session, user=scene.client, token=scene.token)
+    authorisations.decline_request(session, user=scene.client, token=scene.token)
     answered = reload(session, scene.request).responded_at
 
     with pytest.raises(LinkAlreadyUsed) as caught:
-        activation.look_up_link(session, token=scene.token)
+        authorisations.look_up_link(session, token=scene.token)
     assert caught.value.message == (f"This request was already declined on {answered.day} {answered:%B %Y}.")
 
 
@@ -216,14 +217,14 @@ def test_accept_for_an_existing_organisation(session: Session, scene: Scene, pub
     assert organisation.activated_at is None and organisation.software_package_id is None
     published.clear()
 
-    outcome = activation.accept_request(
+    outcome = authorisations.accept_request(
         session, user=scene.client, token=scene.token, organisation_id=organisation.id
     )
 
     session.expire_all()
     request = session.get(AuthorisationRequest, scene.request.id)
     partnership = session.exec(select(Partnership)).one()
-    assert outcome == activation.AcceptOutcome(
+    assert outcome == authorisations.AcceptOutcome(
         request_id=request.id,
         partnership_id=partnership.id,
         organisation_id=organisation.id,
@@ -279,14 +280,14 @@ def test_accept_keeps_an_organisations_own_software_package(session: Session, sc
     organisation.software_package_id = other_package.id
     session.commit()
 
-    activation.accept_request(session, user=scene.client, token=scene.token, organisation_id=organisation.id)
+    authorisations.accept_request(session, user=scene.client, token=scene.token, organisation_id=organisation.id)
 
     assert reload(session, organisation).software_package_id == other_package.id
     assert not activities(session, action="organisation.activated")
 
 
 def test_accept_creating_a_new_organisation(session: Session, scene: Scene) -> None:
-    outcome = activation.accept_request(
+    outcome = authorisations.accept_request(
         session, user=scene.client, token=scene.token, new_organisation=NEW_ORGANISATION
     )
 
@@ -332,14 +333,14 @@ def test_invalid_new_organisation_changes_nothing_and_the_link_still_works(
     before = snapshot(session)
 
     with pytest.raises(ValidationFailed) as caught:
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=scene.client, token=scene.token, new_organisation={**NEW_ORGANISATION, **changes}
         )
 
     assert set(caught.value.errors) == expected
     assert snapshot(session) == before
-    assert activation.look_up_link(session, token=scene.token).request_id == scene.request.id
-    activation.accept_request(
+    assert authorisations.look_up_link(session, token=scene.token).request_id == scene.request.id
+    authorisations.accept_request(
         session, user=scene.client, token=scene.token, new_organisation=NEW_ORGANISATION
     )
     assert reload(session, scene.request).status == AuthorisationStatus.ACCEPTED.value
@@ -352,7 +353,7 @@ def test_new_organisation_with_a_kvk_number_already_in_the_environment_is_refuse
     before = snapshot(session)
 
     with pytest.raises(ValidationFailed) as caught:
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=scene.client, token=scene.token, new_organisation=NEW_ORGANISATION
         )
 
@@ -374,7 +375,7 @@ def test_accept_needs_exactly_one_own_organisation_choice(
     before = snapshot(session)
 
     with pytest.raises(ValidationFailed) as caught:
-        activation.accept_request(session, user=scene.client, token=scene.token, **options)
+        authorisations.accept_request(session, user=scene.client, token=scene.token, **options)
 
     assert caught.value.errors == {"organisation": "Choose one of your organisations or create a new one."}
     assert snapshot(session) == before
@@ -389,13 +390,13 @@ def test_invoice_portal_client_with_two_organisations_cannot_create_a_third(
     before = snapshot(session)
 
     with pytest.raises(PlanLimitReached):
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=scene.client, token=scene.token, new_organisation=NEW_ORGANISATION
         )
 
     assert snapshot(session) == before
     # Choosing one of the two organisations still works.
-    activation.accept_request(session, user=scene.client, token=scene.token, organisation_id=existing.id)
+    authorisations.accept_request(session, user=scene.client, token=scene.token, organisation_id=existing.id)
     assert count(session, Organisation) == 2
 
 
@@ -403,7 +404,7 @@ def test_second_request_from_the_same_firm_reuses_the_partnership_and_the_member
     session: Session, scene: Scene
 ) -> None:
     organisation = make_organisation(session, scene.client_environment, activated=True)
-    first = activation.accept_request(
+    first = authorisations.accept_request(
         session, user=scene.client, token=scene.token, organisation_id=organisation.id
     )
     second_request, second_token = make_request(
@@ -415,7 +416,7 @@ def test_second_request_from_the_same_firm_reuses_the_partnership_and_the_member
         organisation_name="Korenbloem again",
     )
 
-    second = activation.accept_request(
+    second = authorisations.accept_request(
         session, user=scene.client, token=second_token, organisation_id=organisation.id
     )
 
@@ -436,7 +437,7 @@ def test_second_request_for_another_organisation_adds_a_membership_there(
 ) -> None:
     first_org = make_organisation(session, scene.client_environment, activated=True)
     second_org = make_organisation(session, scene.client_environment, activated=True)
-    activation.accept_request(session, user=scene.client, token=scene.token, organisation_id=first_org.id)
+    authorisations.accept_request(session, user=scene.client, token=scene.token, organisation_id=first_org.id)
     _, second_token = make_request(
         session,
         firm=scene.firm,
@@ -445,7 +446,7 @@ def test_second_request_for_another_organisation_adds_a_membership_there(
         client_email=scene.client.email,
     )
 
-    activation.accept_request(session, user=scene.client, token=second_token, organisation_id=second_org.id)
+    authorisations.accept_request(session, user=scene.client, token=second_token, organisation_id=second_org.id)
 
     organisation_ids = {
         m.organisation_id
@@ -457,11 +458,11 @@ def test_second_request_for_another_organisation_adds_a_membership_there(
 
 def test_accepting_twice_in_a_row_gives_one_result(session: Session, scene: Scene) -> None:
     organisation = make_organisation(session, scene.client_environment, activated=True)
-    activation.accept_request(session, user=scene.client, token=scene.token, organisation_id=organisation.id)
+    authorisations.accept_request(session, user=scene.client, token=scene.token, organisation_id=organisation.id)
     after_first = snapshot(session)
 
     with pytest.raises(LinkAlreadyUsed) as caught:
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=scene.client, token=scene.token, organisation_id=organisation.id
         )
 
@@ -473,10 +474,10 @@ def test_accepting_twice_in_a_row_gives_one_result(session: Session, scene: Scen
 
 def test_decline_after_accept_is_refused(session: Session, scene: Scene) -> None:
     organisation = make_organisation(session, scene.client_environment, activated=True)
-    activation.accept_request(session, user=scene.client, token=scene.token, organisation_id=organisation.id)
+    authorisations.accept_request(session, user=scene.client, token=scene.token, organisation_id=organisation.id)
 
     with pytest.raises(LinkAlreadyUsed):
-        activation.decline_request(session, user=scene.client, token=scene.token)
+        authorisations.decline_request(session, user=scene.client, token=scene.token)
     assert reload(session, scene.request).status == AuthorisationStatus.ACCEPTED.value
 
 
@@ -485,7 +486,7 @@ def test_a_claim_lost_inside_the_transaction_rolls_everything_back(
 ) -> None:
     """The request was answered between the checks and the claim (another browser tab)."""
     organisation = make_organisation(session, scene.client_environment)
-    original_claim = activation._claim
+    original_claim = _answer._claim
 
     def answered_meanwhile(session: Session, **kwargs):  # type: ignore[no-untyped-def]
         session.connection().exec_driver_sql(
@@ -494,9 +495,9 @@ def test_a_claim_lost_inside_the_transaction_rolls_everything_back(
         session.commit()
         return original_claim(session, **kwargs)
 
-    monkeypatch.setattr(activation, "_claim", answered_meanwhile)
+    monkeypatch.setattr(_answer, "_claim", answered_meanwhile)
     with pytest.raises(LinkAlreadyUsed) as caught:
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=scene.client, token=scene.token, organisation_id=organisation.id
         )
 
@@ -514,7 +515,7 @@ def test_expired_pending_request_cannot_be_accepted(session: Session, scene: Sce
     before = snapshot(session)
 
     with pytest.raises(LinkExpired):
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=scene.client, token=scene.token, organisation_id=organisation.id
         )
     assert snapshot(session) == before
@@ -526,7 +527,7 @@ def test_withdrawn_request_cannot_be_accepted(session: Session, scene: Scene) ->
     session.commit()
 
     with pytest.raises(LinkWithdrawn):
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=scene.client, token=scene.token, organisation_id=organisation.id
         )
     assert count(session, Partnership) == 0
@@ -541,22 +542,22 @@ def test_user_role_may_not_accept_or_decline(session: Session, scene: Scene) -> 
     before = snapshot(session)
 
     with pytest.raises(PermissionDenied) as caught:
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=plain_user, token=scene.token, organisation_id=organisation.id
         )
     assert "Ask an administrator" in caught.value.message
     with pytest.raises(PermissionDenied):
-        activation.decline_request(session, user=plain_user, token=scene.token)
+        authorisations.decline_request(session, user=plain_user, token=scene.token)
 
     assert snapshot(session) == before
-    assert activation.look_up_link(session, token=scene.token).request_id == scene.request.id
+    assert authorisations.look_up_link(session, token=scene.token).request_id == scene.request.id
 
 
 def test_advanced_user_may_accept(session: Session, scene: Scene) -> None:
     advanced = make_user(session, scene.client_environment, role=Role.ADVANCED_USER.value)
     organisation = make_organisation(session, scene.client_environment)
 
-    activation.accept_request(session, user=advanced, token=scene.token, organisation_id=organisation.id)
+    authorisations.accept_request(session, user=advanced, token=scene.token, organisation_id=organisation.id)
 
     assert reload(session, scene.request).responded_by_id == advanced.id
 
@@ -567,7 +568,7 @@ def test_blocked_user_may_not_accept(session: Session, scene: Scene) -> None:
     session.commit()
 
     with pytest.raises(PermissionDenied):
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=scene.client, token=scene.token, organisation_id=organisation.id
         )
     assert count(session, Partnership) == 0
@@ -579,12 +580,12 @@ def test_the_requesting_environment_cannot_accept_its_own_request(session: Sessi
     before = snapshot(session)
 
     with pytest.raises(Conflict) as caught:
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=colleague, token=scene.token, organisation_id=own_organisation.id
         )
     assert caught.value.message == "You cannot accept a request from your own environment."
     with pytest.raises(Conflict):
-        activation.decline_request(session, user=scene.accountant, token=scene.token)
+        authorisations.decline_request(session, user=scene.accountant, token=scene.token)
     assert snapshot(session) == before
 
 
@@ -630,7 +631,7 @@ def test_incoming_requests_via_primary_and_confirmed_additional_emails(
         client_email="someone-else@example.com",
     )
 
-    rows = activation.incoming_requests(session, user=scene.client)
+    rows = authorisations.incoming_requests(session, user=scene.client)
 
     assert [row.request_id for row in rows] == [via_additional.id, scene.request.id]
     newest = rows[0]
@@ -652,15 +653,15 @@ def test_incoming_requests_leave_out_expired_and_answered_ones(session: Session,
         expires_in=timedelta(seconds=-1),
     )
     organisation = make_organisation(session, scene.client_environment)
-    assert [row.request_id for row in activation.incoming_requests(session, user=scene.client)] == [
+    assert [row.request_id for row in authorisations.incoming_requests(session, user=scene.client)] == [
         scene.request.id
     ]
 
-    activation.accept_request(
+    authorisations.accept_request(
         session, user=scene.client, request_id=scene.request.id, organisation_id=organisation.id
     )
 
-    assert activation.incoming_requests(session, user=scene.client) == []
+    assert authorisations.incoming_requests(session, user=scene.client) == []
     assert expired.status == AuthorisationStatus.PENDING.value
 
 
@@ -677,7 +678,7 @@ def test_unconfirmed_additional_email_sees_nothing(session: Session) -> None:
         client_email="owner2@korenbloem.example",
     )
 
-    assert activation.incoming_requests(session, user=other) == []
+    assert authorisations.incoming_requests(session, user=other) == []
 
 
 def test_answer_by_request_id_must_be_addressed_to_the_user(session: Session, scene: Scene) -> None:
@@ -685,13 +686,13 @@ def test_answer_by_request_id_must_be_addressed_to_the_user(session: Session, sc
     organisation = make_organisation(session, scene.client_environment)
 
     with pytest.raises(NotFound):
-        activation.accept_request(
+        authorisations.accept_request(
             session, user=colleague, request_id=scene.request.id, organisation_id=organisation.id
         )
     with pytest.raises(NotFound):
-        activation.decline_request(session, user=colleague, request_id=scene.request.id)
+        authorisations.decline_request(session, user=colleague, request_id=scene.request.id)
     with pytest.raises(NotFound):
-        activation.decline_request(session, user=colleague, request_id=987654)
+        authorisations.decline_request(session, user=colleague, request_id=987654)
     assert reload(session, scene.request).status == AuthorisationStatus.PENDING.value
 
 
@@ -710,7 +711,7 @@ def test_accept_from_the_incoming_list_via_a_confirmed_additional_email(session:
         client_email="books-alias@korenbloem.example",
     )
 
-    outcome = activation.accept_request(
+    outcome = authorisations.accept_request(
         session, user=colleague, request_id=request.id, new_organisation=NEW_ORGANISATION
     )
 
@@ -724,7 +725,7 @@ def test_accept_from_the_incoming_list_via_a_confirmed_additional_email(session:
 def test_decline_with_a_reason_notifies_the_requester(
     session: Session, scene: Scene, published: list[int]
 ) -> None:
-    activation.decline_request(
+    authorisations.decline_request(
         session, user=scene.client, token=scene.token, reason="  We already work with another firm.  "
     )
 
@@ -762,7 +763,7 @@ def test_decline_with_a_reason_notifies_the_requester(
 
 
 def test_decline_without_a_reason(session: Session, scene: Scene) -> None:
-    activation.decline_request(session, user=scene.client, request_id=scene.request.id)
+    authorisations.decline_request(session, user=scene.client, request_id=scene.request.id)
 
     assert reload(session, scene.request).decline_reason is None
     notification = session.exec(select(Notification)).one()
@@ -775,20 +776,20 @@ def test_decline_reason_longer_than_500_characters_is_refused(session: Session, 
     before = snapshot(session)
 
     with pytest.raises(ValidationFailed) as caught:
-        activation.decline_request(session, user=scene.client, token=scene.token, reason="x" * 501)
+        authorisations.decline_request(session, user=scene.client, token=scene.token, reason="x" * 501)
 
     assert caught.value.errors == {"reason": "Use at most 500 characters."}
     assert snapshot(session) == before
-    activation.decline_request(session, user=scene.client, token=scene.token, reason="x" * 500)
+    authorisations.decline_request(session, user=scene.client, token=scene.token, reason="x" * 500)
     assert reload(session, scene.request).status == AuthorisationStatus.DECLINED.value
 
 
 def test_declining_twice_gives_one_result(session: Session, scene: Scene) -> None:
-    activation.decline_request(session, user=scene.client, token=scene.token, reason="No thanks")
+    authorisations.decline_request(session, user=scene.client, token=scene.token, reason="No thanks")
     after_first = snapshot(session)
 
     with pytest.raises(LinkAlreadyUsed):
-        activation.decline_request(session, user=scene.client, token=scene.token)
+        authorisations.decline_request(session, user=scene.client, token=scene.token)
 
     assert snapshot(session) == after_first
 

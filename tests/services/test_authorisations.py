@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 
@@ -15,6 +17,7 @@ from conftest_factories import (
     make_user,
     outbox,
 )
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -35,6 +38,7 @@ from econnect_app.models import (
     utcnow,
 )
 from econnect_app.services import authorisations
+from econnect_app.services.authorisations import links, sending
 from econnect_app.services.errors import (
     Conflict,
     NotFound,
@@ -155,7 +159,8 @@ def move_activity_back(session: Session, request: AuthorisationRequest, delta: t
 
 def with_settings(monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
     changed = replace(get_settings(), **changes)
-    monkeypatch.setattr(authorisations, "get_settings", lambda: changed)
+    for module in (sending, links):
+        monkeypatch.setattr(module, "get_settings", lambda: changed)
 
 
 def nothing_written(session: Session) -> bool:
@@ -452,14 +457,14 @@ def test_a_concurrent_pending_request_is_replaced_on_the_retry(
 ) -> None:
     """The check misses a request sent at the same moment: the unique index refuses, we retry."""
     first = send(session, anna)
-    real_lookup = authorisations._pending_request_for
+    real_lookup = sending._pending_request_for
     calls: list[int] = []
 
     def miss_once(*args: object, **kwargs: object) -> AuthorisationRequest | None:
         calls.append(1)
         return None if len(calls) == 1 else real_lookup(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(authorisations, "_pending_request_for", miss_once)
+    monkeypatch.setattr(sending, "_pending_request_for", miss_once)
     second = send(session, anna)
 
     assert len(calls) == 2
@@ -473,7 +478,7 @@ def test_a_lasting_clash_is_a_conflict_and_writes_nothing(
     session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = send(session, anna)
-    monkeypatch.setattr(authorisations, "_pending_request_for", lambda *a, **k: None)
+    monkeypatch.setattr(sending, "_pending_request_for", lambda *a, **k: None)
     with pytest.raises(Conflict, match="at the same moment"):
         send(session, anna, organisation_name="Second try BV")
     assert [row.id for row in requests_in_db(session)] == [first.id]
@@ -765,19 +770,79 @@ def test_expiry_covers_every_environment(session: Session, anna: User) -> None:
     assert by_environment == {anna.environment_id, jansen.environment_id}
 
 
-def test_listing_and_counting_expire_by_themselves(session: Session, anna: User, firm: Environment) -> None:
+@contextmanager
+def statements_run(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement sent to the database inside the block."""
+    statements: list[str] = []
+
+    def note(_connection, _cursor, statement, _parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_reads_show_a_past_due_request_as_expired_and_write_nothing(
+    session: Session, engine: Engine, anna: User, firm: Environment, published: list[int]
+) -> None:
     request = send(session, anna)
     assert authorisations.count_pending(session, environment_id=firm.id) == 1
     move_back(session, request, expires_at=timedelta(days=15))
+    published.clear()
 
-    assert authorisations.count_pending(session, environment_id=firm.id) == 0
-    assert fresh(session, request).status == EXPIRED
+    with statements_run(engine) as statements:
+        assert authorisations.count_pending(session, environment_id=firm.id) == 0
+        [row] = authorisations.list_requests(session, actor=anna)
+    assert (row.id, row.status, row.can_resend, row.can_withdraw) == (request.id, EXPIRED, False, False)
 
-    second = send(session, anna, client_email="klaas@example.com")
-    move_back(session, second, expires_at=timedelta(days=15))
-    [row, _] = authorisations.list_requests(session, actor=anna)
-    assert (row.id, row.status, row.can_resend, row.can_withdraw) == (second.id, EXPIRED, False, False)
-    assert len(activities(session, action="authorisation.expired")) == 2
+    assert statements and all(statement.lstrip().upper().startswith("SELECT") for statement in statements)
+    assert fresh(session, request).status == PENDING  # as stored until the expiry task runs
+    assert links_of(session, request)[0].voided_at is None
+    assert activities(session, action="authorisation.expired") == []
+    assert published == []
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("Pending", ["Klaas"]), ("Expired", ["Piet"]), ("Withdrawn", []), (None, ["Klaas", "Piet"])],
+)
+def test_the_status_filter_goes_by_the_status_as_of_now(
+    session: Session, anna: User, status: str | None, expected: list[str]
+) -> None:
+    piet = send(session, anna, client_name="Piet")
+    move_back(session, piet, expires_at=timedelta(days=15), created_at=timedelta(minutes=1))
+    send(session, anna, client_name="Klaas", client_email="klaas@example.com")
+    rows = authorisations.list_requests(session, actor=anna, status=status)
+    assert [row.client_name for row in rows] == expected
+
+
+def test_a_past_due_request_can_be_neither_resent_nor_withdrawn(session: Session, anna: User) -> None:
+    request = send(session, anna)
+    move_back(session, request, expires_at=timedelta(days=15), last_sent_at=timedelta(days=1))
+    with pytest.raises(Conflict, match="Only pending requests can be resent."):
+        authorisations.resend_request(session, actor=anna, request_id=request.id)
+    with pytest.raises(Conflict, match="Only pending requests can be withdrawn."):
+        authorisations.withdraw_request(session, actor=anna, request_id=request.id)
+    assert fresh(session, request).status == PENDING and fresh(session, request).send_count == 1
+    assert len(outbox(session)) == 1
+    assert len(activities(session)) == 1
+
+
+def test_a_new_request_expires_a_past_due_one_instead_of_replacing_it(session: Session, anna: User) -> None:
+    first = send(session, anna)
+    move_back(session, first, expires_at=timedelta(days=15))
+    second = send(session, anna)
+    assert fresh(session, first).status == EXPIRED and fresh(session, first).replaced_by_id is None
+    assert links_of(session, first)[0].voided_at is not None
+    assert fresh(session, second).status == PENDING
+    assert [entry.action for entry in activities(session)] == [
+        "authorisation.created",
+        "authorisation.expired",
+        "authorisation.created",
+    ]
 
 
 def test_an_expired_request_can_be_sent_again_as_a_new_one(session: Session, anna: User) -> None:

@@ -19,7 +19,7 @@ from econnect_app.models import (
     User,
 )
 from econnect_app.services import authorisations
-from econnect_app.services.authorisations import BulkImportResult, RowError
+from econnect_app.services.authorisations import BulkImportResult, RowError, import_csv
 from econnect_app.services.errors import PermissionDenied, PlanLimitReached, ValidationFailed
 
 HEADER = "client name,email,software package,organisation"
@@ -213,7 +213,7 @@ def test_an_own_address_in_the_file_is_an_error_row(session: Session, anna: User
 def test_rows_beyond_the_limit_are_reported_once(
     session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(authorisations, "MAX_IMPORT_ROWS", 2)
+    monkeypatch.setattr(import_csv, "MAX_IMPORT_ROWS", 2)
     rows = [f"Client {n},client{n}@example.com,Exact Online,Org {n}" for n in range(1, 6)]
     result = run(session, anna, "\n".join([HEADER, *rows]))
     assert len(result.created) == 2
@@ -227,6 +227,49 @@ def test_rows_beyond_the_limit_are_reported_once(
         )
     ]
     assert count(session, AuthorisationRequest) == 2
+
+
+def test_progress_is_reported_after_each_row(session: Session, anna: User) -> None:
+    """``on_progress(done, total)`` after every data row, created or refused; total known from the start."""
+    rows = [
+        "Piet,piet@example.com,Exact Online,Piet BV",
+        ",not-an-email,Exact Online,",  # refused: still counted as handled
+        "",  # blank lines are no rows
+        "Klaas,klaas@example.com,Twinfield,Vos BV",
+    ]
+    calls: list[tuple[int, int]] = []
+    created_when_called: list[int] = []
+
+    def on_progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        created_when_called.append(count(session, AuthorisationRequest))
+
+    result = authorisations.import_requests_csv(
+        session, actor=anna, csv_text="\n".join([HEADER, *rows]), on_progress=on_progress
+    )
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert created_when_called == [1, 1, 2]  # called after the row's own transaction
+    assert len(result.created) == 2 and len(result.errors) == 1
+
+
+def test_progress_counts_only_the_rows_that_will_be_read(
+    session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_csv, "MAX_IMPORT_ROWS", 2)
+    rows = [f"Client {n},client{n}@example.com,Exact Online,Org {n}" for n in range(1, 6)]
+    calls: list[tuple[int, int]] = []
+    authorisations.import_requests_csv(
+        session, actor=anna, csv_text="\n".join([HEADER, *rows]), on_progress=lambda *call: calls.append(call)
+    )
+    assert calls == [(1, 2), (2, 2)]
+
+
+def test_a_header_only_file_reports_no_progress(session: Session, anna: User) -> None:
+    calls: list[tuple[int, int]] = []
+    authorisations.import_requests_csv(
+        session, actor=anna, csv_text=HEADER, on_progress=lambda *call: calls.append(call)
+    )
+    assert calls == []
 
 
 @pytest.mark.parametrize(

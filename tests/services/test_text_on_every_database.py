@@ -12,7 +12,7 @@ from conftest_factories import activities, make_admin, make_environment
 from sqlmodel import Session, select
 
 from econnect_app.models import AuthorisationRequest, LoginAttempt, Plan, User
-from econnect_app.services import accounts, activation, activity, authorisations, keys, sessions
+from econnect_app.services import accounts, activity, authorisations, keys, sessions
 from econnect_app.services.errors import InvalidCredentials
 
 LONGEST_NAME = "N" * 200  # the longest name the validation allows
@@ -79,7 +79,7 @@ def test_nul_characters_in_a_csv_import_are_dropped(session: Session) -> None:
 def test_a_decline_reason_with_a_nul_character_is_kept_without_it(session: Session) -> None:
     scene = make_scene(session)
 
-    activation.decline_request(session, user=scene.client, token=scene.token, reason="Not\x00 now")
+    authorisations.decline_request(session, user=scene.client, token=scene.token, reason="Not\x00 now")
 
     session.expire_all()
     request = session.get(AuthorisationRequest, scene.request.id)

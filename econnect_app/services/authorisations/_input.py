@@ -1,0 +1,84 @@
+"""The fields of a new request, checked the same way for the form and for a CSV row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from econnect_app.models import SoftwarePackage, User, UserEmail
+from econnect_app.services.software_packages import list_software_packages, match_software_package
+from econnect_app.services.validation import FieldErrors, clean_email, clean_required
+
+OWN_ADDRESS_MESSAGE = "This address belongs to your own environment."
+CHOOSE_PACKAGE_MESSAGE = "Choose a software package."
+
+
+@dataclass(frozen=True)
+class CleanRequest:
+    """The checked fields of one new request (from the form or a CSV row)."""
+
+    client_name: str
+    client_email: str
+    package: SoftwarePackage
+    organisation_name: str
+
+
+def _is_own_address(session: Session, *, environment_id: int, email: str) -> bool:
+    """Whether a user of the environment has this primary or additional address."""
+    primary = select(User.id).where(User.environment_id == environment_id, func.lower(User.email) == email)
+    if session.exec(primary).first() is not None:
+        return True
+    additional = (
+        select(UserEmail.id)
+        .join(User, col(User.id) == col(UserEmail.user_id))
+        .where(User.environment_id == environment_id, func.lower(UserEmail.email) == email)
+    )
+    return session.exec(additional).first() is not None
+
+
+def package_by_id_or_name(session: Session, value: int | str) -> SoftwarePackage | None:
+    """The package the form chose: its id (int or digits), or else its name or slug."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return session.get(SoftwarePackage, value) if 0 < value < 2**31 else None
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return session.get(SoftwarePackage, int(text)) if len(text) < 10 else None
+    return match_software_package(list_software_packages(session), text)
+
+
+def clean_input(
+    session: Session,
+    *,
+    environment_id: int,
+    client_name: str,
+    client_email: str,
+    package: SoftwarePackage | None,
+    package_message: str,
+    organisation_name: str,
+    extra: dict[str, str] | None = None,
+) -> CleanRequest:
+    """The validated fields, or ValidationFailed with every field's message at once."""
+    fields = FieldErrors()
+    clean_name = fields.check("client_name", clean_required, client_name, label="the client's name")
+    clean_address = fields.check("client_email", clean_email, client_email)
+    if clean_address and _is_own_address(session, environment_id=environment_id, email=clean_address):
+        fields.add("client_email", OWN_ADDRESS_MESSAGE)
+    for field, message in (extra or {}).items():
+        fields.add(field, message)
+    if package is None:
+        fields.add("software_package", package_message)
+    clean_organisation = fields.check(
+        "organisation", clean_required, organisation_name, label="the organisation name"
+    )
+    fields.raise_if_any()
+    assert package is not None
+    return CleanRequest(
+        client_name=clean_name,
+        client_email=clean_address,
+        package=package,
+        organisation_name=clean_organisation,
+    )

@@ -1,0 +1,211 @@
+"""The emailed link of a request: issuing it with its email, and looking a token up.
+
+Only a token's hash is stored (``AuthorisationLink``). Links are kept after they stop working, so
+an old link can say why: each reason has its own ``InvalidToken`` subclass with what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from sqlmodel import Session, col, select
+
+from econnect_app import routes, security
+from econnect_app.formatting import format_date
+from econnect_app.mail import queue_email
+from econnect_app.models import (
+    AuthorisationLink,
+    AuthorisationRequest,
+    AuthorisationStatus,
+    Environment,
+    SoftwarePackage,
+    User,
+    utcnow,
+)
+from econnect_app.services.authorisations._common import display_name, sentence
+from econnect_app.services.errors import InvalidToken
+from econnect_app.settings import get_settings
+
+# --- errors: one per reason a link does not work, each saying what to do ---------------------
+
+
+class LinkUnknown(InvalidToken):
+    """No request has this link."""
+
+    title: ClassVar[str] = "This link is not valid"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This link is not valid. Check that you copied the whole link from the email, "
+            "or ask your accountant to send a new request."
+        )
+
+
+class LinkReplaced(InvalidToken):
+    """A newer link was sent (the request was resent or replaced by a new request)."""
+
+    title: ClassVar[str] = "This link has been replaced"
+
+    def __init__(self, firm_name: str) -> None:
+        super().__init__(
+            f"{firm_name} sent you a newer link for this request. "
+            + sentence(f"Use the link in the newest email from {firm_name}")
+        )
+
+
+class LinkExpired(InvalidToken):
+    """The request expired before it was answered."""
+
+    title: ClassVar[str] = "This request has expired"
+
+    def __init__(self, firm_name: str) -> None:
+        super().__init__(f"This request has expired. Ask {firm_name} to resend it.")
+
+
+class LinkWithdrawn(InvalidToken):
+    """The accountant withdrew the request."""
+
+    title: ClassVar[str] = "This request was withdrawn"
+
+    def __init__(self, firm_name: str) -> None:
+        super().__init__(
+            f"{firm_name} withdrew this request. Ask {firm_name} to send a new one if you still "
+            "want to connect."
+        )
+
+
+class LinkAlreadyUsed(InvalidToken):
+    """The request was accepted or declined already."""
+
+    title: ClassVar[str] = "This request was already answered"
+
+    def __init__(self, status: str, responded_at: datetime | None) -> None:
+        verb = "accepted" if status == AuthorisationStatus.ACCEPTED.value else "declined"
+        when = f" on {format_date(responded_at)}" if responded_at else ""
+        super().__init__(f"This request was already {verb}{when}.")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ActivationView:
+    """What the activation page shows about a request whose link works."""
+
+    request_id: int
+    firm_name: str
+    requester_name: str
+    client_name: str
+    client_email: str
+    organisation_name: str
+    software_name: str
+    expires_at: datetime
+
+
+# --- issuing a link -----------------------------------------------------------------------------
+
+
+def issue_link_and_email(
+    session: Session,
+    *,
+    request: AuthorisationRequest,
+    requester: User,
+    environment: Environment,
+    package: SoftwarePackage,
+) -> None:
+    """Add a fresh link to the request and queue the email with it (caller's transaction)."""
+    raw, token_hash = security.new_token()
+    session.add(AuthorisationLink(request_id=request.id, token_hash=token_hash))
+    days = get_settings().authorisation_link_days
+    firm = environment.name
+    queue_email(
+        session,
+        template="authorisation_request",
+        to=request.client_email,
+        context={
+            "client_name": request.client_name,
+            "firm_name": firm,
+            "requester_name": display_name(requester),
+            "organisation_name": request.organisation_name,
+            "software_name": package.name,
+            "link": routes.absolute(routes.activate(raw)),
+            "expires_on": format_date(request.expires_at),
+            "expires_days": days,
+            "what_accepting_grants": (
+                f"Accepting creates a partnership between {firm} and your environment on "
+                f"eConnect: {firm} becomes a member of {request.organisation_name} and can "
+                f"retrieve the connection keys for your accounting software ({package.name}). "
+                "You can end the partnership at any time."
+            ),
+        },
+        environment_id=environment.id,
+    )
+
+
+# --- looking a link up --------------------------------------------------------------------------
+
+
+def firm_name(session: Session, request: AuthorisationRequest) -> str:
+    """The name of the requesting environment, as the client sees it."""
+    firm = session.get(Environment, request.environment_id)
+    return firm.name if firm else "Your accountant"
+
+
+def request_problem(session: Session, request: AuthorisationRequest) -> InvalidToken | None:
+    """Why a request can no longer be answered (None while it is Pending and unexpired)."""
+    status = request.status
+    if status in (AuthorisationStatus.ACCEPTED.value, AuthorisationStatus.DECLINED.value):
+        return LinkAlreadyUsed(status, request.responded_at)
+    firm = firm_name(session, request)
+    if request.replaced_by_id is not None:
+        return LinkReplaced(firm)
+    if status == AuthorisationStatus.WITHDRAWN.value:
+        return LinkWithdrawn(firm)
+    if status == AuthorisationStatus.EXPIRED.value or request.expires_at <= utcnow():
+        return LinkExpired(firm)
+    return None
+
+
+def _newest_link_id(session: Session, *, request_id: int) -> int | None:
+    statement = (
+        select(AuthorisationLink.id)
+        .where(AuthorisationLink.request_id == request_id)
+        .order_by(col(AuthorisationLink.created_at).desc(), col(AuthorisationLink.id).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def request_for_token(session: Session, *, token: str) -> AuthorisationRequest:
+    """The answerable request of a link, or the InvalidToken subclass saying why not."""
+    link = None
+    if token:
+        link = session.exec(
+            select(AuthorisationLink).where(AuthorisationLink.token_hash == security.hash_token(token))
+        ).first()
+    request = session.get(AuthorisationRequest, link.request_id) if link else None
+    if link is None or request is None:
+        raise LinkUnknown()
+    problem = request_problem(session, request)
+    if problem is not None:
+        raise problem
+    if link.voided_at is not None or _newest_link_id(session, request_id=request.id) != link.id:
+        raise LinkReplaced(firm_name(session, request))
+    return request
+
+
+def look_up_link(session: Session, *, token: str) -> ActivationView:
+    """What the activation page shows for a link; a LinkXxx error when the link does not work."""
+    request = request_for_token(session, token=token)
+    requester = session.get(User, request.requested_by_id)
+    package = session.get(SoftwarePackage, request.software_package_id)
+    return ActivationView(
+        request_id=request.id,  # type: ignore[arg-type]
+        firm_name=firm_name(session, request),
+        requester_name=display_name(requester),
+        client_name=request.client_name,
+        client_email=request.client_email,
+        organisation_name=request.organisation_name,
+        software_name=package.name if package else "",
+        expires_at=request.expires_at,
+    )

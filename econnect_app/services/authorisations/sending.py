@@ -1,0 +1,346 @@
+"""The accountant sends a request: create (replacing a pending one), resend, withdraw.
+
+Every change of status goes through a conditional ``UPDATE ... WHERE status = 'Pending'`` (and
+not yet expired), so a concurrent answer, a second click or a second worker cannot act on a
+request that has just left ``Pending``.
+
+Resend rate limit: at least ``resend_min_interval_minutes`` after ``last_sent_at``, and at most
+``resend_max_per_day`` sends in any 24 hours, counted from the request's activity rows
+(``authorisation.created`` and ``authorisation.resent``), which are never deleted.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from econnect_app.models import (
+    ActivityLog,
+    AuthorisationRequest,
+    AuthorisationStatus,
+    Environment,
+    Plan,
+    SoftwarePackage,
+    User,
+    utcnow,
+)
+from econnect_app.services.authorisations._common import (
+    PENDING,
+    SUBJECT_TYPE,
+    VIEW_ROLE_MESSAGE,
+    describe,
+    display_name,
+    expire_request,
+    is_open,
+    record_activity,
+    require_manager,
+    void_links,
+)
+from econnect_app.services.authorisations._input import (
+    CHOOSE_PACKAGE_MESSAGE,
+    CleanRequest,
+    clean_input,
+    package_by_id_or_name,
+)
+from econnect_app.services.authorisations.links import issue_link_and_email
+from econnect_app.services.errors import Conflict, NotFound, PermissionDenied, PlanLimitReached
+from econnect_app.services.transaction import committing
+from econnect_app.settings import get_settings
+
+SEND_ACTIONS: tuple[str, ...] = ("authorisation.created", "authorisation.resent")
+
+ROLE_MESSAGE = "Only Advanced users and Administrators can send authorisation requests."
+PLAN_MESSAGE = (
+    "Authorisation requests need the Basic or Professional plan. An administrator can upgrade in Settings."
+)
+NOT_FOUND_MESSAGE = "This authorisation request does not exist."
+ONLY_PENDING_RESEND = "Only pending requests can be resent."
+ONLY_PENDING_WITHDRAW = "Only pending requests can be withdrawn."
+RACE_MESSAGE = (
+    "Another request to this email address was sent at the same moment. Refresh the list and try again."
+)
+
+
+# --- checks shared with the CSV import ----------------------------------------------------------
+
+
+def require_sender(session: Session, actor: User) -> tuple[User, Environment]:
+    """The fresh actor and their environment, if they may send requests (role, then plan)."""
+    actor = require_manager(session, actor, ROLE_MESSAGE)
+    environment = session.get(Environment, actor.environment_id)
+    assert environment is not None
+    if environment.plan not in (Plan.BASIC.value, Plan.PROFESSIONAL.value):
+        raise PlanLimitReached(PLAN_MESSAGE)
+    return actor, environment
+
+
+# --- conditional changes of status --------------------------------------------------------------
+
+
+def _try_transition(session: Session, request: AuthorisationRequest, *, now: datetime, **values: Any) -> bool:
+    """Change the request only if it is still Pending, unexpired at ``now`` and unchanged since read.
+
+    ``send_count`` is part of the condition, so two resends of one version cannot both pass.
+    """
+    result = session.execute(
+        update(AuthorisationRequest)
+        .where(
+            col(AuthorisationRequest.id) == request.id,
+            col(AuthorisationRequest.status) == PENDING,
+            col(AuthorisationRequest.expires_at) > now,
+            col(AuthorisationRequest.send_count) == request.send_count,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.refresh(request)
+    return True
+
+
+def _transition(
+    session: Session, request: AuthorisationRequest, message: str, *, now: datetime, **values: Any
+) -> None:
+    """Like ``_try_transition``, but Conflict(message) when the request changed meanwhile."""
+    if not _try_transition(session, request, now=now, **values):
+        raise Conflict(message)
+
+
+def _pending_request_for(
+    session: Session, *, environment_id: int, client_email: str
+) -> AuthorisationRequest | None:
+    statement = select(AuthorisationRequest).where(
+        AuthorisationRequest.environment_id == environment_id,
+        AuthorisationRequest.client_email == client_email,
+        AuthorisationRequest.status == PENDING,
+    )
+    return session.exec(statement.execution_options(populate_existing=True)).first()
+
+
+def _get_own_request(session: Session, *, actor: User, request_id: int) -> AuthorisationRequest:
+    request = session.get(AuthorisationRequest, request_id, populate_existing=True)
+    if request is None or request.environment_id != actor.environment_id:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return request
+
+
+# --- create -------------------------------------------------------------------------------------
+
+
+def _set_aside_previous(
+    session: Session, *, environment: Environment, client_email: str, now: datetime
+) -> AuthorisationRequest | None:
+    """Make room for a new request to ``client_email``: the request it replaces, if any.
+
+    A pending request becomes Withdrawn (links voided); one already past its expiry is expired
+    instead (it is shown as Expired, and stays so). Answered meanwhile: nothing to set aside (the
+    unique index guards the rest).
+    """
+    previous = _pending_request_for(session, environment_id=environment.id, client_email=client_email)
+    if previous is None:
+        return None
+    if not is_open(previous, now):
+        expire_request(session, previous, now=now)
+        return None
+    if not _try_transition(session, previous, now=now, status=AuthorisationStatus.WITHDRAWN.value):
+        return None
+    void_links(session, request_id=previous.id, now=now)  # type: ignore[arg-type]
+    return previous
+
+
+def _write_new_request(
+    session: Session, *, actor: User, environment: Environment, clean: CleanRequest
+) -> AuthorisationRequest:
+    """One transaction: replace a pending request to the same email, add the new one, email it."""
+    now = utcnow()
+    with committing(session):
+        previous = _set_aside_previous(
+            session, environment=environment, client_email=clean.client_email, now=now
+        )
+        request = AuthorisationRequest(
+            environment_id=environment.id,
+            requested_by_id=actor.id,
+            client_name=clean.client_name,
+            client_email=clean.client_email,
+            organisation_name=clean.organisation_name,
+            software_package_id=clean.package.id,
+            status=PENDING,
+            expires_at=now + timedelta(days=get_settings().authorisation_link_days),
+            created_at=now,
+            last_sent_at=now,
+            send_count=1,
+        )
+        session.add(request)
+        session.flush()
+        if previous is not None:
+            previous.replaced_by_id = request.id
+            record_activity(
+                session,
+                previous,
+                actor=actor,
+                action="authorisation.replaced",
+                summary=(
+                    f"{display_name(actor)} replaced the pending authorisation request to "
+                    f"{describe(previous)} with a new request."
+                ),
+            )
+        issue_link_and_email(
+            session, request=request, requester=actor, environment=environment, package=clean.package
+        )
+        record_activity(
+            session,
+            request,
+            actor=actor,
+            action="authorisation.created",
+            summary=f"{display_name(actor)} sent an authorisation request to {describe(request)}.",
+        )
+    return request
+
+
+def create_checked(
+    session: Session, *, actor: User, environment: Environment, clean: CleanRequest
+) -> AuthorisationRequest:
+    """Write the request; on a clash with a concurrent one (unique index) try once more."""
+    try:
+        return _write_new_request(session, actor=actor, environment=environment, clean=clean)
+    except IntegrityError:
+        try:
+            return _write_new_request(session, actor=actor, environment=environment, clean=clean)
+        except IntegrityError:
+            raise Conflict(RACE_MESSAGE) from None
+
+
+def why_cannot_send(session: Session, *, actor: User) -> str | None:
+    """None when the actor may send authorisation requests, else the sentence to show instead."""
+    try:
+        require_sender(session, actor)
+    except (PermissionDenied, PlanLimitReached) as error:
+        return error.message
+    return None
+
+
+def create_request(
+    session: Session,
+    *,
+    actor: User,
+    client_name: str,
+    client_email: str,
+    software_package_id: int | str,
+    organisation_name: str,
+) -> AuthorisationRequest:
+    """Send a client an authorisation request: saved Pending with its email, in one transaction.
+
+    A pending request from this environment to the same email is replaced (its link stops working).
+    """
+    actor, environment = require_sender(session, actor)
+    clean = clean_input(
+        session,
+        environment_id=environment.id,
+        client_name=client_name,
+        client_email=client_email,
+        package=package_by_id_or_name(session, software_package_id),
+        package_message=CHOOSE_PACKAGE_MESSAGE,
+        organisation_name=organisation_name,
+    )
+    return create_checked(session, actor=actor, environment=environment, clean=clean)
+
+
+# --- resend and withdraw ------------------------------------------------------------------------
+
+
+def _sends_since(session: Session, *, request_id: int, since: datetime) -> list[datetime]:
+    """When this request's email went out since ``since`` (from its activity rows), oldest first."""
+    statement = (
+        select(ActivityLog.created_at)
+        .where(
+            ActivityLog.subject_type == SUBJECT_TYPE,
+            ActivityLog.subject_id == request_id,
+            col(ActivityLog.action).in_(SEND_ACTIONS),
+            col(ActivityLog.created_at) > since,
+        )
+        .order_by(col(ActivityLog.created_at))
+    )
+    return list(session.exec(statement))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _check_resend_allowed(session: Session, request: AuthorisationRequest, now: datetime) -> None:
+    settings = get_settings()
+    interval = timedelta(minutes=settings.resend_min_interval_minutes)
+    elapsed = now - request.last_sent_at
+    if elapsed < interval:
+        ago = int(elapsed.total_seconds() // 60)
+        wait = max(1, math.ceil((interval - elapsed).total_seconds() / 60))
+        sent = "less than a minute ago" if ago < 1 else f"{_plural(ago, 'minute')} ago"
+        raise Conflict(f"This request was sent {sent}. You can resend it after {_plural(wait, 'minute')}.")
+    sends = _sends_since(session, request_id=request.id, since=now - timedelta(hours=24))  # type: ignore[arg-type]
+    if len(sends) >= settings.resend_max_per_day:
+        free_at = sends[len(sends) - settings.resend_max_per_day] + timedelta(hours=24)
+        hours = max(1, math.ceil((free_at - now).total_seconds() / 3600))
+        raise Conflict(
+            f"This request was sent {_plural(len(sends), 'time')} in the last 24 hours, the most "
+            f"allowed. You can resend it after {_plural(hours, 'hour')}."
+        )
+
+
+def resend_request(session: Session, *, actor: User, request_id: int) -> AuthorisationRequest:
+    """Email a pending request again with a fresh link; earlier links stop working (rate-limited)."""
+    actor, environment = require_sender(session, actor)
+    request = _get_own_request(session, actor=actor, request_id=request_id)
+    now = utcnow()
+    if not is_open(request, now):
+        raise Conflict(ONLY_PENDING_RESEND)
+    _check_resend_allowed(session, request, now)
+    package = session.get(SoftwarePackage, request.software_package_id)
+    assert package is not None
+    with committing(session):
+        _transition(
+            session,
+            request,
+            ONLY_PENDING_RESEND,
+            now=now,
+            expires_at=now + timedelta(days=get_settings().authorisation_link_days),
+            last_sent_at=now,
+            send_count=request.send_count + 1,
+        )
+        void_links(session, request_id=request.id, now=now)  # type: ignore[arg-type]
+        issue_link_and_email(session, request=request, requester=actor, environment=environment, package=package)
+        record_activity(
+            session,
+            request,
+            actor=actor,
+            action="authorisation.resent",
+            summary=f"{display_name(actor)} resent the authorisation request to {describe(request)}.",
+        )
+    return request
+
+
+def withdraw_request(session: Session, *, actor: User, request_id: int) -> AuthorisationRequest:
+    """Withdraw a pending request: status Withdrawn, its link stops working."""
+    actor = require_manager(session, actor, VIEW_ROLE_MESSAGE)
+    request = _get_own_request(session, actor=actor, request_id=request_id)
+    now = utcnow()
+    if not is_open(request, now):
+        raise Conflict(ONLY_PENDING_WITHDRAW)
+    with committing(session):
+        _transition(
+            session, request, ONLY_PENDING_WITHDRAW, now=now, status=AuthorisationStatus.WITHDRAWN.value
+        )
+        void_links(session, request_id=request.id, now=now)  # type: ignore[arg-type]
+        record_activity(
+            session,
+            request,
+            actor=actor,
+            action="authorisation.withdrawn",
+            summary=f"{display_name(actor)} withdrew the authorisation request to {describe(request)}.",
+        )
+    return request
