@@ -60,3 +60,10 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def db_session() -> Iterator[Session]:
+    """A session for one page action; the services commit their own transactions."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session

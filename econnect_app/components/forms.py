@@ -1,10 +1,14 @@
-"""Form building blocks: labelled fields with their error message right beside them."""
+"""Form building blocks: labelled fields with their error message right beside them, and forms that
+stay disabled while the server works on them (see state/auth.py, "Loading and acting")."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventHandler, EventSpec
+
+from econnect_app.state.auth import ACTION_ID_FIELD, AuthState
 
 
 def field_id(name: str) -> str:
@@ -94,8 +98,26 @@ def select_field(
     )
 
 
+def form_name(on_submit: EventHandler | EventSpec) -> str:
+    """A form's name: its submit handler's (e.g. "OrganisationsState.add_organisation")."""
+    handler = on_submit.handler if isinstance(on_submit, EventSpec) else on_submit
+    return handler.fn.__qualname__
+
+
+def is_busy_with(activity: str | rx.Var) -> rx.Var[bool]:
+    """Whether this tab's server is working on ``activity`` (a form's name, or a row's action
+    such as ``row_activity("resend", row.id)``): its button shows a spinner meanwhile."""
+    return AuthState.busy & (AuthState.busy_with == activity)
+
+
+def submitting(on_submit: EventHandler | EventSpec) -> rx.Var[bool]:
+    """Whether the form submitted to ``on_submit`` is being worked on (for its submit button)."""
+    return is_busy_with(form_name(on_submit))
+
+
 def submit_button(label: str, busy: rx.Var, **props: Any) -> rx.Component:
-    """The form's submit button, showing a spinner while the server works."""
+    """The form's submit button, showing a spinner (and disabled) while ``busy``; pass
+    ``submitting(State.handler)``."""
     return rx.button(label, type="submit", loading=busy, size="3", **props)
 
 
@@ -107,22 +129,29 @@ def form_error_banner(message: rx.Var) -> rx.Component:
     )
 
 
-def app_form(*children: rx.Component, **props: Any) -> rx.Component:
+def app_form(*children: rx.Component, on_submit: EventHandler | EventSpec, **props: Any) -> rx.Component:
     """A form whose input is checked by the server, with messages next to the fields.
 
     The browser's own validation bubbles are switched off so every message looks the same and
     is read by screen readers; what the user typed stays when the server refuses it.
 
-    Until the page is hydrated (state loaded and on_load handlers done) the fields are disabled
-    through a ``<fieldset>``: nothing typed into the pre-rendered page is lost when the server's
-    state arrives and re-renders the form.
+    The fields sit in a ``<fieldset>`` that is disabled until the page is hydrated (state loaded
+    and on_load handlers done), so nothing typed into the pre-rendered page is lost when the
+    server's state arrives and re-renders the form, and while the server works on an action of
+    this tab. A hidden field carries the form's name and the tab's current action id: the
+    handler's ``AuthState._act(..., form=form)`` accepts a submission once, so a double click
+    submits nothing twice.
     """
     props.setdefault("reset_on_submit", False)
     props.setdefault("width", "100%")
-    ready_fields = rx.el.fieldset(
+    ready = rx.State.is_hydrated & ~AuthState.busy
+    fields = rx.el.fieldset(
         *children,
-        disabled=~rx.State.is_hydrated,
-        aria_busy=rx.cond(rx.State.is_hydrated, "false", "true"),
+        disabled=~ready,
+        aria_busy=rx.cond(ready, "false", "true"),
         style={"border": "0", "margin": "0", "padding": "0", "min_width": "0", "width": "100%"},
     )
-    return rx.form(ready_fields, no_validate=True, **props)
+    submission = rx.el.input(
+        type="hidden", name=ACTION_ID_FIELD, value=form_name(on_submit) + ":" + AuthState.action_id
+    )
+    return rx.form(submission, fields, no_validate=True, on_submit=on_submit, **props)

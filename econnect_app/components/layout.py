@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from econnect_app import routes
+from econnect_app.components.notifications import notification_bell
 from econnect_app.state.auth import AuthState
 
 BRAND = "eConnect"
@@ -146,8 +147,6 @@ def _user_menu() -> rx.Component:
 
 def header_extras() -> list[rx.Component]:
     """Components shown in the header before the account menu (e.g. notifications)."""
-    from econnect_app.components.notifications import notification_bell
-
     return [notification_bell()]
 
 

@@ -1,14 +1,90 @@
 """The notifications bell in the header: unread count, the latest notifications, "Mark all as read".
 
-Its state (``NotificationsState`` in state/live.py) loads when the bell mounts and is refreshed
-live, pushed from the server, whenever the environment changes.
+Its state loads when the bell mounts and is refreshed live, pushed from the server, whenever the
+environment changes: it is on every signed-in page, so every watched tab refreshes it.
 """
 
 from __future__ import annotations
 
-import reflex as rx
+import dataclasses
+from typing import Any
 
-from econnect_app.state.live import NotificationItem, NotificationsState
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app.formatting import format_datetime
+from econnect_app.models import User
+from econnect_app.services import notifications
+from econnect_app.state.auth import AuthState, Updates
+from econnect_app.state.live_tabs import live_sessions
+
+NOTIFICATION_LIST_LIMIT = 20
+MARK_ALL_READ = "mark-all-read"
+
+
+@dataclasses.dataclass
+class NotificationItem:
+    """One notification as the browser shows it."""
+
+    id: int
+    message: str
+    link: str
+    when: str
+    unread: bool
+
+
+class NotificationsState(AuthState):
+    """The bell in the header: unread count and the latest notifications; refreshed live."""
+
+    unread_count: int = 0
+    notifications: list[NotificationItem] = []
+
+    @rx.var
+    def bell_label(self) -> str:
+        """The bell's accessible name."""
+        return f"Notifications, {self.unread_count} unread"
+
+    @rx.var
+    def unread_badge(self) -> str:
+        """The number on the bell ("9+" above nine)."""
+        return "9+" if self.unread_count > 9 else str(self.unread_count)
+
+    def _live_refresh(self, db: Session, user: User) -> None:
+        self.unread_count = notifications.count_unread(db, user=user)
+        self.notifications = [
+            NotificationItem(
+                id=item.id or 0,
+                message=item.message,
+                link=item.link,
+                when=format_datetime(item.created_at),
+                unread=not read,
+            )
+            for item, read in notifications.list_notifications(db, user=user, limit=NOTIFICATION_LIST_LIMIT)
+        ]
+
+    @rx.event
+    def load(self) -> Updates:
+        """Read the notifications and follow them live (on_mount of the bell)."""
+
+        def action(db: Session, actor: User) -> None:
+            self._live_refresh(db, actor)
+            self._follow_live_changes(actor)
+
+        return self._load(action)
+
+    @rx.event
+    def mark_all_read(self, action_id: str | None = None) -> Updates:
+        """Mark every notification of the user as read."""
+
+        def action(db: Session, actor: User) -> Any:
+            notifications.mark_all_read(db, user=actor)
+            self._live_refresh(db, actor)
+
+        return self._act(action, busy_with=MARK_ALL_READ, action_id=action_id)
+
+
+# The bell is on every signed-in page: every tab that follows live changes refreshes it.
+live_sessions.watch_everywhere(NotificationsState)
 
 
 def _notification_row(item: rx.Var[NotificationItem]) -> rx.Component:
@@ -77,8 +153,9 @@ def notification_bell() -> rx.Component:
                         "Mark all as read",
                         size="1",
                         variant="soft",
-                        on_click=NotificationsState.mark_all_read,
+                        on_click=NotificationsState.mark_all_read(AuthState.action_id),
                         disabled=NotificationsState.unread_count == 0,
+                        loading=AuthState.busy_with == MARK_ALL_READ,
                     ),
                     align="center",
                     width="100%",

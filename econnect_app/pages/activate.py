@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -11,15 +12,23 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.components.forms import app_form, field_error, text_field
+from econnect_app.components.forms import (
+    app_form,
+    field_error,
+    is_busy_with,
+    submit_button,
+    submitting,
+    text_field,
+)
 from econnect_app.components.layout import public_layout
 from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import activation, organisations
-from econnect_app.services.errors import DomainError, InvalidToken, NotFound, ValidationFailed
-from econnect_app.state.auth import AuthState, db_session
+from econnect_app.services.errors import InvalidToken, NotFound
+from econnect_app.state.auth import AuthState, Updates
 
 NEW_ORGANISATION = "new"
+DECLINE = "decline"
 INCOMING_PREFIX = routes.AUTHORISATIONS + "/incoming/"
 
 
@@ -80,11 +89,11 @@ class ActivateState(AuthState):
         self.client_name = getattr(view, "client_name", "")
 
     @rx.event
-    def load(self) -> None:
+    def load(self) -> Updates:
         """Show the request, or say clearly why the link no longer works."""
         self.problem = self.outcome = self.decline_reason = ""
-        self.field_errors = {}
-        with db_session() as db:
+
+        def look_up(db: Session) -> None:
             user = self._current_user(db)
             try:
                 self._view(db, user)
@@ -98,7 +107,9 @@ class ActivateState(AuthState):
                 self.choices = [OrganisationChoice(value=str(o.id), label=o.name) for o in own]
                 matching = [o for o in own if o.name.lower() == self.organisation_name.lower()]
                 self.choice = str(matching[0].id) if matching else NEW_ORGANISATION
-        self.loaded = True
+            self.loaded = True
+
+        return self._load_public(look_up)
 
     @rx.event
     def set_choice(self, value: str) -> None:
@@ -110,24 +121,20 @@ class ActivateState(AuthState):
         """The optional reason for declining."""
         self.decline_reason = value[:500]
 
-    def _answer(self, answer: Any) -> Any:
-        self.field_errors = {}
-        with db_session() as db:
-            user = self._current_user(db)
-            if user is None:
-                return self._login_redirect()
+    def _answering(self, answer: Callable[[Session, User], Any]) -> Callable[[Session, User], Any]:
+        """An answer to the request; a link that stopped working meanwhile is explained instead."""
+
+        def action(db: Session, user: User) -> Any:
             try:
                 return answer(db, user)
-            except ValidationFailed as error:
-                self.field_errors = error.errors
             except InvalidToken as error:
                 self.problem = error.message
-            except DomainError as error:
-                return rx.toast.error(error.message)
-        return None
+                return None
+
+        return action
 
     @rx.event
-    def accept(self, form: dict[str, Any]) -> Any:
+    def accept(self, form: dict[str, Any]) -> Updates:
         """Accept for the chosen (or a new) organisation."""
 
         def answer(db: Session, user: User) -> Any:
@@ -149,10 +156,10 @@ class ActivateState(AuthState):
             )
             return rx.toast.success("Request accepted.")
 
-        return self._answer(answer)
+        return self._act(self._answering(answer), form=form)
 
     @rx.event
-    def decline(self) -> Any:
+    def decline(self, action_id: str | None = None) -> Updates:
         """Decline; the accountant is told (with the reason, if given)."""
 
         def answer(db: Session, user: User) -> Any:
@@ -160,7 +167,7 @@ class ActivateState(AuthState):
             self.outcome = f"You declined the request. {self.firm_name} has been told."
             return rx.toast.success("Request declined.")
 
-        return self._answer(answer)
+        return self._act(self._answering(answer), busy_with=DECLINE, action_id=action_id)
 
 
 def _summary() -> rx.Component:
@@ -245,7 +252,7 @@ def _answer_form() -> rx.Component:
             ),
             field_error(ActivateState.field_errors, "organisation"),
             rx.cond(ActivateState.choice == NEW_ORGANISATION, _new_organisation_fields()),
-            rx.button("Accept", type="submit", size="3", width="100%"),
+            submit_button("Accept", submitting(ActivateState.accept), width="100%"),
             spacing="3",
             width="100%",
         ),
@@ -255,7 +262,11 @@ def _answer_form() -> rx.Component:
 
 def _decline_dialog() -> rx.Component:
     return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(rx.button("Decline", variant="soft", color_scheme="red", size="3", width="100%")),
+        rx.alert_dialog.trigger(
+            rx.button(
+                "Decline", variant="soft", color_scheme="red", size="3", width="100%", loading=is_busy_with(DECLINE)
+            )
+        ),
         rx.alert_dialog.content(
             rx.alert_dialog.title("Decline this request?"),
             rx.alert_dialog.description(ActivateState.firm_name + " will be told that you declined."),
@@ -269,7 +280,9 @@ def _decline_dialog() -> rx.Component:
             field_error(ActivateState.field_errors, "reason"),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button("Decline", color_scheme="red", on_click=ActivateState.decline)),
+                rx.alert_dialog.action(
+                    rx.button("Decline", color_scheme="red", on_click=ActivateState.decline(AuthState.action_id))
+                ),
                 justify="end",
                 spacing="3",
                 margin_top="16px",

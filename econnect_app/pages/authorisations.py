@@ -10,14 +10,18 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import routes
+from econnect_app.components.forms import is_busy_with
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.formatting import format_datetime
 from econnect_app.models import AuthorisationStatus, User
 from econnect_app.services import activation, authorisations
-from econnect_app.state.auth import AuthState
+from econnect_app.state.auth import AuthState, Updates, row_activity
 
 ALL_STATUSES = "All statuses"
 STATUS_OPTIONS = [ALL_STATUSES] + [status.value for status in AuthorisationStatus]
+RESEND = "resend"
+WITHDRAW = "withdraw"
+DECLINE = "decline"
 STATUS_COLOURS = {
     "Pending": "amber",
     "Accepted": "green",
@@ -104,24 +108,24 @@ class AuthorisationsState(AuthState):
         self.loaded = True
 
     @rx.event
-    def load(self) -> Any:
+    def load(self) -> Updates:
         """Load both lists."""
-        return self._run(self._refresh)
+        return self._load(self._refresh)
 
     @rx.event
-    def set_status_filter(self, value: str) -> Any:
+    def set_status_filter(self, value: str) -> Updates:
         """Show only requests with this status."""
         self.status_filter = value if value in STATUS_OPTIONS else ALL_STATUSES
-        return self._run(self._refresh)
+        return self._load(self._refresh)
 
     @rx.event
-    def set_search(self, value: str) -> Any:
+    def set_search(self, value: str) -> Updates:
         """Search by client name or email."""
         self.search = value.strip()[:200]
-        return self._run(self._refresh)
+        return self._load(self._refresh)
 
     @rx.event
-    def resend(self, request_id: int) -> Any:
+    def resend(self, request_id: int, action_id: str | None = None) -> Updates:
         """Send a fresh link; the old one stops working."""
 
         def action(db: Session, actor: User) -> Any:
@@ -129,10 +133,10 @@ class AuthorisationsState(AuthState):
             self._refresh(db, actor)
             return rx.toast.success(f"A new link was sent to {request.client_email}. The old link no longer works.")
 
-        return self._run(action)
+        return self._act(action, busy_with=row_activity(RESEND, request_id), action_id=action_id)
 
     @rx.event
-    def withdraw(self, request_id: int) -> Any:
+    def withdraw(self, request_id: int, action_id: str | None = None) -> Updates:
         """Withdraw a pending request; its link stops working."""
 
         def action(db: Session, actor: User) -> Any:
@@ -140,7 +144,7 @@ class AuthorisationsState(AuthState):
             self._refresh(db, actor)
             return rx.toast.success(f"The request to {request.client_email} was withdrawn.")
 
-        return self._run(action)
+        return self._act(action, busy_with=row_activity(WITHDRAW, request_id), action_id=action_id)
 
     @rx.event
     def accept_incoming(self, request_id: int) -> Any:
@@ -153,7 +157,7 @@ class AuthorisationsState(AuthState):
         self.decline_reason = value[:500]
 
     @rx.event
-    def decline_incoming(self, request_id: int) -> Any:
+    def decline_incoming(self, request_id: int, action_id: str | None = None) -> Updates:
         """Decline a received request; the accountant is notified."""
 
         def action(db: Session, actor: User) -> Any:
@@ -162,7 +166,7 @@ class AuthorisationsState(AuthState):
             self._refresh(db, actor)
             return rx.toast.success("The request was declined. The accountant has been told.")
 
-        return self._run(action)
+        return self._act(action, busy_with=row_activity(DECLINE, request_id), action_id=action_id)
 
 
 def _confirm(trigger: rx.Component, title: str, text: str, confirm_label: str, on_confirm: Any) -> rx.Component:
@@ -215,7 +219,8 @@ def _request_row(row: rx.Var[RequestView]) -> rx.Component:
                         "Resend",
                         size="1",
                         variant="soft",
-                        on_click=AuthorisationsState.resend(row.id),
+                        on_click=AuthorisationsState.resend(row.id, AuthState.action_id),
+                        loading=is_busy_with(row_activity(RESEND, row.id)),
                         aria_label="Resend to " + row.client_email,
                     ),
                 ),
@@ -227,12 +232,13 @@ def _request_row(row: rx.Var[RequestView]) -> rx.Component:
                             size="1",
                             variant="soft",
                             color_scheme="red",
+                            loading=is_busy_with(row_activity(WITHDRAW, row.id)),
                             aria_label="Withdraw request to " + row.client_email,
                         ),
                         "Withdraw this request?",
                         "The link in the client's email stops working. The request stays in this list as Withdrawn.",
                         "Withdraw",
-                        AuthorisationsState.withdraw(row.id),
+                        AuthorisationsState.withdraw(row.id, AuthState.action_id),
                     ),
                 ),
                 spacing="2",
@@ -340,6 +346,7 @@ def _incoming_card(row: rx.Var[IncomingView]) -> rx.Component:
                             "Decline",
                             variant="soft",
                             color_scheme="red",
+                            loading=is_busy_with(row_activity(DECLINE, row.request_id)),
                             aria_label="Decline request from " + row.firm_name,
                         )
                     ),
@@ -359,7 +366,9 @@ def _incoming_card(row: rx.Var[IncomingView]) -> rx.Component:
                                 rx.button(
                                     "Decline",
                                     color_scheme="red",
-                                    on_click=AuthorisationsState.decline_incoming(row.request_id),
+                                    on_click=AuthorisationsState.decline_incoming(
+                                        row.request_id, AuthState.action_id
+                                    ),
                                 )
                             ),
                             justify="end",

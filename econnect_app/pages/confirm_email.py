@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import reflex as rx
+from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.components.layout import public_layout
 from econnect_app.services import user_emails
 from econnect_app.services.errors import InvalidToken
-from econnect_app.state.auth import AuthState, db_session
+from econnect_app.state.auth import AuthState, Updates
 
 
 class ConfirmEmailState(AuthState):
@@ -18,16 +19,19 @@ class ConfirmEmailState(AuthState):
     confirmed_email: str = ""
 
     @rx.event
-    def confirm(self) -> None:
+    def confirm(self) -> Updates:
         """Use the link once."""
-        with db_session() as db:
+
+        def use_link(db: Session) -> None:
             try:
                 address = user_emails.confirm_email(db, token=self._link_token())
             except InvalidToken:
                 self.outcome = "invalid"
                 return
-        self.confirmed_email = address.email
-        self.outcome = "confirmed"
+            self.confirmed_email = address.email
+            self.outcome = "confirmed"
+
+        return self._load_public(use_link)
 
 
 def confirm_email_page() -> rx.Component:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
@@ -13,8 +12,8 @@ from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.formatting import format_datetime
 from econnect_app.models import User
 from econnect_app.services import dashboard
-from econnect_app.state.auth import AuthState
-from econnect_app.state.live import watch
+from econnect_app.state.auth import AuthState, Updates
+from econnect_app.state.live_tabs import watch
 
 
 @dataclasses.dataclass
@@ -53,14 +52,14 @@ class DashboardState(AuthState):
         self.loaded = True
 
     @rx.event
-    def load(self) -> Any:
+    def load(self) -> Updates:
         """Read the figures from the database and follow the environment's changes live."""
 
         def action(db: Session, actor: User) -> None:
             self._live_refresh(db, actor)
             watch(self, environment_id=actor.environment_id)
 
-        return self._run(action)
+        return self._load(action)
 
 
 def _stat(label: str, value: rx.Var, icon: str, stat_id: str, *, size: str = "7") -> rx.Component:

@@ -7,11 +7,11 @@ import dataclasses
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app.db import get_engine
 from econnect_app.formatting import format_datetime
 from econnect_app.mail.outbox import list_recent_messages
 from econnect_app.models import OutboxMessage
 from econnect_app.settings import get_settings
+from econnect_app.state.auth import AuthState, Updates
 
 MAILBOX_SIZE = 50
 UNAVAILABLE_TEXT = "The mailbox is only available in development without an SMTP server."
@@ -50,16 +50,20 @@ def mailbox_entry(message: OutboxMessage) -> MailboxEntry:
     )
 
 
-class DevMailboxState(rx.State):
-    """The newest outbox messages (loaded only when the mailbox is available)."""
+class DevMailboxState(AuthState):
+    """The newest outbox messages (loaded only when the mailbox is available; no login needed)."""
 
     available: bool = False
     loaded: bool = False
     loading: bool = False
     messages: list[MailboxEntry] = []
 
+    def _read_messages(self, db: Session) -> None:
+        self.messages = [mailbox_entry(message) for message in list_recent_messages(db, limit=MAILBOX_SIZE)]
+        self.loaded = True
+
     @rx.event
-    def load(self):  # noqa: ANN201 (a Reflex generator handler)
+    async def load(self) -> Updates:
         """on_load and Refresh: read the newest messages, checking availability on the server."""
         self.available = mailbox_available()
         if not self.available:
@@ -67,14 +71,11 @@ class DevMailboxState(rx.State):
             self.loaded = True
             return
         self.loading = True
-        yield
-        with Session(get_engine()) as session:
-            self.messages = [
-                mailbox_entry(message)
-                for message in list_recent_messages(session, limit=MAILBOX_SIZE)
-            ]
-        self.loading = False
-        self.loaded = True
+        try:
+            async for update in self._load_public(self._read_messages):
+                yield update
+        finally:
+            self.loading = False
 
 
 def _status_badge(status: rx.Var[str]) -> rx.Component:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.components.forms import app_form, submit_button, text_field
+from econnect_app.components.forms import app_form, submit_button, submitting, text_field
 from econnect_app.components.layout import public_layout
 from econnect_app.services import accounts
-from econnect_app.services.errors import InvalidToken
-from econnect_app.state.auth import AuthState, db_session
+from econnect_app.services.errors import InvalidToken, ValidationFailed
+from econnect_app.state.auth import AuthState, Updates
 
 
 class ForgotPasswordState(AuthState):
@@ -26,16 +27,17 @@ class ForgotPasswordState(AuthState):
         self.field_errors = {}
 
     @rx.event
-    def send_link(self, form: dict[str, Any]) -> None:
+    def send_link(self, form: dict[str, Any]) -> Updates:
         """Queue a reset email when the account exists; always confirm the same way."""
         email = (form.get("email") or "").strip()
-        if not email:
-            self.field_errors = {"email": "Enter the email address of your account."}
-            return
-        self.field_errors = {}
-        with db_session() as db:
+
+        def action(db: Session) -> None:
+            if not email:
+                raise ValidationFailed({"email": "Enter the email address of your account."})
             accounts.request_password_reset(db, email=email)
-        self.sent_to = email
+            self.sent_to = email
+
+        return self._act_public(action, form=form)
 
 
 def forgot_password_page() -> rx.Component:
@@ -54,7 +56,7 @@ def forgot_password_page() -> rx.Component:
             app_form(
                 rx.vstack(
                     text_field("Email", "email", ForgotPasswordState.field_errors, type="email", autocomplete="email"),
-                    submit_button("Send reset link", ForgotPasswordState.busy, width="100%"),
+                    submit_button("Send reset link", submitting(ForgotPasswordState.send_link), width="100%"),
                     spacing="4",
                     width="100%",
                 ),
@@ -73,22 +75,27 @@ class ResetPasswordState(AuthState):
     link_valid: bool = True
 
     @rx.event
-    def check_link(self) -> None:
+    def check_link(self) -> Updates:
         """on_load: tell the user at once when the link is no good."""
-        with db_session() as db:
+
+        def check(db: Session) -> None:
             self.link_valid = accounts.reset_password_token_is_valid(db, token=self._link_token())
 
+        return self._load_public(check)
+
     @rx.event
-    def set_password(self, form: dict[str, Any]) -> Any:
+    def set_password(self, form: dict[str, Any]) -> Updates:
         """Save the new password, log in and continue to the dashboard."""
-        try:
-            return self._redeem_link(
-                lambda db: accounts.reset_password(db, token=self._link_token(), password=form.get("password", "")),
-                "Your password has been changed.",
-            )
-        except InvalidToken:
-            self.link_valid = False
-            return None
+
+        def action(db: Session) -> Any:
+            try:
+                user = accounts.reset_password(db, token=self._link_token(), password=form.get("password", ""))
+            except InvalidToken:
+                self.link_valid = False
+                return None
+            return self._welcome(db, user, "Your password has been changed.")
+
+        return self._act_public(action, form=form)
 
 
 def reset_password_page() -> rx.Component:
@@ -107,7 +114,7 @@ def reset_password_page() -> rx.Component:
                         autocomplete="new-password",
                         hint="At least 12 characters. A few random words work well.",
                     ),
-                    submit_button("Set new password", ResetPasswordState.busy, width="100%"),
+                    submit_button("Set new password", submitting(ResetPasswordState.set_password), width="100%"),
                     spacing="4",
                     width="100%",
                 ),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from sqlmodel import Session
 
-from econnect_app.components.forms import app_form, submit_button, text_field
+from econnect_app.components.forms import app_form, submit_button, submitting, text_field
 from econnect_app.components.layout import public_layout
 from econnect_app.services import users
 from econnect_app.services.errors import InvalidToken
-from econnect_app.state.auth import AuthState, db_session
+from econnect_app.state.auth import AuthState, Updates
 
 
 class InvitationState(AuthState):
@@ -21,31 +22,36 @@ class InvitationState(AuthState):
     inviting_environment: str = ""
 
     @rx.event
-    def load(self) -> None:
+    def load(self) -> Updates:
         """Show who invites whom, or that the link is no good."""
-        with db_session() as db:
+
+        def look_up(db: Session) -> None:
             try:
                 user, environment = users.get_invitation(db, token=self._link_token())
             except InvalidToken:
                 self.link_valid = False
                 return
-        self.link_valid = True
-        self.invited_email = user.email
-        self.inviting_environment = environment.name
+            self.link_valid = True
+            self.invited_email = user.email
+            self.inviting_environment = environment.name
+
+        return self._load_public(look_up)
 
     @rx.event
-    def accept(self, form: dict[str, Any]) -> Any:
+    def accept(self, form: dict[str, Any]) -> Updates:
         """Set name and password, log in and go to the dashboard."""
-        try:
-            return self._redeem_link(
-                lambda db: users.accept_invitation(
+
+        def action(db: Session) -> Any:
+            try:
+                user = users.accept_invitation(
                     db, token=self._link_token(), name=form.get("name", ""), password=form.get("password", "")
-                ),
-                "Welcome! Your account is active.",
-            )
-        except InvalidToken:
-            self.link_valid = False
-            return None
+                )
+            except InvalidToken:
+                self.link_valid = False
+                return None
+            return self._welcome(db, user, "Welcome! Your account is active.")
+
+        return self._act_public(action, form=form)
 
 
 def invitation_page() -> rx.Component:
@@ -74,7 +80,7 @@ def invitation_page() -> rx.Component:
                             autocomplete="new-password",
                             hint="At least 12 characters. A few random words work well.",
                         ),
-                        submit_button("Accept invitation", InvitationState.busy, width="100%"),
+                        submit_button("Accept invitation", submitting(InvitationState.accept), width="100%"),
                         spacing="4",
                         width="100%",
                     ),

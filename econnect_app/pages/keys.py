@@ -10,7 +10,6 @@ database keeps only its hash.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import reflex as rx
@@ -18,13 +17,16 @@ from reflex.experimental.client_state import ClientStateVar
 from sqlmodel import Session
 
 from econnect_app import routes
+from econnect_app.components.forms import is_busy_with
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.formatting import format_datetime
 from econnect_app.models import KeySet, User
 from econnect_app.services import keys as keys_service
 from econnect_app.services.errors import PermissionDenied
-from econnect_app.state.auth import AuthState
+from econnect_app.state.auth import AuthState, Updates
 
+CREATE_KEY_SET = "create-key-set"
+ROTATE_SECRET = "rotate-secret"
 DENIED_MESSAGE = "Only Advanced users and Administrators can see the connection keys."
 NO_CLIENTS_MESSAGE = (
     "No client organisations yet. Send an authorisation request; when the client accepts, "
@@ -61,7 +63,6 @@ class KeysState(AuthState):
 
     loading: bool = True
     denied: bool = False
-    working: bool = False
     has_key_set: bool = False
     app_key: str = ""
     key_set_created: str = ""
@@ -106,15 +107,15 @@ class KeysState(AuthState):
         self.own_cards = [card for is_own, card in cards if is_own]
 
     @rx.event
-    def load(self) -> Iterator[Any]:
+    async def load(self) -> Updates:
         """on_load: forget any Secret still on screen, then show the keys and organisations."""
         self.loading = True
         yield NEW_SECRET.push("")
         try:
-            result = self._run(self._refresh)
+            async for update in self._load(self._refresh):
+                yield update
         finally:
             self.loading = False
-        yield result
 
     def _show_new_secret(self, db: Session, actor: User, secret: str, message: str) -> list[Any]:
         """Refresh the page and send the Secret to this browser tab only, once."""
@@ -122,38 +123,25 @@ class KeysState(AuthState):
         return [NEW_SECRET.push(secret), rx.toast.success(message)]
 
     @rx.event
-    def create_key_set(self) -> Iterator[Any]:
+    def create_key_set(self, action_id: str | None = None) -> Updates:
         """Create the environment's key set (Administrators) and show its Secret once."""
-        self.working = True
-        yield NEW_SECRET.push("")
 
         def action(db: Session, actor: User) -> Any:
             _, secret = keys_service.create_key_set(db, actor=actor)
             return self._show_new_secret(db, actor, secret, "Key set created. Copy the Secret now.")
 
-        try:
-            result = self._run(action)
-        finally:
-            self.working = False
-        yield result
+        # Any Secret still on screen is forgotten as the work starts.
+        return self._act(action, busy_with=CREATE_KEY_SET, action_id=action_id, on_start=NEW_SECRET.push(""))
 
     @rx.event
-    def rotate_secret(self) -> Iterator[Any]:
+    def rotate_secret(self, action_id: str | None = None) -> Updates:
         """Replace the Secret (Administrators); the old one stops working at once."""
-        self.working = True
-        yield NEW_SECRET.push("")
 
         def action(db: Session, actor: User) -> Any:
             _, secret = keys_service.rotate_secret(db, actor=actor)
-            return self._show_new_secret(
-                db, actor, secret, "Secret rotated. The old Secret no longer works."
-            )
+            return self._show_new_secret(db, actor, secret, "Secret rotated. The old Secret no longer works.")
 
-        try:
-            result = self._run(action)
-        finally:
-            self.working = False
-        yield result
+        return self._act(action, busy_with=ROTATE_SECRET, action_id=action_id, on_start=NEW_SECRET.push(""))
 
 
 def _visually_hidden(*children: Any) -> rx.Component:
@@ -218,7 +206,7 @@ def _rotate_dialog() -> rx.Component:
                 size="3",
                 variant="soft",
                 color_scheme="amber",
-                loading=KeysState.working,
+                loading=is_busy_with(ROTATE_SECRET),
             )
         ),
         rx.alert_dialog.content(
@@ -227,7 +215,7 @@ def _rotate_dialog() -> rx.Component:
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
                 rx.alert_dialog.action(
-                    rx.button("Rotate", color_scheme="amber", on_click=KeysState.rotate_secret)
+                    rx.button("Rotate", color_scheme="amber", on_click=KeysState.rotate_secret(AuthState.action_id))
                 ),
                 justify="end",
                 spacing="3",
@@ -295,8 +283,8 @@ def _key_set_card() -> rx.Component:
                 rx.icon("key-round", size=16),
                 "Create key set",
                 size="3",
-                on_click=KeysState.create_key_set,
-                loading=KeysState.working,
+                on_click=KeysState.create_key_set(AuthState.action_id),
+                loading=is_busy_with(CREATE_KEY_SET),
             ),
             spacing="3",
         ),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.components.forms import app_form, form_error_banner, submit_button, text_field
+from econnect_app.components.forms import app_form, form_error_banner, submit_button, submitting, text_field
 from econnect_app.components.layout import public_layout
 from econnect_app.services import sessions
 from econnect_app.services.errors import DomainError, ValidationFailed
-from econnect_app.state.auth import AuthState, db_session
+from econnect_app.state.auth import AuthState, Updates
 
 
 class LoginState(AuthState):
@@ -20,11 +21,11 @@ class LoginState(AuthState):
     form_error: str = ""
 
     @rx.event
-    def log_in(self, form: dict[str, Any]) -> Any:
+    def log_in(self, form: dict[str, Any]) -> Updates:
         """Check the credentials; on success start a session and continue."""
-        self.field_errors = {}
         self.form_error = ""
-        with db_session() as db:
+
+        def action(db: Session) -> Any:
             try:
                 user, token = sessions.log_in(
                     db,
@@ -32,14 +33,15 @@ class LoginState(AuthState):
                     password=form.get("password", ""),
                     user_agent=self.router.headers.user_agent,
                 )
-            except ValidationFailed as error:
-                self.field_errors = error.errors
-                return None
-            except DomainError as error:
+            except ValidationFailed:
+                raise  # shown next to the fields
+            except DomainError as error:  # wrong credentials, throttled, blocked: above the form
                 self.form_error = error.message
                 return None
             self._start_session(db, user, token)
-        return rx.redirect(routes.safe_next_path(self.router.url.query_parameters.get("next"), routes.DASHBOARD))
+            return rx.redirect(routes.safe_next_path(self.router.url.query_parameters.get("next"), routes.DASHBOARD))
+
+        return self._act_public(action, form=form)
 
 
 def login_page() -> rx.Component:
@@ -53,7 +55,7 @@ def login_page() -> rx.Component:
                 text_field("Email", "email", errors, type="email", autocomplete="username"),
                 text_field("Password", "password", errors, type="password", autocomplete="current-password"),
                 rx.link("Forgot your password?", href=routes.FORGOT_PASSWORD, size="2"),
-                submit_button("Log in", LoginState.busy, width="100%"),
+                submit_button("Log in", submitting(LoginState.log_in), width="100%"),
                 spacing="4",
                 width="100%",
             ),

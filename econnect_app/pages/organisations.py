@@ -9,12 +9,14 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.components.forms import app_form, submit_button, text_field
+from econnect_app.components.forms import app_form, is_busy_with, submit_button, submitting, text_field
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.models import Organisation, User
 from econnect_app.services import organisations
-from econnect_app.state.auth import AuthState
+from econnect_app.state.auth import AuthState, Updates, row_activity
 
+ACTIVATE = "activate"
+FINISH_ONBOARDING = "finish-onboarding"
 E_INVOICE_NOTE = (
     "Receiving e-invoices costs money, so it is off by default. Switch it on per organisation "
     "when that organisation should receive e-invoices."
@@ -63,12 +65,12 @@ class OrganisationsState(AuthState):
         return any(row.activated for row in self.rows)
 
     @rx.event
-    def load(self) -> Any:
+    def load(self) -> Updates:
         """Load the list."""
-        return self._run(self._refresh)
+        return self._load(self._refresh)
 
     @rx.event
-    def add_organisation(self, form: dict[str, Any]) -> Any:
+    def add_organisation(self, form: dict[str, Any]) -> Updates:
         """Add an organisation from the form."""
 
         def action(db: Session, actor: User) -> Any:
@@ -86,10 +88,10 @@ class OrganisationsState(AuthState):
             self.form_key += 1
             return rx.toast.success(f"{organisation.name} was added. Activate it to start using it.")
 
-        return self._run(action)
+        return self._act(action, form=form)
 
     @rx.event
-    def activate(self, organisation_id: int) -> Any:
+    def activate(self, organisation_id: int, action_id: str | None = None) -> Updates:
         """Activate one organisation."""
 
         def action(db: Session, actor: User) -> Any:
@@ -97,10 +99,10 @@ class OrganisationsState(AuthState):
             self._refresh(db, actor)
             return rx.toast.success(f"{organisation.name} is activated.")
 
-        return self._run(action)
+        return self._act(action, busy_with=row_activity(ACTIVATE, organisation_id), action_id=action_id)
 
     @rx.event
-    def set_receive_e_invoices(self, organisation_id: int, enabled: bool) -> Any:
+    def set_receive_e_invoices(self, organisation_id: int, enabled: bool) -> Updates:
         """Switch receiving e-invoices on or off for one organisation."""
 
         def action(db: Session, actor: User) -> Any:
@@ -111,17 +113,17 @@ class OrganisationsState(AuthState):
             state = "on" if enabled else "off"
             return rx.toast.success(f"Receiving e-invoices is {state} for {organisation.name}.")
 
-        return self._run(action)
+        return self._act(action)
 
     @rx.event
-    def finish_onboarding(self) -> Any:
+    def finish_onboarding(self, action_id: str | None = None) -> Updates:
         """Leave onboarding for the dashboard."""
 
         def action(db: Session, actor: User) -> Any:
             organisations.complete_onboarding(db, actor=actor)
             return [rx.redirect(routes.DASHBOARD), rx.toast.success("You are all set.")]
 
-        return self._run(action)
+        return self._act(action, busy_with=FINISH_ONBOARDING, action_id=action_id)
 
 
 def _add_form() -> rx.Component:
@@ -139,7 +141,7 @@ def _add_form() -> rx.Component:
                 spacing="4",
                 width="100%",
             ),
-            submit_button("Add organisation", OrganisationsState.busy),
+            submit_button("Add organisation", submitting(OrganisationsState.add_organisation)),
             spacing="4",
             width="100%",
             align="start",
@@ -168,7 +170,8 @@ def _organisation_row(row: rx.Var[OrganisationRow]) -> rx.Component:
                 rx.button(
                     "Activate",
                     size="1",
-                    on_click=OrganisationsState.activate(row.id),
+                    on_click=OrganisationsState.activate(row.id, AuthState.action_id),
+                    loading=is_busy_with(row_activity(ACTIVATE, row.id)),
                     aria_label="Activate " + row.name,
                 ),
             )
@@ -177,6 +180,7 @@ def _organisation_row(row: rx.Var[OrganisationRow]) -> rx.Component:
             rx.switch(
                 checked=row.receive_e_invoices,
                 on_change=lambda enabled: OrganisationsState.set_receive_e_invoices(row.id, enabled),
+                disabled=AuthState.busy,
                 aria_label="Receive e-invoices for " + row.name,
             )
         ),
@@ -250,8 +254,9 @@ def onboarding_page() -> rx.Component:
             rx.button(
                 "Continue to dashboard",
                 size="3",
-                on_click=OrganisationsState.finish_onboarding,
+                on_click=OrganisationsState.finish_onboarding(AuthState.action_id),
                 disabled=~OrganisationsState.has_activated,
+                loading=is_busy_with(FINISH_ONBOARDING),
             ),
             rx.cond(
                 ~OrganisationsState.has_activated,

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app.components.forms import app_form, submit_button, text_field
+from econnect_app.components.forms import app_form, is_busy_with, submit_button, submitting, text_field
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.models import User
 from econnect_app.services import accounts, user_emails
-from econnect_app.state.auth import AuthState
+from econnect_app.state.auth import AuthState, Updates, row_activity
 
 CONFIRMED = "Confirmed"
 WAITING = "Waiting for confirmation"
+REMOVE = "remove-email"
 
 
 @dataclasses.dataclass
@@ -33,8 +33,6 @@ class ProfileState(AuthState):
 
     emails: list[EmailRow] = []
     loading: bool = True
-    adding_email: bool = False
-    changing_password: bool = False
     email_form_version: int = 0
     password_form_version: int = 0
 
@@ -45,22 +43,18 @@ class ProfileState(AuthState):
         ]
 
     @rx.event
-    def load(self) -> Iterator[Any]:
+    async def load(self) -> Updates:
         """on_load: the user's additional email addresses."""
         self.loading = True
-        self.field_errors = {}
-        yield
         try:
-            result = self._run(self._refresh)
+            async for update in self._load(self._refresh):
+                yield update
         finally:
             self.loading = False
-        yield result
 
     @rx.event
-    def add_email(self, form: dict[str, Any]) -> Iterator[Any]:
+    def add_email(self, form: dict[str, Any]) -> Updates:
         """Add an address; it is usable once confirmed through the emailed link."""
-        self.adding_email = True
-        yield
 
         def action(db: Session, actor: User) -> Any:
             added = user_emails.add_email(db, user=actor, email=form.get("email", ""))
@@ -68,14 +62,10 @@ class ProfileState(AuthState):
             self.email_form_version += 1  # empties the field
             return rx.toast.success(f"We sent a confirmation link to {added.email}.")
 
-        try:
-            result = self._run(action)
-        finally:
-            self.adding_email = False
-        yield result
+        return self._act(action, form=form)
 
     @rx.event
-    def remove_email(self, email_id: int, email: str) -> Any:
+    def remove_email(self, email_id: int, email: str, action_id: str | None = None) -> Updates:
         """Remove one of the user's additional addresses."""
 
         def action(db: Session, actor: User) -> Any:
@@ -83,13 +73,11 @@ class ProfileState(AuthState):
             self._refresh(db, actor)
             return rx.toast.success(f"{email} is removed.")
 
-        return self._run(action)
+        return self._act(action, busy_with=row_activity(REMOVE, email_id), action_id=action_id)
 
     @rx.event
-    def change_password(self, form: dict[str, Any]) -> Iterator[Any]:
+    def change_password(self, form: dict[str, Any]) -> Updates:
         """Change the password; other sessions end, this one continues with a new token."""
-        self.changing_password = True
-        yield
 
         def action(db: Session, actor: User) -> Any:
             token = accounts.change_password(
@@ -103,11 +91,7 @@ class ProfileState(AuthState):
             self.password_form_version += 1  # empties both fields
             return rx.toast.success("Password changed. Other sessions were logged out.")
 
-        try:
-            result = self._run(action)
-        finally:
-            self.changing_password = False
-        yield result
+        return self._act(action, form=form)
 
 
 def _status_badge(row: rx.Var) -> rx.Component:
@@ -121,7 +105,14 @@ def _status_badge(row: rx.Var) -> rx.Component:
 def _remove_button(row: rx.Var) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
-            rx.button("Remove", size="1", variant="soft", color_scheme="red", aria_label="Remove " + row.email)
+            rx.button(
+                "Remove",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                loading=is_busy_with(row_activity(REMOVE, row.id)),
+                aria_label="Remove " + row.email,
+            )
         ),
         rx.alert_dialog.content(
             rx.alert_dialog.title("Remove " + row.email + "?"),
@@ -132,7 +123,11 @@ def _remove_button(row: rx.Var) -> rx.Component:
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
                 rx.alert_dialog.action(
-                    rx.button("Remove", color_scheme="red", on_click=ProfileState.remove_email(row.id, row.email))
+                    rx.button(
+                        "Remove",
+                        color_scheme="red",
+                        on_click=ProfileState.remove_email(row.id, row.email, AuthState.action_id),
+                    )
                 ),
                 justify="end",
                 spacing="3",
@@ -194,7 +189,7 @@ def _add_email_form() -> rx.Component:
                 flex="1",
                 min_width="240px",
             ),
-            submit_button("Add email address", ProfileState.adding_email, margin_top="24px"),
+            submit_button("Add email address", submitting(ProfileState.add_email), margin_top="24px"),
             align="start",
             spacing="3",
             width="100%",
@@ -228,7 +223,9 @@ def _change_password_form() -> rx.Component:
                 autocomplete="new-password",
                 hint="At least 12 characters. A few random words work well.",
             ),
-            rx.hstack(submit_button("Change password", ProfileState.changing_password), justify="end", width="100%"),
+            rx.hstack(
+                submit_button("Change password", submitting(ProfileState.change_password)), justify="end", width="100%"
+            ),
             spacing="4",
             width="100%",
             max_width="480px",

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app.components.forms import app_form, select_field, submit_button, text_field
+from econnect_app.components.forms import app_form, select_field, submit_button, submitting, text_field
 from econnect_app.components.layout import app_layout, section_card
 from econnect_app.models import Plan, User
 from econnect_app.services import environments, permissions
-from econnect_app.state.auth import AuthState
+from econnect_app.state.auth import AuthState, Updates
 
 PLAN_CHOICES: list[str] = [plan.value for plan in Plan]
 DENIED_MESSAGE = "Only administrators can change the settings of this environment."
@@ -35,7 +34,6 @@ class SettingsState(AuthState):
     form_version: int = 0
     loaded: bool = False
     denied: bool = False
-    saving: bool = False
 
     def _fill(self, db: Session, actor: User) -> None:
         """Put the environment's current values in the form (Administrators only)."""
@@ -49,22 +47,18 @@ class SettingsState(AuthState):
         self.form_version += 1
 
     @rx.event
-    def load(self) -> Iterator[Any]:
+    async def load(self) -> Updates:
         """on_load: the current name and plan, or a clear message for non-administrators."""
         self.loaded = False
-        self.field_errors = {}
-        yield
         try:
-            result = self._run(self._fill)
+            async for update in self._load(self._fill):
+                yield update
         finally:
             self.loaded = True
-        yield result
 
     @rx.event
-    def save(self, form: dict[str, Any]) -> Iterator[Any]:
+    def save(self, form: dict[str, Any]) -> Updates:
         """Save the name and plan; the sidebar shows the new plan at once."""
-        self.saving = True
-        yield
 
         def action(db: Session, actor: User) -> Any:
             environment = environments.update_environment(
@@ -75,11 +69,7 @@ class SettingsState(AuthState):
             self._current_user(db)  # refreshes the environment name and plan badge in the sidebar
             return rx.toast.success("Settings saved.")
 
-        try:
-            result = self._run(action)
-        finally:
-            self.saving = False
-        yield result
+        return self._act(action, form=form)
 
 
 def _plan_notes() -> rx.Component:
@@ -121,7 +111,7 @@ def _settings_form() -> rx.Component:
                 default_value=SettingsState.form_plan,
             ),
             _plan_notes(),
-            rx.hstack(submit_button("Save", SettingsState.saving), justify="end", width="100%"),
+            rx.hstack(submit_button("Save", submitting(SettingsState.save)), justify="end", width="100%"),
             spacing="4",
             width="100%",
         ),

@@ -5,37 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.components.forms import app_form, submit_button, text_field
+from econnect_app.components.forms import app_form, submit_button, submitting, text_field
 from econnect_app.components.layout import public_layout
 from econnect_app.services import accounts
-from econnect_app.services.errors import ValidationFailed
-from econnect_app.state.auth import AuthState, db_session
+from econnect_app.state.auth import AuthState, Updates
 
 
 class SignupState(AuthState):
     """The sign-up form."""
 
     @rx.event
-    def create_account(self, form: dict[str, Any]) -> Any:
+    def create_account(self, form: dict[str, Any]) -> Updates:
         """Create the environment and user, log in, continue to onboarding (or back to a link)."""
-        self.field_errors = {}
-        with db_session() as db:
-            try:
-                user = accounts.sign_up(
-                    db,
-                    name=form.get("name", ""),
-                    email=form.get("email", ""),
-                    password=form.get("password", ""),
-                    company_name=form.get("company_name", ""),
-                )
-            except ValidationFailed as error:
-                self.field_errors = error.errors
-                return None
+
+        def action(db: Session) -> Any:
+            user = accounts.sign_up(
+                db,
+                name=form.get("name", ""),
+                email=form.get("email", ""),
+                password=form.get("password", ""),
+                company_name=form.get("company_name", ""),
+            )
             self._log_in_as(db, user)
-        next_path = routes.safe_next_path(self.router.url.query_parameters.get("next"), routes.ONBOARDING)
-        return [rx.redirect(next_path), rx.toast.success("Welcome to eConnect! Your account is ready.")]
+            next_path = routes.safe_next_path(self.router.url.query_parameters.get("next"), routes.ONBOARDING)
+            return [rx.redirect(next_path), rx.toast.success("Welcome to eConnect! Your account is ready.")]
+
+        return self._act_public(action, form=form)
 
 
 def signup_page() -> rx.Component:
@@ -56,7 +54,7 @@ def signup_page() -> rx.Component:
                     hint="At least 12 characters. A few random words work well.",
                 ),
                 text_field("Company name", "company_name", errors, autocomplete="organization"),
-                submit_button("Create account", SignupState.busy, width="100%"),
+                submit_button("Create account", submitting(SignupState.create_account), width="100%"),
                 spacing="4",
                 width="100%",
             ),

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app.components.forms import app_form, select_field, submit_button, text_field
+from econnect_app.components.forms import (
+    app_form,
+    is_busy_with,
+    select_field,
+    submit_button,
+    submitting,
+    text_field,
+)
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.models import Role, User, UserStatus
 from econnect_app.services import users as users_service
 from econnect_app.services.errors import PermissionDenied
-from econnect_app.state.auth import AuthState
+from econnect_app.state.auth import AuthState, Updates, row_activity
 
 ROLE_CHOICES: list[str] = [role.value for role in Role]
 DENIED_MESSAGE = "Only administrators can manage the users of this environment."
+RESEND = "resend-invitation"
+BLOCK = "block"
+UNBLOCK = "unblock"
 
 
 @dataclasses.dataclass
@@ -40,7 +49,6 @@ class UsersState(AuthState):
     loading: bool = True
     denied: bool = False
     invite_open: bool = False
-    inviting: bool = False
 
     def _refresh(self, db: Session, actor: User) -> None:
         """Reload the list from the database (the service checks the actor is an Administrator)."""
@@ -71,17 +79,15 @@ class UsersState(AuthState):
         return rx.toast.success(message)
 
     @rx.event
-    def load(self) -> Iterator[Any]:
+    async def load(self) -> Updates:
         """on_load: the environment's users, or a clear message for non-administrators."""
         self.loading = True
-        self.field_errors = {}
         self.invite_open = False
-        yield
         try:
-            result = self._run(self._refresh)
+            async for update in self._load(self._refresh):
+                yield update
         finally:
             self.loading = False
-        yield result
 
     @rx.event
     def set_invite_open(self, is_open: bool) -> None:
@@ -90,10 +96,8 @@ class UsersState(AuthState):
         self.field_errors = {}
 
     @rx.event
-    def invite_user(self, form: dict[str, Any]) -> Iterator[Any]:
+    def invite_user(self, form: dict[str, Any]) -> Updates:
         """Invite someone by email; they get a link to set their name and password."""
-        self.inviting = True
-        yield
 
         def action(db: Session, actor: User) -> Any:
             invited = users_service.invite_user(
@@ -106,34 +110,30 @@ class UsersState(AuthState):
             self.invite_open = False
             return self._changed(db, actor, f"Invitation sent to {invited.email}.")
 
-        try:
-            result = self._run(action)
-        finally:
-            self.inviting = False
-        yield result
+        return self._act(action, form=form)
 
     @rx.event
-    def resend_invitation(self, user_id: int, email: str) -> Any:
+    def resend_invitation(self, user_id: int, email: str, action_id: str | None = None) -> Updates:
         """Email a fresh invitation link to an invited user."""
 
         def action(db: Session, actor: User) -> Any:
             users_service.resend_invitation(db, actor=actor, user_id=user_id)
             return self._changed(db, actor, f"Invitation sent to {email} again.")
 
-        return self._run(action)
+        return self._act(action, busy_with=row_activity(RESEND, user_id), action_id=action_id)
 
     @rx.event
-    def change_role(self, user_id: int, role: str) -> Any:
+    def change_role(self, user_id: int, role: str) -> Updates:
         """Give a user another environment role (effective immediately)."""
 
         def action(db: Session, actor: User) -> Any:
             user = users_service.change_role(db, actor=actor, user_id=user_id, role=role)
             return self._changed(db, actor, f"The role of {user.name or user.email} is now {user.role}.")
 
-        return self._run(action)
+        return self._act(action)
 
     @rx.event
-    def set_relationship_manager(self, user_id: int, enabled: bool) -> Any:
+    def set_relationship_manager(self, user_id: int, enabled: bool) -> Updates:
         """Give or take away the Relationship manager role."""
 
         def action(db: Session, actor: User) -> Any:
@@ -146,27 +146,27 @@ class UsersState(AuthState):
             )
             return self._changed(db, actor, message)
 
-        return self._run(action)
+        return self._act(action)
 
     @rx.event
-    def block_user(self, user_id: int) -> Any:
+    def block_user(self, user_id: int, action_id: str | None = None) -> Updates:
         """Block a user: they can no longer log in."""
 
         def action(db: Session, actor: User) -> Any:
             user = users_service.block_user(db, actor=actor, user_id=user_id)
             return self._changed(db, actor, f"{user.name or user.email} is blocked.")
 
-        return self._run(action)
+        return self._act(action, busy_with=row_activity(BLOCK, user_id), action_id=action_id)
 
     @rx.event
-    def unblock_user(self, user_id: int) -> Any:
+    def unblock_user(self, user_id: int, action_id: str | None = None) -> Updates:
         """Let a blocked user log in again."""
 
         def action(db: Session, actor: User) -> Any:
             user = users_service.unblock_user(db, actor=actor, user_id=user_id)
             return self._changed(db, actor, f"{user.name or user.email} is unblocked.")
 
-        return self._run(action)
+        return self._act(action, busy_with=row_activity(UNBLOCK, user_id), action_id=action_id)
 
 
 def _invite_dialog() -> rx.Component:
@@ -197,7 +197,7 @@ def _invite_dialog() -> rx.Component:
                     ),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray", size="3")),
-                        submit_button("Send invitation", UsersState.inviting),
+                        submit_button("Send invitation", submitting(UsersState.invite_user)),
                         justify="end",
                         width="100%",
                         spacing="3",
@@ -230,6 +230,7 @@ def _role_select(row: rx.Var) -> rx.Component:
         *[rx.el.option(role, value=role) for role in ROLE_CHOICES],
         value=row.role,
         on_change=lambda role: UsersState.change_role(row.id, role),
+        disabled=AuthState.busy,
         aria_label="Role for " + row.email,
         class_name="econnect-select",
     )
@@ -240,6 +241,7 @@ def _relationship_manager_toggle(row: rx.Var) -> rx.Component:
         rx.switch(
             checked=row.is_relationship_manager,
             on_change=lambda enabled: UsersState.set_relationship_manager(row.id, enabled),
+            disabled=AuthState.busy,
             aria_label="Relationship manager for " + row.email,
         ),
         rx.text(rx.cond(row.is_relationship_manager, "Yes", "No"), size="2"),
@@ -251,7 +253,14 @@ def _relationship_manager_toggle(row: rx.Var) -> rx.Component:
 def _block_button(row: rx.Var) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
-            rx.button("Block", size="1", variant="soft", color_scheme="red", aria_label="Block " + row.email)
+            rx.button(
+                "Block",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                loading=is_busy_with(row_activity(BLOCK, row.id)),
+                aria_label="Block " + row.email,
+            )
         ),
         rx.alert_dialog.content(
             rx.alert_dialog.title("Block " + row.email + "?"),
@@ -263,7 +272,7 @@ def _block_button(row: rx.Var) -> rx.Component:
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
                 rx.alert_dialog.action(
-                    rx.button("Block", color_scheme="red", on_click=UsersState.block_user(row.id))
+                    rx.button("Block", color_scheme="red", on_click=UsersState.block_user(row.id, AuthState.action_id))
                 ),
                 justify="end",
                 spacing="3",
@@ -282,7 +291,8 @@ def _row_actions(row: rx.Var) -> rx.Component:
                 "Resend invitation",
                 size="1",
                 variant="soft",
-                on_click=UsersState.resend_invitation(row.id, row.email),
+                on_click=UsersState.resend_invitation(row.id, row.email, AuthState.action_id),
+                loading=is_busy_with(row_activity(RESEND, row.id)),
                 aria_label="Resend invitation to " + row.email,
             ),
         ),
@@ -292,7 +302,8 @@ def _row_actions(row: rx.Var) -> rx.Component:
                 "Unblock",
                 size="1",
                 variant="soft",
-                on_click=UsersState.unblock_user(row.id),
+                on_click=UsersState.unblock_user(row.id, AuthState.action_id),
+                loading=is_busy_with(row_activity(UNBLOCK, row.id)),
                 aria_label="Unblock " + row.email,
             ),
             rx.cond(row.is_you, rx.fragment(), _block_button(row)),

@@ -1,13 +1,52 @@
-"""The authenticated session shared by every page state.
+"""The authenticated session shared by every page state, and the one way page states load and act.
 
 The browser holds only its own session token (a cookie); the server re-validates it against the
 database on every page load and every handler that touches data. Nothing else secret is public.
+
+Loading and acting
+------------------
+Reflex runs a handler on the worker's event loop, which serves every tab connected to that
+worker: a query or a password hash run there would freeze them all. So a page state's handler
+never opens the database itself. It writes the work as a function and returns what one of these
+helpers returns (an async generator, which Reflex runs to its end)::
+
+    @rx.event
+    def add_organisation(self, form: dict[str, Any]) -> Updates:
+        def action(db: Session, actor: User) -> Any:
+            organisation = organisations.add_organisation(db, actor=actor, name=form.get("name", ""))
+            self._refresh(db, actor)
+            return rx.toast.success(f"{organisation.name} was added.")
+
+        return self._act(action, form=form)
+
+- ``_act(action, ...)``: what a user does. ``busy`` (and ``busy_with``, naming what runs) is set
+  and sent to the browser at once, which disables the forms and shows the button's spinner.
+- ``_load(action)``: reading for the page (on_load, filters); no busy state.
+- ``_act_public`` / ``_load_public``: the same on pages used without logging in; the action
+  receives only the database session.
+
+The action runs in a worker thread with a fresh database session; for the signed-in helpers the
+session cookie is re-validated first (an invalid one goes to the log-in page) and the action
+receives the current user. It may set this state's vars (the tab's state stays locked for the
+whole event, so nothing else touches them meanwhile) and returns the events to send (a toast, a
+redirect). ``ValidationFailed`` fills ``field_errors`` (shown next to the fields); any other
+``DomainError`` becomes an error toast. A handler that must do more around the work (a loading
+flag) is itself an async generator: ``async for update in self._load(...): yield update``.
+
+A double click sends nothing twice: every form (``components.forms.app_form``) carries
+``action_id`` in a hidden field, and buttons that change data pass ``AuthState.action_id`` to
+their handler; ``_act`` accepts each (activity, id) once and issues a new id, so the repeat of a
+submission it has already accepted is ignored.
+
+Work that may take longer than a second (the CSV import) is a background event instead
+(``@rx.event(background=True)``): it changes state only inside short ``async with self`` blocks,
+runs the work with ``off_loop.ThreadWithProgress`` and reports progress on the page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import secrets
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -15,26 +54,37 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.db import get_engine
+from econnect_app.db import db_session
 from econnect_app.models import Environment, Role, User
 from econnect_app.services import organisations, sessions
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.settings import get_settings
+from econnect_app.state.live_tabs import live_sessions
+from econnect_app.state.off_loop import run_off_loop
 
 SESSION_COOKIE = "econnect_session"
 # Pages an administrator may open before onboarding is finished (the plan is chosen in Settings).
 ONBOARDING_OPEN_PATHS = frozenset({routes.ONBOARDING, routes.SETTINGS, routes.PROFILE})
+# The hidden field of every form that says which form it is and which action id it was shown with.
+ACTION_ID_FIELD = "action_id"
+ACCEPTED_ACTIONS_KEPT = 20
+
+Updates = AsyncIterator[Any]
+"""What a handler built on the helpers returns: Reflex sends each update as it comes."""
+SignedInAction = Callable[[Session, User], Any]
+PublicAction = Callable[[Session], Any]
 
 
-@contextmanager
-def db_session() -> Iterator[Session]:
-    """A database session for one handler; services commit their own transactions."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        yield session
+def row_activity(kind: str, row_id: int | rx.Var) -> Any:
+    """The name of an action on one row (e.g. "resend-5"), for ``busy_with``: built the same way by
+    the handler (an int) and by the page (the row's Var)."""
+    if isinstance(row_id, rx.Var):
+        return kind + "-" + row_id.to(int).to_string()
+    return f"{kind}-{row_id}"
 
 
 class AuthState(rx.State):
-    """Who is logged in, as far as the browser may know it."""
+    """Who is logged in, as far as the browser may know it, and what this tab is busy with."""
 
     session_cookie: str = rx.Cookie(
         "",
@@ -52,8 +102,11 @@ class AuthState(rx.State):
     environment_plan: str = ""
     field_errors: dict[str, str] = {}
     busy: bool = False
+    busy_with: str = ""
+    action_id: str = ""
 
     _user_id: int | None = None
+    _accepted_actions: list[str] = []
 
     @rx.var
     def is_admin(self) -> bool:
@@ -70,6 +123,8 @@ class AuthState(rx.State):
         """Initials for the avatar in the header."""
         parts = (self.user_name or self.user_email).split()
         return "".join(part[0] for part in parts[:2]).upper() or "?"
+
+    # --- who is logged in -----------------------------------------------------------------------
 
     def _show_user(self, db: Session, user: User | None) -> None:
         if user is None:
@@ -107,93 +162,185 @@ class AuthState(rx.State):
         """The token of an emailed link: the last segment of this page's path."""
         return routes.last_path_segment(self.router.url.path)
 
-    def _redeem_link(self, use: Callable[[Session], User], welcome: str) -> Any:
-        """Use an emailed single-use link, then log in and continue to the dashboard.
-
-        Bad input lands in ``field_errors`` (the link stays usable); a dead link raises
-        ``InvalidToken`` for the page to explain.
-        """
-        self.field_errors = {}
-        with db_session() as db:
-            try:
-                user = use(db)
-            except ValidationFailed as error:
-                self.field_errors = error.errors
-                return None
-            self._log_in_as(db, user)
-        return [rx.redirect(routes.DASHBOARD), rx.toast.success(welcome)]
-
     def _log_in_as(self, db: Session, user: User) -> None:
         """Start a fresh server-side session for ``user`` in this browser."""
         token = sessions.start_session(db, user=user, user_agent=self.router.headers.user_agent)
         self._start_session(db, user, token)
 
-    def _run(self, action: Callable[[Session, User], Any]) -> Any:
-        """Run a page action for the logged-in user, turning domain errors into messages.
+    def _welcome(self, db: Session, user: User, message: str) -> list[Any]:
+        """After an emailed single-use link was used: log in and continue to the dashboard."""
+        self._log_in_as(db, user)
+        return [rx.redirect(routes.DASHBOARD), rx.toast.success(message)]
 
-        Field errors land in ``field_errors`` (shown next to each field); other domain errors
-        become an error toast; an invalid session goes to the log-in page.
-        """
-        self.field_errors = {}
-        with db_session() as db:
-            actor = self._current_user(db)
-            if actor is None:
-                return self._login_redirect()
-            try:
-                return action(db, actor)
-            except ValidationFailed as error:
-                db.rollback()
-                self.field_errors = error.errors
-                return None
-            except DomainError as error:
-                db.rollback()
-                return rx.toast.error(error.message)
-
-    def _watch_bell(self, user: User) -> None:
-        """Keep the header's notifications bell live in this tab (after a reconnect too)."""
-        from econnect_app.state.live import NotificationsState, live_sessions  # avoids an import cycle
-
+    def _follow_live_changes(self, user: User) -> None:
+        """Keep the parts of every signed-in page (the notifications bell) live in this tab."""
         token = self.router.session.client_token
         if token:
-            live_sessions.watch(token, environment_id=user.environment_id, view=NotificationsState)
+            live_sessions.watch(token, environment_id=user.environment_id)
+
+    # --- the helpers every handler uses (see the module docstring) ------------------------------
+
+    def _act(
+        self,
+        action: SignedInAction,
+        *,
+        form: dict[str, Any] | None = None,
+        busy_with: str = "",
+        action_id: str | None = None,
+        on_start: Any = None,
+    ) -> Updates:
+        """Do ``action(db, actor)`` for the logged-in user, off the event loop, showing busy.
+
+        ``form``: the submitted form (its hidden field names the form and carries its action id).
+        ``busy_with`` and ``action_id``: for a button, what it does (e.g. ``row_activity(...)``)
+        and the ``AuthState.action_id`` it was clicked with. ``on_start``: events sent with the
+        busy state, before the work (sent only when the action is accepted).
+        """
+        return self._perform(
+            self._as_signed_in_user(action), busy=True, form=form, busy_with=busy_with,
+            action_id=action_id, on_start=on_start,
+        )  # fmt: skip
+
+    def _act_public(
+        self, action: PublicAction, *, form: dict[str, Any] | None = None, busy_with: str = ""
+    ) -> Updates:
+        """Do ``action(db)`` (a page used without logging in), off the event loop, showing busy."""
+        return self._perform(self._with_domain_errors(action), busy=True, form=form, busy_with=busy_with)
+
+    def _load(self, action: SignedInAction) -> Updates:
+        """Read for the logged-in user (``action(db, actor)``) off the event loop."""
+        return self._perform(self._as_signed_in_user(action), busy=False)
+
+    def _load_public(self, action: PublicAction) -> Updates:
+        """Read for a page used without logging in (``action(db)``) off the event loop."""
+        return self._perform(self._with_domain_errors(action), busy=False)
+
+    def _as_signed_in_user(self, action: SignedInAction) -> Callable[[], Any]:
+        """The work of a signed-in action: re-validate the session, then run the action."""
+
+        def work() -> Any:
+            with db_session() as db:
+                actor = self._current_user(db)
+                if actor is None:
+                    return self._login_redirect()
+                return self._outcome(db, lambda: action(db, actor))
+
+        return work
+
+    def _with_domain_errors(self, action: PublicAction) -> Callable[[], Any]:
+        """The work of a public action: run it with a database session."""
+
+        def work() -> Any:
+            with db_session() as db:
+                return self._outcome(db, lambda: action(db))
+
+        return work
+
+    def _outcome(self, db: Session, call: Callable[[], Any]) -> Any:
+        """What ``call`` returns; a refusal becomes field errors or an error toast."""
+        try:
+            return call()
+        except ValidationFailed as error:
+            db.rollback()
+            self.field_errors = error.errors
+            return None
+        except DomainError as error:
+            db.rollback()
+            return rx.toast.error(error.message)
+
+    async def _perform(
+        self,
+        work: Callable[[], Any],
+        *,
+        busy: bool,
+        form: dict[str, Any] | None = None,
+        busy_with: str = "",
+        action_id: str | None = None,
+        on_start: Any = None,
+    ) -> Updates:
+        """Run ``work`` in a worker thread; with ``busy``, the browser shows it meanwhile."""
+        if form is not None and ACTION_ID_FIELD in form:
+            busy_with, _, action_id = str(form[ACTION_ID_FIELD]).rpartition(":")
+        if not self._accept_once(busy_with, action_id):
+            return  # the repeat of an accepted submission (a double click): nothing to do
+        self.field_errors = {}
+        if busy:
+            self.busy = True
+            self.busy_with = busy_with
+        yield on_start
+        try:
+            outcome = await run_off_loop(work)
+        except Exception:
+            self._end_busy()
+            yield  # the page leaves its busy state before Reflex reports the error
+            raise
+        finally:
+            self._end_busy()
+        yield outcome
+
+    def _end_busy(self) -> None:
+        if self.busy:
+            self.busy = False
+            self.busy_with = ""
+
+    def _accept_once(self, activity: str, action_id: str | None) -> bool:
+        """Whether to run an action: each (activity, action id) once; a new action id follows."""
+        if action_id is None:
+            return True
+        key = f"{activity}:{action_id}"
+        if key in self._accepted_actions:
+            return False
+        self._accepted_actions = [*self._accepted_actions[-(ACCEPTED_ACTIONS_KEPT - 1) :], key]
+        self.action_id = secrets.token_urlsafe(9)
+        return True
+
+    # --- loading and leaving --------------------------------------------------------------------
 
     @rx.event
-    def require_login(self) -> Any:
+    def require_login(self) -> Updates:
         """on_load of every signed-in page: valid session, and onboarding first when due."""
-        with db_session() as db:
-            user = self._current_user(db)
-            if user is None:
-                return self._login_redirect()
-            self._watch_bell(user)
+
+        def check(db: Session, user: User) -> Any:
+            self._follow_live_changes(user)
             if (
                 self.router.url.path.rstrip("/") not in ONBOARDING_OPEN_PATHS
                 and user.role == Role.ADMINISTRATOR.value
                 and organisations.needs_onboarding(db, user=user)
             ):
                 return rx.redirect(routes.ONBOARDING)
-        return None
+            return None
+
+        return self._load(check)
 
     @rx.event
-    def redirect_if_signed_in(self) -> Any:
+    def redirect_if_signed_in(self) -> Updates:
         """on_load of the public account pages: a logged-in user goes to the dashboard."""
-        with db_session() as db:
-            if self._current_user(db) is not None:
-                next_path = self.router.url.query_parameters.get("next")
-                return rx.redirect(routes.safe_next_path(next_path, routes.DASHBOARD))
-        return None
+
+        def check(db: Session) -> Any:
+            if self._current_user(db) is None:
+                return None
+            next_path = self.router.url.query_parameters.get("next")
+            return rx.redirect(routes.safe_next_path(next_path, routes.DASHBOARD))
+
+        return self._load_public(check)
 
     @rx.event
-    def route_home(self) -> Any:
+    def route_home(self) -> Updates:
         """The root path: dashboard when logged in, otherwise the log-in page."""
-        with db_session() as db:
-            user = self._current_user(db)
-        return rx.redirect(routes.DASHBOARD if user else routes.LOGIN)
+
+        def choose(db: Session) -> Any:
+            return rx.redirect(routes.DASHBOARD if self._current_user(db) else routes.LOGIN)
+
+        return self._load_public(choose)
 
     @rx.event
-    def log_out(self) -> Any:
+    def log_out(self) -> Updates:
         """End this session on the server and forget the cookie."""
-        with db_session() as db:
+
+        def end_session(db: Session) -> Any:
             sessions.log_out(db, token=self.session_cookie or None)
             self._show_user(db, None)
-        self.session_cookie = ""
-        return [rx.redirect(routes.LOGIN), rx.toast.info("You are logged out.")]
+            self.session_cookie = ""
+            return [rx.redirect(routes.LOGIN), rx.toast.info("You are logged out.")]
+
+        return self._act_public(end_session)

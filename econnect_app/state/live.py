@@ -3,22 +3,25 @@ server, every open browser tab of that environment.
 
 How it works (one backend worker; see "Several workers" below):
 
-1. A page state that wants live updates calls ``watch(self, environment_id=...)`` from its
-   on_load / on_mount handler, after it has validated the session: the tab's client token is
-   registered in ``live_sessions`` for that environment and that state class.
+1. A page state that wants live updates calls ``live_tabs.watch(self, environment_id=...)`` from
+   its on_load handler, after it has validated the session: the tab's client token is registered
+   in ``live_tabs.live_sessions`` for that environment and that state class (with the states on
+   every signed-in page, the notifications bell, which ``AuthState.require_login`` registers too).
 2. ``live_updates_task`` (a lifespan task: ``app.register_lifespan_task(live_updates_task)``)
    subscribes to ``econnect_app.live``. Services publish after they commit, possibly from a worker
    thread; ``LivePusher.notify`` hands the environment id to the backend's event loop with
    ``call_soon_threadsafe``.
 3. For each tab of that environment the pusher opens ``app.modify_state(token)`` (the tab's state,
-   under its lock), re-validates the tab's own login session WITHOUT touching it (a push is not the
-   user's activity), checks the user still belongs to that environment, and calls each watched
-   state's ``_live_refresh(db, user)``: the data is re-read with that user's own permissions.
-   Leaving ``modify_state`` sends the delta to that browser over its websocket.
+   under its lock) and, in a worker thread (the event loop serves every other tab meanwhile),
+   re-validates the tab's own login session WITHOUT touching it (a push is not the user's
+   activity), checks the user still belongs to that environment, and calls each watched state's
+   ``_live_refresh(db, user)``: the data is re-read with that user's own permissions. Leaving
+   ``modify_state`` sends the delta to that browser over its websocket.
 4. Bursts coalesce per tab: while a tab is being refreshed, further changes mark it for one more
    refresh. A tab whose login is no longer valid, or whose user is now in another environment, is
-   forgotten; a tab disconnected for longer than ``DISCONNECTED_GRACE_SECONDS`` is forgotten by the
-   periodic sweep (a reconnect re-runs the page's on_load, which registers it again).
+   forgotten; a tab disconnected for longer than ``live_tabs.DISCONNECTED_GRACE_SECONDS`` is
+   forgotten by the periodic sweep (a reconnect re-runs the page's on_load, which registers it
+   again).
 
 Several workers (REFLEX_REDIS_URL set): the registry stays per worker (a tab's events, hence its
 on_load, run on the worker its websocket is connected to); ``econnect_app.live`` uses its Redis
@@ -32,141 +35,27 @@ the worker is refreshed once, since changes may have been missed meanwhile.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
-import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from econnect_app import live
-from econnect_app.formatting import format_datetime
-from econnect_app.models import User
-from econnect_app.services import notifications, sessions
+from econnect_app.db import db_session
+from econnect_app.services import sessions
 from econnect_app.services.errors import DomainError
-from econnect_app.state.auth import AuthState, db_session
+from econnect_app.state.auth import AuthState
+from econnect_app.state.live_tabs import LiveSessions, LiveView, live_sessions
+from econnect_app.state.off_loop import run_off_loop
 
 logger = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.05  # a burst of publishes inside this window gives one refresh per tab
-DISCONNECTED_GRACE_SECONDS = 15 * 60
 SWEEP_INTERVAL_SECONDS = 5 * 60
-NOTIFICATION_LIST_LIMIT = 20
 
-
-class LiveView(Protocol):
-    """A page state that can refresh itself from the database for a live update."""
-
-    def _live_refresh(self, db: Session, user: User) -> None: ...
-
-
-@dataclasses.dataclass
-class _Watch:
-    environment_id: int
-    views: set[type] = dataclasses.field(default_factory=set)
-    disconnected_since: float | None = None
-
-
-class LiveSessions:
-    """Which browser tabs (client tokens) watch which environment, with which states.
-
-    Thread-safe. A tab watches one environment at a time: registering it for another environment
-    (the user logged out and in as someone else) moves it.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_token: dict[str, _Watch] = {}
-        self._by_environment: dict[int, set[str]] = {}
-
-    def watch(self, token: str, *, environment_id: int, view: type) -> None:
-        """Register ``token`` for live refreshes of ``view`` in ``environment_id``."""
-        with self._lock:
-            entry = self._by_token.get(token)
-            if entry is None or entry.environment_id != environment_id:
-                self._forget_locked(token)
-                entry = self._by_token[token] = _Watch(environment_id=environment_id)
-                self._by_environment.setdefault(environment_id, set()).add(token)
-            entry.views.add(view)
-            entry.disconnected_since = None
-
-    def forget(self, token: str) -> None:
-        """Stop refreshing ``token`` (harmless when it is not registered)."""
-        with self._lock:
-            self._forget_locked(token)
-
-    def _forget_locked(self, token: str) -> None:
-        entry = self._by_token.pop(token, None)
-        if entry is None:
-            return
-        tokens = self._by_environment.get(entry.environment_id)
-        if tokens is not None:
-            tokens.discard(token)
-            if not tokens:
-                del self._by_environment[entry.environment_id]
-
-    def environments(self) -> list[int]:
-        """The environments that have at least one registered tab."""
-        with self._lock:
-            return list(self._by_environment)
-
-    def tokens_of(self, environment_id: int) -> list[str]:
-        """The tabs watching ``environment_id``."""
-        with self._lock:
-            return list(self._by_environment.get(environment_id, ()))
-
-    def views_of(self, token: str, *, environment_id: int) -> tuple[type, ...]:
-        """The states ``token`` watches in ``environment_id`` (empty when it no longer does)."""
-        with self._lock:
-            entry = self._by_token.get(token)
-            if entry is None or entry.environment_id != environment_id:
-                return ()
-            return tuple(entry.views)
-
-    def environment_of(self, token: str) -> int | None:
-        """The environment ``token`` watches, if any."""
-        with self._lock:
-            entry = self._by_token.get(token)
-            return entry.environment_id if entry else None
-
-    def all_tokens(self) -> list[str]:
-        """Every registered tab."""
-        with self._lock:
-            return list(self._by_token)
-
-    def mark_disconnected(self, token: str, *, now: float, grace: float = DISCONNECTED_GRACE_SECONDS) -> bool:
-        """Note that ``token`` has no websocket; forget it once that lasted ``grace`` seconds.
-
-        Returns whether the token was forgotten.
-        """
-        with self._lock:
-            entry = self._by_token.get(token)
-            if entry is None:
-                return False
-            if entry.disconnected_since is None:
-                entry.disconnected_since = now
-            if now - entry.disconnected_since >= grace:
-                self._forget_locked(token)
-                return True
-            return False
-
-    def mark_connected(self, token: str) -> None:
-        """Note that ``token`` has a websocket again."""
-        with self._lock:
-            entry = self._by_token.get(token)
-            if entry is not None:
-                entry.disconnected_since = None
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._by_token)
-
-
-live_sessions = LiveSessions()
 
 RefreshTab = Callable[[str, int, tuple[type, ...]], Awaitable[bool]]
 
@@ -258,19 +147,6 @@ class LivePusher:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-def watch(state: rx.State, *, environment_id: int) -> None:
-    """Refresh ``state`` (a LiveView) live in this browser tab for changes of ``environment_id``.
-
-    Call it from the state's on_load / on_mount handler after validating the session. The bell
-    (``NotificationsState``, in the layout of every signed-in page) is registered with it: after a
-    reconnect to another worker only the page's on_load runs again, not the bell's on_mount.
-    """
-    token = state.router.session.client_token
-    if token:
-        live_sessions.watch(token, environment_id=environment_id, view=type(state))
-        live_sessions.watch(token, environment_id=environment_id, view=NotificationsState)
-
-
 def _token_manager(app: rx.App) -> Any:
     namespace = app.event_namespace
     return getattr(namespace, "_token_manager", None) if namespace is not None else None
@@ -294,24 +170,38 @@ async def _is_connected(app: rx.App, token: str) -> bool:
 
 
 async def refresh_tab(app: rx.App, token: str, environment_id: int, views: tuple[type, ...]) -> bool:
-    """Push fresh data into one tab's watched states; False when the tab should be forgotten."""
+    """Push fresh data into one tab's watched states; False when the tab should be forgotten.
+
+    The tab's state stays locked (``modify_state``) while its data is re-read in a worker thread.
+    """
     if not await _is_connected(app, token):
         # Do not create or touch the state of a tab that is gone; forget it after a grace period.
         return not live_sessions.mark_disconnected(token, now=time.monotonic())
     live_sessions.mark_connected(token)
     async with app.modify_state(rx.BaseStateToken(ident=token, cls=views[0])) as root:
         auth = await root.get_state(AuthState)
-        with db_session() as db:
-            user = sessions.authenticate(db, token=auth.session_cookie or None, touch=False)
-            if user is None or user.environment_id != environment_id:
-                return False
-            for view in views:
-                state = await root.get_state(view)
-                try:
-                    state._live_refresh(db, user)
-                except DomainError as error:
-                    db.rollback()
-                    logger.info("Live refresh of %s skipped: %s", view.__name__, error.message)
+        states = [await root.get_state(view) for view in views]
+        return await run_off_loop(
+            functools.partial(_refresh_states, auth.session_cookie, environment_id, states)
+        )
+
+
+def _refresh_states(session_cookie: str, environment_id: int, states: Sequence[LiveView]) -> bool:
+    """Re-read the data of a tab's states with its own user (in a worker thread).
+
+    The tab's login is re-validated WITHOUT touching it (a push is not the user's activity); False
+    when it is no longer valid or its user is now in another environment.
+    """
+    with db_session() as db:
+        user = sessions.authenticate(db, token=session_cookie or None, touch=False)
+        if user is None or user.environment_id != environment_id:
+            return False
+        for state in states:
+            try:
+                state._live_refresh(db, user)
+            except DomainError as error:
+                db.rollback()
+                logger.info("Live refresh of %s skipped: %s", type(state).__name__, error.message)
     return True
 
 
@@ -377,67 +267,3 @@ async def close_websockets(app: rx.App, timeout: float = 1.0) -> int:
     except Exception:  # a worker that is stopping must stop anyway
         logger.warning("Closing the websockets of a stopping worker failed", exc_info=True)
     return count
-
-
-# --- the notifications bell ------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class NotificationItem:
-    """One notification as the browser shows it."""
-
-    id: int
-    message: str
-    link: str
-    when: str
-    unread: bool
-
-
-class NotificationsState(AuthState):
-    """The bell in the header: unread count and the latest notifications; refreshed live."""
-
-    unread_count: int = 0
-    notifications: list[NotificationItem] = []
-
-    @rx.var
-    def bell_label(self) -> str:
-        """The bell's accessible name."""
-        return f"Notifications, {self.unread_count} unread"
-
-    @rx.var
-    def unread_badge(self) -> str:
-        """The number on the bell ("9+" above nine)."""
-        return "9+" if self.unread_count > 9 else str(self.unread_count)
-
-    def _live_refresh(self, db: Session, user: User) -> None:
-        self.unread_count = notifications.count_unread(db, user=user)
-        self.notifications = [
-            NotificationItem(
-                id=item.id or 0,
-                message=item.message,
-                link=item.link,
-                when=format_datetime(item.created_at),
-                unread=not read,
-            )
-            for item, read in notifications.list_notifications(db, user=user, limit=NOTIFICATION_LIST_LIMIT)
-        ]
-
-    @rx.event
-    def load(self) -> Any:
-        """Read the notifications and follow them live (on_mount of the bell)."""
-
-        def action(db: Session, actor: User) -> None:
-            self._live_refresh(db, actor)
-            watch(self, environment_id=actor.environment_id)
-
-        return self._run(action)
-
-    @rx.event
-    def mark_all_read(self) -> Any:
-        """Mark every notification of the user as read."""
-
-        def action(db: Session, actor: User) -> None:
-            notifications.mark_all_read(db, user=actor)
-            self._live_refresh(db, actor)
-
-        return self._run(action)

@@ -123,6 +123,7 @@ def test_forgot_password_through_the_emailed_link(page: Page, unique_email, mail
     expect(page.get_by_text("This password reset link is invalid or has expired.")).to_be_visible()
 
     page.goto("/dashboard")
+    expect(page).to_have_url(re.compile(r"/onboarding$"))  # not onboarded yet: sent there first
     log_out(page)
     log_in(page, email=email, password=PASSWORD)
     expect(page.get_by_text("The email address or password is incorrect.")).to_be_visible()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from flows import accountant_ready
+from held_writes import writes_held
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
@@ -32,3 +35,24 @@ def test_csv_upload_sends_valid_rows_and_reports_the_others(page: Page, unique_e
         rows = session.exec(select(AuthorisationRequest).where(AuthorisationRequest.client_name.in_(["Jan de Boer", "Els Kok", "Nobody"]))).all()  # type: ignore[attr-defined]
     assert sorted(row.client_name for row in rows) == ["Els Kok", "Jan de Boer"]
     assert {row.status for row in rows} == {"Pending"}
+
+
+def test_csv_import_shows_its_progress_while_it_runs_then_its_result(page: Page, unique_email, app_engine) -> None:
+    accountant_ready(page, email=unique_email("kees"), name="Kees Smit", firm="Smit Boekhouding", kvk="89012345")
+    rows = [f"Client {number},{unique_email(f'client{number}')},Twinfield,Client {number} BV" for number in range(1, 4)]
+    csv_text = "Client name,Email,Software package,Organisation\n" + "\n".join(rows) + "\n"
+    page.goto("/authorisations/new")
+    expect(page.get_by_label("Client name", exact=True)).to_be_enabled()
+    upload = page.locator("#authorisations-csv input[type=file]")
+    progress = page.get_by_role("progressbar", name="Import progress")
+
+    with writes_held(app_engine, "authorisation_request"):  # the import waits at its first row
+        upload.set_input_files(files=[{"name": "clients.csv", "mimeType": "text/csv", "buffer": csv_text.encode()}])
+        expect(progress).to_be_visible()
+        expect(page.locator("#import-progress")).to_have_text(re.compile(r"Starting the import|Imported \d+ of 3 rows"))
+        # The page stays usable while the import runs (it is a background event).
+        page.get_by_label("Client name", exact=True).fill("Still typing")
+
+    expect(page.get_by_role("status")).to_contain_text("3 requests sent.")
+    expect(progress).to_have_count(0)
+    expect(page.get_by_label("Client name", exact=True)).to_have_value("Still typing")

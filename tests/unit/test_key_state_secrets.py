@@ -9,8 +9,9 @@ the handlers return (serialized as `Event`s, as they travel to the browser).
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from reflex_base.utils.format import json_dumps
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-import econnect_app.state.auth as auth_module
+import econnect_app.db as db_module
 from econnect_app import security
 from econnect_app.models import Environment, KeySet, Role, User, UserSession
 from econnect_app.pages.keys import KeysState
@@ -32,7 +33,7 @@ SECRET_PATTERN = re.compile(r"sk_[A-Za-z0-9_\-]{40,}")
 @pytest.fixture()
 def app_db(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
     """The page handlers open their sessions on the test database."""
-    monkeypatch.setattr(auth_module, "get_engine", lambda: engine)
+    monkeypatch.setattr(db_module, "get_engine", lambda: engine)
     return engine
 
 
@@ -57,11 +58,16 @@ def _signed_in_state(session: Session, *, role: str = Role.ADMINISTRATOR.value) 
     return root, keys_state, token
 
 
+async def _produced(result: Any) -> list[Any]:
+    if isinstance(result, AsyncIterator):
+        return [item async for item in result]
+    return list(result) if isinstance(result, Iterator) else [result]
+
+
 def _run(state: KeysState, handler: str) -> str:
     """Run an event handler as Reflex does (generators to the end); the events it sends to the
     browser, serialized."""
-    result = KeysState.event_handlers[handler].fn(state)
-    produced = list(result) if isinstance(result, Iterator) else [result]
+    produced = asyncio.run(_produced(KeysState.event_handlers[handler].fn(state)))
     events: list[Any] = []
     for item in produced:
         events.extend(Event.from_event_type(item))

@@ -1,5 +1,6 @@
-"""Live updates: the pub/sub channel (econnect_app/live.py) and the Reflex-side registry, pusher and
-per-tab refresh (econnect_app/state/live.py), without a browser."""
+"""Live updates: the pub/sub channel (econnect_app/live.py), the registry of live tabs
+(econnect_app/state/live_tabs.py) and the Reflex-side pusher and per-tab refresh
+(econnect_app/state/live.py), without a browser."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ import pytest
 from sqlmodel import Session
 
 from econnect_app import live, security
+from econnect_app.components.notifications import NotificationsState
 from econnect_app.models import Environment, User, UserSession, UserStatus, utcnow
 from econnect_app.state import live as live_state
+from econnect_app.state import live_tabs
 from econnect_app.state.auth import AuthState
-from econnect_app.state.live import LivePusher, LiveSessions
+from econnect_app.state.live import LivePusher
+from econnect_app.state.live_tabs import LiveSessions
 
 # --- econnect_app/live.py --------------------------------------------------------------------------
 
@@ -184,6 +188,19 @@ def test_a_tab_that_logs_in_to_another_environment_moves() -> None:
     assert registry.tokens_of(1) == []
     assert registry.tokens_of(2) == ["tab"]
     assert registry.views_of("tab", environment_id=2) == (BellView,)
+
+
+def test_views_on_every_page_are_watched_in_every_tab() -> None:
+    registry = LiveSessions()
+    registry.watch("before", environment_id=1, view=DashboardView)
+    registry.watch_everywhere(BellView)
+    registry.watch("page", environment_id=1, view=DashboardView)
+    registry.watch("frame-only", environment_id=2)  # AuthState.require_login registers just the frame
+
+    assert set(registry.views_of("page", environment_id=1)) == {DashboardView, BellView}
+    assert registry.views_of("frame-only", environment_id=2) == (BellView,)
+    registry.watch("before", environment_id=1)  # the next on_load adds it
+    assert set(registry.views_of("before", environment_id=1)) == {DashboardView, BellView}
 
 
 def test_forget_and_the_disconnected_grace_period() -> None:
@@ -377,9 +394,11 @@ class FakeView:
 
     def __init__(self) -> None:
         self.refreshed_for: list[int] = []
+        self.refreshed_on_threads: set[int] = set()
 
     def _live_refresh(self, db: Session, user: User) -> None:
         self.refreshed_for.append(user.id or 0)
+        self.refreshed_on_threads.add(threading.get_ident())
 
 
 class FakeRoot:
@@ -454,6 +473,8 @@ def test_refresh_tab_rereads_with_the_tabs_own_user_without_touching_the_login(
 
     assert keep is True
     assert root.view.refreshed_for == [tabs.ann.id]
+    # The queries ran in a worker thread: the event loop (here: this thread) served other tabs.
+    assert root.view.refreshed_on_threads and threading.get_ident() not in root.view.refreshed_on_threads
     session.expire_all()
     assert session.get(UserSession, 1).last_seen_at == last_seen  # type: ignore[union-attr]
 
@@ -483,12 +504,12 @@ def test_refresh_tab_forgets_a_logged_out_tab(session: Session, tabs: SimpleName
 
 
 def test_refresh_tab_leaves_a_disconnected_tab_alone(tabs: SimpleNamespace) -> None:
-    live_state.live_sessions.watch("offline-tab", environment_id=tabs.firm.id, view=FakeView)
+    live_tabs.live_sessions.watch("offline-tab", environment_id=tabs.firm.id, view=FakeView)
     app = FakeApp({"offline-tab": FakeRoot(tabs.ann_cookie)}, connected=set())
     try:
         keep = asyncio.run(live_state.refresh_tab(app, "offline-tab", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
     finally:
-        live_state.live_sessions.forget("offline-tab")
+        live_tabs.live_sessions.forget("offline-tab")
 
     assert keep is True  # kept for the grace period: it may reconnect
     assert app.modified == []  # its state was not loaded, created or changed
@@ -592,12 +613,12 @@ def test_watch_registers_the_page_and_the_bell() -> None:
         router = SimpleNamespace(session=SimpleNamespace(client_token="tab-watch"))
 
     try:
-        live_state.watch(PageState(), environment_id=5)  # type: ignore[arg-type]
-        views = set(live_state.live_sessions.views_of("tab-watch", environment_id=5))
+        live_tabs.watch(PageState(), environment_id=5)  # type: ignore[arg-type]
+        views = set(live_tabs.live_sessions.views_of("tab-watch", environment_id=5))
     finally:
-        live_state.live_sessions.forget("tab-watch")
+        live_tabs.live_sessions.forget("tab-watch")
 
-    assert views == {PageState, live_state.NotificationsState}
+    assert views == {PageState, NotificationsState}
 
 
 class TwoWorkerApp(FakeApp):
@@ -617,12 +638,12 @@ def test_only_the_worker_holding_the_tabs_socket_refreshes_it(tabs: SimpleNamesp
         here={"here"},
         elsewhere={"moved"},
     )
-    live_state.live_sessions.watch("moved", environment_id=tabs.firm.id, view=FakeView)
+    live_tabs.live_sessions.watch("moved", environment_id=tabs.firm.id, view=FakeView)
     try:
         keep_here = asyncio.run(live_state.refresh_tab(app, "here", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
         keep_moved = asyncio.run(live_state.refresh_tab(app, "moved", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
     finally:
-        live_state.live_sessions.forget("moved")
+        live_tabs.live_sessions.forget("moved")
 
     assert keep_here is True and keep_moved is True  # the moved one is forgotten after the grace period
     assert app.modified == ["here"]  # the other worker refreshes "moved": it ran its on_load there
