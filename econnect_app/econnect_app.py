@@ -12,6 +12,7 @@ from econnect_app.pages.authorisations import AuthorisationsState, authorisation
 from econnect_app.pages.confirm_email import ConfirmEmailState, confirm_email_page
 from econnect_app.pages.dashboard import DashboardState, dashboard_page
 from econnect_app.pages.dev_mailbox import DevMailboxState, dev_mailbox_page
+from econnect_app.pages.find_partners import FindPartnersState, find_partners_page
 from econnect_app.pages.forgot_password import (
     ForgotPasswordState,
     ResetPasswordState,
@@ -21,9 +22,13 @@ from econnect_app.pages.forgot_password import (
 from econnect_app.pages.invitation import InvitationState, invitation_page
 from econnect_app.pages.keys import KeysState, keys_page
 from econnect_app.pages.login import login_page
+from econnect_app.pages.members import MembersState, members_page
 from econnect_app.pages.new_authorisation import NewAuthorisationState, new_authorisation_page
+from econnect_app.pages.organisation import OrganisationState, organisation_page
 from econnect_app.pages.organisations import OrganisationsState, onboarding_page, organisations_page
+from econnect_app.pages.partners import PartnersState, partners_page
 from econnect_app.pages.profile import ProfileState, profile_page
+from econnect_app.pages.relationship_request import RelationshipRequestState, relationship_request_page
 from econnect_app.pages.settings import SettingsState, settings_page
 from econnect_app.pages.signup import signup_page
 from econnect_app.pages.users import UsersState, users_page
@@ -56,12 +61,17 @@ app.add_page(forgot_password_page, route=routes.FORGOT_PASSWORD, title=_title("F
 app.add_page(reset_password_page, route=routes.RESET_PASSWORD, title=_title("New password"), on_load=ResetPasswordState.check_link)
 app.add_page(invitation_page, route=routes.ACCEPT_INVITATION, title=_title("Invitation"), on_load=InvitationState.load)
 app.add_page(activate_page, route=routes.ACTIVATE, title=_title("Authorisation request"), on_load=ActivateState.load)
+app.add_page(relationship_request_page, route=routes.RELATIONSHIP_REQUEST, title=_title("Relationship request"), on_load=RelationshipRequestState.load)
 app.add_page(confirm_email_page, route=routes.CONFIRM_EMAIL, title=_title("Confirm email"), on_load=ConfirmEmailState.confirm)
 
 # Signed-in pages: the session is re-validated on every load.
 app.add_page(onboarding_page, route=routes.ONBOARDING, title=_title("Welcome"), on_load=[AuthState.require_login, OrganisationsState.load])
-app.add_page(dashboard_page, route=routes.DASHBOARD, title=_title("Dashboard"), on_load=[AuthState.require_login, DashboardState.load])
+app.add_page(dashboard_page, route=routes.DASHBOARD, title=_title("Dashboard"), on_load=[AuthState.require_login, DashboardState.load, PartnersState.load])
 app.add_page(organisations_page, route=routes.ORGANISATIONS, title=_title("Organisations"), on_load=[AuthState.require_login, OrganisationsState.load])
+app.add_page(organisation_page, route=routes.ORGANISATION, title=_title("Organisation"), on_load=[AuthState.require_login, OrganisationState.load])
+app.add_page(members_page, route=routes.ORGANISATION_MEMBERS, title=_title("Members"), on_load=[AuthState.require_login, MembersState.load])
+app.add_page(partners_page, route=routes.PARTNERS, title=_title("Partners"), on_load=[AuthState.require_login, PartnersState.load])
+app.add_page(find_partners_page, route=routes.FIND_PARTNERS, title=_title("Find partners"), on_load=[AuthState.require_login, FindPartnersState.load])
 app.add_page(authorisations_page, route=routes.AUTHORISATIONS, title=_title("Authorisations"), on_load=[AuthState.require_login, AuthorisationsState.load])
 app.add_page(new_authorisation_page, route=routes.NEW_AUTHORISATION, title=_title("New authorisation request"), on_load=[AuthState.require_login, NewAuthorisationState.load])
 app.add_page(activate_page, route=routes.INCOMING_AUTHORISATION, title=_title("Authorisation request"), on_load=[AuthState.require_login, ActivateState.load])

@@ -10,13 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Text, UniqueConstraint, text
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def organisation_key(name: str) -> str:
+    """An organisation name as requests compare it: lower case, spaces collapsed."""
+    return " ".join(name.lower().split())
 
 
 class Plan(StrEnum):
@@ -416,15 +421,17 @@ class AuthorisationRequest(SQLModel, table=True):
 
     Rows are never deleted. Its emailed links are ``AuthorisationLink`` rows; only the newest
     link of a Pending request works. A partial unique index allows one Pending request per client
-    email per requesting environment.
+    email and organisation (``organisation_key``: the name in lower case, spaces collapsed) per
+    requesting environment: an owner with two companies gets two requests.
     """
 
     __tablename__ = "authorisation_request"
     __table_args__ = (
         Index(
-            "uq_authorisation_request_pending_email",
+            "uq_authorisation_request_pending_email_organisation",
             "environment_id",
             "client_email",
+            "organisation_key",
             unique=True,
             sqlite_where=text("status = 'Pending'"),
             postgresql_where=text("status = 'Pending'"),
@@ -437,6 +444,7 @@ class AuthorisationRequest(SQLModel, table=True):
     client_name: str = Field(max_length=200)
     client_email: str = Field(max_length=320, index=True)
     organisation_name: str = Field(max_length=200)
+    organisation_key: str = Field(default="", max_length=200)
     software_package_id: int = Field(foreign_key="software_package.id")
     status: str = Field(default=AuthorisationStatus.PENDING.value, max_length=16, index=True)
     expires_at: datetime
@@ -499,3 +507,62 @@ class NotificationRead(SQLModel, table=True):
     notification_id: int = Field(foreign_key="notification.id", primary_key=True)
     user_id: int = Field(foreign_key="app_user.id", primary_key=True, index=True)
     read_at: datetime = Field(default_factory=utcnow)
+
+
+def _search_key_type(length: int) -> String:
+    """Text compared byte by byte on both databases (``COLLATE "C"`` on PostgreSQL), so a prefix
+    range ``key >= :q AND key < :q_next`` is served by a B-tree and sorts like SQLite's."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+class OrganisationSearch(SQLModel, table=True):
+    """Find partners: the search keys of one activated, findable organisation.
+
+    Derived data, kept in step with ``Organisation`` in the same transaction by
+    ``services/find_partners.py`` (which also explains the keys). Rows exist only for organisations
+    other environments may find; the index on ``name_key`` is in result order and covers the scans.
+    """
+
+    __tablename__ = "organisation_search"
+    __table_args__ = (
+        Index("ix_organisation_search_name_order", "name_key", "organisation_id", "environment_id", "city_key"),
+    )
+
+    organisation_id: int = Field(
+        primary_key=True,
+        foreign_key="organisation.id",
+        ondelete="CASCADE",
+        sa_column_kwargs={"autoincrement": False},
+    )
+    environment_id: int
+    name_key: str = Field(sa_type=_search_key_type(400))
+    city_key: str = Field(sa_type=_search_key_type(200))
+    kvk_number: str = Field(max_length=8, index=True)
+
+
+class OrganisationSearchTerm(SQLModel, table=True):
+    """Find partners: an organisation's name or city key from one of its words on (word prefixes).
+
+    ``source`` is ``name`` (every word of the name but the first) or ``city`` (every word of the
+    city). The lookup index holds every column a prefix range needs, so it is read alone; the
+    primary key starts with the organisation, which is how the rows are replaced.
+    """
+
+    __tablename__ = "organisation_search_term"
+    __table_args__ = (
+        Index(
+            "ix_organisation_search_term_lookup", "source", "term", "name_key", "organisation_id", "environment_id"
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    organisation_id: int = Field(
+        primary_key=True,
+        foreign_key="organisation_search.organisation_id",
+        ondelete="CASCADE",
+        sa_column_kwargs={"autoincrement": False},
+    )
+    source: str = Field(primary_key=True, max_length=4)
+    term: str = Field(primary_key=True, sa_type=_search_key_type(100))
+    environment_id: int
+    name_key: str = Field(sa_type=_search_key_type(400))

@@ -23,8 +23,8 @@ INCOMING_AUTHORISATION = "/authorisations/incoming/[request_id]"
 PARTNERS = "/partners"
 FIND_PARTNERS = "/partners/find"
 RELATIONSHIP_REQUEST = "/relationship-requests/[token]"
-ORGANISATION = "/organisations/[id]"
-ORGANISATION_MEMBERS = "/organisations/[id]/members"
+ORGANISATION = "/organisations/[organisation_id]"
+ORGANISATION_MEMBERS = "/organisations/[organisation_id]/members"
 KEYS = "/keys"
 USERS = "/users"
 PROFILE = "/profile"
@@ -63,12 +63,12 @@ def relationship_request(token: str) -> str:
 
 def organisation(organisation_id: int) -> str:
     """Path of one organisation's page."""
-    return ORGANISATION.replace("[id]", str(organisation_id))
+    return ORGANISATION.replace("[organisation_id]", str(organisation_id))
 
 
 def organisation_members(organisation_id: int) -> str:
     """Path of one organisation's member management."""
-    return ORGANISATION_MEMBERS.replace("[id]", str(organisation_id))
+    return ORGANISATION_MEMBERS.replace("[organisation_id]", str(organisation_id))
 
 
 def absolute(path: str) -> str:
@@ -87,6 +87,15 @@ def safe_next_path(value: str | None, default: str) -> str:
         path, mark, query = value.partition("?")
         return (path.rstrip("/") or "/") + mark + query
     return default
+
+
+def organisation_id_in(path: str) -> int:
+    """The organisation id in ``/organisations/<id>`` or ``/organisations/<id>/members`` (0 when
+    there is none)."""
+    parts = [part for part in path.split("/") if part]
+    if len(parts) >= 2 and parts[0] == ORGANISATIONS.strip("/") and parts[1].isdigit() and len(parts[1]) < 10:
+        return int(parts[1])
+    return 0
 
 
 def last_path_segment(path: str) -> str:

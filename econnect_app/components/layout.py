@@ -38,8 +38,10 @@ def _navigation() -> rx.Component:
             rx.cond(
                 AuthState.can_manage_partnerships,
                 rx.fragment(
+                    _nav_link("Partners", routes.PARTNERS, "handshake"),
                     _nav_link("Authorisations", routes.AUTHORISATIONS, "send"),
-                    _nav_link("Connection keys", routes.KEYS, "key-round"),
+                    # A client that never asked anyone for access has no keys to copy.
+                    rx.cond(~AuthState.client_only, _nav_link("Connection keys", routes.KEYS, "key-round")),
                 ),
             ),
             rx.cond(
@@ -260,4 +262,24 @@ def section_card(title: str, *children: rx.Component, description: str = "") -> 
         ),
         width="100%",
         size="3",
+    )
+
+
+def loading_or_problem(
+    loaded: rx.Var, problem: rx.Var, content: rx.Component, *, loading_label: str, back_label: str, back_href: str
+) -> rx.Component:
+    """A page's content once loaded, or why it cannot be shown (e.g. the user lost access) with a
+    way back; a spinner until then."""
+    return rx.cond(
+        ~loaded,
+        rx.center(rx.spinner(), padding="24px", aria_label=loading_label),
+        rx.cond(
+            problem != "",
+            rx.vstack(
+                rx.callout(problem, icon="lock", color_scheme="amber", role="alert", width="100%"),
+                rx.link(back_label, href=back_href),
+                spacing="3",
+            ),
+            content,
+        ),
     )

@@ -23,7 +23,7 @@ from econnect_app.components.forms import (
 from econnect_app.components.layout import public_layout
 from econnect_app.formatting import format_date
 from econnect_app.models import User
-from econnect_app.services import activation, organisations
+from econnect_app.services import authorisations, organisations
 from econnect_app.services.errors import InvalidToken, NotFound
 from econnect_app.state.auth import AuthState, Updates
 
@@ -71,12 +71,12 @@ class ActivateState(AuthState):
     def _view(self, db: Session, user: User | None) -> None:
         locator = self._locator()
         if "token" in locator:
-            view = activation.look_up_link(db, token=locator["token"])
+            view = authorisations.look_up_link(db, token=locator["token"])
         else:
             if user is None:
                 raise NotFound("Log in to see this request.")
             view = next(
-                (row for row in activation.incoming_requests(db, user=user) if row.request_id == locator["request_id"]),
+                (row for row in authorisations.incoming_requests(db, user=user) if row.request_id == locator["request_id"]),
                 None,
             )
             if view is None:
@@ -147,7 +147,7 @@ class ActivateState(AuthState):
                 }
             else:
                 organisation_id = int(self.choice)
-            outcome = activation.accept_request(
+            outcome = authorisations.accept_request(
                 db, user=user, organisation_id=organisation_id, new_organisation=new_organisation, **self._locator()
             )
             self.outcome = (
@@ -163,7 +163,7 @@ class ActivateState(AuthState):
         """Decline; the accountant is told (with the reason, if given)."""
 
         def answer(db: Session, user: User) -> Any:
-            activation.decline_request(db, user=user, reason=self.decline_reason, **self._locator())
+            authorisations.decline_request(db, user=user, reason=self.decline_reason, **self._locator())
             self.outcome = f"You declined the request. {self.firm_name} has been told."
             return rx.toast.success("Request declined.")
 

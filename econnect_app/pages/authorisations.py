@@ -10,11 +10,13 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import routes
+from econnect_app.components.dialogs import confirm_dialog
 from econnect_app.components.forms import is_busy_with
 from econnect_app.components.layout import app_layout, empty_state, section_card
-from econnect_app.formatting import format_datetime
+from econnect_app.formatting import format_date, format_datetime
 from econnect_app.models import AuthorisationStatus, User
-from econnect_app.services import activation, authorisations
+from econnect_app.services import authorisations
+from econnect_app.services.errors import PermissionDenied
 from econnect_app.state.auth import AuthState, Updates, row_activity
 
 ALL_STATUSES = "All statuses"
@@ -61,6 +63,17 @@ class IncomingView:
     expires: str
 
 
+def _note(row: authorisations.RequestRow) -> str:
+    """What the status alone does not say: the decline reason, the replacement, a paused link."""
+    if row.status == AuthorisationStatus.DECLINED.value:
+        return row.decline_reason or ""
+    if row.replaced_on is not None:
+        return f"Replaced by the request sent on {format_date(row.replaced_on)}"
+    if row.paused:
+        return "Paused: clients cannot answer while your plan has no partnerships"
+    return ""
+
+
 class AuthorisationsState(AuthState):
     """The list of sent requests and received ones."""
 
@@ -70,12 +83,14 @@ class AuthorisationsState(AuthState):
     search: str = ""
     loaded: bool = False
     decline_reason: str = ""
+    cannot_send: str = ""
 
     def _refresh(self, db: Session, actor: User) -> None:
-        if authorisations.why_cannot_send(db, actor=actor) is None:
-            status = None if self.status_filter == ALL_STATUSES else self.status_filter
+        self.cannot_send = authorisations.why_cannot_send(db, actor=actor) or ""
+        status = None if self.status_filter == ALL_STATUSES else self.status_filter
+        try:  # the history stays visible whatever the plan; plain users have no sent requests
             rows = authorisations.list_requests(db, actor=actor, status=status, search=self.search)
-        else:
+        except PermissionDenied:
             rows = []
         self.requests = [
             RequestView(
@@ -88,7 +103,7 @@ class AuthorisationsState(AuthState):
                 colour=STATUS_COLOURS.get(row.status, "gray"),
                 sent=format_datetime(row.created_at),
                 last_sent=format_datetime(row.last_sent_at),
-                note=(row.decline_reason or "") if row.status == AuthorisationStatus.DECLINED.value else "",
+                note=_note(row),
                 can_resend=row.can_resend,
                 can_withdraw=row.can_withdraw,
             )
@@ -103,14 +118,18 @@ class AuthorisationsState(AuthState):
                 software_name=row.software_name,
                 expires=format_datetime(row.expires_at),
             )
-            for row in activation.incoming_requests(db, user=actor)
+            for row in authorisations.incoming_requests(db, user=actor)
         ]
         self.loaded = True
 
+    def _live_refresh(self, db: Session, user: User) -> None:
+        self._refresh(db, user)
+
     @rx.event
     def load(self) -> Updates:
-        """Load both lists."""
-        return self._load(self._refresh)
+        """Load both lists and follow the environment's changes live."""
+
+        return self._load_live()
 
     @rx.event
     def set_status_filter(self, value: str) -> Updates:
@@ -161,29 +180,12 @@ class AuthorisationsState(AuthState):
         """Decline a received request; the accountant is notified."""
 
         def action(db: Session, actor: User) -> Any:
-            activation.decline_request(db, user=actor, request_id=request_id, reason=self.decline_reason)
+            authorisations.decline_request(db, user=actor, request_id=request_id, reason=self.decline_reason)
             self.decline_reason = ""
             self._refresh(db, actor)
             return rx.toast.success("The request was declined. The accountant has been told.")
 
         return self._act(action, busy_with=row_activity(DECLINE, request_id), action_id=action_id)
-
-
-def _confirm(trigger: rx.Component, title: str, text: str, confirm_label: str, on_confirm: Any) -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(trigger),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(title),
-            rx.alert_dialog.description(text),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button(confirm_label, color_scheme="red", on_click=on_confirm)),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-        ),
-    )
 
 
 def _request_row(row: rx.Var[RequestView]) -> rx.Component:
@@ -226,7 +228,7 @@ def _request_row(row: rx.Var[RequestView]) -> rx.Component:
                 ),
                 rx.cond(
                     row.can_withdraw,
-                    _confirm(
+                    confirm_dialog(
                         rx.button(
                             "Withdraw",
                             size="1",
@@ -235,10 +237,11 @@ def _request_row(row: rx.Var[RequestView]) -> rx.Component:
                             loading=is_busy_with(row_activity(WITHDRAW, row.id)),
                             aria_label="Withdraw request to " + row.client_email,
                         ),
-                        "Withdraw this request?",
-                        "The link in the client's email stops working. The request stays in this list as Withdrawn.",
-                        "Withdraw",
-                        AuthorisationsState.withdraw(row.id, AuthState.action_id),
+                        title="Withdraw this request?",
+                        description="The link in the client's email stops working. The request stays in this "
+                        "list as Withdrawn.",
+                        confirm_label="Withdraw",
+                        on_confirm=AuthorisationsState.withdraw(row.id, AuthState.action_id),
                     ),
                 ),
                 spacing="2",
@@ -287,6 +290,10 @@ def _filters() -> rx.Component:
 def _sent_requests() -> rx.Component:
     return section_card(
         "Sent requests",
+        rx.cond(
+            AuthorisationsState.cannot_send != "",
+            rx.callout(AuthorisationsState.cannot_send, icon="info", color_scheme="amber", size="1", width="100%"),
+        ),
         _filters(),
         rx.cond(
             ~AuthorisationsState.loaded,
@@ -403,5 +410,15 @@ def authorisations_page() -> rx.Component:
                 description="Accountants who ask for access to one of your organisations.",
             ),
         ),
-        _sent_requests(),
+        rx.cond(
+            AuthState.client_only & (AuthorisationsState.requests.length() == 0),
+            rx.text(
+                "You have not sent authorisation requests yourself. Accountants send them to link their clients: ",
+                rx.link("New authorisation request", href=routes.NEW_AUTHORISATION),
+                ".",
+                size="2",
+                color_scheme="gray",
+            ),
+            _sent_requests(),
+        ),
     )

@@ -11,9 +11,9 @@ from econnect_app import routes
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.formatting import format_datetime
 from econnect_app.models import User
+from econnect_app.pages.partners import who_has_access_section
 from econnect_app.services import dashboard
 from econnect_app.state.auth import AuthState, Updates
-from econnect_app.state.live_tabs import watch
 
 
 @dataclasses.dataclass
@@ -55,11 +55,7 @@ class DashboardState(AuthState):
     def load(self) -> Updates:
         """Read the figures from the database and follow the environment's changes live."""
 
-        def action(db: Session, actor: User) -> None:
-            self._live_refresh(db, actor)
-            watch(self, environment_id=actor.environment_id)
-
-        return self._load(action)
+        return self._load_live()
 
 
 def _stat(label: str, value: rx.Var, icon: str, stat_id: str, *, size: str = "7") -> rx.Component:
@@ -123,8 +119,36 @@ def _activity_feed() -> rx.Component:
     )
 
 
+def _accountant_figures() -> rx.Component:
+    return _stat_grid(
+        _stat("Pending requests", DashboardState.pending_requests, "hourglass", "stat-pending-requests"),
+        _stat("Active partnerships", DashboardState.active_partnerships, "handshake", "stat-active-partnerships"),
+        _stat("Client organisations", DashboardState.client_organisations, "briefcase", "stat-client-organisations"),
+    )
+
+
+def _client_figures() -> rx.Component:
+    """A client's environment (it never sent a request): its partners, not accountant figures."""
+    return rx.vstack(
+        _stat_grid(
+            _stat("Active partnerships", DashboardState.active_partnerships, "handshake", "stat-active-partnerships"),
+        ),
+        rx.text(
+            "Accountants you accepted appear under Who has access. Sending authorisation requests to your own "
+            "clients? Use ",
+            rx.link("Authorisations", href=routes.AUTHORISATIONS),
+            ".",
+            size="2",
+            color_scheme="gray",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
 def dashboard_page() -> rx.Component:
-    """The dashboard: client work first, then the environment itself, then recent activity.
+    """The dashboard: client work first (for a client: who has access), then the environment
+    itself, then recent activity.
 
     Every figure updates live (pushed from the server), so the region is polite-live.
     """
@@ -132,26 +156,7 @@ def dashboard_page() -> rx.Component:
         "Dashboard",
         rx.box(
             rx.vstack(
-                _stat_grid(
-                    _stat(
-                        "Pending requests",
-                        DashboardState.pending_requests,
-                        "hourglass",
-                        "stat-pending-requests",
-                    ),
-                    _stat(
-                        "Active partnerships",
-                        DashboardState.active_partnerships,
-                        "handshake",
-                        "stat-active-partnerships",
-                    ),
-                    _stat(
-                        "Client organisations",
-                        DashboardState.client_organisations,
-                        "briefcase",
-                        "stat-client-organisations",
-                    ),
-                ),
+                rx.cond(AuthState.client_only, _client_figures(), _accountant_figures()),
                 _stat_grid(
                     _stat(
                         "Organisations",
@@ -175,5 +180,6 @@ def dashboard_page() -> rx.Component:
             aria_live="polite",
             width="100%",
         ),
+        who_has_access_section(),
         _activity_feed(),
     )

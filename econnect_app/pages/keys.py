@@ -17,6 +17,7 @@ from reflex.experimental.client_state import ClientStateVar
 from sqlmodel import Session
 
 from econnect_app import routes
+from econnect_app.components.dialogs import confirm_dialog, copy_field
 from econnect_app.components.forms import is_busy_with
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.formatting import format_datetime
@@ -106,13 +107,17 @@ class KeysState(AuthState):
         self.client_cards = [card for is_own, card in cards if not is_own]
         self.own_cards = [card for is_own, card in cards if is_own]
 
+    def _live_refresh(self, db: Session, user: User) -> None:
+        """A live update: a client that accepts or ends shows (or goes) without a reload."""
+        self._refresh(db, user)
+
     @rx.event
     async def load(self) -> Updates:
         """on_load: forget any Secret still on screen, then show the keys and organisations."""
         self.loading = True
         yield NEW_SECRET.push("")
         try:
-            async for update in self._load(self._refresh):
+            async for update in self._load_live():
                 yield update
         finally:
             self.loading = False
@@ -144,85 +149,21 @@ class KeysState(AuthState):
         return self._act(action, busy_with=ROTATE_SECRET, action_id=action_id, on_start=NEW_SECRET.push(""))
 
 
-def _visually_hidden(*children: Any) -> rx.Component:
-    """Text that screen readers read but the screen does not show."""
-    return rx.el.span(
-        *children,
-        position="absolute",
-        width="1px",
-        height="1px",
-        padding="0",
-        margin="-1px",
-        overflow="hidden",
-        clip="rect(0, 0, 0, 0)",
-        white_space="nowrap",
-        border="0",
-    )
-
-
-def _copy_field(label: str, element_id: Any, value: Any, copy_what: Any) -> rx.Component:
-    """A labelled read-only value with a Copy button named after what it copies
-    (``"Copy " + copy_what``, e.g. "Copy App key")."""
-    return rx.vstack(
-        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=element_id),
-        rx.hstack(
-            rx.input(
-                id=element_id,
-                value=value,
-                read_only=True,
-                size="3",
-                width="100%",
-                font_family="var(--code-font-family, monospace)",
-                auto_complete="off",
-                spell_check=False,
-            ),
-            rx.button(
-                rx.icon("copy", size=16),
-                "Copy",
-                # The rest of the name is for screen readers; it comes from the content rather
-                # than aria-label, so looking a field up by its label finds only the field.
-                _visually_hidden(" ", copy_what),
-                type="button",
-                size="3",
-                variant="soft",
-                on_click=[rx.set_clipboard(value), rx.toast.success("Copied")],
-            ),
-            spacing="2",
-            width="100%",
-            align="center",
-        ),
-        spacing="1",
-        width="100%",
-        align="stretch",
-    )
-
-
 def _rotate_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.button(
-                rx.icon("refresh-cw", size=16),
-                "Rotate",
-                size="3",
-                variant="soft",
-                color_scheme="amber",
-                loading=is_busy_with(ROTATE_SECRET),
-            )
+    return confirm_dialog(
+        rx.button(
+            rx.icon("refresh-cw", size=16),
+            "Rotate",
+            size="3",
+            variant="soft",
+            color_scheme="amber",
+            loading=is_busy_with(ROTATE_SECRET),
         ),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Rotate the Secret?"),
-            rx.alert_dialog.description(ROTATE_WARNING, size="2"),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button("Rotate", color_scheme="amber", on_click=KeysState.rotate_secret(AuthState.action_id))
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-            max_width="460px",
-        ),
+        title="Rotate the Secret?",
+        description=ROTATE_WARNING,
+        confirm_label="Rotate",
+        on_confirm=KeysState.rotate_secret(AuthState.action_id),
+        color_scheme="amber",
     )
 
 
@@ -231,7 +172,7 @@ def _new_secret_panel() -> rx.Component:
         NEW_SECRET.value != "",
         rx.vstack(
             rx.callout(SECRET_WARNING, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"),
-            _copy_field("Secret", "secret", NEW_SECRET.value, "Secret"),
+            copy_field("Secret", "secret", NEW_SECRET.value, "Secret"),
             rx.hstack(
                 rx.button(
                     "I have stored the Secret",
@@ -254,7 +195,7 @@ def _new_secret_panel() -> rx.Component:
 
 def _key_set_card() -> rx.Component:
     existing = rx.vstack(
-        _copy_field("App key", "app-key", KeysState.app_key, "App key"),
+        copy_field("App key", "app-key", KeysState.app_key, "App key"),
         rx.text(
             "Created ",
             KeysState.key_set_created,
@@ -315,7 +256,7 @@ def _organisation_card(card: rx.Var, *, own: bool) -> rx.Component:
                 wrap="wrap",
             ),
             rx.text("Owned by ", card.environment_name, size="2", color_scheme="gray"),
-            _copy_field(
+            copy_field(
                 "Organisation identifier",
                 "organisation-identifier-" + card.id.to_string(),
                 card.identifier,

@@ -23,6 +23,7 @@ from econnect_app.components.forms import (
 )
 from econnect_app.components.layout import app_layout, section_card
 from econnect_app.db import db_session
+from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import authorisations, sessions, software_packages
 from econnect_app.services.errors import DomainError, ValidationFailed
@@ -129,10 +130,11 @@ class NewAuthorisationState(AuthState):
                 organisation_name=form.get("organisation", ""),
             )
             self.form_key += 1
-            return [
-                rx.redirect(routes.AUTHORISATIONS),
-                rx.toast.success(f"Request sent to {request.client_email}. It is pending until the client answers."),
-            ]
+            replaced = authorisations.replaced_request(db, request=request)
+            outcome = f"Request sent to {request.client_email}. It is pending until the client answers."
+            if replaced is not None:
+                outcome += f" Replaced the pending request sent on {format_date(replaced.created_at)}."
+            return [rx.redirect(routes.AUTHORISATIONS), rx.toast.success(outcome)]
 
         return self._act(action, form=form)
 

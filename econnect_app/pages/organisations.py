@@ -1,4 +1,6 @@
-"""/organisations and /onboarding: add, activate and configure the environment's organisations."""
+"""/organisations and /onboarding: own organisations and the partner organisations the user
+reaches (role, status, identifier, owner, members), invitations from partners, adding and
+activating own organisations. Refreshed live."""
 
 from __future__ import annotations
 
@@ -9,14 +11,19 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import routes
+from econnect_app.components.dialogs import visually_hidden
 from econnect_app.components.forms import app_form, is_busy_with, submit_button, submitting, text_field
 from econnect_app.components.layout import app_layout, empty_state, section_card
-from econnect_app.models import Organisation, User
-from econnect_app.services import organisations
+from econnect_app.formatting import format_date
+from econnect_app.models import User
+from econnect_app.services import members, organisation_overview, organisations
 from econnect_app.state.auth import AuthState, Updates, row_activity
 
 ACTIVATE = "activate"
+ACCEPT_INVITATION = "accept-invitation"
+DECLINE_INVITATION = "decline-invitation"
 FINISH_ONBOARDING = "finish-onboarding"
+SCOPES = {"All organisations": "all", "Own organisations": "own", "Partner organisations": "partner"}
 E_INVOICE_NOTE = (
     "Receiving e-invoices costs money, so it is off by default. Switch it on per organisation "
     "when that organisation should receive e-invoices."
@@ -32,41 +39,94 @@ class OrganisationRow:
     kvk_number: str
     vat_number: str
     city: str
+    environment_name: str
+    is_own: bool
     activated: bool
     receive_e_invoices: bool
+    findable: bool
+    role: str
+    identifier: str
+    can_configure: bool
+    link: str
+    members_link: str
 
 
-def _row(organisation: Organisation) -> OrganisationRow:
+@dataclasses.dataclass
+class InvitationView:
+    """A partner's organisation that invited the user to work with it."""
+
+    membership_id: int
+    organisation_name: str
+    environment_name: str
+    role: str
+    invited_by: str
+    invited_on: str
+
+
+def _row(row: organisation_overview.OrganisationRow) -> OrganisationRow:
     return OrganisationRow(
-        id=organisation.id or 0,
-        name=organisation.name,
-        kvk_number=organisation.kvk_number,
-        vat_number=organisation.vat_number or "",
-        city=organisation.city,
-        activated=organisation.activated_at is not None,
-        receive_e_invoices=organisation.receive_e_invoices,
+        id=row.id,
+        name=row.name,
+        kvk_number=row.kvk_number,
+        vat_number=row.vat_number,
+        city=row.city,
+        environment_name=row.environment_name,
+        is_own=row.is_own,
+        activated=row.activated,
+        receive_e_invoices=row.receive_e_invoices,
+        findable=row.findable,
+        role=row.role,
+        identifier=row.identifier,
+        can_configure=row.can_configure,
+        link=routes.organisation(row.id),
+        members_link=routes.organisation_members(row.id),
     )
 
 
 class OrganisationsState(AuthState):
-    """The environment's own organisations."""
+    """Own and partner organisations, and open invitations; refreshed live."""
 
     rows: list[OrganisationRow] = []
+    invitations: list[InvitationView] = []
+    scope_label: str = "All organisations"
     loaded: bool = False
     form_key: int = 0
 
     def _refresh(self, db: Session, actor: User) -> None:
-        self.rows = [_row(o) for o in organisations.list_own_organisations(db, actor=actor)]
+        onboarding = self.router.url.path.rstrip("/") == routes.ONBOARDING
+        scope = "own" if onboarding else SCOPES.get(self.scope_label, "all")
+        self.rows = [_row(row) for row in organisation_overview.list_organisations(db, actor=actor, scope=scope)]
+        self.invitations = [
+            InvitationView(
+                membership_id=row.membership_id,
+                organisation_name=row.organisation_name,
+                environment_name=row.environment_name,
+                role=row.role,
+                invited_by=row.invited_by,
+                invited_on=format_date(row.invited_at),
+            )
+            for row in members.list_invitations(db, actor=actor)
+        ]
         self.loaded = True
+
+    def _live_refresh(self, db: Session, user: User) -> None:
+        self._refresh(db, user)
 
     @rx.var
     def has_activated(self) -> bool:
         """Whether onboarding can be finished."""
-        return any(row.activated for row in self.rows)
+        return any(row.activated and row.is_own for row in self.rows)
 
     @rx.event
     def load(self) -> Updates:
-        """Load the list."""
+        """Load the list and follow the environment's changes live."""
+
+        return self._load_live()
+
+    @rx.event
+    def set_scope(self, label: str) -> Updates:
+        """Show all, own or partner organisations."""
+        self.scope_label = label if label in SCOPES else "All organisations"
         return self._load(self._refresh)
 
     @rx.event
@@ -116,6 +176,41 @@ class OrganisationsState(AuthState):
         return self._act(action)
 
     @rx.event
+    def set_findable(self, organisation_id: int, findable: bool) -> Updates:
+        """Choose whether other environments find one organisation in Find partners."""
+
+        def action(db: Session, actor: User) -> Any:
+            organisation = organisations.set_findable(db, actor=actor, organisation_id=organisation_id, findable=findable)
+            self._refresh(db, actor)
+            what = "can be found" if findable else "can no longer be found"
+            return rx.toast.success(f"{organisation.name} {what} in Find partners.")
+
+        return self._act(action)
+
+    def _answer(self, membership_id: int, action_id: str | None, *, accept: bool) -> Updates:
+        def action(db: Session, actor: User) -> Any:
+            answer = members.accept_invitation if accept else members.decline_invitation
+            name = next((row.organisation_name for row in self.invitations if row.membership_id == membership_id), "")
+            answer(db, actor=actor, membership_id=membership_id)
+            self._refresh(db, actor)
+            if accept:
+                return rx.toast.success(f"You now have access to {name}.")
+            return rx.toast.success(f"You declined to work with {name}. They have been told.")
+
+        activity = ACCEPT_INVITATION if accept else DECLINE_INVITATION
+        return self._act(action, busy_with=row_activity(activity, membership_id), action_id=action_id)
+
+    @rx.event
+    def accept_invitation(self, membership_id: int, action_id: str | None = None) -> Updates:
+        """Accept a partner's invitation to work with one of its organisations."""
+        return self._answer(membership_id, action_id, accept=True)
+
+    @rx.event
+    def decline_invitation(self, membership_id: int, action_id: str | None = None) -> Updates:
+        """Decline a partner's invitation; they are told."""
+        return self._answer(membership_id, action_id, accept=False)
+
+    @rx.event
     def finish_onboarding(self, action_id: str | None = None) -> Updates:
         """Leave onboarding for the dashboard."""
 
@@ -152,36 +247,91 @@ def _add_form() -> rx.Component:
     )
 
 
+def _status_cell(row: rx.Var[OrganisationRow]) -> rx.Component:
+    return rx.cond(
+        row.activated,
+        rx.badge("Active", color_scheme="green"),
+        rx.cond(
+            row.can_configure,
+            rx.button(
+                "Activate",
+                size="1",
+                on_click=OrganisationsState.activate(row.id, AuthState.action_id),
+                loading=is_busy_with(row_activity(ACTIVATE, row.id)),
+                aria_label="Activate " + row.name,
+            ),
+            rx.badge("Not activated", color_scheme="gray"),
+        ),
+    )
+
+
+def _identifier_cell(row: rx.Var[OrganisationRow]) -> rx.Component:
+    return rx.cond(
+        row.identifier != "",
+        rx.hstack(
+            rx.code(row.identifier, size="1", id="identifier-" + row.id.to_string()),
+            rx.icon_button(
+                rx.icon("copy", size=14),
+                visually_hidden("Copy organisation identifier for ", row.name),
+                size="1",
+                variant="ghost",
+                type="button",
+                on_click=[rx.set_clipboard(row.identifier), rx.toast.success("Copied")],
+            ),
+            spacing="1",
+            align="center",
+        ),
+        rx.text("—", color_scheme="gray"),
+    )
+
+
+def _switch(row: rx.Var[OrganisationRow], checked: rx.Var, on_change: Any, label: rx.Var) -> rx.Component:
+    return rx.cond(
+        row.is_own,
+        rx.switch(
+            checked=checked,
+            on_change=on_change,
+            disabled=AuthState.busy | ~row.can_configure,
+            aria_label=label,
+        ),
+        rx.text("—", color_scheme="gray"),
+    )
+
+
 def _organisation_row(row: rx.Var[OrganisationRow]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
-                rx.text(row.name, weight="medium"),
-                rx.text(row.city, size="1", color_scheme="gray"),
+                rx.link(row.name, href=row.link, weight="medium"),
+                rx.text(row.kvk_number, rx.cond(row.city != "", " · " + row.city, ""), size="1", color_scheme="gray"),
                 spacing="0",
             )
         ),
-        rx.table.cell(row.kvk_number),
-        rx.table.cell(rx.cond(row.vat_number != "", row.vat_number, "—")),
         rx.table.cell(
-            rx.cond(
-                row.activated,
-                rx.badge("Active", color_scheme="green"),
-                rx.button(
-                    "Activate",
-                    size="1",
-                    on_click=OrganisationsState.activate(row.id, AuthState.action_id),
-                    loading=is_busy_with(row_activity(ACTIVATE, row.id)),
-                    aria_label="Activate " + row.name,
-                ),
+            rx.vstack(
+                rx.text(row.environment_name, size="2"),
+                rx.cond(~row.is_own, rx.badge("Partner", variant="outline", size="1")),
+                spacing="1",
+            )
+        ),
+        rx.table.cell(rx.text(rx.cond(row.role != "", row.role, "—"), size="2")),
+        rx.table.cell(_status_cell(row)),
+        rx.table.cell(_identifier_cell(row)),
+        rx.table.cell(rx.link("Members", href=row.members_link, size="2", aria_label="Members of " + row.name)),
+        rx.table.cell(
+            _switch(
+                row,
+                row.receive_e_invoices,
+                lambda enabled: OrganisationsState.set_receive_e_invoices(row.id, enabled),
+                "Receive e-invoices for " + row.name,
             )
         ),
         rx.table.cell(
-            rx.switch(
-                checked=row.receive_e_invoices,
-                on_change=lambda enabled: OrganisationsState.set_receive_e_invoices(row.id, enabled),
-                disabled=AuthState.busy,
-                aria_label="Receive e-invoices for " + row.name,
+            _switch(
+                row,
+                row.findable,
+                lambda findable: OrganisationsState.set_findable(row.id, findable),
+                "Findable in Find partners for " + row.name,
             )
         ),
         align="center",
@@ -197,18 +347,22 @@ def organisation_list() -> rx.Component:
             OrganisationsState.rows.length() == 0,
             empty_state(
                 "building-2",
-                "No organisations yet",
-                "Add your company with its KvK number, then activate it here.",
+                "No organisations here",
+                "Add your company with its KvK number, then activate it here. Organisations of partners "
+                "appear once someone adds you as a member.",
             ),
             rx.box(
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(
                             rx.table.column_header_cell("Organisation"),
-                            rx.table.column_header_cell("KvK number"),
-                            rx.table.column_header_cell("VAT number"),
+                            rx.table.column_header_cell("Owner"),
+                            rx.table.column_header_cell("Your role"),
                             rx.table.column_header_cell("Status"),
+                            rx.table.column_header_cell("Organisation identifier"),
+                            rx.table.column_header_cell("Members"),
                             rx.table.column_header_cell("Receive e-invoices"),
+                            rx.table.column_header_cell("Findable in Find partners"),
                         )
                     ),
                     rx.table.body(rx.foreach(OrganisationsState.rows, _organisation_row)),
@@ -217,8 +371,79 @@ def organisation_list() -> rx.Component:
                 ),
                 overflow_x="auto",
                 width="100%",
+                id="organisations",
             ),
         ),
+    )
+
+
+def _invitation_card(row: rx.Var[InvitationView]) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(
+                rx.text.strong(row.organisation_name),
+                " (",
+                row.environment_name,
+                ") wants to work with you as ",
+                row.role,
+                ".",
+                size="2",
+            ),
+            rx.text("Invited by " + row.invited_by + " on " + row.invited_on + ".", size="1", color_scheme="gray"),
+            rx.hstack(
+                rx.button(
+                    "Accept",
+                    size="2",
+                    aria_label="Accept the invitation of " + row.organisation_name,
+                    loading=is_busy_with(row_activity(ACCEPT_INVITATION, row.membership_id)),
+                    on_click=OrganisationsState.accept_invitation(row.membership_id, AuthState.action_id),
+                ),
+                rx.button(
+                    "Decline",
+                    size="2",
+                    variant="soft",
+                    color_scheme="red",
+                    aria_label="Decline the invitation of " + row.organisation_name,
+                    loading=is_busy_with(row_activity(DECLINE_INVITATION, row.membership_id)),
+                    on_click=OrganisationsState.decline_invitation(row.membership_id, AuthState.action_id),
+                ),
+                spacing="2",
+            ),
+            spacing="2",
+        ),
+        role="region",
+        aria_label="Invitation of " + row.organisation_name,
+    )
+
+
+def _invitations() -> rx.Component:
+    return rx.cond(
+        OrganisationsState.invitations.length() > 0,
+        section_card(
+            "Invitations",
+            rx.grid(
+                rx.foreach(OrganisationsState.invitations, _invitation_card),
+                columns=rx.breakpoints(initial="1", md="2"),
+                spacing="3",
+                width="100%",
+            ),
+            description="Partners who want you to work with their organisations. You get access once you accept.",
+        ),
+    )
+
+
+def _scope_filter() -> rx.Component:
+    return rx.vstack(
+        rx.el.label(rx.text("Show", size="2", weight="medium"), html_for="organisation-scope"),
+        rx.el.select(
+            rx.foreach(list(SCOPES), lambda option: rx.el.option(option, value=option)),
+            id="organisation-scope",
+            value=OrganisationsState.scope_label,
+            on_change=OrganisationsState.set_scope,
+            class_name="econnect-select",
+        ),
+        spacing="1",
+        min_width="200px",
     )
 
 
@@ -230,11 +455,15 @@ def organisations_page() -> rx.Component:
     """/organisations."""
     return app_layout(
         "Organisations",
-        section_card("Your organisations", organisation_list(), _e_invoice_note()),
-        section_card(
-            "Add organisation",
-            _add_form(),
-            description="The Invoice Portal plan allows two organisations; Basic and higher allow more.",
+        _invitations(),
+        section_card("Organisations", _scope_filter(), organisation_list(), _e_invoice_note()),
+        rx.cond(
+            AuthState.can_manage_partnerships,
+            section_card(
+                "Add organisation",
+                _add_form(),
+                description="The Invoice Portal plan allows two organisations; Basic and higher allow more.",
+            ),
         ),
     )
 

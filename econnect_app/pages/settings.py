@@ -7,14 +7,23 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app.components.forms import app_form, select_field, submit_button, submitting, text_field
+from econnect_app.components.forms import (
+    app_form,
+    is_busy_with,
+    select_field,
+    submit_button,
+    submitting,
+    text_field,
+)
 from econnect_app.components.layout import app_layout, section_card
 from econnect_app.models import Plan, User
 from econnect_app.services import environments, permissions
+from econnect_app.services.errors import ConfirmationNeeded
 from econnect_app.state.auth import AuthState, Updates
 
 PLAN_CHOICES: list[str] = [plan.value for plan in Plan]
 DENIED_MESSAGE = "Only administrators can change the settings of this environment."
+CONFIRM_CHANGE = "confirm-plan-change"
 PLAN_DESCRIPTIONS: list[tuple[str, str]] = [
     (Plan.INVOICE_PORTAL.value, "Free. Send invoices, with at most two organisations."),
     (
@@ -34,6 +43,8 @@ class SettingsState(AuthState):
     form_version: int = 0
     loaded: bool = False
     denied: bool = False
+    confirm_message: str = ""  # what a plan change would do, asked before it is made
+    _pending_change: dict[str, str] = {}
 
     def _fill(self, db: Session, actor: User) -> None:
         """Put the environment's current values in the form (Administrators only)."""
@@ -56,20 +67,48 @@ class SettingsState(AuthState):
         finally:
             self.loaded = True
 
-    @rx.event
-    def save(self, form: dict[str, Any]) -> Updates:
-        """Save the name and plan; the sidebar shows the new plan at once."""
-
+    def _saving(self, name: str, plan: str, *, confirmed: bool) -> Any:
         def action(db: Session, actor: User) -> Any:
-            environment = environments.update_environment(
-                db, actor=actor, name=form.get("name", ""), plan=form.get("plan", "")
-            )
+            try:
+                environment = environments.update_environment(
+                    db, actor=actor, name=name, plan=plan, confirmed=confirmed
+                )
+            except ConfirmationNeeded as question:
+                self.confirm_message = question.message
+                self._pending_change = {"name": name, "plan": plan}
+                return None
+            self.confirm_message = ""
+            self._pending_change = {}
             self.form_name = environment.name
             self.form_plan = environment.plan
             self._current_user(db)  # refreshes the environment name and plan badge in the sidebar
             return rx.toast.success("Settings saved.")
 
-        return self._act(action, form=form)
+        return action
+
+    @rx.event
+    def save(self, form: dict[str, Any]) -> Updates:
+        """Save the name and plan; a plan change with consequences is confirmed first."""
+        return self._act(
+            self._saving(str(form.get("name", "")), str(form.get("plan", "")), confirmed=False), form=form
+        )
+
+    @rx.event
+    def confirm_change(self, action_id: str | None = None) -> Updates:
+        """Make the plan change the user confirmed in the dialog."""
+        change = self._pending_change or {"name": self.form_name, "plan": self.form_plan}
+        return self._act(
+            self._saving(change["name"], change["plan"], confirmed=True),
+            busy_with=CONFIRM_CHANGE,
+            action_id=action_id,
+        )
+
+    @rx.event
+    def cancel_change(self) -> None:
+        """Keep the current plan."""
+        self.confirm_message = ""
+        self._pending_change = {}
+        self.form_version += 1  # the form shows the saved plan again
 
 
 def _plan_notes() -> rx.Component:
@@ -121,6 +160,33 @@ def _settings_form() -> rx.Component:
     )
 
 
+def _confirm_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Change the plan?"),
+            rx.alert_dialog.description(SettingsState.confirm_message, size="2"),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button("Keep my plan", variant="soft", color_scheme="gray", on_click=SettingsState.cancel_change)
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Change plan",
+                        color_scheme="amber",
+                        loading=is_busy_with(CONFIRM_CHANGE),
+                        on_click=SettingsState.confirm_change(AuthState.action_id),
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="480px",
+        ),
+        open=SettingsState.confirm_message != "",
+    )
+
+
 def settings_page() -> rx.Component:
     """The settings page."""
     return app_layout(
@@ -133,6 +199,7 @@ def settings_page() -> rx.Component:
                 section_card(
                     "Environment",
                     _settings_form(),
+                    _confirm_dialog(),
                     description="The name your users and partners see, and your subscription plan.",
                 ),
             ),

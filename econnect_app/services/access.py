@@ -1,8 +1,9 @@
 """Who may reach which organisation: the one answer behind pages, the dashboard, keys and the API.
 
-An environment reaches its own organisations, and a client's organisation while both hold an
-active partnership and at least one active user of the environment is a member of it. Ending the
-partnership or removing the last membership takes the access away at once.
+An environment reaches its own activated organisations, and a client's activated organisation
+while both hold an active partnership and at least one active Advanced user or Administrator of
+the environment is an Active member of it. Ending the partnership or removing the last such
+membership takes the access away at once.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ def environment_can_access_organisation(
 ) -> bool:
     """Whether an environment (e.g. through its connection keys) may reach an organisation.
 
-    True for its own organisations; for another environment's organisation only while an active
-    partnership joins the two environments and an active user of ``environment_id`` is a member.
+    Only activated organisations are reached. True for its own; for another environment's
+    organisation only while an active partnership joins the two environments and an active
+    Advanced user or Administrator of ``environment_id`` is a member.
     """
+    if organisation.id is None or organisation.activated_at is None:
+        return False
     if organisation.environment_id == environment_id:
         return True
-    if organisation.id is None:
-        return False
     if not partnerships.has_active_partnership(
         session, environment_a_id=environment_id, environment_b_id=organisation.environment_id
     ):
@@ -38,12 +40,14 @@ def environment_can_access_organisation(
 
 def user_can_access_organisation(session: Session, *, user: User, organisation: Organisation) -> bool:
     """Whether a user may open an organisation: any organisation of their own environment, or a
-    partner's organisation while their environment's access holds and they are a member of it or
-    a connected relationship manager of that partnership."""
+    partner's organisation while their environment's access holds and they (an Advanced user or
+    Administrator) are a member of it or a connected relationship manager of that partnership."""
     if user.status != UserStatus.ACTIVE.value or organisation.id is None:
         return False
     if organisation.environment_id == user.environment_id:
         return True
+    if not can_manage_partnerships(user):
+        return False
     personally = memberships.is_member(
         session, organisation_id=organisation.id, user_id=user.id  # type: ignore[arg-type]
     ) or relationship_managers.is_connected_manager(
@@ -57,10 +61,13 @@ def user_can_access_organisation(session: Session, *, user: User, organisation: 
 def user_can_see_keys(session: Session, *, user: User, organisation: Organisation) -> bool:
     """Whether a user may see the connection details (keys, identifier) of an organisation.
 
-    The user must be an Advanced user or Administrator who may access the organisation.
+    The user must be an Advanced user or Administrator who may access the (activated)
+    organisation.
     """
-    return can_manage_partnerships(user) and user_can_access_organisation(
-        session, user=user, organisation=organisation
+    return (
+        organisation.activated_at is not None
+        and can_manage_partnerships(user)
+        and user_can_access_organisation(session, user=user, organisation=organisation)
     )
 
 
@@ -69,7 +76,8 @@ def accessible_organisations(session: Session, *, user: User) -> list[Organisati
 
     Client organisations belong to an environment with an active partnership with the user's
     environment and have the user as a member (or, for a connected relationship manager of that
-    partnership, any member of the user's environment). An inactive user reaches nothing.
+    partnership, any member of the user's environment); only Advanced users and Administrators
+    reach them. An inactive user reaches nothing.
     """
     if user.status != UserStatus.ACTIVE.value:
         return []
@@ -80,7 +88,7 @@ def accessible_organisations(session: Session, *, user: User) -> list[Organisati
         )
     )
     partners = partnerships.partner_environment_ids(session, environment_id=user.environment_id)
-    if not partners:
+    if not partners or not can_manage_partnerships(user):
         return own
     managed = [
         partner
@@ -94,6 +102,8 @@ def accessible_organisations(session: Session, *, user: User) -> list[Organisati
             & col(Organisation.id).in_(memberships.organisations_with_member_from(user.environment_id))
         )
     clients = session.exec(
-        select(Organisation).where(reached, col(Organisation.environment_id).in_(partners)).order_by(*by_name)
+        select(Organisation)
+        .where(reached, col(Organisation.environment_id).in_(partners), col(Organisation.activated_at).is_not(None))
+        .order_by(*by_name)
     )
     return own + list(clients)

@@ -40,6 +40,29 @@ def record(
     return entry
 
 
+def record_each(
+    session: Session,
+    summaries: dict[int, str],
+    *,
+    actor: User | None,
+    action: str,
+    subject_type: str | None = None,
+    subject_id: int | None = None,
+) -> None:
+    """One activity row per environment (``summaries``: environment id -> what its log says), for
+    a change both sides of a partnership see."""
+    for environment_id, summary in summaries.items():
+        record(
+            session,
+            environment_id=environment_id,
+            actor=actor,
+            action=action,
+            summary=summary,
+            subject_type=subject_type,
+            subject_id=subject_id,
+        )
+
+
 def recent(session: Session, *, environment_id: int, limit: int = 20) -> list[ActivityLog]:
     """The newest activity of an environment, newest first."""
     statement = (

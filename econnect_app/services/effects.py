@@ -38,6 +38,9 @@ from econnect_app.models import (
     Organisation,
     OutboxMessage,
     Partnership,
+    PartnershipManager,
+    RelationshipRequest,
+    RelationshipRequestLink,
     SoftwarePackage,
     User,
     UserEmail,
@@ -58,13 +61,22 @@ BOOKKEEPING_TABLES: frozenset[type] = frozenset(
         NotificationRead,
         OneTimeToken,
         OutboxMessage,
+        RelationshipRequestLink,
         SoftwarePackage,
         UserSession,
     }
 )
 # Rows nobody's open page shows: writing them publishes nothing.
 UNSEEN_TABLES: frozenset[type] = frozenset(
-    {AuthorisationLink, LoginAttempt, OneTimeToken, OutboxMessage, SoftwarePackage, UserSession}
+    {
+        AuthorisationLink,
+        LoginAttempt,
+        OneTimeToken,
+        OutboxMessage,
+        RelationshipRequestLink,
+        SoftwarePackage,
+        UserSession,
+    }
 )
 # Attributes whose change alone is neither product data nor anything a page shows.
 QUIET_ATTRIBUTES: dict[type, frozenset[str]] = {
@@ -105,6 +117,15 @@ def _environment_of_organisation(connection: Connection, organisation_id: int | 
     return (connection.execute(statement).scalar(),)
 
 
+def _environments_of_partnership(connection: Connection, partnership_id: int | None) -> Iterable[int | None]:
+    if partnership_id is None:
+        return ()
+    statement = select(Partnership.environment_low_id, Partnership.environment_high_id).where(
+        Partnership.id == partnership_id
+    )
+    return tuple(connection.execute(statement).first() or ())
+
+
 # Tables whose rows concern more (or other) environments than their own ``environment_id``.
 _ENVIRONMENTS_OF: dict[type, Callable[[Connection, Any], Iterable[int | None]]] = {
     Environment: lambda _c, row: (row.id,),
@@ -116,6 +137,8 @@ _ENVIRONMENTS_OF: dict[type, Callable[[Connection, Any], Iterable[int | None]]] 
     ),
     NotificationRead: lambda c, row: _environment_of_user(c, row.user_id),
     UserEmail: lambda c, row: _environment_of_user(c, row.user_id),
+    PartnershipManager: lambda c, row: _environments_of_partnership(c, row.partnership_id),
+    RelationshipRequest: lambda _c, row: (row.requester_environment_id, row.target_environment_id),
 }
 
 

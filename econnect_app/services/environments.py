@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from econnect_app.models import Environment, Plan, Role, User
-from econnect_app.services import activity
+from econnect_app.formatting import plural
+from econnect_app.models import AuthorisationRequest, Environment, Plan, RelationshipRequest, Role, User
+from econnect_app.services import activity, authorisations, partnerships
+from econnect_app.services.errors import ConfirmationNeeded
 from econnect_app.services.organisations import count_organisations, organisation_limit
-from econnect_app.services.permissions import load_actor, require_role
+from econnect_app.services.permissions import load_actor, plan_has_partnerships, require_role
 from econnect_app.services.transaction import committing
 from econnect_app.services.validation import FieldErrors, clean_required
 
@@ -22,8 +24,56 @@ def get_environment(session: Session, *, actor: User) -> Environment:
     return environment
 
 
-def update_environment(session: Session, *, actor: User, name: str, plan: str) -> Environment:
-    """Change the environment's name and subscription plan (Administrators only)."""
+def is_client_only(session: Session, *, environment_id: int) -> bool:
+    """Whether the environment is only ever a client: it is the other side of a partnership it
+    did not start and has sent no authorisation or relationship request of its own (the
+    accountant's sections then stay out of its way)."""
+    started = session.exec(
+        select(AuthorisationRequest.id).where(AuthorisationRequest.environment_id == environment_id).limit(1)
+    ).first()
+    asked = session.exec(
+        select(RelationshipRequest.id).where(RelationshipRequest.requester_environment_id == environment_id).limit(1)
+    ).first()
+    if started is not None or asked is not None:
+        return False
+    return any(
+        partnership.initiator_environment_id != environment_id
+        for partnership in partnerships.partnerships_of(session, environment_id=environment_id)
+    )
+
+
+def downgrade_consequences(session: Session, *, environment: Environment, plan: str) -> str | None:
+    """What moving to ``plan`` would change for requests and partnerships, or None when nothing:
+    leaving Basic/Professional while requests are pending or partnerships are active."""
+    if not plan_has_partnerships(environment.plan) or plan_has_partnerships(plan):
+        return None
+    pending = authorisations.count_pending(session, environment_id=environment.id)  # type: ignore[arg-type]
+    active = partnerships.count_active_partnerships(session, environment_id=environment.id)  # type: ignore[arg-type]
+    if not pending and not active:
+        return None
+    parts = [f"On the {plan} plan you cannot send authorisation or relationship requests."]
+    if pending:
+        parts.append(
+            f"The links of your {plural(pending, 'pending request')} stop working: clients cannot "
+            "answer them until you choose Basic or Professional again."
+        )
+    if active:
+        parts.append(
+            f"Your {plural(active, 'active partnership')} stay: a plan change does not undo what clients "
+            "granted."
+        )
+    parts.append("Your request history stays visible.")
+    return " ".join(parts)
+
+
+def update_environment(
+    session: Session, *, actor: User, name: str, plan: str, confirmed: bool = False
+) -> Environment:
+    """Change the environment's name and subscription plan (Administrators only).
+
+    Leaving the plans with partnerships while requests are pending or partnerships are active
+    raises ``ConfirmationNeeded`` (saying what happens) unless ``confirmed``.
+    """
     actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR)
     environment = session.get(Environment, actor.environment_id)
     assert environment is not None
@@ -43,6 +93,9 @@ def update_environment(session: Session, *, actor: User, name: str, plan: str) -
                 f"has {owned}. Keep Basic or Professional to keep them all.",
             )
     fields.raise_if_any()
+    consequences = downgrade_consequences(session, environment=environment, plan=clean_plan)
+    if consequences and not confirmed:
+        raise ConfirmationNeeded(consequences)
 
     old_name, old_plan = environment.name, environment.plan
     if (old_name, old_plan) == (clean_name, clean_plan):

@@ -55,3 +55,8 @@ class PlanLimitReached(DomainError):
 
 class Conflict(DomainError):
     """The change clashes with the current state (e.g. the last administrator)."""
+
+
+class ConfirmationNeeded(DomainError):
+    """The change is allowed but has consequences the user must confirm first (``message`` says
+    which); calling again with ``confirmed=True`` makes it."""

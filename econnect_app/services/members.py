@@ -35,8 +35,9 @@ from econnect_app.models import (
 )
 from econnect_app.services import access, activity, memberships, notifications, partnerships
 from econnect_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from econnect_app.services.permissions import load_actor
+from econnect_app.services.permissions import PARTNERSHIP_ROLES, can_manage_partnerships, load_actor
 from econnect_app.services.transaction import committing
+from econnect_app.services.validation import parse_id
 
 ROLE_CHOICES: tuple[str, ...] = tuple(role.value for role in MembershipRole)
 ACTIVE = MembershipStatus.ACTIVE.value
@@ -48,8 +49,12 @@ ORGANISATION_NOT_FOUND = "This organisation does not exist or you have no access
 MEMBER_NOT_FOUND = "This member does not exist (any more)."
 INVITATION_NOT_FOUND = "This invitation does not exist or is no longer open."
 MANAGE_DENIED = "Only administrators of this organisation can add and remove its members."
+CHOOSE_OWN_USER = "Choose an Advanced user or Administrator of your own environment."
 NOT_ACTIVATED = "Activate this organisation before you add members."
-CHOOSE_USER = "Choose a user of your environment or of a partner environment."
+CHOOSE_USER = (
+    "Choose a user of this organisation's environment, or an Advanced user or Administrator of a partner "
+    "environment."
+)
 CHOOSE_ROLE = "Choose Member or Administrator."
 LAST_ADMINISTRATOR = (
     "An organisation needs at least one Administrator. Make another member Administrator first."
@@ -183,16 +188,14 @@ def _record_both_sides(
     summary: str,
 ) -> None:
     """An activity row in the organisation's environment and, for a partner user, in theirs."""
-    for environment_id in sorted({organisation.environment_id, member.environment_id}):
-        activity.record(
-            session,
-            environment_id=environment_id,
-            actor=actor,
-            action=action,
-            summary=summary,
-            subject_type="organisation",
-            subject_id=organisation.id,
-        )
+    activity.record_each(
+        session,
+        dict.fromkeys(sorted({organisation.environment_id, member.environment_id}), summary),
+        actor=actor,
+        action=action,
+        subject_type="organisation",
+        subject_id=organisation.id,
+    )
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -227,13 +230,28 @@ def _member_rows(session: Session, *, organisation: Organisation, viewer: User) 
     ]
 
 
-def _candidates(session: Session, *, organisation: Organisation) -> list[CandidateUser]:
-    """Active users of the owning environment and of its partner environments who are not
-    members (or invited) yet."""
-    environments = [
+def _environments_to_add_from(session: Session, *, actor: User, organisation: Organisation) -> list[int]:
+    """Whose users the actor may add: the owning environment's managers add their own users and
+    those of its partners; a partner's Administrator member adds users of their own environment."""
+    if actor.environment_id != organisation.environment_id:
+        return [actor.environment_id]
+    return [
         organisation.environment_id,
         *partnerships.partner_environment_ids(session, environment_id=organisation.environment_id),
     ]
+
+
+def _may_join(user: User, organisation: Organisation) -> bool:
+    """Any active user of the owning environment; of a partner environment, Advanced users and
+    Administrators (partnerships give access to those roles only)."""
+    if user.status != UserStatus.ACTIVE.value:
+        return False
+    return user.environment_id == organisation.environment_id or can_manage_partnerships(user)
+
+
+def _candidates(session: Session, *, actor: User, organisation: Organisation) -> list[CandidateUser]:
+    """Users the actor may add who are not members (or invited) yet."""
+    environments = _environments_to_add_from(session, actor=actor, organisation=organisation)
     current = select(Membership.user_id).where(
         Membership.organisation_id == organisation.id, Membership.status != ENDED
     )
@@ -244,6 +262,8 @@ def _candidates(session: Session, *, organisation: Organisation) -> list[Candida
             col(User.environment_id).in_(environments),
             User.status == UserStatus.ACTIVE.value,
             col(User.id).not_in(current),
+            (col(User.environment_id) == organisation.environment_id)
+            | col(User.role).in_(PARTNERSHIP_ROLES),
         )
         .order_by(
             col(User.environment_id) != organisation.environment_id,  # own environment first
@@ -276,7 +296,7 @@ def members_view(session: Session, *, actor: User, organisation_id: int) -> Memb
         activated=organisation.activated_at is not None,
         can_manage=can_manage,
         members=_member_rows(session, organisation=organisation, viewer=actor),
-        candidates=_candidates(session, organisation=organisation) if can_manage else [],
+        candidates=_candidates(session, actor=actor, organisation=organisation) if can_manage else [],
     )
 
 
@@ -320,16 +340,17 @@ def _clean_role(role: str) -> str:
     return clean
 
 
-def _candidate(session: Session, *, organisation: Organisation, user_id: int | str) -> User:
-    """The user to add, if they may be: the owning environment's or a partner's, Active."""
-    text = str(user_id or "").strip()
-    user = session.get(User, int(text)) if text.isdigit() and len(text) < 10 else None
-    if user is None or user.status != UserStatus.ACTIVE.value:
-        raise ValidationFailed({"user": CHOOSE_USER})
-    if user.environment_id != organisation.environment_id and not partnerships.has_active_partnership(
-        session, environment_a_id=user.environment_id, environment_b_id=organisation.environment_id
+def _candidate(session: Session, *, actor: User, organisation: Organisation, user_id: int | str) -> User:
+    """The user to add, if the actor may add them (see ``_environments_to_add_from``, ``_may_join``)."""
+    chosen_id = parse_id(user_id)
+    user = session.get(User, chosen_id) if chosen_id is not None else None
+    if (
+        user is None
+        or not _may_join(user, organisation)
+        or user.environment_id not in _environments_to_add_from(session, actor=actor, organisation=organisation)
     ):
-        raise ValidationFailed({"user": CHOOSE_USER})
+        own_only = actor.environment_id != organisation.environment_id
+        raise ValidationFailed({"user": CHOOSE_OWN_USER if own_only else CHOOSE_USER})
     current = memberships.current_membership(
         session, organisation_id=organisation.id, user_id=user.id  # type: ignore[arg-type]
     )
@@ -355,7 +376,7 @@ def add_member(
         fields.update(error.errors)
         clean_role = ""
     try:
-        user = _candidate(session, organisation=organisation, user_id=user_id)
+        user = _candidate(session, actor=actor, organisation=organisation, user_id=user_id)
     except ValidationFailed as error:
         fields.update(error.errors)
     if fields:
@@ -387,7 +408,8 @@ def add_member(
                 )
     except IntegrityError:
         # The same user was added at the same moment (a double click, another administrator).
-        raise ValidationFailed({"user": f"{display_name(user)} is already a member."}) from None
+        what = "has been invited already" if partner else "is already a member"
+        raise ValidationFailed({"user": f"{display_name(user)} {what}."}) from None
     return membership
 
 
@@ -435,7 +457,9 @@ def _invite(session: Session, *, actor: User, organisation: Organisation, user: 
 
 
 def _open_invitation(session: Session, *, actor: User, membership_id: int) -> tuple[Membership, Organisation]:
-    membership = session.get(Membership, membership_id, populate_existing=True)
+    membership = (
+        session.get(Membership, membership_id, populate_existing=True) if 0 < membership_id < 2**31 else None
+    )
     if membership is None or membership.user_id != actor.id or membership.status != INVITED:
         raise NotFound(INVITATION_NOT_FOUND)
     organisation = session.get(Organisation, membership.organisation_id)
@@ -501,7 +525,7 @@ def decline_invitation(session: Session, *, actor: User, membership_id: int) -> 
 def change_member_role(session: Session, *, actor: User, membership_id: int, role: str) -> Membership:
     """Make a member Member or Administrator (the last Administrator stays Administrator)."""
     actor = load_actor(session, actor)
-    membership = session.get(Membership, membership_id, populate_existing=True) if membership_id > 0 else None
+    membership = session.get(Membership, membership_id, populate_existing=True) if 0 < membership_id < 2**31 else None
     if membership is None:
         raise NotFound(MEMBER_NOT_FOUND)
     organisation = _require_manager(session, actor=actor, organisation_id=membership.organisation_id)
@@ -517,7 +541,12 @@ def change_member_role(session: Session, *, actor: User, membership_id: int, rol
         membership.role = clean_role
         session.add(membership)
         session.flush()
-        if previous == ADMINISTRATOR and _count_active_administrators(session, organisation.id) == 0:  # type: ignore[arg-type]
+        # Only an Active Administrator counts: demoting an invitation leaves the others as they are.
+        if (
+            previous == ADMINISTRATOR
+            and membership.status == ACTIVE
+            and _count_active_administrators(session, organisation.id) == 0  # type: ignore[arg-type]
+        ):
             raise Conflict(LAST_ADMINISTRATOR)
         _record_both_sides(
             session,
@@ -537,7 +566,7 @@ def remove_member(session: Session, *, actor: User, membership_id: int) -> Membe
     """End a membership (or withdraw an invitation); it is kept as history. The last
     Administrator cannot be removed."""
     actor = load_actor(session, actor)
-    membership = session.get(Membership, membership_id, populate_existing=True) if membership_id > 0 else None
+    membership = session.get(Membership, membership_id, populate_existing=True) if 0 < membership_id < 2**31 else None
     if membership is None:
         raise NotFound(MEMBER_NOT_FOUND)
     organisation = _require_manager(session, actor=actor, organisation_id=membership.organisation_id)
@@ -558,7 +587,12 @@ def remove_member(session: Session, *, actor: User, membership_id: int) -> Membe
         )
         if not ended:
             raise NotFound(MEMBER_NOT_FOUND)
-        if membership.role == ADMINISTRATOR and _count_active_administrators(session, organisation.id) == 0:  # type: ignore[arg-type]
+        # Only an Active Administrator counts: withdrawing an invitation leaves the others as they are.
+        if (
+            membership.role == ADMINISTRATOR
+            and not was_invited
+            and _count_active_administrators(session, organisation.id) == 0  # type: ignore[arg-type]
+        ):
             raise Conflict(LAST_ADMINISTRATOR)
         what = "withdrew the invitation of" if was_invited else "removed"
         _record_both_sides(

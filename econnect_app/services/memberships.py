@@ -25,6 +25,7 @@ from econnect_app.models import (
     utcnow,
 )
 from econnect_app.services import effects
+from econnect_app.services.permissions import PARTNERSHIP_ROLES
 
 ACTIVE = MembershipStatus.ACTIVE.value
 ENDED = MembershipStatus.ENDED.value
@@ -58,14 +59,15 @@ def is_organisation_administrator(session: Session, *, organisation_id: int, use
 
 
 def organisations_with_member_from(environment_id: int):  # type: ignore[no-untyped-def]
-    """A subquery: ids of organisations in which an active user of ``environment_id`` is an
-    Active member."""
+    """A subquery: ids of organisations in which an active Advanced user or Administrator of
+    ``environment_id`` is an Active member (a partnership gives access to those roles only)."""
     return (
         select(Membership.organisation_id)
         .join(User, col(User.id) == col(Membership.user_id))
         .where(
             User.environment_id == environment_id,
             User.status == UserStatus.ACTIVE.value,
+            col(User.role).in_(PARTNERSHIP_ROLES),
             Membership.status == ACTIVE,
         )
     )
@@ -77,7 +79,8 @@ def organisations_of_user(user_id: int):  # type: ignore[no-untyped-def]
 
 
 def has_member_from(session: Session, *, environment_id: int, organisation_id: int) -> bool:
-    """Whether an active user of ``environment_id`` is a member of the organisation."""
+    """Whether an active Advanced user or Administrator of ``environment_id`` is an Active member of
+    the organisation."""
     statement = organisations_with_member_from(environment_id).where(
         Membership.organisation_id == organisation_id
     )

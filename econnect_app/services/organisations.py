@@ -340,17 +340,25 @@ def complete_onboarding(session: Session, *, actor: User) -> Environment:
     if session.exec(activated).first() is None:
         raise Conflict(ONBOARDING_INCOMPLETE_MESSAGE)
     with committing(session):
-        environment.onboarding_completed_at = utcnow()
-        activity.record(
-            session,
-            environment_id=environment.id,
-            actor=actor,
-            action="environment.onboarded",
-            summary=f"{actor.name or actor.email} completed onboarding.",
-            subject_type="environment",
-            subject_id=environment.id,
-        )
+        record_onboarding(session, environment=environment, actor=actor)
     return environment
+
+
+def record_onboarding(session: Session, *, environment: Environment, actor: User) -> None:
+    """Mark the environment onboarded, with its activity row (caller's transaction; once)."""
+    if environment.onboarding_completed_at is not None:
+        return
+    environment.onboarding_completed_at = utcnow()
+    session.add(environment)
+    activity.record(
+        session,
+        environment_id=environment.id,
+        actor=actor,
+        action="environment.onboarded",
+        summary=f"{actor.name or actor.email} completed onboarding.",
+        subject_type="environment",
+        subject_id=environment.id,
+    )
 
 
 def needs_onboarding(session: Session, *, user: User) -> bool:

@@ -36,7 +36,7 @@ from econnect_app.models import (
 )
 from econnect_app.services import activity, memberships, notifications, partnerships, relationship_managers
 from econnect_app.services.errors import Conflict, PermissionDenied, ValidationFailed
-from econnect_app.services.permissions import is_admin, load_actor, require_role
+from econnect_app.services.permissions import PARTNERSHIP_ROLES, is_admin, load_actor, require_role
 from econnect_app.services.transaction import committing
 
 ACTIVE = PartnershipStatus.ACTIVE.value
@@ -114,7 +114,8 @@ def _environment_name(session: Session, environment_id: int) -> str:
 
 
 def _shared(session: Session, *, owner_environment_id: int, member_environment_id: int) -> list[SharedOrganisation]:
-    """Organisations of ``owner_environment_id`` with Active members from ``member_environment_id``."""
+    """Activated organisations of ``owner_environment_id`` that Active members from
+    ``member_environment_id`` (Advanced users and Administrators) reach."""
     statement = (
         select(Organisation, Membership, User)
         .join(Membership, col(Membership.organisation_id) == col(Organisation.id))
@@ -123,6 +124,8 @@ def _shared(session: Session, *, owner_environment_id: int, member_environment_i
             Organisation.environment_id == owner_environment_id,
             User.environment_id == member_environment_id,
             User.status == UserStatus.ACTIVE.value,
+            col(User.role).in_(PARTNERSHIP_ROLES),  # only they reach a partner's organisations
+            Organisation.activated_at.is_not(None),  # type: ignore[union-attr]
             Membership.status == MembershipStatus.ACTIVE.value,
         )
         .order_by(func.lower(Organisation.name), col(Organisation.id), col(Membership.id))
@@ -148,7 +151,7 @@ def _shared(session: Session, *, owner_environment_id: int, member_environment_i
 def cost_choices_allowed(actor: User, partnership: Partnership) -> list[str]:
     """Who pays may be changed only by an Administrator of the side that would pay: the
     intermediary's Administrators may take the costs on, the client's may take them back."""
-    if partnership.status != ACTIVE or not is_admin(actor):
+    if partnership.status != ACTIVE or not is_admin(actor) or actor.status != UserStatus.ACTIVE.value:
         return []
     intermediary = partnerships.intermediary_of(partnership) == actor.environment_id
     would_pay = CostAllocation.INTERMEDIARY.value if intermediary else CostAllocation.CLIENT.value
@@ -244,9 +247,7 @@ def end_partnership(session: Session, *, actor: User, partnership_id: int) -> Pa
     """End a partnership from either side (Administrators): the other side loses access at once;
     nothing is deleted."""
     actor = load_actor(session, actor)
-    partnership = partnerships.partnership_of(
-        session, environment_id=actor.environment_id, partnership_id=partnership_id
-    )
+    partnership = partnerships.partnership_of(session, environment_id=actor.environment_id, partnership_id=partnership_id)
     if not is_admin(actor):
         raise PermissionDenied(END_DENIED)
     if partnership.status != ACTIVE:
@@ -322,24 +323,25 @@ def set_cost_allocation(session: Session, *, actor: User, partnership_id: int, c
     Administrator of the side that would pay may choose it; both sides see and log it, and the
     other side is notified."""
     actor = load_actor(session, actor)
-    partnership = partnerships.partnership_of(
-        session, environment_id=actor.environment_id, partnership_id=partnership_id
-    )
+    partnership = partnerships.partnership_of(session, environment_id=actor.environment_id, partnership_id=partnership_id)
     choice = (cost_allocation or "").strip()
     if choice not in COST_CHOICES:
         raise ValidationFailed({"cost_allocation": CHOOSE_COST})
-    if partnership.cost_allocation == choice:
-        return partnership
     if partnership.status != ACTIVE:
         raise Conflict(ALREADY_ENDED)
+    payer = partnerships.intermediary_of(partnership)
+    if choice == CostAllocation.CLIENT.value:
+        payer = partnerships.partner_of(partnership, payer)
+    denied = PermissionDenied(
+        f"Only an Administrator of {_environment_name(session, payer)}, the side that would pay, can choose this."
+    )
+    # Permission first: a non-Administrator gets the reason even for the value already chosen.
+    if not is_admin(actor):
+        raise denied
+    if partnership.cost_allocation == choice:
+        return partnership
     if choice not in cost_choices_allowed(actor, partnership):
-        payer = partnerships.intermediary_of(partnership)
-        if choice == CostAllocation.CLIENT.value:
-            payer = partnerships.partner_of(partnership, payer)
-        raise PermissionDenied(
-            f"Only an Administrator of {_environment_name(session, payer)}, the side that would pay, "
-            "can choose this."
-        )
+        raise denied
     own = actor.environment_id
     partner = partnerships.partner_of(partnership, own)
     own_name = _environment_name(session, own)

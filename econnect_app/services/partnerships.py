@@ -136,7 +136,9 @@ def intermediary_of(partnership: Partnership) -> int:
 
 def partnership_of(session: Session, *, environment_id: int, partnership_id: int) -> Partnership:
     """A partnership (active or ended) that ``environment_id`` is a side of; NotFound otherwise."""
-    partnership = session.get(Partnership, partnership_id, populate_existing=True) if partnership_id > 0 else None
+    partnership = (
+        session.get(Partnership, partnership_id, populate_existing=True) if 0 < partnership_id < 2**31 else None
+    )
     if partnership is None or environment_id not in (
         partnership.environment_low_id,
         partnership.environment_high_id,
@@ -161,9 +163,11 @@ def partnerships_of(session: Session, *, environment_id: int, status: str | None
 
 
 def _client_organisations_statement(environment_id: int, partner_ids: list[int]):  # type: ignore[no-untyped-def]
-    """Organisations of ``partner_ids`` with a member who is an active user of the environment."""
+    """Activated organisations of ``partner_ids`` with an Active member who is an active Advanced
+    user or Administrator of the environment (the organisations its keys reach)."""
     return select(Organisation).where(
         col(Organisation.environment_id).in_(partner_ids),
+        col(Organisation.activated_at).is_not(None),
         col(Organisation.id).in_(memberships.organisations_with_member_from(environment_id)),
     )
 

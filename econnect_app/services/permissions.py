@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from econnect_app.models import Role, User, UserStatus
+from econnect_app.models import Environment, Plan, Role, User, UserStatus
 from econnect_app.services.errors import PermissionDenied
 
 PARTNERSHIP_ROLES: tuple[str, ...] = (Role.ADVANCED_USER.value, Role.ADMINISTRATOR.value)
+PARTNERSHIP_PLANS: tuple[str, ...] = (Plan.BASIC.value, Plan.PROFESSIONAL.value)
+
+
+def plan_has_partnerships(plan: str) -> bool:
+    """Whether a subscription plan includes partnerships (authorisation and relationship requests)."""
+    return plan in PARTNERSHIP_PLANS
+
+
+def environment_has_partnerships(session: Session, *, environment_id: int) -> bool:
+    """Whether an environment's current plan includes partnerships."""
+    environment = session.get(Environment, environment_id)
+    return environment is not None and plan_has_partnerships(environment.plan)
 
 
 def is_admin(user: User) -> bool:

@@ -9,7 +9,7 @@ their environment reaches through it (``access.user_can_access_organisation``).
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -26,8 +26,9 @@ from econnect_app.models import (
 )
 from econnect_app.services import activity, partnerships
 from econnect_app.services.errors import Conflict, NotFound, ValidationFailed
-from econnect_app.services.permissions import load_actor, require_role
+from econnect_app.services.permissions import PARTNERSHIP_ROLES, load_actor, require_role
 from econnect_app.services.transaction import committing
+from econnect_app.services.validation import parse_id
 
 CHOOSE_MANAGER = "Choose a relationship manager of your environment."
 ALREADY_CONNECTED = "{name} is connected to this partnership already."
@@ -44,7 +45,7 @@ def connected_managers(session: Session, *, partnership_id: int) -> list[tuple[P
             PartnershipManager.partnership_id == partnership_id,
             col(PartnershipManager.disconnected_at).is_(None),
         )
-        .order_by(col(User.name), col(User.email))
+        .order_by(func.lower(User.name), func.lower(User.email))
     )
     return list(session.exec(statement))
 
@@ -76,12 +77,13 @@ def email_recipients(session: Session, *, environment_id: int, partnership_id: i
             User.role == Role.ADMINISTRATOR.value,
         )
     )
-    if partnership_id is None:
+    if partnership_id is None:  # a relationship request: only those who may answer it
         managers = session.exec(
             select(User).where(
                 User.environment_id == environment_id,
                 User.status == UserStatus.ACTIVE.value,
                 col(User.is_relationship_manager).is_(True),
+                col(User.role).in_(PARTNERSHIP_ROLES),
             )
         )
     else:
@@ -107,24 +109,22 @@ def _partner_name(session: Session, partnership: Partnership, environment_id: in
 
 
 def _record(session: Session, *, actor: User, partnership: Partnership, action: str, summary: str) -> None:
-    for environment_id in (partnership.environment_low_id, partnership.environment_high_id):
-        activity.record(
-            session,
-            environment_id=environment_id,
-            actor=actor,
-            action=action,
-            summary=summary,
-            subject_type="partnership",
-            subject_id=partnership.id,
-        )
+    activity.record_each(
+        session,
+        dict.fromkeys((partnership.environment_low_id, partnership.environment_high_id), summary),
+        actor=actor,
+        action=action,
+        subject_type="partnership",
+        subject_id=partnership.id,
+    )
 
 
 def connect_manager(session: Session, *, actor: User, partnership_id: int, user_id: int | str) -> PartnershipManager:
     """Connect a relationship manager of the actor's environment to a partnership (Administrators)."""
     actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR)
     partnership = _own_partnership(session, actor=actor, partnership_id=partnership_id)
-    text = str(user_id or "").strip()
-    manager = session.get(User, int(text)) if text.isdigit() and len(text) < 10 else None
+    manager_id = parse_id(user_id)
+    manager = session.get(User, manager_id) if manager_id is not None else None
     if (
         manager is None
         or manager.environment_id != actor.environment_id
@@ -158,7 +158,7 @@ def connect_manager(session: Session, *, actor: User, partnership_id: int, user_
 def disconnect_manager(session: Session, *, actor: User, manager_link_id: int) -> PartnershipManager:
     """Disconnect a relationship manager of the actor's side from a partnership (Administrators)."""
     actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR)
-    link = session.get(PartnershipManager, manager_link_id, populate_existing=True) if manager_link_id > 0 else None
+    link = session.get(PartnershipManager, manager_link_id, populate_existing=True) if 0 < manager_link_id < 2**31 else None
     manager = session.get(User, link.user_id) if link is not None else None
     if link is None or manager is None or manager.environment_id != actor.environment_id:
         raise NotFound(NOT_CONNECTED)

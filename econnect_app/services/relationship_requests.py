@@ -29,7 +29,6 @@ from econnect_app.models import (
     Organisation,
     Partnership,
     PartnershipOrigin,
-    Plan,
     RelationshipRequest,
     RelationshipRequestLink,
     RelationshipRequestStatus,
@@ -47,13 +46,12 @@ from econnect_app.services.errors import (
     PlanLimitReached,
     ValidationFailed,
 )
-from econnect_app.services.permissions import can_manage_partnerships, load_actor
+from econnect_app.services.permissions import can_manage_partnerships, load_actor, plan_has_partnerships
 from econnect_app.services.transaction import committing
 from econnect_app.services.validation import without_nul
 from econnect_app.settings import get_settings
 
 PENDING = RelationshipRequestStatus.PENDING.value
-PARTNERSHIP_PLANS = (Plan.BASIC.value, Plan.PROFESSIONAL.value)
 MESSAGE_MAX_LENGTH = 1000
 
 ROLE_MESSAGE = "Only Advanced users and Administrators can send relationship requests."
@@ -113,10 +111,6 @@ def _environment(session: Session, environment_id: int) -> Environment:
     return environment
 
 
-def _has_partnership_plan(environment: Environment) -> bool:
-    return environment.plan in PARTNERSHIP_PLANS
-
-
 def _can_answer_exists(session: Session, environment_id: int) -> bool:
     statement = select(User.id).where(
         User.environment_id == environment_id,
@@ -153,7 +147,7 @@ def _check_can_request(session: Session, *, actor: User, organisation_id: int) -
     """The target organisation and its environment, if the actor may send it a request now."""
     if not can_manage_partnerships(actor):
         raise PermissionDenied(ROLE_MESSAGE)
-    if not _has_partnership_plan(_environment(session, actor.environment_id)):
+    if not plan_has_partnerships(_environment(session, actor.environment_id).plan):
         raise PlanLimitReached(PLAN_MESSAGE)
     organisation = _findable_organisation(session, actor=actor, organisation_id=organisation_id)
     target = _environment(session, organisation.environment_id)
@@ -170,7 +164,7 @@ def _check_can_request(session: Session, *, actor: User, organisation_id: int) -
             f"A relationship request between you and {target.name} is already waiting for an answer "
             f"({direction} it on {format_date(pending.created_at)})."
         )
-    if not _has_partnership_plan(target):
+    if not plan_has_partnerships(target.plan):
         raise Conflict(f"{target.name} is on a plan without partnerships, so it cannot accept a request.")
     if not _can_answer_exists(session, target.id):  # type: ignore[arg-type]
         raise Conflict(f"{target.name} has nobody who can accept a relationship request yet.")
@@ -188,16 +182,9 @@ def why_cannot_request(session: Session, *, actor: User, organisation_id: int) -
 
 
 def _record(session: Session, request: RelationshipRequest, *, actor: User | None, action: str, summaries: dict[int, str]) -> None:
-    for environment_id, summary in summaries.items():
-        activity.record(
-            session,
-            environment_id=environment_id,
-            actor=actor,
-            action=action,
-            summary=summary,
-            subject_type="relationship_request",
-            subject_id=request.id,
-        )
+    activity.record_each(
+        session, summaries, actor=actor, action=action, subject_type="relationship_request", subject_id=request.id
+    )
 
 
 def _void_links(session: Session, *, request_id: int, now: datetime) -> None:
@@ -389,7 +376,7 @@ def _request_to_answer(session: Session, *, actor: User, token: str | None, requ
     if token is not None:
         request = _request_for_token(session, token=token)
     else:
-        request = session.get(RelationshipRequest, request_id, populate_existing=True) if request_id else None
+        request = session.get(RelationshipRequest, request_id, populate_existing=True) if 0 < request_id < 2**31 else None
         if request is None or request.target_environment_id != actor.environment_id:
             raise NotFound(REQUEST_NOT_FOUND)
         problem = _problem(session, request)
@@ -410,22 +397,89 @@ def _lost(session: Session, request: RelationshipRequest) -> InvalidToken:
     return _problem(session, request) or RelationshipLinkProblem("This relationship request was answered already.")
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """Who answers which request, and who asked."""
+
+    actor: User
+    request: RelationshipRequest
+    target: Environment
+    requester_environment: Environment
+    requester: User
+
+
+def _begin_answer(session: Session, *, actor: User, token: str | None, request_id: int | None) -> _Answer:
+    actor = load_actor(session, actor)
+    request = _request_to_answer(session, actor=actor, token=token, request_id=request_id)
+    requester = session.get(User, request.requested_by_id)
+    assert requester is not None
+    return _Answer(
+        actor=actor,
+        request=request,
+        target=_environment(session, actor.environment_id),
+        requester_environment=_environment(session, request.requester_environment_id),
+        requester=requester,
+    )
+
+
+def _claim_and_tell(session: Session, answer: _Answer, *, accepted: bool) -> None:
+    """In the caller's transaction: the answer is claimed (once), both logs record it, the
+    requester is notified in the app and by email."""
+    verb = "accepted" if accepted else "declined"
+    status = RelationshipRequestStatus.ACCEPTED.value if accepted else RelationshipRequestStatus.DECLINED.value
+    actor, target, requester_env = answer.actor, answer.target, answer.requester_environment
+    if not _transition(session, answer.request, to_status=status, now=utcnow(), actor=actor):
+        raise _lost(session, answer.request)
+    _record(
+        session,
+        answer.request,
+        actor=actor,
+        action=f"relationship_request.{verb}",
+        summaries={
+            requester_env.id: sentence(f"{display_name(actor)} of {target.name} {verb} your relationship request"),  # type: ignore[dict-item]
+            target.id: sentence(f"{display_name(actor)} {verb} the relationship request of {requester_env.name}"),  # type: ignore[dict-item]
+        },
+    )
+    notifications.notify(
+        session,
+        environment_id=requester_env.id,  # type: ignore[arg-type]
+        kind=f"relationship_request.{verb}",
+        message=sentence(
+            f"{target.name} {verb} your relationship request" + (". You are partners now" if accepted else "")
+        ),
+        link=routes.PARTNERS,
+    )
+    queue_email(
+        session,
+        template="relationship_request_answered",
+        to=answer.requester.email,
+        context={
+            "name": display_name(answer.requester),
+            "accepted": accepted,
+            "answered_by": display_name(actor),
+            "target_environment_name": target.name,
+            "link": routes.absolute(routes.PARTNERS if accepted else routes.FIND_PARTNERS),
+        },
+        environment_id=requester_env.id,
+    )
+
+
 def accept_relationship_request(
     session: Session, *, actor: User, token: str | None = None, request_id: int | None = None
 ) -> Partnership:
     """Accept: the two environments become partners (one active partnership per pair)."""
-    actor = load_actor(session, actor)
-    request = _request_to_answer(session, actor=actor, token=token, request_id=request_id)
-    target = _environment(session, actor.environment_id)
-    if not _has_partnership_plan(target):
+    answer = _begin_answer(session, actor=actor, token=token, request_id=request_id)
+    target, requester_env = answer.target, answer.requester_environment
+    if not plan_has_partnerships(target.plan):
         raise PlanLimitReached(PLAN_MESSAGE)
-    requester_env = _environment(session, request.requester_environment_id)
-    requester = session.get(User, request.requested_by_id)
-    assert requester is not None
-    now = utcnow()
+    # Both sides need the plan when the partnership starts, not only when the request was sent.
+    if not plan_has_partnerships(requester_env.plan):
+        raise Conflict(
+            f"{requester_env.name} is no longer on a plan with partnerships, so this request cannot be "
+            "accepted now. You can decline it, or accept it once they have upgraded."
+        )
     with committing(session):
-        if not _transition(session, request, to_status=RelationshipRequestStatus.ACCEPTED.value, now=now, actor=actor):
-            raise _lost(session, request)
+        _claim_and_tell(session, answer, accepted=True)
         partnership, created = partnerships.get_or_create_partnership(
             session,
             environment_id=target.id,  # type: ignore[arg-type]
@@ -433,49 +487,20 @@ def accept_relationship_request(
             initiator_environment_id=requester_env.id,  # type: ignore[arg-type]
             created_via=PartnershipOrigin.RELATIONSHIP_REQUEST.value,
         )
-        request.partnership_id = partnership.id
-        session.add(request)
-        _record(
-            session,
-            request,
-            actor=actor,
-            action="relationship_request.accepted",
-            summaries={
-                requester_env.id: sentence(f"{display_name(actor)} of {target.name} accepted your relationship request"),  # type: ignore[dict-item]
-                target.id: sentence(f"{display_name(actor)} accepted the relationship request of {requester_env.name}"),  # type: ignore[dict-item]
-            },
-        )
+        answer.request.partnership_id = partnership.id
+        session.add(answer.request)
         if created:
-            for environment_id, partner in ((requester_env.id, target), (target.id, requester_env)):
-                activity.record(
-                    session,
-                    environment_id=environment_id,
-                    actor=actor,
-                    action="partnership.created",
-                    summary=sentence(f"Partnership with {partner.name} started"),
-                    subject_type="partnership",
-                    subject_id=partnership.id,
-                )
-        notifications.notify(
-            session,
-            environment_id=requester_env.id,  # type: ignore[arg-type]
-            kind="relationship_request.accepted",
-            message=sentence(f"{target.name} accepted your relationship request. You are partners now"),
-            link=routes.PARTNERS,
-        )
-        queue_email(
-            session,
-            template="relationship_request_answered",
-            to=requester.email,
-            context={
-                "name": display_name(requester),
-                "accepted": True,
-                "answered_by": display_name(actor),
-                "target_environment_name": target.name,
-                "link": routes.absolute(routes.PARTNERS),
-            },
-            environment_id=requester_env.id,
-        )
+            activity.record_each(
+                session,
+                {
+                    requester_env.id: sentence(f"Partnership with {target.name} started"),  # type: ignore[dict-item]
+                    target.id: sentence(f"Partnership with {requester_env.name} started"),  # type: ignore[dict-item]
+                },
+                actor=answer.actor,
+                action="partnership.created",
+                subject_type="partnership",
+                subject_id=partnership.id,
+            )
     return partnership
 
 
@@ -483,46 +508,10 @@ def decline_relationship_request(
     session: Session, *, actor: User, token: str | None = None, request_id: int | None = None
 ) -> RelationshipRequest:
     """Decline: the requester is notified in the app and by email."""
-    actor = load_actor(session, actor)
-    request = _request_to_answer(session, actor=actor, token=token, request_id=request_id)
-    target = _environment(session, actor.environment_id)
-    requester_env = _environment(session, request.requester_environment_id)
-    requester = session.get(User, request.requested_by_id)
-    assert requester is not None
+    answer = _begin_answer(session, actor=actor, token=token, request_id=request_id)
     with committing(session):
-        if not _transition(session, request, to_status=RelationshipRequestStatus.DECLINED.value, now=utcnow(), actor=actor):
-            raise _lost(session, request)
-        _record(
-            session,
-            request,
-            actor=actor,
-            action="relationship_request.declined",
-            summaries={
-                requester_env.id: sentence(f"{display_name(actor)} of {target.name} declined your relationship request"),  # type: ignore[dict-item]
-                target.id: sentence(f"{display_name(actor)} declined the relationship request of {requester_env.name}"),  # type: ignore[dict-item]
-            },
-        )
-        notifications.notify(
-            session,
-            environment_id=requester_env.id,  # type: ignore[arg-type]
-            kind="relationship_request.declined",
-            message=sentence(f"{target.name} declined your relationship request"),
-            link=routes.PARTNERS,
-        )
-        queue_email(
-            session,
-            template="relationship_request_answered",
-            to=requester.email,
-            context={
-                "name": display_name(requester),
-                "accepted": False,
-                "answered_by": display_name(actor),
-                "target_environment_name": target.name,
-                "link": routes.absolute(routes.FIND_PARTNERS),
-            },
-            environment_id=requester_env.id,
-        )
-    return request
+        _claim_and_tell(session, answer, accepted=False)
+    return answer.request
 
 
 def withdraw_relationship_request(session: Session, *, actor: User, request_id: int) -> RelationshipRequest:
@@ -530,7 +519,7 @@ def withdraw_relationship_request(session: Session, *, actor: User, request_id: 
     actor = load_actor(session, actor)
     if not can_manage_partnerships(actor):
         raise PermissionDenied(ROLE_MESSAGE)
-    request = session.get(RelationshipRequest, request_id, populate_existing=True) if request_id > 0 else None
+    request = session.get(RelationshipRequest, request_id, populate_existing=True) if 0 < request_id < 2**31 else None
     if request is None or request.requester_environment_id != actor.environment_id:
         raise NotFound(REQUEST_NOT_FOUND)
     problem = _problem(session, request)
@@ -608,9 +597,10 @@ def list_relationship_requests(session: Session, *, actor: User, limit: int = 10
     return rows
 
 
-def _expire(session: Session, request: RelationshipRequest, *, now: datetime) -> None:
+def _expire(session: Session, request: RelationshipRequest, *, now: datetime) -> bool:
+    """Pending -> Expired with its activity rows; False when another worker got there first."""
     if not _transition(session, request, to_status=RelationshipRequestStatus.EXPIRED.value, now=now, actor=None):
-        return
+        return False
     _record(
         session,
         request,
@@ -621,6 +611,7 @@ def _expire(session: Session, request: RelationshipRequest, *, now: datetime) ->
             for environment_id in (request.requester_environment_id, request.target_environment_id)
         },
     )
+    return True
 
 
 def expire_due_relationship_requests(session: Session, *, now: datetime | None = None) -> int:
@@ -634,6 +625,5 @@ def expire_due_relationship_requests(session: Session, *, now: datetime | None =
     if not due:
         return 0
     with committing(session):
-        for request in due:
-            _expire(session, request, now=now)
-    return len(due)
+        expired = sum(_expire(session, request, now=now) for request in due)
+    return expired

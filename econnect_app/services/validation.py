@@ -53,6 +53,21 @@ def without_nul(value: str) -> str:
     return value.replace("\x00", "")
 
 
+def parse_id(value: int | str | None) -> int | None:
+    """A row id chosen in a form (an int, or ASCII digits), or None when it cannot be one: ids
+    are positive and fit an id column (PostgreSQL refuses a larger number with an error)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value or "").strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 10:
+            return None
+        number = int(text)
+    return number if 0 < number < 2**31 else None
+
+
 def clean_email(value: str) -> str:
     """A syntactically valid email address, normalised to lower case."""
     value = (value or "").strip()

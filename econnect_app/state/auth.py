@@ -56,10 +56,10 @@ from sqlmodel import Session
 from econnect_app import routes
 from econnect_app.db import db_session
 from econnect_app.models import Environment, Role, User
-from econnect_app.services import organisations, sessions
+from econnect_app.services import environments, organisations, sessions
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.settings import get_settings
-from econnect_app.state.live_tabs import live_sessions
+from econnect_app.state.live_tabs import live_sessions, watch
 from econnect_app.state.off_loop import run_off_loop
 
 SESSION_COOKIE = "econnect_session"
@@ -100,6 +100,7 @@ class AuthState(rx.State):
     is_relationship_manager: bool = False
     environment_name: str = ""
     environment_plan: str = ""
+    client_only: bool = False  # a client's environment that sent no requests: accountant parts hidden
     field_errors: dict[str, str] = {}
     busy: bool = False
     busy_with: str = ""
@@ -133,6 +134,7 @@ class AuthState(rx.State):
             self.user_name = self.user_email = self.user_role = ""
             self.environment_name = self.environment_plan = ""
             self.is_relationship_manager = False
+            self.client_only = False
             return
         environment = db.get(Environment, user.environment_id)
         self.signed_in = True
@@ -143,6 +145,7 @@ class AuthState(rx.State):
         self.is_relationship_manager = user.is_relationship_manager
         self.environment_name = environment.name if environment else ""
         self.environment_plan = environment.plan if environment else ""
+        self.client_only = environments.is_client_only(db, environment_id=user.environment_id)
 
     def _current_user(self, db: Session) -> User | None:
         """Re-validate the session cookie against the database and refresh what is shown."""
@@ -210,6 +213,16 @@ class AuthState(rx.State):
     def _load(self, action: SignedInAction) -> Updates:
         """Read for the logged-in user (``action(db, actor)``) off the event loop."""
         return self._perform(self._as_signed_in_user(action), busy=False)
+
+    def _load_live(self) -> Updates:
+        """Read the page with its ``_live_refresh(db, user)`` and follow its environment's changes
+        live in this tab (the on_load of a page that shows data others can change)."""
+
+        def action(db: Session, actor: User) -> None:
+            self._live_refresh(db, actor)  # type: ignore[attr-defined]
+            watch(self, environment_id=actor.environment_id)
+
+        return self._load(action)
 
     def _load_public(self, action: PublicAction) -> Updates:
         """Read for a page used without logging in (``action(db)``) off the event loop."""

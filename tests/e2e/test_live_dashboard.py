@@ -87,6 +87,7 @@ def _write_rows_behind_the_apps_back(app_db, *, accountant_email: str, colleague
             name="Garage Jansen B.V.",
             kvk_number="11223344",
             identifier=security.new_public_identifier(),
+            activated_at=utcnow(),
         )
         session.add(garage)
         session.flush()

@@ -140,7 +140,7 @@ def _organisation(session: Session, environment: Environment, name: str, **field
         name=name,
         kvk_number=f"{next(_numbers):08d}",
         identifier=security.new_public_identifier(),
-        **fields,
+        **{"activated_at": utcnow(), **fields},
     )
     session.add(organisation)
     session.commit()
@@ -280,9 +280,15 @@ def test_403_once_the_partnership_ends(client: httpx.Client, world: World, sessi
 def test_403_once_the_membership_is_removed(client: httpx.Client, world: World, session: Session) -> None:
     path, auth = organisation_path(world.client_organisation), (world.app_key, world.secret)
     assert client.get(path, auth=auth).status_code == 200
-    session.delete(world.membership)
+    world.membership.status = "Ended"
+    session.add(world.membership)
     session.commit()
     assert_error(client.get(path, auth=auth), 403)
+
+
+def test_403_for_an_organisation_that_is_not_activated(client: httpx.Client, world: World, session: Session) -> None:
+    not_activated = _organisation(session, world.firm, "Not yet BV", activated_at=None)
+    assert_error(client.get(organisation_path(not_activated), auth=(world.app_key, world.secret)), 403)
 
 
 # --- 404 and the rest -----------------------------------------------------------------------------

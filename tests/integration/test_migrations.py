@@ -231,3 +231,170 @@ def test_notifications_read_before_stay_read_for_the_users_they_were_for(
     with empty_engine.connect() as connection:
         read = dict(connection.execute(sa.select(notification.c.id, notification.c.read_at)).all())
     assert read[1] is not None and read[2] is not None and read[3] is None
+
+
+MEMBERSHIP_HISTORY_REVISION = "d595530f91a4"
+FIND_PARTNERS_REVISION = "b1f9631aac37"
+REQUEST_PER_ORGANISATION_REVISION = "814e1d282c39"
+
+
+def _insert_firm_client_and_user(connection: sa.Connection, now: datetime) -> None:
+    environment = sa.table(
+        "environment", *(sa.column(c) for c in ("id", "name", "plan")), sa.column("created_at", UTCDateTime())
+    )
+    user = sa.table(
+        "app_user",
+        *(sa.column(c) for c in ("id", "environment_id", "name", "email", "role", "is_relationship_manager", "status")),
+        sa.column("created_at", UTCDateTime()),
+    )
+    connection.execute(environment.insert(), [{"id": 1, "name": "Firm", "plan": "Basic", "created_at": now}])
+    connection.execute(
+        user.insert(),
+        [
+            {
+                "id": 1,
+                "environment_id": 1,
+                "name": "Ada",
+                "email": "ada@example.test",
+                "role": "Administrator",
+                "is_relationship_manager": False,
+                "status": "Active",
+                "created_at": now,
+            }
+        ],
+    )
+
+
+def test_existing_memberships_stay_active_and_ended_ones_go_on_downgrade(
+    alembic_config: Config, empty_engine: Engine
+) -> None:
+    """Revision d595530f91a4: memberships get a status; history cannot go back down."""
+    command.upgrade(alembic_config, NOTIFICATION_READ_REVISION)
+    now = datetime.now(UTC)
+    organisation = sa.table(
+        "organisation",
+        *(sa.column(c) for c in ("id", "environment_id", "name", "kvk_number", "street", "postal_code", "city")),
+        *(sa.column(c) for c in ("country", "identifier", "receive_e_invoices")),
+        sa.column("created_at", UTCDateTime()),
+    )
+    membership = sa.table(
+        "membership",
+        *(sa.column(c) for c in ("id", "organisation_id", "user_id", "role")),
+        sa.column("created_at", UTCDateTime()),
+    )
+    with empty_engine.begin() as connection:
+        _insert_firm_client_and_user(connection, now)
+        connection.execute(
+            organisation.insert(),
+            [
+                {
+                    "id": 1,
+                    "environment_id": 1,
+                    "name": "Bakery",
+                    "kvk_number": "12345678",
+                    "street": "",
+                    "postal_code": "",
+                    "city": "",
+                    "country": "NL",
+                    "identifier": "org-1",
+                    "receive_e_invoices": False,
+                    "created_at": now,
+                }
+            ],
+        )
+        connection.execute(
+            membership.insert(), [{"id": 1, "organisation_id": 1, "user_id": 1, "role": "Administrator", "created_at": now}]
+        )
+
+    command.upgrade(alembic_config, MEMBERSHIP_HISTORY_REVISION)
+    with empty_engine.begin() as connection:
+        assert connection.execute(sa.text("SELECT status FROM membership")).scalar_one() == "Active"
+        assert connection.execute(sa.text("SELECT findable FROM organisation")).scalar_one() in (True, 1)
+        connection.execute(sa.text("UPDATE membership SET status = 'Ended'"))
+        connection.execute(
+            sa.text(
+                "INSERT INTO membership (id, organisation_id, user_id, role, status, created_at) "
+                "VALUES (2, 1, 1, 'Member', 'Active', :now)"
+            ),
+            {"now": now.isoformat()},
+        )
+    command.downgrade(alembic_config, NOTIFICATION_READ_REVISION)
+    with empty_engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT id FROM membership")).scalars().all() == [2]
+
+
+def test_pending_requests_get_their_organisation_key_and_one_per_email_on_downgrade(
+    alembic_config: Config, empty_engine: Engine
+) -> None:
+    """Revision 814e1d282c39: one Pending request per email and organisation."""
+    command.upgrade(alembic_config, FIND_PARTNERS_REVISION)
+    now = datetime.now(UTC)
+    package = sa.table("software_package", *(sa.column(c) for c in ("id", "slug", "name", "instructions", "sort_order")))
+    request = sa.table(
+        "authorisation_request",
+        *(sa.column(c) for c in ("id", "environment_id", "requested_by_id", "client_name", "client_email")),
+        *(sa.column(c) for c in ("organisation_name", "software_package_id", "status", "send_count")),
+        *(sa.column(c, UTCDateTime()) for c in ("expires_at", "created_at", "last_sent_at")),
+    )
+    with empty_engine.begin() as connection:
+        _insert_firm_client_and_user(connection, now)
+        connection.execute(
+            package.insert(), [{"id": 99, "slug": "x", "name": "X", "instructions": "", "sort_order": 0}]
+        )
+        connection.execute(
+            request.insert(),
+            [
+                {
+                    "id": 1,
+                    "environment_id": 1,
+                    "requested_by_id": 1,
+                    "client_name": "Piet",
+                    "client_email": "piet@example.test",
+                    "organisation_name": "  Bakkerij   Piet BV ",
+                    "software_package_id": 99,
+                    "status": "Pending",
+                    "send_count": 1,
+                    "expires_at": now,
+                    "created_at": now,
+                    "last_sent_at": now,
+                }
+            ],
+        )
+
+    command.upgrade(alembic_config, REQUEST_PER_ORGANISATION_REVISION)
+    with empty_engine.begin() as connection:
+        assert connection.execute(sa.text("SELECT organisation_key FROM authorisation_request")).scalar_one() == (
+            "bakkerij piet bv"
+        )
+        connection.execute(
+            request.insert(),
+            [
+                {
+                    "id": 2,
+                    "environment_id": 1,
+                    "requested_by_id": 1,
+                    "client_name": "Piet",
+                    "client_email": "piet@example.test",
+                    "organisation_name": "Piet Catering BV",
+                    "software_package_id": 99,
+                    "status": "Pending",
+                    "send_count": 1,
+                    "expires_at": now,
+                    "created_at": now,
+                    "last_sent_at": now,
+                }
+            ],
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO authorisation_link (id, request_id, token_hash, created_at) "
+                "VALUES (1, 1, 'hash-1', :now), (2, 2, 'hash-2', :now)"
+            ),
+            {"now": now.isoformat()},
+        )
+    command.downgrade(alembic_config, FIND_PARTNERS_REVISION)
+    with empty_engine.connect() as connection:
+        statuses = dict(connection.execute(sa.text("SELECT id, status FROM authorisation_request")).all())
+        voided = dict(connection.execute(sa.text("SELECT id, voided_at IS NOT NULL FROM authorisation_link")).all())
+    assert statuses == {1: "Withdrawn", 2: "Pending"}
+    assert voided == {1: True, 2: False}

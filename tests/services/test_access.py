@@ -50,7 +50,7 @@ def setup_client(session: Session) -> tuple[Environment, User, Environment, Orga
     accountant = make_user(session, firm, role=Role.ADVANCED_USER.value)
     client_env = make_environment(session, name="Client")
     make_admin(session, client_env)
-    organisation = make_organisation(session, client_env, name="Bakkerij")
+    organisation = make_organisation(session, client_env, name="Bakkerij", activated=True)
     partnership = partner(session, client_env, firm)  # the client side is the lower id here
     membership = add_member(session, accountant, organisation)
     return firm, accountant, client_env, organisation, partnership, membership
@@ -58,7 +58,7 @@ def setup_client(session: Session) -> tuple[Environment, User, Environment, Orga
 
 def test_an_environment_reaches_its_own_organisations(session: Session) -> None:
     environment = make_environment(session)
-    organisation = make_organisation(session, environment)
+    organisation = make_organisation(session, environment, activated=True)
     assert access.environment_can_access_organisation(
         session, environment_id=environment.id, organisation=organisation
     )
@@ -74,7 +74,7 @@ def test_a_partner_with_a_member_reaches_the_client_organisation(session: Sessio
 
 def test_the_partnership_works_whichever_side_has_the_lower_id(session: Session) -> None:
     client_env = make_environment(session, name="Client first")
-    organisation = make_organisation(session, client_env)
+    organisation = make_organisation(session, client_env, activated=True)
     firm = make_environment(session, name="Firm second")
     accountant = make_user(session, firm, role=Role.ADMINISTRATOR.value)
     partner(session, firm, client_env)
@@ -86,7 +86,7 @@ def test_no_partnership_no_access_even_with_a_membership(session: Session) -> No
     firm = make_environment(session, name="Firm")
     accountant = make_user(session, firm, role=Role.ADMINISTRATOR.value)
     stranger = make_environment(session, name="Stranger")
-    organisation = make_organisation(session, stranger)
+    organisation = make_organisation(session, stranger, activated=True)
     add_member(session, accountant, organisation)
     assert not access.environment_can_access_organisation(session, environment_id=firm.id, organisation=organisation)
     assert not access.user_can_see_keys(session, user=accountant, organisation=organisation)
@@ -97,7 +97,7 @@ def test_a_partnership_without_a_membership_gives_no_access(session: Session) ->
     firm = make_environment(session, name="Firm")
     make_user(session, firm, role=Role.ADMINISTRATOR.value)
     client_env = make_environment(session, name="Client")
-    organisation = make_organisation(session, client_env)
+    organisation = make_organisation(session, client_env, activated=True)
     partner(session, firm, client_env)
     assert not access.environment_can_access_organisation(session, environment_id=firm.id, organisation=organisation)
 
@@ -162,7 +162,7 @@ def test_plain_users_do_not_see_keys(session: Session) -> None:
     firm, _, _, organisation, _, _ = setup_client(session)
     plain = make_user(session, firm, role=Role.USER.value)
     add_member(session, plain, organisation)
-    own = make_organisation(session, firm)
+    own = make_organisation(session, firm, activated=True)
     assert not access.user_can_see_keys(session, user=plain, organisation=organisation)
     assert not access.user_can_see_keys(session, user=plain, organisation=own)
 
@@ -170,7 +170,7 @@ def test_plain_users_do_not_see_keys(session: Session) -> None:
 def test_advanced_users_see_keys_of_own_organisations_without_membership(session: Session) -> None:
     firm = make_environment(session)
     advanced = make_user(session, firm, role=Role.ADVANCED_USER.value)
-    own = make_organisation(session, firm)
+    own = make_organisation(session, firm, activated=True)
     assert access.user_can_see_keys(session, user=advanced, organisation=own)
 
 
@@ -178,19 +178,19 @@ def test_a_member_from_a_non_partner_environment_is_not_enough_to_see_keys(sessi
     firm = make_environment(session, name="Firm")
     accountant = make_admin(session, firm)
     stranger = make_environment(session, name="Stranger")
-    organisation = make_organisation(session, stranger)
+    organisation = make_organisation(session, stranger, activated=True)
     add_member(session, accountant, organisation)
     assert not access.user_can_see_keys(session, user=accountant, organisation=organisation)
 
 
 def test_accessible_organisations_lists_own_then_clients_each_once(session: Session) -> None:
     firm, accountant, client_env, client_org, _, _ = setup_client(session)
-    own_b = make_organisation(session, firm, name="B own")
-    own_a = make_organisation(session, firm, name="a own")
-    second_client_org = make_organisation(session, client_env, name="Aardappel")
+    own_b = make_organisation(session, firm, name="B own", activated=True)
+    own_a = make_organisation(session, firm, name="a own", activated=True)
+    second_client_org = make_organisation(session, client_env, name="Aardappel", activated=True)
     add_member(session, accountant, second_client_org)
-    not_a_member = make_organisation(session, client_env, name="Zuivel")
-    stranger_org = make_organisation(session, make_environment(session, name="Stranger"))
+    not_a_member = make_organisation(session, client_env, name="Zuivel", activated=True)
+    stranger_org = make_organisation(session, make_environment(session, name="Stranger"), activated=True)
     add_member(session, accountant, stranger_org)  # no partnership with that environment
 
     found = access.accessible_organisations(session, user=accountant)

@@ -395,12 +395,12 @@ def test_basic_and_professional_may_send(session: Session, plan: str) -> None:
 # --- replacing a pending request ----------------------------------------------------------------
 
 
-def test_a_new_request_to_the_same_email_replaces_the_pending_one(
+def test_a_new_request_to_the_same_email_and_organisation_replaces_the_pending_one(
     session: Session, anna: User, firm: Environment
 ) -> None:
     first = send(session, anna, organisation_name="Old BV")
     _, first_token = activation_link(outbox(session)[0])
-    second = send(session, anna, client_email="PIET@example.com", organisation_name="New BV")
+    second = send(session, anna, client_email="PIET@example.com", organisation_name="  old   bv ")
 
     old, new = fresh(session, first), fresh(session, second)
     assert old.status == WITHDRAWN and old.replaced_by_id == new.id
@@ -425,6 +425,20 @@ def test_a_new_request_to_the_same_email_replaces_the_pending_one(
         "for Old BV with a new request."
     )
     assert len(activities(session, action="authorisation.created")) == 2
+    assert authorisations.replaced_request(session, request=new).id == first.id
+    assert authorisations.replaced_request(session, request=old) is None
+    [new_row, old_row] = authorisations.list_requests(session, actor=anna)
+    assert (old_row.status, old_row.replaced_on) == (WITHDRAWN, new.created_at)
+    assert new_row.replaced_on is None
+
+
+def test_an_owner_with_two_companies_gets_two_pending_requests(session: Session, anna: User) -> None:
+    first = send(session, anna, organisation_name="Bakkerij Piet BV")
+    second = send(session, anna, organisation_name="Piet Catering BV")
+
+    assert {row.id: row.status for row in requests_in_db(session)} == {first.id: PENDING, second.id: PENDING}
+    assert authorisations.replaced_request(session, request=second) is None
+    assert all(link.voided_at is None for link in links_of(session, first) + links_of(session, second))
 
 
 def test_requests_to_other_emails_and_from_other_environments_are_not_replaced(
@@ -480,7 +494,7 @@ def test_a_lasting_clash_is_a_conflict_and_writes_nothing(
     first = send(session, anna)
     monkeypatch.setattr(sending, "_pending_request_for", lambda *a, **k: None)
     with pytest.raises(Conflict, match="at the same moment"):
-        send(session, anna, organisation_name="Second try BV")
+        send(session, anna)
     assert [row.id for row in requests_in_db(session)] == [first.id]
     assert fresh(session, first).status == PENDING
     assert len(outbox(session)) == 1

@@ -19,6 +19,7 @@ from econnect_app.models import (
     Partnership,
     PartnershipStatus,
     Plan,
+    Role,
     SoftwarePackage,
     User,
     UserStatus,
@@ -134,24 +135,27 @@ def test_active_partnerships_count_either_side_and_not_ended_ones(session: Sessi
 def test_client_organisations_are_partner_organisations_where_a_user_of_the_environment_is_member(
     session: Session, firm: Environment, accountant: User
 ) -> None:
-    colleague = make_user(session, firm)
-    blocked = make_user(session, firm, status=UserStatus.BLOCKED.value)
+    colleague = make_user(session, firm, role=Role.ADVANCED_USER.value)
+    blocked = make_user(session, firm, status=UserStatus.BLOCKED.value, role=Role.ADVANCED_USER.value)
+    plain = make_user(session, firm, role=Role.USER.value)
     client = make_environment(session, name="Client")
     _partnership(session, firm, client)
-    bakery = make_organisation(session, client, name="Bakery")
-    garage = make_organisation(session, client, name="Garage")
-    make_organisation(session, client, name="No member of the firm")
-    only_blocked = make_organisation(session, client, name="Only a blocked member")
+    bakery = make_organisation(session, client, name="Bakery", activated=True)
+    garage = make_organisation(session, client, name="Garage", activated=True)
+    make_organisation(session, client, name="No member of the firm", activated=True)
+    only_blocked = make_organisation(session, client, name="Only a blocked member", activated=True)
+    only_plain = make_organisation(session, client, name="Only a plain user is a member", activated=True)
     _member(session, accountant, bakery)
     _member(session, colleague, bakery)  # two members: still one organisation
     _member(session, colleague, garage)
     _member(session, blocked, only_blocked)
+    _member(session, plain, only_plain)  # partnerships give access to Advanced users and Administrators
     ended_client = make_environment(session, name="Former client")
     _partnership(session, firm, ended_client, status=PartnershipStatus.ENDED.value)
-    _member(session, accountant, make_organisation(session, ended_client, name="Former"))
+    _member(session, accountant, make_organisation(session, ended_client, name="Former", activated=True))
     stranger = make_environment(session, name="No partner")
-    _member(session, accountant, make_organisation(session, stranger, name="Stranger's"))
-    _member(session, accountant, make_organisation(session, firm, name="Own organisation"))
+    _member(session, accountant, make_organisation(session, stranger, name="Stranger's", activated=True))
+    _member(session, accountant, make_organisation(session, firm, name="Own organisation", activated=True))
 
     summary = dashboard.dashboard_summary(session, actor=accountant)
 

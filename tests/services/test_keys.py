@@ -235,9 +235,10 @@ def test_an_unknown_app_key_costs_the_same_hashing_work(session: Session, monkey
 def test_list_client_keys_shows_own_and_reachable_client_organisations(session: Session) -> None:
     firm = make_environment(session, name="Firm")
     admin = make_admin(session, firm)
-    own = make_organisation(session, firm, name="Firm BV")
+    own = make_organisation(session, firm, name="Firm BV", activated=True)
+    make_organisation(session, firm, name="Not activated BV")  # no keys before it is activated
     client_env = make_environment(session, name="Bakker Holding")
-    client_org = make_organisation(session, client_env, name="Bakkerij")
+    client_org = make_organisation(session, client_env, name="Bakkerij", activated=True)
     package = SoftwarePackage(slug="moneybird", name="Moneybird", instructions="Open Moneybird, then Settings.")
     session.add(package)
     session.commit()
@@ -275,7 +276,7 @@ def test_list_client_keys_shows_own_and_reachable_client_organisations(session: 
 def test_list_client_keys_drops_an_organisation_when_the_partnership_ends(session: Session) -> None:
     firm = make_environment(session, name="Firm")
     advanced = make_user(session, firm, role=Role.ADVANCED_USER.value)
-    client_org = make_organisation(session, make_environment(session, name="Client"))
+    client_org = make_organisation(session, make_environment(session, name="Client"), activated=True)
     partnership = partner_with_member(session, firm, advanced, client_org)
     assert [row.organisation_id for row in keys.list_client_keys(session, actor=advanced)] == [client_org.id]
 

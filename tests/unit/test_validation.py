@@ -8,6 +8,7 @@ from econnect_app.services.validation import (
     clean_kvk_number,
     clean_password,
     clean_vat_number,
+    parse_id,
 )
 
 
@@ -67,3 +68,12 @@ def test_common_passwords_are_refused_case_insensitively() -> None:
     assert long_common, "the list holds passwords of 12 or more characters"
     with pytest.raises(FieldError, match="too common"):
         clean_password(long_common[0].upper())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(7, 7), ("7", 7), (" 12 ", 12), ("0", None), (-3, None), ("²", None), ("1e3", None), ("", None),
+     (None, None), (True, None), (2**31, None), ("99999999999", None)],
+)
+def test_an_id_from_a_form_is_a_positive_number_that_fits_an_id_column(value: object, expected: int | None) -> None:
+    assert parse_id(value) == expected  # type: ignore[arg-type]

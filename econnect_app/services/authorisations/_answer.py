@@ -18,15 +18,14 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from econnect_app import routes
+from econnect_app.formatting import display_name, sentence
 from econnect_app.mail import queue_email
 from econnect_app.models import AuthorisationRequest, Environment, User, utcnow
 from econnect_app.services import notifications
 from econnect_app.services.authorisations._common import (
     PENDING,
     addresses_of,
-    display_name,
     record_activity,
-    sentence,
     void_links,
 )
 from econnect_app.services.authorisations.links import LinkUnknown, request_for_token, request_problem

@@ -55,22 +55,9 @@ def is_open(request: AuthorisationRequest, now: datetime) -> bool:
 # --- names and sentences ------------------------------------------------------------------------
 
 
-def display_name(user: User | None) -> str:
-    """A user's name, or their email when they have none ("" for no user)."""
-    if user is None:
-        return ""
-    return user.name or user.email
-
-
 def describe(request: AuthorisationRequest) -> str:
     """The request in an activity summary: client, address and organisation."""
     return f"{request.client_name} ({request.client_email}) for {request.organisation_name}"
-
-
-def sentence(text: str) -> str:
-    """End ``text`` with a full stop, unless it already ends with one (e.g. "B.V.")."""
-    text = text.rstrip()
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 # --- permissions and addresses ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from econnect_app.models import SoftwarePackage, User, UserEmail
 from econnect_app.services.software_packages import list_software_packages, match_software_package
-from econnect_app.services.validation import FieldErrors, clean_email, clean_required
+from econnect_app.services.validation import FieldErrors, clean_email, clean_required, parse_id
 
 OWN_ADDRESS_MESSAGE = "This address belongs to your own environment."
 CHOOSE_PACKAGE_MESSAGE = "Choose a software package."
@@ -40,13 +40,12 @@ def _is_own_address(session: Session, *, environment_id: int, email: str) -> boo
 
 def package_by_id_or_name(session: Session, value: int | str) -> SoftwarePackage | None:
     """The package the form chose: its id (int or digits), or else its name or slug."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return session.get(SoftwarePackage, value) if 0 < value < 2**31 else None
-    text = str(value or "").strip()
+    text = str(value if not isinstance(value, bool) else "").strip()
     if not text:
         return None
-    if text.isdigit():
-        return session.get(SoftwarePackage, int(text)) if len(text) < 10 else None
+    if isinstance(value, int) or text.isdigit():
+        package_id = parse_id(value)
+        return session.get(SoftwarePackage, package_id) if package_id is not None else None
     return match_software_package(list_software_packages(session), text)
 
 

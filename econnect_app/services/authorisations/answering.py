@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from econnect_app import routes
+from econnect_app.formatting import display_name, sentence
 from econnect_app.models import AuthorisationStatus, Environment, Organisation, SoftwarePackage, User, utcnow
 from econnect_app.services import activity, memberships, organisations, partnerships
 from econnect_app.services.authorisations._answer import Answer, AnswerWording
-from econnect_app.services.authorisations._common import display_name, sentence
 from econnect_app.services.errors import ValidationFailed
 from econnect_app.services.validation import without_nul
 
@@ -182,6 +182,8 @@ def accept_request(
             )
             request.client_organisation_id = organisation.id
             request.partnership_id = partnership.id
+            # The client's environment has its activated organisation now: it is onboarded.
+            organisations.record_onboarding(session, environment=answer.client_environment, actor=actor)
             member_added = memberships.ensure_membership(
                 session,
                 organisation_id=organisation.id,  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from econnect_app.models import User
+from econnect_app.models import User, organisation_key
 from econnect_app.services.authorisations._input import clean_input
 from econnect_app.services.authorisations.sending import create_checked, require_sender
 from econnect_app.services.errors import DomainError, ValidationFailed
@@ -133,7 +133,7 @@ def import_requests_csv(
     to_read, beyond_limit = data_rows[:MAX_IMPORT_ROWS], data_rows[MAX_IMPORT_ROWS:]
     created: list[int] = []
     errors: list[RowError] = []
-    created_lines: dict[str, int] = {}  # client email -> line that created its request
+    created_lines: dict[tuple[str, str], int] = {}  # (client email, organisation) -> line that created it
     for done, (line, row) in enumerate(to_read, start=1):
         values = {field: row[index] if index < len(row) else "" for field, index in columns.items()}
         package_text = values["software_package"].strip()
@@ -147,8 +147,9 @@ def import_requests_csv(
             address = clean_email(values["client_email"])
         except FieldError:
             address = ""
-        if address in created_lines:
-            extra["client_email"] = f"Duplicate of line {created_lines[address]}."
+        key = (address, organisation_key(values["organisation"]))
+        if key in created_lines:
+            extra["client_email"] = f"Duplicate of line {created_lines[key]}."
         try:
             clean = clean_input(
                 session,
@@ -167,7 +168,7 @@ def import_requests_csv(
             errors.append(RowError(line=line, message=error.message))
         else:
             created.append(request.id)  # type: ignore[arg-type]
-            created_lines[clean.client_email] = line
+            created_lines[(clean.client_email, organisation_key(clean.organisation_name))] = line
         if on_progress is not None:
             on_progress(done, len(to_read))
     if beyond_limit:

@@ -13,7 +13,7 @@ from typing import ClassVar
 from sqlmodel import Session, col, select
 
 from econnect_app import routes, security
-from econnect_app.formatting import format_date
+from econnect_app.formatting import display_name, format_date, sentence
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     AuthorisationLink,
@@ -24,8 +24,8 @@ from econnect_app.models import (
     User,
     utcnow,
 )
-from econnect_app.services.authorisations._common import display_name, sentence
 from econnect_app.services.errors import InvalidToken
+from econnect_app.services.permissions import environment_has_partnerships
 from econnect_app.settings import get_settings
 
 # --- errors: one per reason a link does not work, each saying what to do ---------------------
@@ -73,6 +73,18 @@ class LinkWithdrawn(InvalidToken):
         super().__init__(
             f"{firm_name} withdrew this request. Ask {firm_name} to send a new one if you still "
             "want to connect."
+        )
+
+
+class LinkPaused(InvalidToken):
+    """The requesting environment's plan no longer includes partnerships."""
+
+    title: ClassVar[str] = "This request cannot be answered now"
+
+    def __init__(self, firm_name: str) -> None:
+        super().__init__(
+            f"{firm_name} cannot receive answers to authorisation requests at the moment. Ask "
+            f"{firm_name} to send the request again later."
         )
 
 
@@ -163,6 +175,8 @@ def request_problem(session: Session, request: AuthorisationRequest) -> InvalidT
         return LinkWithdrawn(firm)
     if status == AuthorisationStatus.EXPIRED.value or request.expires_at <= utcnow():
         return LinkExpired(firm)
+    if not environment_has_partnerships(session, environment_id=request.environment_id):
+        return LinkPaused(firm)
     return None
 
 

@@ -11,20 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from econnect_app.formatting import display_name
 from econnect_app.models import AuthorisationRequest, Environment, SoftwarePackage, User, utcnow
 from econnect_app.services.authorisations._common import (
     PENDING,
     STATUS_CHOICES,
     addresses_of,
     current_status,
-    display_name,
     has_status,
     require_manager,
 )
 from econnect_app.services.errors import ValidationFailed
-from econnect_app.services.permissions import load_actor
+from econnect_app.services.permissions import environment_has_partnerships, load_actor
 from econnect_app.services.validation import without_nul
 
 
@@ -46,6 +47,8 @@ class RequestRow:
     requested_by_name: str
     can_resend: bool
     can_withdraw: bool
+    replaced_on: datetime | None = None  # when the request that replaced this one was sent
+    paused: bool = False  # Pending, but the plan has no partnerships now: its link does not work
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,22 @@ def list_requests(
     if status and status not in STATUS_CHOICES:
         raise ValidationFailed({"status": "Choose Pending, Accepted, Declined, Withdrawn or Expired."})
     now = utcnow()
+    replacement = aliased(AuthorisationRequest)
     statement = (
-        select(AuthorisationRequest, current_status(now), SoftwarePackage.name, User.name, User.email)
+        select(
+            AuthorisationRequest,
+            current_status(now),
+            SoftwarePackage.name,
+            User.name,
+            User.email,
+            replacement.created_at,
+        )
         .join(SoftwarePackage, col(SoftwarePackage.id) == col(AuthorisationRequest.software_package_id))
         .join(User, col(User.id) == col(AuthorisationRequest.requested_by_id))
+        .outerjoin(replacement, replacement.id == AuthorisationRequest.replaced_by_id)
         .where(AuthorisationRequest.environment_id == actor.environment_id)
     )
+    paused = not environment_has_partnerships(session, environment_id=actor.environment_id)
     if status:
         statement = statement.where(has_status(status, now))
     term = " ".join(without_nul(search or "").split())
@@ -110,7 +123,9 @@ def list_requests(
     statement = statement.execution_options(populate_existing=True)
 
     rows: list[RequestRow] = []
-    for request, status_now, software_name, requester_name, requester_email in session.exec(statement):
+    for request, status_now, software_name, requester_name, requester_email, replaced_on in session.exec(
+        statement
+    ):
         pending = status_now == PENDING
         rows.append(
             RequestRow(
@@ -126,8 +141,10 @@ def list_requests(
                 responded_at=request.responded_at,
                 decline_reason=request.decline_reason,
                 requested_by_name=requester_name or requester_email,
-                can_resend=pending,
+                can_resend=pending and not paused,
                 can_withdraw=pending,
+                replaced_on=replaced_on,
+                paused=pending and paused,
             )
         )
     return rows

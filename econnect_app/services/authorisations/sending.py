@@ -19,14 +19,15 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from econnect_app.formatting import display_name
 from econnect_app.models import (
     ActivityLog,
     AuthorisationRequest,
     AuthorisationStatus,
     Environment,
-    Plan,
     SoftwarePackage,
     User,
+    organisation_key,
     utcnow,
 )
 from econnect_app.services.authorisations._common import (
@@ -34,7 +35,6 @@ from econnect_app.services.authorisations._common import (
     SUBJECT_TYPE,
     VIEW_ROLE_MESSAGE,
     describe,
-    display_name,
     expire_request,
     is_open,
     record_activity,
@@ -49,6 +49,7 @@ from econnect_app.services.authorisations._input import (
 )
 from econnect_app.services.authorisations.links import issue_link_and_email
 from econnect_app.services.errors import Conflict, NotFound, PermissionDenied, PlanLimitReached
+from econnect_app.services.permissions import plan_has_partnerships
 from econnect_app.services.transaction import committing
 from econnect_app.settings import get_settings
 
@@ -74,7 +75,7 @@ def require_sender(session: Session, actor: User) -> tuple[User, Environment]:
     actor = require_manager(session, actor, ROLE_MESSAGE)
     environment = session.get(Environment, actor.environment_id)
     assert environment is not None
-    if environment.plan not in (Plan.BASIC.value, Plan.PROFESSIONAL.value):
+    if not plan_has_partnerships(environment.plan):
         raise PlanLimitReached(PLAN_MESSAGE)
     return actor, environment
 
@@ -113,11 +114,12 @@ def _transition(
 
 
 def _pending_request_for(
-    session: Session, *, environment_id: int, client_email: str
+    session: Session, *, environment_id: int, client_email: str, organisation_name: str
 ) -> AuthorisationRequest | None:
     statement = select(AuthorisationRequest).where(
         AuthorisationRequest.environment_id == environment_id,
         AuthorisationRequest.client_email == client_email,
+        AuthorisationRequest.organisation_key == organisation_key(organisation_name),
         AuthorisationRequest.status == PENDING,
     )
     return session.exec(statement.execution_options(populate_existing=True)).first()
@@ -134,15 +136,18 @@ def _get_own_request(session: Session, *, actor: User, request_id: int) -> Autho
 
 
 def _set_aside_previous(
-    session: Session, *, environment: Environment, client_email: str, now: datetime
+    session: Session, *, environment: Environment, client_email: str, organisation_name: str, now: datetime
 ) -> AuthorisationRequest | None:
-    """Make room for a new request to ``client_email``: the request it replaces, if any.
+    """Make room for a new request to ``client_email`` for the same organisation: the request it
+    replaces, if any.
 
     A pending request becomes Withdrawn (links voided); one already past its expiry is expired
     instead (it is shown as Expired, and stays so). Answered meanwhile: nothing to set aside (the
     unique index guards the rest).
     """
-    previous = _pending_request_for(session, environment_id=environment.id, client_email=client_email)
+    previous = _pending_request_for(
+        session, environment_id=environment.id, client_email=client_email, organisation_name=organisation_name
+    )
     if previous is None:
         return None
     if not is_open(previous, now):
@@ -157,11 +162,16 @@ def _set_aside_previous(
 def _write_new_request(
     session: Session, *, actor: User, environment: Environment, clean: CleanRequest
 ) -> AuthorisationRequest:
-    """One transaction: replace a pending request to the same email, add the new one, email it."""
+    """One transaction: replace a pending request to the same email and organisation, add the new
+    one, email it."""
     now = utcnow()
     with committing(session):
         previous = _set_aside_previous(
-            session, environment=environment, client_email=clean.client_email, now=now
+            session,
+            environment=environment,
+            client_email=clean.client_email,
+            organisation_name=clean.organisation_name,
+            now=now,
         )
         request = AuthorisationRequest(
             environment_id=environment.id,
@@ -169,6 +179,7 @@ def _write_new_request(
             client_name=clean.client_name,
             client_email=clean.client_email,
             organisation_name=clean.organisation_name,
+            organisation_key=organisation_key(clean.organisation_name),
             software_package_id=clean.package.id,
             status=PENDING,
             expires_at=now + timedelta(days=get_settings().authorisation_link_days),
@@ -236,7 +247,9 @@ def create_request(
 ) -> AuthorisationRequest:
     """Send a client an authorisation request: saved Pending with its email, in one transaction.
 
-    A pending request from this environment to the same email is replaced (its link stops working).
+    A pending request from this environment to the same email for the same organisation is
+    replaced (its link stops working; ``replaced_request`` tells which); one for another
+    organisation stays pending beside it.
     """
     actor, environment = require_sender(session, actor)
     clean = clean_input(
@@ -249,6 +262,12 @@ def create_request(
         organisation_name=organisation_name,
     )
     return create_checked(session, actor=actor, environment=environment, clean=clean)
+
+
+def replaced_request(session: Session, *, request: AuthorisationRequest) -> AuthorisationRequest | None:
+    """The pending request that ``request`` replaced when it was sent, if any."""
+    statement = select(AuthorisationRequest).where(AuthorisationRequest.replaced_by_id == request.id)
+    return session.exec(statement).first()
 
 
 # --- resend and withdraw ------------------------------------------------------------------------

@@ -1,0 +1,117 @@
+"""/organisations/[organisation_id]: one organisation's details, identifier and members link."""
+
+from __future__ import annotations
+
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app import routes
+from econnect_app.components.dialogs import copy_field
+from econnect_app.components.layout import app_layout, loading_or_problem, section_card
+from econnect_app.formatting import format_date
+from econnect_app.models import User
+from econnect_app.services import organisation_overview
+from econnect_app.services.errors import NotFound
+from econnect_app.state.auth import AuthState, Updates
+
+
+class OrganisationState(AuthState):
+    """One organisation; refreshed live (losing access shows at once)."""
+
+    organisation_id: int = 0
+    name: str = ""
+    kvk_number: str = ""
+    vat_number: str = ""
+    address: str = ""
+    owner_name: str = ""
+    is_own: bool = False
+    status: str = ""
+    role: str = ""
+    identifier: str = ""
+    software_name: str = ""
+    since: str = ""
+    problem: str = ""
+    loaded: bool = False
+
+    def _live_refresh(self, db: Session, user: User) -> None:
+        try:
+            detail = organisation_overview.organisation_detail(db, actor=user, organisation_id=self.organisation_id)
+        except NotFound as error:
+            self.problem, self.identifier, self.loaded = error.message, "", True
+            return
+        row = detail.row
+        self.problem = ""
+        self.name, self.kvk_number, self.vat_number = row.name, row.kvk_number, row.vat_number
+        self.address = ", ".join(part for part in (detail.street, f"{detail.postal_code} {row.city}".strip()) if part)
+        self.owner_name, self.is_own = row.environment_name, row.is_own
+        self.status = "Active" if row.activated else "Not activated"
+        self.role = row.role
+        self.identifier = row.identifier
+        self.software_name = detail.software_name
+        self.since = format_date(detail.activated_at) if detail.activated_at else ""
+        self.loaded = True
+
+    @rx.event
+    def load(self) -> Updates:
+        """Read the organisation in the address and follow changes live."""
+        self.organisation_id = routes.organisation_id_in(self.router.url.path)
+        self.loaded = False
+
+        return self._load_live()
+
+
+def _fact(label: str, value: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="1", color_scheme="gray"),
+        rx.text(rx.cond(value != "", value, "—"), size="2"),
+        spacing="0",
+    )
+
+
+def _details() -> rx.Component:
+    state = OrganisationState
+    return section_card(
+        state.name,
+        rx.hstack(
+            rx.badge(state.status, color_scheme=rx.cond(state.status == "Active", "green", "gray")),
+            rx.cond(~state.is_own, rx.badge("Partner organisation", variant="outline")),
+            spacing="2",
+        ),
+        rx.grid(
+            _fact("KvK number", state.kvk_number),
+            _fact("VAT number", state.vat_number),
+            _fact("Address", state.address),
+            _fact("Owned by", state.owner_name),
+            _fact("Your role", state.role),
+            _fact("Accounting software", state.software_name),
+            _fact("Active since", state.since),
+            columns=rx.breakpoints(initial="1", sm="2", md="3"),
+            spacing="4",
+            width="100%",
+        ),
+        rx.cond(
+            state.identifier != "",
+            copy_field("Organisation identifier", "organisation-identifier", state.identifier, "organisation identifier"),
+        ),
+        rx.hstack(
+            rx.link(rx.button(rx.icon("users", size=16), "Members", variant="soft"), href=routes.ORGANISATIONS + "/" + state.organisation_id.to_string() + "/members"),
+            rx.link("All organisations", href=routes.ORGANISATIONS, size="2"),
+            spacing="4",
+            align="center",
+        ),
+    )
+
+
+def organisation_page() -> rx.Component:
+    """/organisations/[organisation_id]."""
+    return app_layout(
+        "Organisation",
+        loading_or_problem(
+            OrganisationState.loaded,
+            OrganisationState.problem,
+            _details(),
+            loading_label="Loading the organisation",
+            back_label="Go to organisations",
+            back_href=routes.ORGANISATIONS,
+        ),
+    )

@@ -1,0 +1,776 @@
+"""/partners: partnerships (cost allocation, relationship managers, shared organisations, End
+partnership) and relationship requests; its "Who has access" view is on the client's dashboard."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app import routes
+from econnect_app.components.dialogs import confirm_dialog
+from econnect_app.components.forms import app_form, is_busy_with, submitting
+from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.formatting import format_date, format_datetime
+from econnect_app.models import CostAllocation, User
+from econnect_app.services import members, partners, relationship_managers, relationship_requests
+from econnect_app.services.errors import PermissionDenied
+from econnect_app.state.auth import AuthState, Updates, row_activity
+
+DENIED_MESSAGE = "Only Advanced users and Administrators can see the partnerships of this environment."
+STATUS_FILTERS = ["Active", "Ended", "All"]
+END, DISCONNECT, REMOVE, ACCEPT, DECLINE, WITHDRAW = (
+    "end-partnership",
+    "disconnect-manager",
+    "remove-member",
+    "accept-relationship",
+    "decline-relationship",
+    "withdraw-relationship",
+)
+REQUEST_COLOURS = {"Pending": "amber", "Accepted": "green", "Declined": "red", "Withdrawn": "gray", "Expired": "gray"}
+
+
+@dataclasses.dataclass
+class MemberAccessView:
+    """A user of one side who reaches an organisation of the other side."""
+
+    membership_id: int
+    user_name: str
+    user_email: str
+    role: str
+    since: str
+
+
+@dataclasses.dataclass
+class SharedOrganisationView:
+    """An organisation reached across the partnership, with who reaches it."""
+
+    organisation_id: int
+    name: str
+    members_link: str
+    members: list[MemberAccessView]
+
+
+@dataclasses.dataclass
+class ManagerView:
+    """A connected relationship manager."""
+
+    link_id: int
+    name: str
+    email: str
+
+
+@dataclasses.dataclass
+class Choice:
+    """An option of a select."""
+
+    value: str
+    label: str
+
+
+@dataclasses.dataclass
+class PartnershipCard:
+    """One partnership as this side's page shows it."""
+
+    id: int
+    partner_name: str
+    status: str
+    since: str
+    origin: str
+    ended: str
+    cost_allocation: str
+    cost_options: list[Choice]
+    cost_editable: bool
+    cost_hint: str
+    can_end: bool
+    can_connect: bool
+    our_managers: list[ManagerView]
+    their_managers: list[ManagerView]
+    manager_candidates: list[Choice]
+    their_organisations: list[SharedOrganisationView]
+    our_organisations: list[SharedOrganisationView]
+
+
+@dataclasses.dataclass
+class RelationshipRequestView:
+    """A relationship request sent or received."""
+
+    id: int
+    incoming: bool
+    other_name: str
+    organisation_name: str
+    requested_by: str
+    message: str
+    status: str
+    colour: str
+    sent: str
+    expires: str
+    can_answer: bool
+    can_withdraw: bool
+
+
+def _shared(rows: list[partners.SharedOrganisation], *, own: bool) -> list[SharedOrganisationView]:
+    return [
+        SharedOrganisationView(
+            organisation_id=row.organisation_id,
+            name=row.name,
+            members_link=routes.organisation_members(row.organisation_id) if own else routes.organisation(row.organisation_id),
+            members=[
+                MemberAccessView(
+                    membership_id=member.membership_id,
+                    user_name=member.user_name,
+                    user_email=member.user_email,
+                    role=member.role,
+                    since=format_date(member.since),
+                )
+                for member in row.members
+            ],
+        )
+        for row in rows
+    ]
+
+
+def _cost_hint(view: partners.PartnershipView) -> str:
+    if view.status != "Active":
+        return ""
+    if view.cost_choices_allowed:
+        return ""
+    payer = view.intermediary_name if view.cost_allocation == CostAllocation.CLIENT.value else view.client_name
+    return f"Only an Administrator of {payer} can change this: that side would pay."
+
+
+def _card(view: partners.PartnershipView) -> PartnershipCard:
+    managers = [ManagerView(link_id=row.link_id, name=row.name, email=row.email) for row in view.our_managers]
+    theirs = [ManagerView(link_id=row.link_id, name=row.name, email=row.email) for row in view.their_managers]
+    ended = ""
+    if view.ended_at is not None:
+        ended = f"Ended on {format_date(view.ended_at)}" + (f" by {view.ended_by}" if view.ended_by else "")
+    return PartnershipCard(
+        id=view.id,
+        partner_name=view.partner_name,
+        status=view.status,
+        since=format_date(view.since),
+        origin=view.origin,
+        ended=ended,
+        cost_allocation=view.cost_allocation,
+        cost_options=[
+            Choice(value=CostAllocation.CLIENT.value, label=f"The client pays ({view.client_name})"),
+            Choice(
+                value=CostAllocation.INTERMEDIARY.value,
+                label=f"The intermediary takes on the costs ({view.intermediary_name})",
+            ),
+        ],
+        cost_editable=bool(view.cost_choices_allowed),
+        cost_hint=_cost_hint(view),
+        can_end=view.can_end,
+        can_connect=bool(view.manager_candidates),
+        our_managers=managers,
+        their_managers=theirs,
+        manager_candidates=[Choice(value=str(user_id), label=label) for user_id, label in view.manager_candidates],
+        their_organisations=_shared(view.their_organisations, own=False),
+        our_organisations=_shared(view.our_organisations, own=True),
+    )
+
+
+def _request_view(row: relationship_requests.RelationshipRequestRow) -> RelationshipRequestView:
+    return RelationshipRequestView(
+        id=row.id,
+        incoming=row.incoming,
+        other_name=row.other_environment_name,
+        organisation_name=row.organisation_name,
+        requested_by=row.requested_by,
+        message=row.message,
+        status=row.status,
+        colour=REQUEST_COLOURS.get(row.status, "gray"),
+        sent=format_datetime(row.created_at),
+        expires=format_date(row.expires_at),
+        can_answer=row.can_answer,
+        can_withdraw=row.can_withdraw,
+    )
+
+
+class PartnersState(AuthState):
+    """The partnerships and relationship requests of the environment; refreshed live."""
+
+    cards: list[PartnershipCard] = []
+    requests: list[RelationshipRequestView] = []
+    status_filter: str = "Active"
+    loaded: bool = False
+    denied: bool = False
+
+    @rx.var
+    def who_has_access(self) -> list[PartnershipCard]:
+        """Active partners that reach at least one of our organisations (the dashboard's view)."""
+        return [card for card in self.cards if card.status == "Active" and (card.our_organisations or card.their_managers)]
+
+    @rx.var
+    def incoming_requests(self) -> list[RelationshipRequestView]:
+        """Received requests still waiting for an answer."""
+        return [row for row in self.requests if row.incoming and row.status == "Pending"]
+
+    @rx.var
+    def other_requests(self) -> list[RelationshipRequestView]:
+        """Sent requests, and received ones that were answered."""
+        return [row for row in self.requests if not (row.incoming and row.status == "Pending")]
+
+    def _live_refresh(self, db: Session, user: User) -> None:
+        try:
+            views = partners.list_partnerships(db, actor=user, status=self.status_filter)
+        except PermissionDenied:
+            self.denied, self.cards, self.requests, self.loaded = True, [], [], True
+            return
+        self.denied = False
+        self.cards = [_card(view) for view in views]
+        self.requests = [_request_view(row) for row in relationship_requests.list_relationship_requests(db, actor=user)]
+        self.loaded = True
+
+    @rx.event
+    def load(self) -> Updates:
+        """Read the partnerships and follow the environment's changes live."""
+
+        return self._load_live()
+
+    @rx.event
+    def set_status_filter(self, value: str) -> Updates:
+        """Show active, ended or all partnerships."""
+        self.status_filter = value if value in STATUS_FILTERS else "Active"
+        return self._load(self._live_refresh)
+
+    def _then_refresh(self, message: str) -> Any:
+        def after(db: Session, actor: User) -> Any:
+            self._live_refresh(db, actor)
+            return rx.toast.success(message)
+
+        return after
+
+    @rx.event
+    def end_partnership(self, partnership_id: int, action_id: str | None = None) -> Updates:
+        """End a partnership (Administrators; confirmed in a dialog first)."""
+
+        def action(db: Session, actor: User) -> Any:
+            partnership = partners.end_partnership(db, actor=actor, partnership_id=partnership_id)
+            name = next((card.partner_name for card in self.cards if card.id == partnership.id), "your partner")
+            return self._then_refresh(f"The partnership with {name} has ended.")(db, actor)
+
+        return self._act(action, busy_with=row_activity(END, partnership_id), action_id=action_id)
+
+    @rx.event
+    def set_cost_allocation(self, partnership_id: int, value: str) -> Updates:
+        """Choose who pays for the client connection."""
+
+        def action(db: Session, actor: User) -> Any:
+            partners.set_cost_allocation(db, actor=actor, partnership_id=partnership_id, cost_allocation=value)
+            return self._then_refresh("Cost allocation saved. Your partner has been told.")(db, actor)
+
+        def refresh_after_refusal(db: Session, actor: User) -> Any:
+            outcome = self._outcome(db, lambda: action(db, actor))
+            self._live_refresh(db, actor)  # a refused choice shows the saved value again
+            return outcome
+
+        return self._act(refresh_after_refusal, busy_with=row_activity("cost", partnership_id))
+
+    @rx.event
+    def connect_manager(self, form: dict[str, Any]) -> Updates:
+        """Connect a relationship manager of this environment to a partnership."""
+
+        def action(db: Session, actor: User) -> Any:
+            relationship_managers.connect_manager(
+                db,
+                actor=actor,
+                partnership_id=int(str(form.get("partnership_id") or 0)),
+                user_id=str(form.get("manager") or ""),
+            )
+            return self._then_refresh("Relationship manager connected.")(db, actor)
+
+        return self._act(action, form=form)
+
+    @rx.event
+    def disconnect_manager(self, link_id: int, action_id: str | None = None) -> Updates:
+        """Disconnect a relationship manager of this environment from a partnership."""
+
+        def action(db: Session, actor: User) -> Any:
+            relationship_managers.disconnect_manager(db, actor=actor, manager_link_id=link_id)
+            return self._then_refresh("Relationship manager disconnected.")(db, actor)
+
+        return self._act(action, busy_with=row_activity(DISCONNECT, link_id), action_id=action_id)
+
+    @rx.event
+    def remove_member(self, membership_id: int, action_id: str | None = None) -> Updates:
+        """Take a partner user's access to one of our organisations away (confirmed first)."""
+
+        def action(db: Session, actor: User) -> Any:
+            members.remove_member(db, actor=actor, membership_id=membership_id)
+            return self._then_refresh("Access removed.")(db, actor)
+
+        return self._act(action, busy_with=row_activity(REMOVE, membership_id), action_id=action_id)
+
+    @rx.event
+    def accept_request(self, request_id: int, action_id: str | None = None) -> Updates:
+        """Accept a relationship request: the two environments become partners."""
+
+        def action(db: Session, actor: User) -> Any:
+            relationship_requests.accept_relationship_request(db, actor=actor, request_id=request_id)
+            return self._then_refresh("You are partners now.")(db, actor)
+
+        return self._act(action, busy_with=row_activity(ACCEPT, request_id), action_id=action_id)
+
+    @rx.event
+    def decline_request(self, request_id: int, action_id: str | None = None) -> Updates:
+        """Decline a relationship request; the requester is told."""
+
+        def action(db: Session, actor: User) -> Any:
+            relationship_requests.decline_relationship_request(db, actor=actor, request_id=request_id)
+            return self._then_refresh("The relationship request was declined.")(db, actor)
+
+        return self._act(action, busy_with=row_activity(DECLINE, request_id), action_id=action_id)
+
+    @rx.event
+    def withdraw_request(self, request_id: int, action_id: str | None = None) -> Updates:
+        """Withdraw a relationship request this environment sent."""
+
+        def action(db: Session, actor: User) -> Any:
+            relationship_requests.withdraw_relationship_request(db, actor=actor, request_id=request_id)
+            return self._then_refresh("The relationship request was withdrawn.")(db, actor)
+
+        return self._act(action, busy_with=row_activity(WITHDRAW, request_id), action_id=action_id)
+
+
+# --- components -----------------------------------------------------------------------------------
+
+
+def _managers(card: rx.Var[PartnershipCard]) -> rx.Component:
+    def manager(row: rx.Var[ManagerView], *, own: bool) -> rx.Component:
+        return rx.hstack(
+            rx.text(row.name, size="2", weight="medium"),
+            rx.text(row.email, size="1", color_scheme="gray"),
+            rx.cond(
+                own & AuthState.is_admin & (card.status == "Active"),
+                rx.button(
+                    "Disconnect",
+                    size="1",
+                    variant="soft",
+                    color_scheme="gray",
+                    aria_label="Disconnect " + row.name,
+                    loading=is_busy_with(row_activity(DISCONNECT, row.link_id)),
+                    on_click=PartnersState.disconnect_manager(row.link_id, AuthState.action_id),
+                ),
+            ),
+            align="center",
+            spacing="2",
+            wrap="wrap",
+        )
+
+    connect_form = app_form(
+        rx.hstack(
+            rx.el.input(type="hidden", name="partnership_id", value=card.id.to_string()),
+            rx.vstack(
+                rx.el.label(
+                    rx.text("Relationship manager", size="1", weight="medium"),
+                    html_for="manager-" + card.id.to_string(),
+                ),
+                rx.el.select(
+                    rx.foreach(card.manager_candidates, lambda choice: rx.el.option(choice.label, value=choice.value)),
+                    id="manager-" + card.id.to_string(),
+                    name="manager",
+                    class_name="econnect-select",
+                ),
+                spacing="1",
+            ),
+            rx.button("Connect", type="submit", size="2", loading=submitting(PartnersState.connect_manager)),
+            align="end",
+            spacing="2",
+            wrap="wrap",
+        ),
+        on_submit=PartnersState.connect_manager,
+    )
+    return rx.vstack(
+        rx.heading("Relationship managers", size="3", as_="h4"),
+        rx.grid(
+            rx.vstack(
+                rx.text("Yours", size="1", color_scheme="gray"),
+                rx.cond(
+                    card.our_managers.length() > 0,
+                    rx.foreach(card.our_managers, lambda row: manager(row, own=True)),
+                    rx.text("None connected.", size="2", color_scheme="gray"),
+                ),
+                spacing="1",
+            ),
+            rx.vstack(
+                rx.text("Theirs (" + card.partner_name + ")", size="1", color_scheme="gray"),
+                rx.cond(
+                    card.their_managers.length() > 0,
+                    rx.foreach(card.their_managers, lambda row: manager(row, own=False)),
+                    rx.text("None connected.", size="2", color_scheme="gray"),
+                ),
+                spacing="1",
+            ),
+            columns=rx.breakpoints(initial="1", sm="2"),
+            spacing="4",
+            width="100%",
+        ),
+        rx.cond(
+            card.can_connect,
+            connect_form,
+            rx.cond(
+                AuthState.is_admin & (card.status == "Active"),
+                rx.text(
+                    "To connect someone, give them the Relationship manager role in Users.",
+                    size="1",
+                    color_scheme="gray",
+                ),
+            ),
+        ),
+        spacing="2",
+        width="100%",
+        role="group",
+        aria_label="Relationship managers",
+    )
+
+
+def _shared_list(organisations: rx.Var[list[SharedOrganisationView]], *, removable: bool, empty: str) -> rx.Component:
+    def member(row: rx.Var[MemberAccessView], organisation: rx.Var[SharedOrganisationView]) -> rx.Component:
+        remove = confirm_dialog(
+            rx.button(
+                "Remove",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                aria_label="Remove " + row.user_name + " from " + organisation.name,
+                loading=is_busy_with(row_activity(REMOVE, row.membership_id)),
+            ),
+            title="Remove " + row.user_name + "?",
+            description=row.user_name
+            + " loses access to "
+            + organisation.name
+            + " at once. The membership is kept in the history.",
+            confirm_label="Remove",
+            on_confirm=PartnersState.remove_member(row.membership_id, AuthState.action_id),
+        )
+        return rx.hstack(
+            rx.text(row.user_name, size="2"),
+            rx.badge(row.role, variant="soft", size="1"),
+            rx.text("since " + row.since, size="1", color_scheme="gray"),
+            remove if removable else rx.fragment(),
+            align="center",
+            spacing="2",
+            wrap="wrap",
+        )
+
+    return rx.cond(
+        organisations.length() > 0,
+        rx.vstack(
+            rx.foreach(
+                organisations,
+                lambda organisation: rx.box(
+                    rx.link(organisation.name, href=organisation.members_link, weight="medium", size="2"),
+                    rx.vstack(
+                        rx.foreach(organisation.members, lambda row: member(row, organisation)),
+                        spacing="1",
+                        padding_left="12px",
+                    ),
+                    width="100%",
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        rx.text(empty, size="2", color_scheme="gray"),
+    )
+
+
+def _cost_allocation(card: rx.Var[PartnershipCard]) -> rx.Component:
+    select_id = "cost-allocation-" + card.id.to_string()
+    return rx.vstack(
+        rx.el.label(rx.text("Cost allocation", size="2", weight="medium"), html_for=select_id),
+        rx.el.select(
+            rx.foreach(card.cost_options, lambda choice: rx.el.option(choice.label, value=choice.value)),
+            id=select_id,
+            value=card.cost_allocation,
+            disabled=~card.cost_editable | AuthState.busy,
+            on_change=lambda value: PartnersState.set_cost_allocation(card.id, value),
+            class_name="econnect-select",
+            aria_describedby=select_id + "-hint",
+        ),
+        rx.cond(card.cost_hint != "", rx.text(card.cost_hint, id=select_id + "-hint", size="1", color_scheme="gray")),
+        spacing="1",
+        width="100%",
+        max_width="420px",
+    )
+
+
+def _end_button(card: rx.Var[PartnershipCard]) -> rx.Component:
+    return confirm_dialog(
+        rx.button(
+            rx.icon("unlink", size=16),
+            "End partnership",
+            color_scheme="red",
+            variant="soft",
+            loading=is_busy_with(row_activity(END, card.id)),
+        ),
+        title="End the partnership with " + card.partner_name + "?",
+        description=card.partner_name
+        + " loses access to your organisations at once, and you lose access to theirs: every membership "
+        "across the two environments ends and connection keys stop working for those organisations. "
+        "Nothing is deleted: documents, requests and the activity log stay in each environment. Both "
+        "sides are told in the app and by email.",
+        confirm_label="End partnership",
+        on_confirm=PartnersState.end_partnership(card.id, AuthState.action_id),
+    )
+
+
+def partnership_card(card: rx.Var[PartnershipCard]) -> rx.Component:
+    """One partnership: who, since when, who pays, managers, shared organisations, End."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(card.partner_name, size="4", as_="h3"),
+                rx.badge(card.status, color_scheme=rx.cond(card.status == "Active", "green", "gray")),
+                rx.spacer(),
+                rx.cond(card.can_end, _end_button(card)),
+                align="center",
+                spacing="3",
+                width="100%",
+                wrap="wrap",
+            ),
+            rx.text(
+                "Partners since " + card.since + " · via " + card.origin,
+                rx.cond(card.ended != "", rx.fragment(" · ", card.ended)),
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                card.status == "Active",
+                rx.vstack(
+                    _cost_allocation(card),
+                    _managers(card),
+                    rx.grid(
+                        rx.vstack(
+                            rx.heading("Their organisations you reach", size="3", as_="h4"),
+                            _shared_list(
+                                card.their_organisations,
+                                removable=False,
+                                empty="None yet: someone of theirs adds you as a member.",
+                            ),
+                            spacing="2",
+                        ),
+                        rx.vstack(
+                            rx.heading("Your organisations they reach", size="3", as_="h4"),
+                            _shared_list(
+                                card.our_organisations,
+                                removable=True,
+                                empty="None: add their users as members of an organisation to share it.",
+                            ),
+                            spacing="2",
+                        ),
+                        columns=rx.breakpoints(initial="1", md="2"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        role="region",
+        aria_label=card.partner_name,
+        width="100%",
+    )
+
+
+def _request_row(row: rx.Var[RelationshipRequestView]) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text(
+                    rx.cond(row.incoming, "From ", "To "),
+                    rx.text.strong(row.other_name),
+                    size="2",
+                ),
+                rx.badge(row.status, color_scheme=row.colour),
+                rx.spacer(),
+                rx.text(row.sent, size="1", color_scheme="gray"),
+                align="center",
+                spacing="2",
+                width="100%",
+                wrap="wrap",
+            ),
+            rx.text(
+                row.requested_by,
+                " found ",
+                row.organisation_name,
+                " in Find partners.",
+                size="2",
+            ),
+            rx.cond(row.message != "", rx.text("“", row.message, "”", size="2", color_scheme="gray")),
+            rx.cond(
+                row.can_answer,
+                rx.hstack(
+                    rx.button(
+                        "Accept",
+                        size="2",
+                        aria_label="Accept the relationship request from " + row.other_name,
+                        loading=is_busy_with(row_activity(ACCEPT, row.id)),
+                        on_click=PartnersState.accept_request(row.id, AuthState.action_id),
+                    ),
+                    confirm_dialog(
+                        rx.button(
+                            "Decline",
+                            size="2",
+                            variant="soft",
+                            color_scheme="red",
+                            aria_label="Decline the relationship request from " + row.other_name,
+                            loading=is_busy_with(row_activity(DECLINE, row.id)),
+                        ),
+                        title="Decline the request of " + row.other_name + "?",
+                        description=row.other_name + " will be told that you declined.",
+                        confirm_label="Decline",
+                        on_confirm=PartnersState.decline_request(row.id, AuthState.action_id),
+                    ),
+                    rx.text("Valid until " + row.expires, size="1", color_scheme="gray"),
+                    spacing="2",
+                    align="center",
+                ),
+            ),
+            rx.cond(
+                row.can_withdraw,
+                confirm_dialog(
+                    rx.button(
+                        "Withdraw",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        aria_label="Withdraw the relationship request to " + row.other_name,
+                        loading=is_busy_with(row_activity(WITHDRAW, row.id)),
+                    ),
+                    title="Withdraw this relationship request?",
+                    description="The links in the emails to " + row.other_name + " stop working.",
+                    confirm_label="Withdraw",
+                    on_confirm=PartnersState.withdraw_request(row.id, AuthState.action_id),
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _requests_section() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            PartnersState.incoming_requests.length() > 0,
+            section_card(
+                "Relationship requests for you",
+                rx.vstack(rx.foreach(PartnersState.incoming_requests, _request_row), spacing="3", width="100%"),
+                description="Environments that found you in Find partners and want to become partners.",
+            ),
+        ),
+        rx.cond(
+            PartnersState.other_requests.length() > 0,
+            section_card(
+                "Relationship requests",
+                rx.vstack(rx.foreach(PartnersState.other_requests, _request_row), spacing="3", width="100%"),
+            ),
+        ),
+    )
+
+
+def _toolbar() -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.el.label(rx.text("Show", size="2", weight="medium"), html_for="partnership-filter"),
+            rx.el.select(
+                rx.foreach(STATUS_FILTERS, lambda option: rx.el.option(option, value=option)),
+                id="partnership-filter",
+                value=PartnersState.status_filter,
+                on_change=PartnersState.set_status_filter,
+                class_name="econnect-select",
+            ),
+            spacing="1",
+            min_width="160px",
+        ),
+        rx.spacer(),
+        rx.link(rx.button(rx.icon("search"), "Find partners", size="3"), href=routes.FIND_PARTNERS),
+        align="end",
+        width="100%",
+        wrap="wrap",
+    )
+
+
+def _partnership_list() -> rx.Component:
+    return rx.cond(
+        ~PartnersState.loaded,
+        rx.center(rx.spinner(), padding="24px", aria_label="Loading partnerships"),
+        rx.cond(
+            PartnersState.cards.length() > 0,
+            rx.vstack(rx.foreach(PartnersState.cards, partnership_card), spacing="4", width="100%"),
+            rx.cond(
+                PartnersState.status_filter == "Active",
+                empty_state(
+                    "handshake",
+                    "No partners yet",
+                    "A partnership starts when a client accepts your authorisation request, or when another "
+                    "environment accepts your relationship request from Find partners.",
+                    rx.hstack(
+                        rx.link(rx.button("New authorisation request", variant="soft"), href=routes.NEW_AUTHORISATION),
+                        rx.link(rx.button("Find partners", variant="soft"), href=routes.FIND_PARTNERS),
+                        spacing="2",
+                    ),
+                ),
+                empty_state("handshake", "Nothing here", "No partnerships match this filter."),
+            ),
+        ),
+    )
+
+
+def partners_page() -> rx.Component:
+    """/partners."""
+    return app_layout(
+        "Partners",
+        rx.cond(
+            PartnersState.denied,
+            rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
+            rx.vstack(_toolbar(), _requests_section(), _partnership_list(), spacing="5", width="100%"),
+        ),
+    )
+
+
+def who_has_access_section() -> rx.Component:
+    """The client's dashboard: which partner reaches which of our organisations, with End
+    partnership and member removal right there (loads with the dashboard)."""
+    return rx.cond(
+        AuthState.can_manage_partnerships & (PartnersState.who_has_access.length() > 0),
+        section_card(
+            "Who has access",
+            rx.vstack(rx.foreach(PartnersState.who_has_access, _access_card), spacing="3", width="100%"),
+            description="Partners whose users can reach your organisations. Remove someone, or end the "
+            "partnership, at any time.",
+        ),
+    )
+
+
+def _access_card(card: rx.Var[PartnershipCard]) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(card.partner_name, size="3", as_="h3"),
+                rx.text("partners since " + card.since, size="1", color_scheme="gray"),
+                rx.spacer(),
+                rx.cond(card.can_end, _end_button(card)),
+                align="center",
+                spacing="2",
+                width="100%",
+                wrap="wrap",
+            ),
+            _shared_list(card.our_organisations, removable=True, empty="No organisation of yours is shared."),
+            spacing="2",
+            width="100%",
+        ),
+        role="region",
+        aria_label="Access of " + card.partner_name,
+        width="100%",
+    )
