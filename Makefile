@@ -22,7 +22,7 @@ SERVICES := bash scripts/services.sh
 service_url = $$($(SERVICES) env | sed -n 's/^$(1)=//p')
 
 .PHONY: run run-prod services services-stop test test-scale setup toolchain browser migrate makemigrations \
-	test-unit test-e2e clean
+	test-unit test-e2e bench clean
 
 run: setup migrate ## Serve the app on http://localhost:3000 (SQLite, mail kept in /dev/mailbox)
 	REFLEX_HOT_RELOAD_OVERRIDE_PATHS="$(RELOAD_PATHS)" $(BIN)/reflex run
@@ -87,6 +87,9 @@ test-unit: setup ## Only the fast suites (no browser)
 
 test-e2e: setup browser ## Only the end-to-end suite
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: setup ## Benchmarks (benchmarks/README.md): the Find partners search at 10k, 100k and 1M organisations
+	$(BIN)/python -m benchmarks.find_partners $(BENCH_ARGS)
 
 clean: ## Remove generated files (keeps data/ and .services/)
 	rm -rf .web .states .web-prod
