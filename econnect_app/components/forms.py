@@ -155,3 +155,21 @@ def app_form(*children: rx.Component, on_submit: EventHandler | EventSpec, **pro
         type="hidden", name=ACTION_ID_FIELD, value=form_name(on_submit) + ":" + AuthState.action_id
     )
     return rx.form(submission, fields, no_validate=True, on_submit=on_submit, **props)
+
+
+def filter_select(
+    label: str, element_id: str, options: list[str], value: rx.Var, on_change: Any, *, min_width: str = "180px"
+) -> rx.Component:
+    """A labelled select that filters a list at once (no form, no submit button)."""
+    return rx.vstack(
+        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=element_id),
+        rx.el.select(
+            rx.foreach(options, lambda option: rx.el.option(option, value=option)),
+            id=element_id,
+            value=value,
+            on_change=on_change,
+            class_name="econnect-select",
+        ),
+        spacing="1",
+        min_width=min_width,
+    )

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.components.dialogs import confirm_dialog
-from econnect_app.components.forms import is_busy_with
+from econnect_app.components.forms import filter_select, is_busy_with
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.formatting import format_date, format_datetime
 from econnect_app.models import AuthorisationStatus, User
@@ -253,17 +253,8 @@ def _request_row(row: rx.Var[RequestView]) -> rx.Component:
 
 def _filters() -> rx.Component:
     return rx.hstack(
-        rx.vstack(
-            rx.el.label(rx.text("Status", size="2", weight="medium"), html_for="status-filter"),
-            rx.el.select(
-                rx.foreach(STATUS_OPTIONS, lambda option: rx.el.option(option, value=option)),
-                id="status-filter",
-                value=AuthorisationsState.status_filter,
-                on_change=AuthorisationsState.set_status_filter,
-                class_name="econnect-select",
-            ),
-            spacing="1",
-            min_width="180px",
+        filter_select(
+            "Status", "status-filter", STATUS_OPTIONS, AuthorisationsState.status_filter, AuthorisationsState.set_status_filter
         ),
         rx.vstack(
             rx.el.label(rx.text("Search", size="2", weight="medium"), html_for="request-search"),

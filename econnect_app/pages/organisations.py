@@ -12,7 +12,14 @@ from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.components.dialogs import visually_hidden
-from econnect_app.components.forms import app_form, is_busy_with, submit_button, submitting, text_field
+from econnect_app.components.forms import (
+    app_form,
+    filter_select,
+    is_busy_with,
+    submit_button,
+    submitting,
+    text_field,
+)
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.formatting import format_date
 from econnect_app.models import User
@@ -433,16 +440,12 @@ def _invitations() -> rx.Component:
 
 
 def _scope_filter() -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text("Show", size="2", weight="medium"), html_for="organisation-scope"),
-        rx.el.select(
-            rx.foreach(list(SCOPES), lambda option: rx.el.option(option, value=option)),
-            id="organisation-scope",
-            value=OrganisationsState.scope_label,
-            on_change=OrganisationsState.set_scope,
-            class_name="econnect-select",
-        ),
-        spacing="1",
+    return filter_select(
+        "Show",
+        "organisation-scope",
+        list(SCOPES),
+        OrganisationsState.scope_label,
+        OrganisationsState.set_scope,
         min_width="200px",
     )
 

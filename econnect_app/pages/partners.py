@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.components.dialogs import confirm_dialog
-from econnect_app.components.forms import app_form, is_busy_with, submitting
+from econnect_app.components.forms import app_form, filter_select, is_busy_with, submitting
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.formatting import format_date, format_datetime
 from econnect_app.models import CostAllocation, User
@@ -681,16 +681,12 @@ def _requests_section() -> rx.Component:
 
 def _toolbar() -> rx.Component:
     return rx.hstack(
-        rx.vstack(
-            rx.el.label(rx.text("Show", size="2", weight="medium"), html_for="partnership-filter"),
-            rx.el.select(
-                rx.foreach(STATUS_FILTERS, lambda option: rx.el.option(option, value=option)),
-                id="partnership-filter",
-                value=PartnersState.status_filter,
-                on_change=PartnersState.set_status_filter,
-                class_name="econnect-select",
-            ),
-            spacing="1",
+        filter_select(
+            "Show",
+            "partnership-filter",
+            STATUS_FILTERS,
+            PartnersState.status_filter,
+            PartnersState.set_status_filter,
             min_width="160px",
         ),
         rx.spacer(),
