@@ -156,6 +156,7 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     password_changed_at: datetime | None = None
     last_login_at: datetime | None = None
+    email_confirmed_at: datetime | None = None  # the primary address proved by an emailed link
 
 
 class UserEmail(SQLModel, table=True):
@@ -267,12 +268,14 @@ class OneTimeToken(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """One login attempt, kept for throttling repeated failures per account."""
+    """One login attempt, kept for throttling repeated failures per account and per client
+    address (the browser's IP address as the configured proxy reports it)."""
 
     __tablename__ = "login_attempt"
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, index=True)
+    client_address: str = Field(default="", max_length=64, index=True)
     succeeded: bool = False
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
@@ -293,6 +296,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     claimed_at: datetime | None = None
+    claim_token: str | None = Field(default=None, max_length=64)  # only the claimant writes the outcome
     last_error: str | None = Field(default=None, sa_type=Text)
     environment_id: int | None = Field(default=None, foreign_key="environment.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
@@ -474,17 +478,38 @@ class AuthorisationLink(SQLModel, table=True):
 
 
 class KeySet(SQLModel, table=True):
-    """An environment's connection keys: a public App key and a Secret stored only as a hash."""
+    """A named set of an environment's connection keys (e.g. one per software installation): a
+    public App key and a Secret stored only as a hash.
+
+    After a rotation the previous Secret's hash stays valid until ``previous_secret_valid_until``
+    (a grace period), so the software using it can be updated without an outage. A revoked set is
+    kept (history) and works no more; a partial unique index allows one current set per name.
+    """
 
     __tablename__ = "key_set"
+    __table_args__ = (
+        Index(
+            "uq_key_set_current_name",
+            "environment_id",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    environment_id: int = Field(foreign_key="environment.id", unique=True, index=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)
+    name: str = Field(default="Default", max_length=100)
     app_key: str = Field(max_length=64, unique=True, index=True)
     secret_hash: str = Field(max_length=64)
+    previous_secret_hash: str | None = Field(default=None, max_length=64)
+    previous_secret_valid_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     rotated_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_by_id: int | None = Field(default=None, foreign_key="app_user.id")
 
 
 class Notification(SQLModel, table=True):
