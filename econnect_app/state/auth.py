@@ -56,7 +56,7 @@ from sqlmodel import Session
 from econnect_app import routes
 from econnect_app.db import db_session
 from econnect_app.models import Environment, Role, User
-from econnect_app.services import environments, organisations, sessions
+from econnect_app.services import caller, environments, organisations, sessions
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.settings import get_settings
 from econnect_app.state.live_tabs import live_sessions, watch
@@ -231,8 +231,10 @@ class AuthState(rx.State):
     def _as_signed_in_user(self, action: SignedInAction) -> Callable[[], Any]:
         """The work of a signed-in action: re-validate the session, then run the action."""
 
+        client = self.router.session.client_ip
+
         def work() -> Any:
-            with db_session() as db:
+            with caller.calling_from(client), db_session() as db:
                 actor = self._current_user(db)
                 if actor is None:
                     return self._login_redirect()
@@ -243,8 +245,10 @@ class AuthState(rx.State):
     def _with_domain_errors(self, action: PublicAction) -> Callable[[], Any]:
         """The work of a public action: run it with a database session."""
 
+        client = self.router.session.client_ip
+
         def work() -> Any:
-            with db_session() as db:
+            with caller.calling_from(client), db_session() as db:
                 return self._outcome(db, lambda: action(db))
 
         return work
