@@ -21,8 +21,8 @@ SERVICES := bash scripts/services.sh
 # Reads one URL from `scripts/services.sh env` (REFLEX_DB_URL or REFLEX_REDIS_URL) in a recipe.
 service_url = $$($(SERVICES) env | sed -n 's/^$(1)=//p')
 
-.PHONY: run run-prod services services-stop test test-scale setup toolchain browser migrate makemigrations \
-	test-unit test-e2e bench clean
+.PHONY: run run-prod services services-stop test test-scale setup lock lock-upgrade toolchain browser \
+	migrate makemigrations test-unit test-e2e bench clean
 
 run: setup migrate ## Serve the app on http://localhost:3000 (SQLite, mail kept in /dev/mailbox)
 	REFLEX_HOT_RELOAD_OVERRIDE_PATHS="$(RELOAD_PATHS)" $(BIN)/reflex run
@@ -63,14 +63,22 @@ test-scale: setup browser ## Service, integration and end-to-end suites on Postg
 
 setup: $(VENV)/.installed toolchain
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the versions pinned (with hashes) in requirements.lock; stops first, saying so, when pyproject.toml
+# lists a dependency that the lock does not satisfy (then run `make lock`).
+$(VENV)/.installed: pyproject.toml requirements.lock scripts/python-deps.sh scripts/check_lock.py
 	@bash scripts/ensure-system-packages.sh python
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@PYTHON=$(PYTHON) bash scripts/python-deps.sh install $(VENV)
 	touch $@
 
-toolchain: ## bun and Node 22 from the npm registry into .tools/ (Reflex cannot download its own here)
+lock: ## After editing the dependencies in pyproject.toml: pin them again in requirements.lock (commit both)
+	@bash scripts/ensure-system-packages.sh python
+	@PYTHON=$(PYTHON) bash scripts/python-deps.sh lock $(VENV)
+
+lock-upgrade: ## Move every pin in requirements.lock to the newest release pyproject.toml allows
+	@bash scripts/ensure-system-packages.sh python
+	@PYTHON=$(PYTHON) bash scripts/python-deps.sh upgrade $(VENV)
+
+toolchain: ## The pinned bun and Node from the npm registry into .tools/ (Reflex cannot download its own here)
 	@bash scripts/ensure-toolchain.sh $(TOOLS)
 
 browser: ## Chromium for Playwright (Debian's package; `playwright install` cannot download here)

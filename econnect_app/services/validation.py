@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from functools import lru_cache
 from importlib import resources
@@ -68,16 +69,35 @@ def parse_id(value: int | str | None) -> int | None:
     return number if 0 < number < 2**31 else None
 
 
+NON_ASCII_LOCAL_PART_MESSAGE = (
+    "Our mail server cannot deliver to an address with accented or non-Latin letters before the @. "
+    "Use another address."
+)
+
+
 def clean_email(value: str) -> str:
-    """A syntactically valid email address, normalised to lower case."""
-    value = (value or "").strip()
+    """A valid email address the mail server can deliver to, normalised: lower case, and the
+    domain in its ASCII form (an international domain such as bücher.example is stored and sent
+    as xn--bcher-kva.example).
+
+    Addresses with non-ASCII letters before the @ are refused: delivering to them needs the
+    SMTPUTF8 extension, which the mail server is not assumed to offer (``mail/smtp.py`` speaks
+    plain ASCII SMTP).
+    """
+    value = value.strip() if isinstance(value, str) else ""
     if not value:
         raise FieldError("Enter an email address.")
     try:
-        result = validate_email(value, check_deliverability=False)
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
+        local_part = value.rpartition("@")[0]
+        if local_part and not local_part.isascii():
+            raise FieldError(NON_ASCII_LOCAL_PART_MESSAGE) from None
         raise FieldError("Enter a valid email address, like name@example.com.") from None
-    return result.normalized.lower()
+    address = result.ascii_email
+    if address is None:  # not reached without SMTPUTF8, but never store an address we cannot send to
+        raise FieldError(NON_ASCII_LOCAL_PART_MESSAGE)
+    return address.lower()
 
 
 def clean_required(value: str, *, label: str, max_length: int = 200) -> str:
@@ -118,22 +138,32 @@ def clean_vat_number(value: str) -> str | None:
     return value
 
 
+BREACHED_PASSWORDS_FILE = "breached_passwords.txt.gz"
+
+
 @lru_cache(maxsize=1)
-def common_passwords() -> frozenset[str]:
-    """The 1,000 most common passwords (lower case)."""
-    text = resources.files("econnect_app.data").joinpath("common_passwords.txt").read_text()
-    return frozenset(
-        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
+def breached_passwords() -> frozenset[str]:
+    """The breached and common passwords that the length rule lets through, in lower case.
+
+    ``econnect_app/data/breached_passwords.txt.gz`` holds 437,651 passwords from SecLists (see the
+    README beside it); read once, at the first password checked. Only those of at least
+    ``PASSWORD_MIN_LENGTH`` characters are kept in memory (about 12,000): a shorter password is
+    refused before the list is consulted.
+    """
+    packed = resources.files("econnect_app.data").joinpath(BREACHED_PASSWORDS_FILE).read_bytes()
+    lines = gzip.decompress(packed).decode("utf-8", errors="replace").split("\n")
+    candidates = (line.rstrip("\r").lower() for line in lines)
+    return frozenset(password for password in candidates if len(password) >= PASSWORD_MIN_LENGTH)
 
 
 def clean_password(value: str) -> str:
-    """A password of 12 to 128 characters that is not one of the most common passwords."""
-    value = value or ""
+    """A password of 12 to 128 characters that is not a known breached or common password
+    (compared without regard to case)."""
+    value = value if isinstance(value, str) else ""
     if len(value) < PASSWORD_MIN_LENGTH:
         raise FieldError(f"Use at least {PASSWORD_MIN_LENGTH} characters.")
     if len(value) > PASSWORD_MAX_LENGTH:
         raise FieldError(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
-    if value.lower() in common_passwords():
+    if value.lower() in breached_passwords():
         raise FieldError("This password is too common. Choose one that is harder to guess.")
     return value

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 import re
+
+import argon2
+from passlib.context import CryptContext
 
 from econnect_app import security
 
@@ -33,6 +37,43 @@ def test_verify_password_without_a_hash_is_false() -> None:
 
 def test_verify_password_with_a_broken_hash_is_false() -> None:
     assert not security.verify_password("anything at all", "not-a-hash")
+
+
+def test_passlib_is_the_maintained_libpass_fork() -> None:
+    assert importlib.metadata.packages_distributions()["passlib"] == ["libpass"]
+
+
+def test_a_fresh_hash_needs_no_rehash() -> None:
+    assert not security.password_needs_rehash(security.hash_password("correct horse battery staple"))
+
+
+def test_a_hash_made_at_a_lower_cost_needs_a_rehash() -> None:
+    cheaper = CryptContext(
+        schemes=["argon2"],
+        argon2__rounds=security.ARGON2_TIME_COST - 1,
+        argon2__memory_cost=security.ARGON2_MEMORY_COST_KIB // 2,
+        argon2__parallelism=security.ARGON2_PARALLELISM,
+    )
+    old_hash = cheaper.hash("correct horse battery staple")
+
+    assert security.verify_password("correct horse battery staple", old_hash)
+    assert security.password_needs_rehash(old_hash)
+
+
+def test_a_hash_of_another_argon2_type_needs_a_rehash() -> None:
+    argon2i_hash = argon2.PasswordHasher(
+        time_cost=security.ARGON2_TIME_COST,
+        memory_cost=security.ARGON2_MEMORY_COST_KIB,
+        parallelism=security.ARGON2_PARALLELISM,
+        type=argon2.Type.I,
+    ).hash("correct horse battery staple")
+
+    assert security.password_needs_rehash(argon2i_hash)
+
+
+def test_an_unreadable_hash_is_not_reported_for_rehash() -> None:
+    assert not security.password_needs_rehash("not-a-hash")
+    assert not security.password_needs_rehash("")
 
 
 def test_new_token_is_32_random_bytes_url_safe() -> None:

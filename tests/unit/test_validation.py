@@ -1,9 +1,15 @@
 """Validation of the fields users type."""
 
+import gzip
+import smtplib
+from importlib import resources
+
 import pytest
 
 from econnect_app.services.validation import (
+    NON_ASCII_LOCAL_PART_MESSAGE,
     FieldError,
+    breached_passwords,
     clean_email,
     clean_kvk_number,
     clean_password,
@@ -61,13 +67,45 @@ def test_password_has_no_composition_rules() -> None:
     assert clean_password("all lower case words") == "all lower case words"
 
 
-def test_common_passwords_are_refused_case_insensitively() -> None:
-    from econnect_app.services.validation import common_passwords
+def test_the_breached_password_list_is_large_and_shipped_with_the_app() -> None:
+    packed = resources.files("econnect_app.data").joinpath("breached_passwords.txt.gz").read_bytes()
+    entries = {line.rstrip("\r").lower() for line in gzip.decompress(packed).decode().splitlines()}
+    assert len(entries) >= 100_000
+    # Only what the length rule lets through is kept in memory, and all of that is.
+    assert breached_passwords() == {entry for entry in entries if len(entry) >= 12}
 
-    long_common = sorted(p for p in common_passwords() if len(p) >= 12)
-    assert long_common, "the list holds passwords of 12 or more characters"
+
+@pytest.mark.parametrize("value", ["password1234", "PASSWORD1234", "Password1234", "1qaz2wsx3edc", "QWERTYUIOP123"])
+def test_breached_and_common_passwords_are_refused_case_insensitively(value: str) -> None:
     with pytest.raises(FieldError, match="too common"):
-        clean_password(long_common[0].upper())
+        clean_password(value)
+
+
+def test_a_password_that_is_not_text_is_refused_without_an_error() -> None:
+    with pytest.raises(FieldError, match="at least 12"):
+        clean_password({"not": "text"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "value", ["jöse@example.com", "Jöse@Example.com", "用户@例子.广告", "ÉLISE@example.nl"]
+)
+def test_an_address_the_mail_server_cannot_deliver_to_is_refused_with_a_clear_message(value: str) -> None:
+    with pytest.raises(FieldError) as refused:
+        clean_email(value)
+    assert refused.value.message == NON_ASCII_LOCAL_PART_MESSAGE
+    assert "before the @" in refused.value.message
+
+
+@pytest.mark.parametrize("value", ["anna@bücher.example", "Anna@XN--BCHER-KVA.example"])
+def test_an_international_domain_is_kept_in_the_ascii_form_smtp_sends(value: str) -> None:
+    address = clean_email(value)
+    assert address == "anna@xn--bcher-kva.example"
+    assert smtplib.quoteaddr(address).encode("ascii")  # what SMTP's RCPT TO sends, in plain ASCII
+
+
+def test_an_email_that_is_not_text_is_asked_for_again() -> None:
+    with pytest.raises(FieldError, match="Enter an email address"):
+        clean_email(["anna@example.com"])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
