@@ -1,8 +1,23 @@
 """Deliver outbox messages via SMTP: claim, send, record the outcome; retry with backoff.
 
-Several workers (processes or threads) may run at once: a message is claimed with a conditional
-UPDATE (``status='queued'`` -> ``'sending'``) and only the worker whose UPDATE changed the row
-sends it. Rows are never deleted.
+The delivery worker (``delivery_loop``) runs in every backend worker, so several run at once:
+
+- **Claims** (``claims.py``). Only the worker whose conditional UPDATE claimed a message sends it,
+  and every outcome it writes (sent, retry, failed, released) is conditional on its claim token.
+  While it sends, it renews the claim, so a slow send is never taken over and sent a second time;
+  a claim not renewed for five minutes (a worker that died) goes back to the queue, and that
+  worker's late outcome is not written.
+- **Outages.** When the server cannot take mail at all (connection refused, timeout, TLS or
+  log-in failure, 421: ``SmtpUnavailable``) the claimed message goes back to the queue untouched
+  (no attempt counted) and the worker backs off the whole queue (``OUTAGE_DELAYS``). Only what the
+  server says about one message (a refused recipient or content) or a connection that breaks
+  while sending it counts as an attempt; after ``mail_retry_limit`` of those the message fails
+  for good and the Administrators of its environment are told (``services/outbox_admin.py``).
+- **Age** (``tidying.py``). A message not sent within the sending window (the longest any emailed
+  link stays valid) is not sent any more: it fails for good.
+
+Rows are never deleted. Link tokens are removed from the stored bodies once a message is sent
+(``stored_bodies``).
 """
 
 from __future__ import annotations
@@ -11,10 +26,12 @@ import asyncio
 import logging
 import smtplib
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from enum import StrEnum
 
 import emails
 from sqlalchemy import update
@@ -22,13 +39,29 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from econnect_app.db import get_engine
-from econnect_app.mail.smtp import SmtpConfig, SmtpConnection, parse_smtp_url
+from econnect_app.mail import stored_bodies
+from econnect_app.mail.claims import (
+    STALE_CLAIM_AFTER,
+    Claim,
+    ClaimKeeper,
+    Clock,
+    held_by,
+    release_stale_claims,
+)
+from econnect_app.mail.claims import claim as claim_message
+from econnect_app.mail.outbox import sending_window
+from econnect_app.mail.smtp import SmtpConfig, SmtpConnection, SmtpUnavailable, parse_smtp_url
+from econnect_app.mail.tidying import tidy_outbox
 from econnect_app.models import OutboxMessage, OutboxStatus, utcnow
 from econnect_app.settings import get_settings
 
+# The claims' names are offered here too (the worker's callers, tests, find them with the worker).
+__all__ = [
+    "STALE_CLAIM_AFTER", "deliver_due_messages", "delivery_loop", "release_stale_claims", "retry_delay",
+]  # fmt: skip
+
 logger = logging.getLogger(__name__)
 
-STALE_CLAIM_AFTER = timedelta(minutes=5)
 RETRY_DELAYS: tuple[timedelta, ...] = (
     timedelta(seconds=15),
     timedelta(minutes=1),
@@ -39,8 +72,14 @@ RETRY_DELAYS: tuple[timedelta, ...] = (
     timedelta(hours=6),
 )
 MAX_RETRY_DELAY = timedelta(hours=12)
+# How long the whole queue waits after the server could not take mail, one after the other.
+OUTAGE_DELAYS: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+TIDY_EVERY_SECONDS = 600.0
 LAST_ERROR_MAX_LENGTH = 2000
 BATCH_SIZE = 20
+UNREADABLE_ERROR = (
+    "The message cannot be decrypted: ECONNECT_SECRET_KEY has changed since it was queued."
+)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -52,6 +91,22 @@ def retry_delay(attempts: int) -> timedelta:
     return MAX_RETRY_DELAY
 
 
+def outage_delay(consecutive_outages: int) -> float:
+    """Seconds the queue waits after the ``n``-th run in a row that found the server unavailable."""
+    index = min(max(consecutive_outages, 1), len(OUTAGE_DELAYS)) - 1
+    return OUTAGE_DELAYS[index]
+
+
+class Outcome(StrEnum):
+    """What became of a claimed message."""
+
+    SENT = "sent"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    RELEASED = "released"  # the server was unavailable: back in the queue, no attempt counted
+    LOST = "lost"  # the claim was taken over: this worker's outcome was not written
+
+
 @dataclass
 class DeliveryReport:
     """What one delivery run did (message ids)."""
@@ -59,12 +114,25 @@ class DeliveryReport:
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)
     released_stale: int = 0
+    server_unavailable: str | None = None  # why the run stopped without counting an attempt
 
     @property
     def attempted(self) -> int:
-        """Messages this run tried to send."""
+        """Messages the server answered about in this run (sent, refused, or failed)."""
         return len(self.sent) + len(self.retrying) + len(self.failed)
+
+    def note(self, message_id: int, outcome: Outcome) -> None:
+        """Add one message's outcome."""
+        lists = {
+            Outcome.SENT: self.sent,
+            Outcome.RETRYING: self.retrying,
+            Outcome.FAILED: self.failed,
+            Outcome.LOST: self.lost,
+        }
+        if outcome in lists:
+            lists[outcome].append(message_id)
 
 
 def build_email(message: OutboxMessage, *, mail_from: str) -> emails.Message:
@@ -112,74 +180,41 @@ def deliver_due_messages(
     *,
     smtp: SmtpConfig,
     now: datetime | None = None,
+    clock: Clock | None = None,
     limit: int = BATCH_SIZE,
     retry_limit: int | None = None,
     stop: threading.Event | None = None,
 ) -> DeliveryReport:
     """Send up to ``limit`` queued messages whose time has come and record each outcome.
 
-    Sent: status ``sent`` with ``sent_at``. Failure: ``attempts`` + 1, ``last_error`` and
-    ``next_attempt_at`` pushed back by :func:`retry_delay`; after ``retry_limit`` attempts
-    (settings.mail_retry_limit by default) the status becomes ``failed``. When the server cannot
-    be reached, the run stops after that message (the others stay queued, untouched).
-    ``stop`` lets a caller end the run after the message being sent.
+    Sent: status ``sent`` with ``sent_at``, link tokens removed from the stored bodies. Refused:
+    ``attempts`` + 1, ``last_error`` and ``next_attempt_at`` pushed back by :func:`retry_delay`;
+    after ``retry_limit`` attempts (settings.mail_retry_limit by default) the status becomes
+    ``failed``. Server unavailable: the message goes back untouched, the run stops and says so in
+    ``server_unavailable``. ``now`` fixes the time (tests), ``clock`` gives it; ``stop`` lets a
+    caller end the run after the message being sent.
     """
     settings = get_settings()
     fixed_now = now
-    started = now or utcnow()
-
-    def current_time() -> datetime:
-        return fixed_now or utcnow()
-
+    clock = clock or (lambda: fixed_now or utcnow())
     retry_limit = settings.mail_retry_limit if retry_limit is None else retry_limit
+    started = clock()
     report = DeliveryReport(released_stale=release_stale_claims(engine, now=started))
 
     with SmtpConnection(smtp) as connection:
         for message_id in _due_message_ids(engine, now=started, limit=limit):
             if stop is not None and stop.is_set():
                 break
-            message = _claim(engine, message_id=message_id, now=current_time())
-            if message is None:
+            claim = claim_message(engine, message_id=message_id, now=clock())
+            if claim is None:
                 continue  # another worker has it
-            try:
-                refused = send_message(connection, message, mail_from=settings.mail_from)
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded, none crashes the run
-                if not isinstance(exc, OSError):  # OSError covers smtplib's errors and the network's
-                    logger.exception("Outbox message %s could not be built or sent", message_id)
-                gave_up = _record_failure(
-                    engine,
-                    message=message,
-                    error=_describe(exc),
-                    now=current_time(),
-                    retry_limit=retry_limit,
-                )
-                (report.failed if gave_up else report.retrying).append(message_id)
-                if isinstance(exc, OSError) and _server_unreachable(exc):
-                    break  # the others stay queued, untouched, for the next run
-                continue
-            _record_sent(engine, message_id=message_id, now=current_time(), refused=refused)
-            report.sent.append(message_id)
+            go_on = _deliver_claimed(
+                engine, connection, claim, report=report, mail_from=settings.mail_from,
+                clock=clock, retry_limit=retry_limit,
+            )  # fmt: skip
+            if not go_on:
+                break
     return report
-
-
-def release_stale_claims(engine: Engine, *, now: datetime) -> int:
-    """Put messages claimed more than 5 minutes ago (a worker that died) back in the queue."""
-    stale = (
-        col(OutboxMessage.status) == OutboxStatus.SENDING.value,
-        col(OutboxMessage.claimed_at) < now - STALE_CLAIM_AFTER,
-    )
-    with Session(engine) as session:
-        if session.exec(select(OutboxMessage.id).where(*stale).limit(1)).first() is None:
-            return 0  # the usual case: no write transaction needed
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(OutboxMessage)
-            .where(*stale)
-            .values(status=OutboxStatus.QUEUED.value, claimed_at=None)
-        )
-    if result.rowcount:
-        logger.warning("Put %s stale outbox claim(s) back in the queue", result.rowcount)
-    return result.rowcount
 
 
 def _due_message_ids(engine: Engine, *, now: datetime, limit: int) -> Sequence[int]:
@@ -189,6 +224,7 @@ def _due_message_ids(engine: Engine, *, now: datetime, limit: int) -> Sequence[i
             .where(
                 col(OutboxMessage.status) == OutboxStatus.QUEUED.value,
                 col(OutboxMessage.next_attempt_at) <= now,
+                col(OutboxMessage.created_at) >= now - sending_window(),
             )
             .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
             .limit(limit)
@@ -196,82 +232,147 @@ def _due_message_ids(engine: Engine, *, now: datetime, limit: int) -> Sequence[i
         return [message_id for message_id in session.exec(statement).all() if message_id is not None]
 
 
-def _claim(engine: Engine, *, message_id: int, now: datetime) -> OutboxMessage | None:
-    """Atomically take a queued message; None when another worker was first."""
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(OutboxMessage)
-            .where(
-                col(OutboxMessage.id) == message_id,
-                col(OutboxMessage.status) == OutboxStatus.QUEUED.value,
-            )
-            .values(status=OutboxStatus.SENDING.value, claimed_at=now)
-        )
-        if result.rowcount != 1:
-            return None
-    with Session(engine, expire_on_commit=False) as session:
-        return session.get(OutboxMessage, message_id)
+def _deliver_claimed(
+    engine: Engine,
+    connection: SmtpConnection,
+    claim: Claim,
+    *,
+    report: DeliveryReport,
+    mail_from: str,
+    clock: Clock,
+    retry_limit: int,
+) -> bool:
+    """Send one claimed message and record its outcome; False when the run should stop."""
+    message_id = claim.message_id
+    if not stored_bodies.is_readable(claim.message):
+        outcome = _record_failure(engine, claim, error=UNREADABLE_ERROR, now=clock(), give_up=True)
+        report.note(message_id, outcome)
+        return True
+    try:
+        with ClaimKeeper(engine, claim, clock=clock):
+            refused = send_message(connection, claim.message, mail_from=mail_from)
+    except SmtpUnavailable as exc:
+        report.server_unavailable = _truncate(str(exc))
+        report.note(message_id, _release(engine, claim, error=report.server_unavailable))
+        return False  # the others stay queued, untouched, until the server is back
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, none crashes the run
+        if not isinstance(exc, OSError):  # OSError covers smtplib's errors and the network's
+            logger.exception("Outbox message %s could not be built or sent", message_id)
+        last_attempt = claim.message.attempts + 1 >= retry_limit
+        outcome = _record_failure(engine, claim, error=_describe(exc), now=clock(), give_up=last_attempt)
+        report.note(message_id, outcome)
+        return not _connection_broke(exc)
+    report.note(message_id, _record_sent(engine, claim, now=clock(), refused=refused))
+    return True
 
 
-def _record_sent(engine: Engine, *, message_id: int, now: datetime, refused: dict[str, str]) -> None:
+def _connection_broke(exc: BaseException) -> bool:
+    """Whether the connection ended while sending (a refusal of this message leaves it usable)."""
+    refusals = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+    return isinstance(exc, OSError) and not isinstance(exc, refusals)
+
+
+# --- outcomes (each written only by the claimant) -----------------------------------------------
+
+
+def _lost(claim: Claim, outcome: str) -> Outcome:
+    logger.warning(
+        "Outbox message %s: not recording %s, another worker took the claim over", claim.message_id, outcome
+    )
+    return Outcome.LOST
+
+
+def _record_sent(engine: Engine, claim: Claim, *, now: datetime, refused: dict[str, str]) -> Outcome:
     note = None
     if refused:
         note = _truncate("Sent, but refused for: " + "; ".join(f"{a}: {r}" for a, r in refused.items()))
-        logger.warning("Outbox message %s: %s", message_id, note)
+        logger.warning("Outbox message %s: %s", claim.message_id, note)
     with engine.begin() as connection:
-        connection.execute(
+        result = connection.execute(
             update(OutboxMessage)
-            .where(col(OutboxMessage.id) == message_id)
+            .where(*held_by(claim))
             .values(
                 status=OutboxStatus.SENT.value,
                 sent_at=now,
                 claimed_at=None,
-                **({"last_error": note} if note else {}),
+                claim_token=None,
+                last_error=note,
+                text_body=stored_bodies.seal(claim.message.text_body, redacted=True),
+                html_body=stored_bodies.seal(claim.message.html_body, redacted=True),
             )
         )
+    return Outcome.SENT if result.rowcount == 1 else _lost(claim, "that it was sent")
+
+
+def _release(engine: Engine, claim: Claim, *, error: str) -> Outcome:
+    """The server could not take mail: back to the queue, no attempt counted, due as it was."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(OutboxMessage)
+            .where(*held_by(claim))
+            .values(
+                status=OutboxStatus.QUEUED.value,
+                claimed_at=None,
+                claim_token=None,
+                last_error=_truncate(f"Waiting for the mail server: {error}"),
+            )
+        )
+    return Outcome.RELEASED if result.rowcount == 1 else _lost(claim, "its release")
 
 
 def _record_failure(
-    engine: Engine, *, message: OutboxMessage, error: str, now: datetime, retry_limit: int
-) -> bool:
-    """Record a failed attempt; returns True when the message has now failed for good."""
+    engine: Engine,
+    claim: Claim,
+    *,
+    error: str,
+    now: datetime,
+    give_up: bool,
+) -> Outcome:
+    """Count a failed attempt: retry later, or (``give_up``) fail for good and tell the
+    Administrators of the message's environment, in the same transaction."""
+    message = claim.message
     attempts = message.attempts + 1
-    gave_up = attempts >= retry_limit
     values: dict[str, object] = {
         "attempts": attempts,
         "last_error": error,
         "claimed_at": None,
-        "status": OutboxStatus.FAILED.value if gave_up else OutboxStatus.QUEUED.value,
+        "claim_token": None,
+        "status": OutboxStatus.FAILED.value if give_up else OutboxStatus.QUEUED.value,
     }
-    if not gave_up:
+    if not give_up:
         values["next_attempt_at"] = now + retry_delay(attempts)
-    with engine.begin() as connection:
-        connection.execute(
-            update(OutboxMessage).where(col(OutboxMessage.id) == message.id).values(**values)
-        )
-    if gave_up:
+    with Session(engine) as session:
+        result = session.execute(update(OutboxMessage).where(*held_by(claim)).values(**values))
+        if result.rowcount != 1:
+            session.rollback()
+            return _lost(claim, "its failed attempt")
+        if give_up and message.environment_id is not None:
+            _notify_failure(
+                session, environment_id=message.environment_id, to_address=message.to_address,
+                subject=message.subject, can_retry=True,
+            )  # fmt: skip
+        session.commit()
+    if give_up:
         logger.error(
             "Outbox message %s to %s failed for good after %s attempts: %s",
             message.id, message.to_address, attempts, error,
-        )
-    else:
-        logger.warning(
-            "Outbox message %s to %s not sent (attempt %s, retry in %s): %s",
-            message.id, message.to_address, attempts, retry_delay(attempts), error,
-        )
-    return gave_up
+        )  # fmt: skip
+        return Outcome.FAILED
+    logger.warning(
+        "Outbox message %s to %s not sent (attempt %s, retry in %s): %s",
+        message.id, message.to_address, attempts, retry_delay(attempts), error,
+    )  # fmt: skip
+    return Outcome.RETRYING
 
 
-_MESSAGE_LEVEL_ERRORS = (
-    smtplib.SMTPRecipientsRefused,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPDataError,
-)
+def _notify_failure(
+    session: Session, *, environment_id: int, to_address: str, subject: str, can_retry: bool
+) -> None:
+    from econnect_app.services import outbox_admin  # the domain layer builds on mail, not the reverse
 
-
-def _server_unreachable(exc: BaseException) -> bool:
-    """Whether the failure is about the server (connection, TLS, login) rather than this message."""
-    return not isinstance(exc, _MESSAGE_LEVEL_ERRORS)
+    outbox_admin.notify_administrators_of_failure(
+        session, environment_id=environment_id, to_address=to_address, subject=subject, can_retry=can_retry
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -282,11 +383,58 @@ def _truncate(text: str) -> str:
     return text if len(text) <= LAST_ERROR_MAX_LENGTH else text[: LAST_ERROR_MAX_LENGTH - 1] + "\u2026"
 
 
+# --- the worker ----------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueBackoff:
+    """The whole queue's pause while the server cannot take mail (one per worker process)."""
+
+    consecutive: int = 0
+    since: datetime | None = None
+
+    def server_unavailable(self, reason: str) -> float:
+        """Note one more run that found the server unavailable; the seconds to wait."""
+        self.consecutive += 1
+        if self.since is None:
+            self.since = utcnow()
+            logger.warning("The mail server cannot take mail (%s); emails wait in the outbox", reason)
+        return outage_delay(self.consecutive)
+
+    def server_available(self) -> None:
+        """The server took mail (or nothing was due): the queue goes at its normal pace."""
+        if self.since is not None:
+            logger.info("The mail server takes mail again (unavailable since %s)", self.since.isoformat())
+        self.consecutive = 0
+        self.since = None
+
+
+@dataclass
+class _TidySchedule:
+    """When this worker next tidies the outbox (the first time with rows from before encryption)."""
+
+    next_at: float = 0.0
+    legacy: bool = True
+
+    def tidy_when_due(self, engine: Engine) -> None:
+        if time.monotonic() < self.next_at:
+            return
+        self.next_at = time.monotonic() + TIDY_EVERY_SECONDS
+        try:
+            tidy_outbox(engine, legacy=self.legacy)
+        except Exception:  # noqa: BLE001 - delivery goes on; tidying is tried again later
+            logger.exception("Tidying the outbox failed; trying again in %s s", TIDY_EVERY_SECONDS)
+            return
+        self.legacy = False
+
+
 async def delivery_loop(*, interval_seconds: float = 1.0) -> None:
     """Deliver the outbox forever (a Reflex lifespan task); returns at once without SMTP.
 
-    Each run happens in a thread. Errors are logged and the loop goes on. On cancellation the
-    message being sent is finished and recorded before the loop ends.
+    Each run happens in a thread. Errors are logged and the loop goes on. While the server
+    cannot take mail the queue backs off (``OUTAGE_DELAYS``). Every ``TIDY_EVERY_SECONDS`` the
+    outbox is tidied (``tidy_outbox``; the first time also rows from before encryption). On
+    cancellation the message being sent is finished and recorded before the loop ends.
     """
     settings = get_settings()
     if not settings.smtp_url:
@@ -299,9 +447,16 @@ async def delivery_loop(*, interval_seconds: float = 1.0) -> None:
         return
     engine = get_engine()
     stop = threading.Event()
+    backoff = QueueBackoff()
+    tidying = _TidySchedule()
+
+    def one_run() -> DeliveryReport:
+        tidying.tidy_when_due(engine)
+        return deliver_due_messages(engine, smtp=smtp, stop=stop)
+
     logger.info("Email delivery to %s:%s started", smtp.host, smtp.port)
     while True:
-        run = asyncio.ensure_future(asyncio.to_thread(deliver_due_messages, engine, smtp=smtp, stop=stop))
+        run = asyncio.ensure_future(asyncio.to_thread(one_run))
         try:
             report = await asyncio.shield(run)
         except asyncio.CancelledError:
@@ -315,6 +470,12 @@ async def delivery_loop(*, interval_seconds: float = 1.0) -> None:
         except Exception:
             logger.exception("Email delivery run failed; trying again in %s s", interval_seconds)
             report = None
-        if report is not None and report.attempted >= BATCH_SIZE and not report.failed and not report.retrying:
+        if report is not None and report.server_unavailable:
+            await asyncio.sleep(backoff.server_unavailable(report.server_unavailable))
+            continue
+        if report is not None and (report.attempted or report.lost):
+            backoff.server_available()  # the server answered about a message
+        full_batch_sent = report is not None and len(report.sent) >= BATCH_SIZE
+        if full_batch_sent and not report.failed and not report.retrying:  # type: ignore[union-attr]
             continue  # a full batch went out: there may be more waiting
         await asyncio.sleep(interval_seconds)

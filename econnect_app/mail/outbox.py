@@ -1,14 +1,36 @@
-"""Queue emails in the outbox table, in the caller's transaction."""
+"""Queue emails in the outbox table, in the caller's transaction.
+
+Bodies are stored encrypted (``stored_bodies``); an ``OutboxMessage`` loaded through the ORM
+holds them in plain text.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from econnect_app.mail import stored_bodies  # noqa: F401  (stores bodies encrypted)
 from econnect_app.mail.messages import render_message
 from econnect_app.models import OutboxMessage
+from econnect_app.settings import Settings, get_settings
+
+
+def sending_window(settings: Settings | None = None) -> timedelta:
+    """How long a message may wait to be sent: the longest any emailed link stays valid.
+
+    A message not sent by then is not sent at all (its links no longer work); its link tokens
+    are removed from the stored copy.
+    """
+    settings = settings or get_settings()
+    return max(
+        timedelta(days=settings.authorisation_link_days),
+        timedelta(days=settings.invitation_days),
+        timedelta(days=settings.email_confirmation_days),
+        timedelta(minutes=settings.password_reset_minutes),
+    )
 
 
 def queue_email(
@@ -36,7 +58,7 @@ def queue_email(
 
 
 def list_recent_messages(session: Session, *, limit: int = 50) -> list[OutboxMessage]:
-    """The newest outbox messages first (read-only)."""
+    """The newest outbox messages first, bodies decrypted (read-only; the development mailbox)."""
     statement = (
         select(OutboxMessage)
         .order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())

@@ -132,11 +132,25 @@ def _local_hostname() -> str:
     return socket.getfqdn() or "localhost"
 
 
+class SmtpUnavailable(Exception):
+    """The server cannot take mail now, whatever the message: it cannot be reached, TLS or the
+    log-in fails, or it answers 421 (service not available). Nothing is wrong with the message."""
+
+
+def _only_unavailable_replies(exc: smtplib.SMTPException) -> bool:
+    """Whether the server refused with 421 (it is closing, busy or shutting down) for everything."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code == 421 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+
+
 class SmtpConnection:
     """One SMTP connection, opened on first use and reused for several messages.
 
-    Errors are raised (``OSError`` for network problems, ``smtplib.SMTPException`` for anything
-    the server refuses); after an error the connection is closed and the next send reconnects.
+    ``send`` raises ``SmtpUnavailable`` when the server cannot take mail at all (connecting,
+    TLS, log-in, a 421 reply); other errors are about this message or this connection
+    (``smtplib.SMTPException`` for a refusal, ``OSError`` when the connection breaks). After an
+    error the connection is closed and the next send reconnects.
     """
 
     def __init__(self, config: SmtpConfig) -> None:
@@ -145,7 +159,8 @@ class SmtpConnection:
 
     def _connect(self) -> smtplib.SMTP:
         config = self.config
-        context = ssl.create_default_context()
+        # Loading the system's certificates takes tens of milliseconds: only when TLS is used.
+        context = ssl.create_default_context() if config.security is not SmtpSecurity.NONE else None
         client: smtplib.SMTP
         if config.security is SmtpSecurity.TLS:
             client = smtplib.SMTP_SSL(
@@ -177,9 +192,17 @@ class SmtpConnection:
     def send(self, *, envelope_from: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
         """Send one message; returns the recipients the server refused (empty when all went)."""
         if self._client is None:
-            self._client = self._connect()
+            try:
+                self._client = self._connect()
+            except OSError as exc:  # smtplib's errors are OSErrors too
+                raise SmtpUnavailable(f"{type(exc).__name__}: {exc}") from exc
         try:
             refused = self._client.sendmail(envelope_from, list(recipients), message)
+        except smtplib.SMTPException as exc:
+            self.close()
+            if _only_unavailable_replies(exc):
+                raise SmtpUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise
         except BaseException:
             self.close()
             raise

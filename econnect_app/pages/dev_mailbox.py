@@ -1,4 +1,8 @@
-"""/dev/mailbox: the outbox as a mailbox, for following email flows locally (dev, no SMTP)."""
+"""/dev/mailbox: the outbox as a mailbox, for following email flows locally (dev, no SMTP).
+
+The outbox stores bodies encrypted (mail/stored_bodies.py); this page is one of the two places
+that reads them decrypted (the other is sending), and only in development.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app.formatting import format_datetime
+from econnect_app.mail import stored_bodies
 from econnect_app.mail.outbox import list_recent_messages
 from econnect_app.models import OutboxMessage
 from econnect_app.settings import get_settings
@@ -16,6 +21,7 @@ from econnect_app.state.auth import AuthState, Updates
 MAILBOX_SIZE = 50
 UNAVAILABLE_TEXT = "The mailbox is only available in development without an SMTP server."
 EMPTY_TEXT = "No emails yet. Emails the app sends appear here."
+UNREADABLE_HTML = f"<p>{stored_bodies.UNREADABLE_TEXT}</p>"
 
 
 @dataclasses.dataclass
@@ -46,7 +52,7 @@ def mailbox_entry(message: OutboxMessage) -> MailboxEntry:
         subject=message.subject,
         time=format_datetime(message.created_at),
         status=message.status,
-        html_body=message.html_body,
+        html_body=message.html_body if stored_bodies.is_readable(message) else UNREADABLE_HTML,
     )
 
 

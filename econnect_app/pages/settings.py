@@ -1,7 +1,8 @@
-"""/settings: the environment's name and subscription plan (Administrators)."""
+"""/settings: the environment's name and subscription plan, and its email delivery (Administrators)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import reflex as rx
@@ -16,10 +17,12 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import app_layout, section_card
+from econnect_app.formatting import format_datetime, plural
 from econnect_app.models import Plan, User
-from econnect_app.services import environments, permissions
+from econnect_app.services import environments, outbox_admin, permissions
 from econnect_app.services.errors import ConfirmationNeeded
-from econnect_app.state.auth import AuthState, Updates
+from econnect_app.settings import get_settings
+from econnect_app.state.auth import AuthState, Updates, row_activity
 
 PLAN_CHOICES: list[str] = [plan.value for plan in Plan]
 DENIED_MESSAGE = "Only administrators can change the settings of this environment."
@@ -33,6 +36,48 @@ PLAN_DESCRIPTIONS: list[tuple[str, str]] = [
     ),
     (Plan.PROFESSIONAL.value, "Everything in Basic, for firms that link many clients."),
 ]
+RETRY_EMAIL = "retry-email"
+RETRY_ALL_EMAILS = "retry-all-emails"
+ALL_SENT_TEXT = "No email is waiting or failed: every email was sent or is on its way."
+
+
+@dataclasses.dataclass
+class FailedEmailView:
+    """One email that could not be sent, as the Email delivery section shows it."""
+
+    id: int
+    to_address: str
+    subject: str
+    created: str
+    problem: str
+
+
+def _failed_notice(overview: outbox_admin.DeliveryOverview) -> str:
+    if not overview.failed_count:
+        return ""
+    text = (
+        f"{plural(overview.failed_count, 'email')} could not be sent. Check the address, then send "
+        f"{'it' if overview.failed_count == 1 else 'them'} again."
+    )
+    if overview.failed_count > len(overview.failed):
+        text += f" The newest {len(overview.failed)} are listed."
+    return text
+
+
+def _waiting_notice(overview: outbox_admin.DeliveryOverview) -> str:
+    if not overview.waiting_count:
+        return ""
+    if not get_settings().mail_enabled:
+        return (
+            "No mail server is set up (ECONNECT_SMTP_URL), so emails stay in the outbox. In development "
+            "they are shown at /dev/mailbox."
+        )
+    verb = "is" if overview.waiting_count == 1 else "are"
+    return (
+        f"{plural(overview.waiting_count, 'email')} {verb} waiting to be sent (the oldest since "
+        f"{format_datetime(overview.waiting_since)}): the mail server cannot be reached or asked to try "
+        "later. They go out as soon as it takes mail again."
+    )
 
 
 class SettingsState(AuthState):
@@ -45,6 +90,10 @@ class SettingsState(AuthState):
     denied: bool = False
     confirm_message: str = ""  # what a plan change would do, asked before it is made
     _pending_change: dict[str, str] = {}
+    failed_emails: list[FailedEmailView] = []
+    failed_notice: str = ""
+    waiting_notice: str = ""
+    delivery_window_days: int = 14
 
     def _fill(self, db: Session, actor: User) -> None:
         """Put the environment's current values in the form (Administrators only)."""
@@ -56,6 +105,24 @@ class SettingsState(AuthState):
         self.form_name = environment.name
         self.form_plan = environment.plan
         self.form_version += 1
+        self._fill_delivery(db, actor)
+
+    def _fill_delivery(self, db: Session, actor: User) -> None:
+        """The Email delivery section: what waits, what failed (Administrators only)."""
+        overview = outbox_admin.delivery_overview(db, actor=actor)
+        self.failed_emails = [
+            FailedEmailView(
+                id=email.id,
+                to_address=email.to_address,
+                subject=email.subject,
+                created=format_datetime(email.created_at),
+                problem=email.problem,
+            )
+            for email in overview.failed
+        ]
+        self.failed_notice = _failed_notice(overview)
+        self.waiting_notice = _waiting_notice(overview)
+        self.delivery_window_days = overview.window_days
 
     @rx.event
     async def load(self) -> Updates:
@@ -102,6 +169,30 @@ class SettingsState(AuthState):
             busy_with=CONFIRM_CHANGE,
             action_id=action_id,
         )
+
+    @rx.event
+    def retry_email(self, message_id: int, action_id: str | None = None) -> Updates:
+        """Send one email that could not be sent again."""
+
+        def action(db: Session, actor: User) -> Any:
+            email = outbox_admin.retry_failed_email(db, actor=actor, message_id=message_id)
+            self._fill_delivery(db, actor)
+            return rx.toast.success(f"The email to {email.to_address} will be sent again.")
+
+        return self._act(action, busy_with=row_activity(RETRY_EMAIL, message_id), action_id=action_id)
+
+    @rx.event
+    def retry_all_emails(self, action_id: str | None = None) -> Updates:
+        """Send every email that could not be sent again."""
+
+        def action(db: Session, actor: User) -> Any:
+            count = outbox_admin.retry_all_failed_emails(db, actor=actor)
+            self._fill_delivery(db, actor)
+            if not count:
+                return rx.toast.info("There are no emails to send again.")
+            return rx.toast.success(f"{plural(count, 'email')} will be sent again.")
+
+        return self._act(action, busy_with=RETRY_ALL_EMAILS, action_id=action_id)
 
     @rx.event
     def cancel_change(self) -> None:
@@ -187,6 +278,87 @@ def _confirm_dialog() -> rx.Component:
     )
 
 
+def _failed_email_row(email: rx.Var[FailedEmailView]) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(rx.text(email.to_address, weight="medium", size="2")),
+        rx.table.cell(rx.text(email.subject, size="2")),
+        rx.table.cell(rx.text(email.created, size="2")),
+        rx.table.cell(rx.text(email.problem, size="1", color_scheme="gray")),
+        rx.table.cell(
+            rx.button(
+                "Retry",
+                size="1",
+                variant="soft",
+                on_click=SettingsState.retry_email(email.id, AuthState.action_id),
+                loading=is_busy_with(row_activity(RETRY_EMAIL, email.id)),
+                disabled=AuthState.busy,
+                aria_label="Retry the email to " + email.to_address,
+            )
+        ),
+        align="center",
+    )
+
+
+def _failed_emails() -> rx.Component:
+    return rx.vstack(
+        rx.callout(
+            SettingsState.failed_notice, icon="triangle-alert", color_scheme="red", role="alert", width="100%"
+        ),
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("To"),
+                        rx.table.column_header_cell("Subject"),
+                        rx.table.column_header_cell("Written"),
+                        rx.table.column_header_cell("Problem"),
+                        rx.table.column_header_cell("Actions"),
+                    )
+                ),
+                rx.table.body(rx.foreach(SettingsState.failed_emails, _failed_email_row)),
+                variant="surface",
+                size="1",
+                width="100%",
+            ),
+            width="100%",
+            overflow_x="auto",
+        ),
+        rx.hstack(
+            rx.button(
+                "Retry all",
+                variant="soft",
+                on_click=SettingsState.retry_all_emails(AuthState.action_id),
+                loading=is_busy_with(RETRY_ALL_EMAILS),
+                disabled=AuthState.busy,
+            ),
+            justify="end",
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _email_delivery() -> rx.Component:
+    return section_card(
+        "Email delivery",
+        rx.cond(
+            SettingsState.waiting_notice != "",
+            rx.callout(
+                SettingsState.waiting_notice, icon="clock", color_scheme="blue", role="status", width="100%"
+            ),
+        ),
+        rx.cond(
+            SettingsState.failed_notice != "",
+            _failed_emails(),
+            rx.cond(SettingsState.waiting_notice == "", rx.text(ALL_SENT_TEXT, size="2")),
+        ),
+        description="Emails the app sends for your environment. An email that could not be sent within "
+        + SettingsState.delivery_window_days.to_string()
+        + " days is not sent again: its link no longer works.",
+    )
+
+
 def settings_page() -> rx.Component:
     """The settings page."""
     return app_layout(
@@ -196,11 +368,16 @@ def settings_page() -> rx.Component:
             rx.cond(
                 SettingsState.denied,
                 rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
-                section_card(
-                    "Environment",
-                    _settings_form(),
-                    _confirm_dialog(),
-                    description="The name your users and partners see, and your subscription plan.",
+                rx.vstack(
+                    section_card(
+                        "Environment",
+                        _settings_form(),
+                        _confirm_dialog(),
+                        description="The name your users and partners see, and your subscription plan.",
+                    ),
+                    _email_delivery(),
+                    spacing="4",
+                    width="100%",
                 ),
             ),
             rx.center(rx.spinner(size="3"), padding="40px", width="100%", aria_label="Loading settings"),

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
@@ -133,6 +134,8 @@ class MailCatcher:
     first and then the second message, so a test that triggers a mail twice waits for both.
     """
 
+    latest: ClassVar[MailCatcher | None] = None  # the last one started: where shared flows read mail
+
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -145,9 +148,10 @@ class MailCatcher:
 
     @classmethod
     def start(cls, host: str = "127.0.0.1", port: int | None = None) -> MailCatcher:
-        """Create and start a server on a free port."""
+        """Create and start a server on a free port (``MailCatcher.latest`` until another starts)."""
         catcher = cls(host, port)
         catcher._controller.start()
+        MailCatcher.latest = catcher
         return catcher
 
     def stop(self) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import socket
 import threading
-from collections.abc import Iterator
-from datetime import timedelta
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -20,14 +22,16 @@ from aiosmtpd.smtp import Session as SMTPSession
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from econnect_app.mail import delivery
+from econnect_app.mail import claims, delivery
+from econnect_app.mail.claims import STALE_CLAIM_AFTER
 from econnect_app.mail.delivery import deliver_due_messages, delivery_loop, retry_delay
 from econnect_app.mail.outbox import queue_email
 from econnect_app.mail.smtp import SmtpConfig
-from econnect_app.models import OutboxMessage, utcnow
+from econnect_app.models import Environment, Notification, OutboxMessage, Role, User, utcnow
 from econnect_app.settings import get_settings
 
 RESET_LINK = "http://localhost:3000/reset-password/tok-123?x=1&y=2"
+WAIT_SECONDS = 10  # only ever reached when the code under test is broken
 
 
 class RecordingHandler:
@@ -42,6 +46,62 @@ class RecordingHandler:
         self.messages.append((envelope, parsed))  # type: ignore[arg-type]
         self.received.set()
         return "250 Message accepted for delivery"
+
+
+class SlowFirstHandler(RecordingHandler):
+    """Holds the reply to the first message until ``release`` is set (a slow server), then answers
+    ``first_reply``; later messages are accepted at once."""
+
+    def __init__(self, first_reply: str = "250 Message accepted for delivery") -> None:
+        super().__init__()
+        self.first_reply = first_reply
+        self.holding = threading.Event()  # the first message arrived and waits for its reply
+        self.release = threading.Event()
+        self._first = True
+
+    async def handle_DATA(self, server: SMTPServer, session: SMTPSession, envelope: Envelope) -> str:
+        if not self._first:
+            return await super().handle_DATA(server, session, envelope)
+        self._first = False
+        self.holding.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, WAIT_SECONDS)
+        if self.first_reply.startswith("250"):
+            return await super().handle_DATA(server, session, envelope)
+        return self.first_reply
+
+
+class RefusingHandler(RecordingHandler):
+    """Answers every recipient with ``reply`` (e.g. 550: no such mailbox; 421: not available)."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__()
+        self.reply = reply
+
+    async def handle_RCPT(
+        self, server: SMTPServer, session: SMTPSession, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        return self.reply
+
+
+class FakeClock:
+    """The time the delivery code reads (``delivery.utcnow``), moved on by the test."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = WAIT_SECONDS) -> bool:
+    """Whether ``condition`` became true within ``timeout`` seconds (checked every 10 ms)."""
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.01)
+    return True
 
 
 def free_port() -> int:
@@ -60,11 +120,20 @@ def smtp(port: int) -> SmtpConfig:
     return SmtpConfig(host="127.0.0.1", port=port, timeout_seconds=5)
 
 
-def start_server(port: int) -> tuple[Controller, RecordingHandler]:
-    handler = RecordingHandler()
+def start_server(port: int, handler: RecordingHandler | None = None) -> tuple[Controller, RecordingHandler]:
+    handler = handler or RecordingHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     return controller, handler
+
+
+@contextlib.contextmanager
+def running(port: int, handler: RecordingHandler) -> Iterator[RecordingHandler]:
+    controller, _ = start_server(port, handler)
+    try:
+        yield handler
+    finally:
+        controller.stop()
 
 
 @pytest.fixture()
@@ -74,13 +143,16 @@ def server(port: int) -> Iterator[RecordingHandler]:
     controller.stop()
 
 
-def queue_reset(engine: Engine, *, to: str = "ann@example.com", name: str = "Ann") -> int:
+def queue_reset(
+    engine: Engine, *, to: str = "ann@example.com", name: str = "Ann", environment_id: int | None = None
+) -> int:
     with Session(engine, expire_on_commit=False) as session:
         message = queue_email(
             session,
             template="password_reset",
             to=to,
             context={"name": name, "link": RESET_LINK, "expires_minutes": 30},
+            environment_id=environment_id,
         )
         session.commit()
         assert message.id is not None
@@ -156,43 +228,49 @@ def test_cc_addresses_receive_the_message_too(
     assert received["Cc"] == "inviter@example.com"
 
 
-def test_a_message_waits_while_the_server_is_down_and_goes_out_when_it_is_back(
+def test_a_long_outage_counts_against_no_message_and_the_mail_goes_out_when_the_server_is_back(
+    engine: Engine, smtp: SmtpConfig, port: int
+) -> None:
+    message_ids = [queue_reset(engine, to=f"user{n}@example.com") for n in range(3)]
+    runs = get_settings().mail_retry_limit * 3
+    outage_start = utcnow()
+
+    # Connection refused, run after run for more than a day: far more runs than the retry limit.
+    for run in range(runs):
+        report = deliver_due_messages(engine, smtp=smtp, now=outage_start + timedelta(hours=run))
+        assert report.server_unavailable and "ConnectionRefusedError" in report.server_unavailable
+        assert report.attempted == 0
+
+    for message_id in message_ids:
+        row = load(engine, message_id)
+        assert (row.status, row.attempts) == ("queued", 0)
+    assert str(load(engine, message_ids[0]).last_error).startswith("Waiting for the mail server")
+
+    with running(port, RecordingHandler()) as handler:
+        report = deliver_due_messages(engine, smtp=smtp, now=outage_start + timedelta(hours=runs))
+
+    assert sorted(report.sent) == message_ids
+    assert sorted(rcpt for envelope, _ in handler.messages for rcpt in envelope.rcpt_tos) == [
+        "user0@example.com", "user1@example.com", "user2@example.com",
+    ]  # fmt: skip
+    assert RESET_LINK in text_of(handler.messages[0][1])
+    for message_id in message_ids:
+        row = load(engine, message_id)
+        assert (row.status, row.attempts, row.last_error) == ("sent", 0, None)
+
+
+def test_a_server_that_answers_421_counts_against_no_message(
     engine: Engine, smtp: SmtpConfig, port: int
 ) -> None:
     message_id = queue_reset(engine)
-    first_run = utcnow()
 
-    report = deliver_due_messages(engine, smtp=smtp, now=first_run)
+    with running(port, RefusingHandler("421 4.3.2 Service not available, try later")):
+        for run in range(get_settings().mail_retry_limit + 1):
+            report = deliver_due_messages(engine, smtp=smtp, now=utcnow() + timedelta(hours=run))
+            assert report.server_unavailable and report.attempted == 0
 
-    assert report.retrying == [message_id]
     row = load(engine, message_id)
-    assert row.status == "queued"
-    assert row.attempts == 1
-    assert row.last_error
-    assert row.next_attempt_at == first_run + retry_delay(1)
-    assert row.next_attempt_at > utcnow()
-
-    controller, handler = start_server(port)
-    try:
-        # Not due yet: nothing is sent before next_attempt_at.
-        assert deliver_due_messages(engine, smtp=smtp, now=first_run + timedelta(seconds=1)).sent == []
-        assert handler.messages == []
-
-        later = row.next_attempt_at + timedelta(seconds=1)
-        report = deliver_due_messages(engine, smtp=smtp, now=later)
-    finally:
-        controller.stop()
-
-    assert report.sent == [message_id]
-    assert len(handler.messages) == 1
-    envelope, received = handler.messages[0]
-    assert envelope.rcpt_tos == ["ann@example.com"]
-    assert received["Subject"] == "Reset your eConnect password"
-    assert RESET_LINK in text_of(received)
-    row = load(engine, message_id)
-    assert row.status == "sent"
-    assert row.sent_at == later
-    assert row.attempts == 1
+    assert (row.status, row.attempts) == ("queued", 0)
 
 
 def test_two_concurrent_workers_send_each_message_exactly_once(
@@ -221,33 +299,68 @@ def test_two_concurrent_workers_send_each_message_exactly_once(
     assert statuses == ["sent"] * 12
 
 
-def test_after_the_retry_limit_the_message_is_failed_and_kept(
-    engine: Engine, smtp: SmtpConfig
+def add_environment_with_administrators(engine: Engine) -> int:
+    """An environment with two active Administrators and a plain user; its id."""
+    with Session(engine) as session:
+        environment = Environment(name="Lovelace Accounting")
+        session.add(environment)
+        session.flush()
+        for email, role in (
+            ("ada@example.com", Role.ADMINISTRATOR),
+            ("grace@example.com", Role.ADMINISTRATOR),
+            ("plain@example.com", Role.USER),
+        ):
+            session.add(User(environment_id=environment.id, email=email, name=email, role=role.value))
+        session.commit()
+        assert environment.id is not None
+        return environment.id
+
+
+def notified(engine: Engine) -> list[tuple[str, str]]:
+    """(recipient's email, message) of every notification, in order."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(User.email, Notification.message)
+            .join(User, User.id == Notification.user_id)  # type: ignore[arg-type]
+            .order_by(Notification.id)
+        ).all()
+    return [(email, message) for email, message in rows]
+
+
+def test_a_message_the_server_refuses_fails_after_the_retry_limit_and_the_administrators_are_told(
+    engine: Engine, smtp: SmtpConfig, port: int
 ) -> None:
-    message_id = queue_reset(engine)
+    environment_id = add_environment_with_administrators(engine)
+    message_id = queue_reset(engine, environment_id=environment_id)
     limit = get_settings().mail_retry_limit
     now = utcnow()
 
-    for attempt in range(1, limit + 1):
-        report = deliver_due_messages(engine, smtp=smtp, now=now)
-        row = load(engine, message_id)
-        assert row.attempts == attempt
-        if attempt < limit:
-            assert report.retrying == [message_id]
-            assert row.status == "queued"
-            assert row.next_attempt_at == now + retry_delay(attempt)
-            now = row.next_attempt_at
-        else:
-            assert report.failed == [message_id]
-            assert row.status == "failed"
+    with running(port, RefusingHandler("550 5.1.1 No such mailbox")) as handler:
+        for attempt in range(1, limit + 1):
+            report = deliver_due_messages(engine, smtp=smtp, now=now)
+            row = load(engine, message_id)
+            assert row.attempts == attempt
+            assert report.server_unavailable is None
+            if attempt < limit:
+                assert report.retrying == [message_id]
+                assert row.status == "queued"
+                assert row.next_attempt_at == now + retry_delay(attempt)
+                now = row.next_attempt_at
+            else:
+                assert report.failed == [message_id]
+                assert row.status == "failed"
+    assert handler.messages == []
 
-    # A failed message is never tried again, and never deleted.
-    later = now + timedelta(days=30)
-    assert deliver_due_messages(engine, smtp=smtp, now=later).attempted == 0
+    # A failed message is not tried again by the worker, and never deleted.
+    assert deliver_due_messages(engine, smtp=smtp, now=now + timedelta(days=1)).attempted == 0
     row = load(engine, message_id)
-    assert row.status == "failed"
-    assert row.attempts == limit
-    assert row.last_error
+    assert (row.status, row.attempts) == ("failed", limit)
+    assert row.last_error and "No such mailbox" in row.last_error
+    message = (
+        "The email \u201cReset your eConnect password\u201d to ann@example.com could not be sent. "
+        "Open Settings to send it again."
+    )
+    assert notified(engine) == [("ada@example.com", message), ("grace@example.com", message)]
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -285,6 +398,68 @@ def test_a_stale_claim_is_put_back_and_sent(
     assert report.sent == [message_id]
     assert len(server.messages) == 1
     assert load(engine, message_id).status == "sent"
+
+
+def in_background(
+    function: Callable[..., delivery.DeliveryReport], *args: object, **kwargs: object
+) -> concurrent.futures.Future[delivery.DeliveryReport]:
+    """Run a delivery worker in a thread; the future gives its report."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(function, *args, **kwargs)
+    pool.shutdown(wait=False)
+    return future
+
+
+def claimed_at(engine: Engine, message_id: int) -> datetime | None:
+    return load(engine, message_id).claimed_at
+
+
+def test_a_slow_send_keeps_its_claim_so_a_second_worker_never_sends_it_again(
+    engine: Engine, smtp: SmtpConfig, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message_id = queue_reset(engine)
+    clock = FakeClock()
+    monkeypatch.setattr(delivery, "utcnow", clock)
+    monkeypatch.setattr(claims, "CLAIM_RENEWAL_EVERY", timedelta(milliseconds=20))
+
+    with running(port, SlowFirstHandler()) as handler:
+        first = in_background(deliver_due_messages, engine, smtp=smtp)
+        assert handler.holding.wait(WAIT_SECONDS)  # the first worker is sending, the server is slow
+        clock.now += STALE_CLAIM_AFTER + timedelta(minutes=1)  # ... for longer than a claim lasts
+        # The sender is alive: it renews its claim while it waits for the server.
+        wait_until(lambda: claimed_at(engine, message_id) == clock.now)
+
+        second = deliver_due_messages(engine, smtp=smtp)  # another backend worker's run
+        handler.release.set()
+        first_report = first.result(WAIT_SECONDS)
+
+    assert (second.released_stale, second.attempted) == (0, 0)
+    assert first_report.sent == [message_id]
+    assert [envelope.rcpt_tos for envelope, _ in handler.messages] == [["ann@example.com"]]
+    assert load(engine, message_id).status == "sent"
+
+
+def test_the_late_outcome_of_a_worker_whose_claim_was_taken_over_is_not_written(
+    engine: Engine, smtp: SmtpConfig, port: int
+) -> None:
+    """A worker that hung (its claim went stale and another worker sent the message) cannot
+    overwrite the new outcome: here its late "try again later" would queue a sent message again."""
+    message_id = queue_reset(engine)
+    hung_at = utcnow()
+
+    with running(port, SlowFirstHandler(first_reply="451 4.3.0 Try again later")) as handler:
+        hung = in_background(deliver_due_messages, engine, smtp=smtp, now=hung_at)
+        assert handler.holding.wait(WAIT_SECONDS)
+        stale_at = hung_at + STALE_CLAIM_AFTER + timedelta(minutes=1)
+        second = deliver_due_messages(engine, smtp=smtp, now=stale_at)
+        assert (second.released_stale, second.sent) == (1, [message_id])
+        handler.release.set()
+        hung.result(WAIT_SECONDS)
+
+    row = load(engine, message_id)
+    assert (row.status, row.attempts, row.last_error) == ("sent", 0, None)
+    assert len(handler.messages) == 1
+    assert deliver_due_messages(engine, smtp=smtp, now=hung_at + timedelta(days=1)).attempted == 0
 
 
 def run_in_fresh_loop(coroutine) -> None:  # type: ignore[no-untyped-def]

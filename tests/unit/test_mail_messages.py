@@ -29,6 +29,10 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"name": "Ann", "email": "ann@example.com", "link": LINK, "expires_days": 3},
         "Confirm your email address for eConnect",
     ),
+    "account_confirmation": (
+        {"name": "Ann", "email": "ann@example.com", "link": LINK, "expires_days": 3},
+        "Confirm your email address to finish signing up for eConnect",
+    ),
     "membership_invitation": (
         {
             "name": "Ada",
@@ -240,3 +244,71 @@ def test_partnership_emails_need_every_value(template: str) -> None:
     del context["link"]
     with pytest.raises(Exception, match="link"):
         render_message(template, context)
+
+
+# --- accounts and addresses (issue 8) -------------------------------------------------------------
+
+ATTEMPT = {
+    "email": "ann@example.com",
+    "proven": True,
+    "invitation": False,
+    "claim_link": "",
+    "expires_days": 3,
+    "log_in_link": "http://localhost:3000/login",
+    "reset_link": "http://localhost:3000/forgot-password",
+}
+
+
+def test_a_sign_up_attempt_tells_the_owner_to_log_in_or_reset() -> None:
+    message = render_message("sign_up_attempt", ATTEMPT)
+
+    assert message.subject == "Someone tried to sign up for eConnect with your email address"
+    for body in (message.text_body, message.html_body):
+        assert "ann@example.com" in body
+        assert "http://localhost:3000/login" in body
+        assert "http://localhost:3000/forgot-password" in body
+        assert "claim" not in body
+
+
+@pytest.mark.parametrize(("invitation", "closes"), [(False, "the account that holds it"), (True, "the invitation")])
+def test_a_sign_up_attempt_on_an_unconfirmed_address_offers_the_claim_link(invitation: bool, closes: str) -> None:
+    context = dict(ATTEMPT, proven=False, invitation=invitation, claim_link=LINK)
+
+    message = render_message("sign_up_attempt", context)
+
+    assert LINK in message.text_body
+    assert 'href="http://localhost:3000/some/path/tok_en-123?a=1&amp;b=2"' in message.html_body
+    assert "valid for 3 days" in message.text_body
+    assert closes in message.text_body
+
+
+def test_address_has_account_says_what_was_asked_and_that_nothing_changed() -> None:
+    context = {
+        "email": "ann@example.com",
+        "what": "add ann@example.com to another eConnect account",
+        "log_in_link": "http://localhost:3000/login",
+        "reset_link": "http://localhost:3000/forgot-password",
+    }
+
+    message = render_message("address_has_account", context)
+
+    assert message.subject == "Your email address already has an eConnect account"
+    assert "Someone asked to add ann@example.com to another eConnect account. Nothing was changed" in message.text_body
+    assert "http://localhost:3000/forgot-password" in message.html_body
+
+
+def test_password_changed_says_when_and_what_to_do_if_it_was_not_you() -> None:
+    context = {
+        "name": "Ann",
+        "email": "ann@example.com",
+        "how": "reset through an emailed link",
+        "when": "3 Mar 2025, 14:05 UTC",
+        "reset_link": "http://localhost:3000/forgot-password",
+    }
+
+    message = render_message("password_changed", context)
+
+    assert message.subject == "Your eConnect password was changed"
+    assert "was reset through an emailed link on 3 Mar 2025, 14:05 UTC" in message.text_body
+    assert "If this was not you" in message.text_body and "If this was not you" in message.html_body
+    assert 'href="http://localhost:3000/forgot-password"' in message.html_body
