@@ -4,7 +4,7 @@ import reflex as rx
 
 import econnect_app.models  # noqa: F401  (registers the tables for migrations)
 from econnect_app import routes
-from econnect_app.api import mount_api
+from econnect_app.edge import EConnectApp
 from econnect_app.mail.delivery import delivery_loop
 from econnect_app.maintenance import expiry_loop
 from econnect_app.pages.activate import ActivateState, activate_page
@@ -30,14 +30,15 @@ from econnect_app.pages.partners import PartnersState, partners_page
 from econnect_app.pages.profile import ProfileState, profile_page
 from econnect_app.pages.relationship_request import RelationshipRequestState, relationship_request_page
 from econnect_app.pages.settings import SettingsState, settings_page
-from econnect_app.pages.signup import signup_page
+from econnect_app.pages.signup import SignupState, signup_page
 from econnect_app.pages.users import UsersState, users_page
+from econnect_app.settings import get_settings
 from econnect_app.state.auth import AuthState
 from econnect_app.state.live import live_updates_task
 
-app = rx.App(
-    # /api/v1 for accounting software, served by the same backend.
-    api_transformer=mount_api,
+# Served through econnect_app.edge: /api/v1 for accounting software in front of Reflex's routing,
+# and the security headers on every answer (pages, API, the rest).
+app = EConnectApp(
     head_components=[rx.el.link(rel="stylesheet", href="/styles.css")],
     # Top centre: outcomes stay readable without covering the buttons of tables and forms.
     toaster=rx.toast.provider(position="top-center", close_button=True, duration=4000, rich_colors=True),
@@ -55,14 +56,14 @@ def _title(name: str) -> str:
 
 # Public pages.
 app.add_page(rx.center(rx.spinner(size="3"), height="100vh"), route="/", title="eConnect", on_load=AuthState.route_home)
-app.add_page(signup_page, route=routes.SIGNUP, title=_title("Create account"), on_load=AuthState.redirect_if_signed_in)
+app.add_page(signup_page, route=routes.SIGNUP, title=_title("Create account"), on_load=[AuthState.redirect_if_signed_in, SignupState.start_over])
 app.add_page(login_page, route=routes.LOGIN, title=_title("Log in"), on_load=AuthState.redirect_if_signed_in)
 app.add_page(forgot_password_page, route=routes.FORGOT_PASSWORD, title=_title("Forgot password"), on_load=ForgotPasswordState.start_over)
 app.add_page(reset_password_page, route=routes.RESET_PASSWORD, title=_title("New password"), on_load=ResetPasswordState.check_link)
 app.add_page(invitation_page, route=routes.ACCEPT_INVITATION, title=_title("Invitation"), on_load=InvitationState.load)
 app.add_page(activate_page, route=routes.ACTIVATE, title=_title("Authorisation request"), on_load=ActivateState.load)
 app.add_page(relationship_request_page, route=routes.RELATIONSHIP_REQUEST, title=_title("Relationship request"), on_load=RelationshipRequestState.load)
-app.add_page(confirm_email_page, route=routes.CONFIRM_EMAIL, title=_title("Confirm email"), on_load=ConfirmEmailState.confirm)
+app.add_page(confirm_email_page, route=routes.CONFIRM_EMAIL, title=_title("Confirm email"), on_load=ConfirmEmailState.load)
 
 # Signed-in pages: the session is re-validated on every load.
 app.add_page(onboarding_page, route=routes.ONBOARDING, title=_title("Welcome"), on_load=[AuthState.require_login, OrganisationsState.load])
@@ -80,5 +81,7 @@ app.add_page(users_page, route=routes.USERS, title=_title("Users"), on_load=[Aut
 app.add_page(settings_page, route=routes.SETTINGS, title=_title("Settings"), on_load=[AuthState.require_login, SettingsState.load])
 app.add_page(profile_page, route=routes.PROFILE, title=_title("My profile"), on_load=[AuthState.require_login, ProfileState.load])
 
-# Development only: the outbox as a mailbox (the page refuses to show anything otherwise).
-app.add_page(dev_mailbox_page, route=routes.DEV_MAILBOX, title=_title("Mailbox"), on_load=DevMailboxState.load)
+# Development only: the outbox as a mailbox (the page refuses to show anything without it). In
+# production the route does not exist: neither compiled into the frontend nor known to the backend.
+if get_settings().dev_mode:
+    app.add_page(dev_mailbox_page, route=routes.DEV_MAILBOX, title=_title("Mailbox"), on_load=DevMailboxState.load)

@@ -1,6 +1,7 @@
 """The HTTP API for accounting software (/api/v1), authenticated with connection keys.
 
-Joined to the Reflex backend with ``rx.App(api_transformer=mount_api)``.
+Put in front of the Reflex backend by ``econnect_app.edge`` (``mount_api``), outside Reflex's own
+routing.
 """
 
 from econnect_app.api.app import api_app, create_api_app, is_api_path, mount_api

@@ -1,4 +1,9 @@
-"""The /api/v1 ASGI app and how it joins the Reflex backend (``rx.App(api_transformer=...)``)."""
+"""The /api/v1 ASGI app, and how requests reach it (``mount_api``, used by ``econnect_app.edge``).
+
+Layers, outermost first: the access log (one line per call), the key guard (401 before anything
+else, then the key set's rate limit: 429), the routes (JSON 404 and 405; no redirects: a trailing
+slash answers 404 rather than a redirect built from the request's ``Host`` header).
+"""
 
 from __future__ import annotations
 
@@ -7,31 +12,57 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from econnect_app.api import responses
-from econnect_app.api.openapi import API_PREFIX, openapi_document
+from econnect_app.api.access_log import AccessLog
+from econnect_app.api.guard import KeyGuard, route_path
+from econnect_app.api.openapi import API_PREFIX, OPENAPI_PATH, openapi_document
 from econnect_app.api.organisations import get_organisation
+from econnect_app.api.rate_limit import KeySetRateLimit, limits_storage
 from econnect_app.db import get_engine
+from econnect_app.settings import get_settings
 
 
 def _openapi_json(_request: Request) -> JSONResponse:
     return JSONResponse(openapi_document())
 
 
-def create_api_app(*, engine_factory: Callable[[], Engine] = get_engine) -> Starlette:
-    """The API app; every request opens its own database session on ``engine_factory()``."""
+def _rate_limit_from_settings() -> KeySetRateLimit:
+    settings = get_settings()
+    return KeySetRateLimit(settings.api_rate_limit, limits_storage(settings.redis_url))
+
+
+def create_api_app(
+    *,
+    engine_factory: Callable[[], Engine] = get_engine,
+    rate_limit: Callable[[], KeySetRateLimit] = _rate_limit_from_settings,
+) -> Starlette:
+    """The API app; every request opens its own database sessions on ``engine_factory()``, and
+    counts calls in ``rate_limit()`` (made on first use; the settings' limit by default)."""
+    made: list[KeySetRateLimit] = []
+
+    def shared_rate_limit() -> KeySetRateLimit:
+        if not made:
+            made.append(rate_limit())
+        return made[0]
+
     app = Starlette(
         routes=[
-            Route(f"{API_PREFIX}/openapi.json", _openapi_json, methods=["GET"]),
+            Route(OPENAPI_PATH, _openapi_json, methods=["GET"]),
             Route(
                 f"{API_PREFIX}/organisations/{{organisation_identifier}}",
                 get_organisation,
                 methods=["GET"],
             ),
+        ],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(KeyGuard, engine_factory=engine_factory, rate_limit=shared_rate_limit),
         ],
         exception_handlers={
             HTTPException: responses.http_exception_handler,
@@ -39,17 +70,9 @@ def create_api_app(*, engine_factory: Callable[[], Engine] = get_engine) -> Star
         },
         max_body_size=1024 * 1024,
     )
+    app.router.redirect_slashes = False
     app.state.engine_factory = engine_factory
     return app
-
-
-def _route_path(scope: Scope) -> str:
-    """The request path below the server's root path (if one is set)."""
-    path: str = scope.get("path", "")
-    root_path: str = scope.get("root_path", "")
-    if root_path and path.startswith(root_path + "/"):
-        return path[len(root_path) :]
-    return path
 
 
 def is_api_path(path: str) -> bool:
@@ -63,14 +86,16 @@ api_app: Starlette = create_api_app()
 def mount_api(backend: ASGIApp, *, api: ASGIApp | None = None) -> ASGIApp:
     """Wrap the Reflex backend: /api/v1 requests go to the API, everything else to Reflex.
 
-    Use as ``rx.App(api_transformer=mount_api)``. A function (rather than the Starlette app
-    itself) keeps ``api_app`` untouched, so building the backend twice mounts nothing twice.
-    ``api`` replaces ``api_app`` (tests serve one bound to their own database).
+    ``econnect_app.edge`` puts it outside Reflex's own routing (which answers a path holding a
+    newline with a plain-text 404 before any app code runs), so every /api/v1 answer is the
+    API's. A function (rather than the Starlette app itself) keeps ``api_app`` untouched, so
+    building the backend twice mounts nothing twice. ``api`` replaces ``api_app`` (tests serve
+    one bound to their own database).
     """
     api_target = api if api is not None else api_app
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_api_path(_route_path(scope)):
+        if scope["type"] == "http" and is_api_path(route_path(scope)):
             await api_target(scope, receive, send)
         else:
             await backend(scope, receive, send)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 
 from sqlmodel import Session
 from starlette.requests import Request
@@ -22,9 +21,10 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
         return None
+    # Not base64 (binascii.Error; ValueError for a non-ASCII header), or not UTF-8 (UnicodeDecodeError).
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
         return None
     app_key, separator, secret = decoded.partition(":")
     if not separator or not app_key or not secret:

@@ -1,10 +1,15 @@
-"""/keys: the environment's connection keys and the organisations they reach.
+"""/keys: the environment's named key sets and the organisations they reach.
+
+An environment may hold several key sets (for example one per software installation), each shown
+in a region named after it with its App key, `Rotate` and `Revoke key set`; after a rotation the
+previous Secret keeps working until the time shown, unless `Revoke now` ends it sooner.
 
 The Secret is shown once, right after it is created or rotated, to the administrator who did it.
 It never enters Reflex state (which the server keeps, and re-sends in full whenever the page is
 reloaded): the handler pushes it straight into a browser-only variable (``NEW_SECRET``, React
-state), so it exists in that tab's memory until the page is left, reloaded or loaded again. The
-database keeps only its hash.
+state), with the id of its key set (``NEW_SECRET_KEY_SET``, so it shows in that set's region), so
+it exists in that tab's memory until the page is left, reloaded or loaded again. The database
+keeps only its hash.
 """
 
 from __future__ import annotations
@@ -18,16 +23,19 @@ from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.components.dialogs import confirm_dialog, copy_field
-from econnect_app.components.forms import is_busy_with
+from econnect_app.components.forms import app_form, is_busy_with, submit_button, submitting, text_field
 from econnect_app.components.layout import app_layout, empty_state, section_card
-from econnect_app.formatting import format_datetime
+from econnect_app.formatting import format_datetime, plural
 from econnect_app.models import KeySet, User
 from econnect_app.services import keys as keys_service
 from econnect_app.services.errors import PermissionDenied
+from econnect_app.services.permissions import is_admin
+from econnect_app.settings import get_settings
 from econnect_app.state.auth import AuthState, Updates
 
-CREATE_KEY_SET = "create-key-set"
 ROTATE_SECRET = "rotate-secret"
+REVOKE_PREVIOUS_SECRET = "revoke-previous-secret"
+REVOKE_KEY_SET = "revoke-key-set"
 DENIED_MESSAGE = "Only Advanced users and Administrators can see the connection keys."
 NO_CLIENTS_MESSAGE = (
     "No client organisations yet. Send an authorisation request; when the client accepts, "
@@ -37,14 +45,31 @@ SECRET_WARNING = (
     "Copy the Secret now and store it in your accounting software. It will not be shown again: "
     "we keep only a fingerprint of it. If it gets lost, rotate it."
 )
-ROTATE_WARNING = (
-    "A new Secret replaces the current one. The current Secret stops working at once: every "
-    "accounting package that uses it must get the new one."
+REVOKE_PREVIOUS_WARNING = (
+    "Software that still uses the previous Secret of this key set stops working at once. "
+    "The current Secret keeps working."
+)
+REVOKE_KEY_SET_WARNING = (
+    "Its App key and Secrets stop working at once, for every accounting package that uses them. "
+    "This cannot be undone; the organisation identifiers stay the same."
 )
 
 
 # The one-time Secret display: lives only in the browser tab (never in server-side state).
 NEW_SECRET = ClientStateVar.create("new_key_secret", default="", global_ref=True)
+NEW_SECRET_KEY_SET = ClientStateVar.create("new_key_secret_key_set", default=0, global_ref=True)
+
+
+@dataclasses.dataclass
+class KeySetCard:
+    """One key set as the page shows it (nothing secret)."""
+
+    id: int
+    name: str
+    app_key: str
+    created: str
+    rotated: str  # "" when never rotated
+    previous_works_until: str  # "" when no previous Secret works any more
 
 
 @dataclasses.dataclass
@@ -59,37 +84,61 @@ class KeyCard:
     instructions: str
 
 
+def key_set_card(key_set: KeySet) -> KeySetCard:
+    """The page's view of a key set."""
+    return KeySetCard(
+        id=key_set.id or 0,
+        name=key_set.name,
+        app_key=key_set.app_key,
+        created=format_datetime(key_set.created_at),
+        rotated=format_datetime(key_set.rotated_at) if key_set.rotated_at else "",
+        previous_works_until=(
+            format_datetime(key_set.previous_secret_valid_until)
+            if keys_service.previous_secret_works(key_set)
+            else ""
+        ),
+    )
+
+
+def grace_period_text(hours: int) -> str:
+    """How long a previous Secret keeps working, in words: "24 hours"."""
+    return plural(hours, "hour")
+
+
 class KeysState(AuthState):
-    """The key set, the one-time Secret display and the organisation cards."""
+    """The key sets, the one-time Secret display and the organisation cards."""
 
     loading: bool = True
     denied: bool = False
-    has_key_set: bool = False
-    app_key: str = ""
-    key_set_created: str = ""
-    last_rotated: str = ""
+    key_sets: list[KeySetCard] = []
+    new_key_set_name: str = keys_service.DEFAULT_KEY_SET_NAME  # what the Name field starts with
+    form_version: int = 0
+    grace_period: str = ""
     client_cards: list[KeyCard] = []
     own_cards: list[KeyCard] = []
 
-    def _show_key_set(self, key_set: KeySet | None) -> None:
-        self.has_key_set = key_set is not None
-        self.app_key = key_set.app_key if key_set else ""
-        self.key_set_created = format_datetime(key_set.created_at) if key_set else ""
-        self.last_rotated = format_datetime(key_set.rotated_at) if key_set else ""
+    def _show_key_sets(self, key_sets: list[KeySet], *, can_create: bool) -> None:
+        self.key_sets = [key_set_card(key_set) for key_set in key_sets]
+        name = keys_service.DEFAULT_KEY_SET_NAME if not key_sets and can_create else ""
+        if name != self.new_key_set_name:
+            self.new_key_set_name = name
+            self.form_version += 1
+        hours = get_settings().key_rotation_grace_hours
+        self.grace_period = grace_period_text(hours) if hours else ""
 
     def _refresh(self, db: Session, actor: User) -> None:
-        """Reload the key set and the cards (the services check the actor's role)."""
+        """Reload the key sets and the cards (the services check the actor's role)."""
         try:
-            key_set = keys_service.get_key_set(db, actor=actor)
+            key_sets = keys_service.list_key_sets(db, actor=actor)
             rows = keys_service.list_client_keys(db, actor=actor)
         except PermissionDenied:
             self.denied = True
-            self._show_key_set(None)
+            self.key_sets = []
             self.client_cards = []
             self.own_cards = []
             return
         self.denied = False
-        self._show_key_set(key_set)
+        self._show_key_sets(key_sets, can_create=is_admin(actor))
         cards = [
             (
                 row.is_own,
@@ -108,71 +157,186 @@ class KeysState(AuthState):
         self.own_cards = [card for is_own, card in cards if is_own]
 
     def _live_refresh(self, db: Session, user: User) -> None:
-        """A live update: a client that accepts or ends shows (or goes) without a reload."""
+        """A live update: a client that accepts or ends, or a key set another administrator
+        creates, rotates or revokes, shows (or goes) without a reload."""
         self._refresh(db, user)
 
     @rx.event
     async def load(self) -> Updates:
         """on_load: forget any Secret still on screen, then show the keys and organisations."""
         self.loading = True
-        yield NEW_SECRET.push("")
+        yield [NEW_SECRET.push(""), NEW_SECRET_KEY_SET.push(0)]
         try:
             async for update in self._load_live():
                 yield update
         finally:
             self.loading = False
 
-    def _show_new_secret(self, db: Session, actor: User, secret: str, message: str) -> list[Any]:
+    def _show_new_secret(
+        self, db: Session, actor: User, key_set: KeySet, secret: str, message: str
+    ) -> list[Any]:
         """Refresh the page and send the Secret to this browser tab only, once."""
         self._refresh(db, actor)
-        return [NEW_SECRET.push(secret), rx.toast.success(message)]
+        return [NEW_SECRET_KEY_SET.push(key_set.id), NEW_SECRET.push(secret), rx.toast.success(message)]
 
     @rx.event
-    def create_key_set(self, action_id: str | None = None) -> Updates:
-        """Create the environment's key set (Administrators) and show its Secret once."""
+    def create_key_set(self, form: dict[str, Any]) -> Updates:
+        """Create a named key set (Administrators) and show its Secret once."""
+        name = form.get("name", "") if isinstance(form, dict) else ""
 
         def action(db: Session, actor: User) -> Any:
-            _, secret = keys_service.create_key_set(db, actor=actor)
-            return self._show_new_secret(db, actor, secret, "Key set created. Copy the Secret now.")
+            key_set, secret = keys_service.create_key_set(
+                db, actor=actor, name=name if isinstance(name, str) else ""
+            )
+            self.form_version += 1  # the Name field starts afresh
+            return self._show_new_secret(
+                db,
+                actor,
+                key_set,
+                secret,
+                f"Key set \u201c{key_set.name}\u201d created. Copy the Secret now.",
+            )
 
         # Any Secret still on screen is forgotten as the work starts.
-        return self._act(action, busy_with=CREATE_KEY_SET, action_id=action_id, on_start=NEW_SECRET.push(""))
+        return self._act(action, form=form if isinstance(form, dict) else {}, on_start=NEW_SECRET.push(""))
 
     @rx.event
-    def rotate_secret(self, action_id: str | None = None) -> Updates:
-        """Replace the Secret (Administrators); the old one stops working at once."""
+    def rotate_secret(self, key_set_id: int, action_id: str | None = None) -> Updates:
+        """Give a key set a new Secret (Administrators); the old one works for the grace period."""
 
         def action(db: Session, actor: User) -> Any:
-            _, secret = keys_service.rotate_secret(db, actor=actor)
-            return self._show_new_secret(db, actor, secret, "Secret rotated. The old Secret no longer works.")
+            key_set, secret = keys_service.rotate_secret(db, actor=actor, key_set_id=key_set_id)
+            until = (
+                format_datetime(key_set.previous_secret_valid_until) if key_set.previous_secret_hash else ""
+            )
+            message = (
+                f"Secret rotated. The previous Secret works until {until}."
+                if until
+                else "Secret rotated. The previous Secret no longer works."
+            )
+            return self._show_new_secret(db, actor, key_set, secret, message)
 
-        return self._act(action, busy_with=ROTATE_SECRET, action_id=action_id, on_start=NEW_SECRET.push(""))
+        return self._act(
+            action,
+            busy_with=f"{ROTATE_SECRET}-{key_set_id}",
+            action_id=action_id,
+            on_start=NEW_SECRET.push(""),
+        )
+
+    @rx.event
+    def revoke_previous_secret(self, key_set_id: int, action_id: str | None = None) -> Updates:
+        """End the grace period of a key set's previous Secret now (Administrators)."""
+
+        def action(db: Session, actor: User) -> Any:
+            key_set = keys_service.revoke_previous_secret(db, actor=actor, key_set_id=key_set_id)
+            self._refresh(db, actor)
+            return rx.toast.success(f"The previous Secret of \u201c{key_set.name}\u201d no longer works.")
+
+        return self._act(action, busy_with=f"{REVOKE_PREVIOUS_SECRET}-{key_set_id}", action_id=action_id)
+
+    @rx.event
+    def revoke_key_set(self, key_set_id: int, action_id: str | None = None) -> Updates:
+        """Stop a whole key set now (Administrators)."""
+
+        def action(db: Session, actor: User) -> Any:
+            key_set = keys_service.revoke_key_set(db, actor=actor, key_set_id=key_set_id)
+            self._refresh(db, actor)
+            return rx.toast.success(f"Key set \u201c{key_set.name}\u201d revoked. Its keys no longer work.")
+
+        return self._act(
+            action,
+            busy_with=f"{REVOKE_KEY_SET}-{key_set_id}",
+            action_id=action_id,
+            on_start=[NEW_SECRET.push(""), NEW_SECRET_KEY_SET.push(0)],
+        )
 
 
-def _rotate_dialog() -> rx.Component:
+def _busy(activity: str, card: rx.Var) -> rx.Var[bool]:
+    return is_busy_with(activity + "-" + card.id.to_string())
+
+
+def _rotate_dialog(card: rx.Var) -> rx.Component:
+    keeps = rx.cond(
+        KeysState.grace_period != "",
+        "The current Secret keeps working for " + KeysState.grace_period + ", so you can update the "
+        "accounting software that uses it (Revoke now ends that sooner). A previous Secret that still "
+        "works stops at once.",
+        "The current Secret stops working at once: every accounting package that uses it must get "
+        "the new one.",
+    )
     return confirm_dialog(
         rx.button(
             rx.icon("refresh-cw", size=16),
             "Rotate",
-            size="3",
+            size="2",
             variant="soft",
             color_scheme="amber",
-            loading=is_busy_with(ROTATE_SECRET),
+            loading=_busy(ROTATE_SECRET, card),
         ),
-        title="Rotate the Secret?",
-        description=ROTATE_WARNING,
+        title="Rotate the Secret of \u201c" + card.name + "\u201d?",
+        description=rx.fragment("A new Secret replaces the current one. ", keeps),
         confirm_label="Rotate",
-        on_confirm=KeysState.rotate_secret(AuthState.action_id),
+        on_confirm=KeysState.rotate_secret(card.id, AuthState.action_id),
         color_scheme="amber",
     )
 
 
-def _new_secret_panel() -> rx.Component:
+def _revoke_key_set_dialog(card: rx.Var) -> rx.Component:
+    return confirm_dialog(
+        rx.button(
+            rx.icon("ban", size=16),
+            "Revoke key set",
+            size="2",
+            variant="soft",
+            color_scheme="red",
+            loading=_busy(REVOKE_KEY_SET, card),
+        ),
+        title="Revoke the key set \u201c" + card.name + "\u201d?",
+        description=REVOKE_KEY_SET_WARNING,
+        confirm_label="Revoke key set",
+        on_confirm=KeysState.revoke_key_set(card.id, AuthState.action_id),
+    )
+
+
+def _previous_secret_notice(card: rx.Var) -> rx.Component:
+    revoke_now = confirm_dialog(
+        rx.button(
+            "Revoke now",
+            size="1",
+            variant="outline",
+            color_scheme="red",
+            loading=_busy(REVOKE_PREVIOUS_SECRET, card),
+        ),
+        title="Stop the previous Secret of \u201c" + card.name + "\u201d now?",
+        description=REVOKE_PREVIOUS_WARNING,
+        confirm_label="Revoke now",
+        on_confirm=KeysState.revoke_previous_secret(card.id, AuthState.action_id),
+    )
     return rx.cond(
-        NEW_SECRET.value != "",
+        card.previous_works_until != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("clock", size=16)),
+            rx.callout.text(
+                "The previous Secret keeps working until ",
+                rx.text.strong(card.previous_works_until),
+                ". Update the accounting software that still uses it before then.",
+            ),
+            rx.cond(AuthState.is_admin, rx.box(revoke_now)),
+            color_scheme="amber",
+            size="1",
+            width="100%",
+        ),
+    )
+
+
+def _new_secret_panel(card: rx.Var) -> rx.Component:
+    return rx.cond(
+        (NEW_SECRET.value != "") & (NEW_SECRET_KEY_SET.value == card.id),
         rx.vstack(
-            rx.callout(SECRET_WARNING, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"),
-            copy_field("Secret", "secret", NEW_SECRET.value, "Secret"),
+            rx.callout(
+                SECRET_WARNING, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"
+            ),
+            copy_field("Secret", "secret", NEW_SECRET.value, "Secret of " + card.name),
             rx.hstack(
                 rx.button(
                     "I have stored the Secret",
@@ -193,54 +357,96 @@ def _new_secret_panel() -> rx.Component:
     )
 
 
-def _key_set_card() -> rx.Component:
-    existing = rx.vstack(
-        copy_field("App key", "app-key", KeysState.app_key, "App key"),
-        rx.text(
-            "Created ",
-            KeysState.key_set_created,
-            rx.cond(KeysState.last_rotated != "", rx.fragment(" · Secret rotated ", KeysState.last_rotated)),
-            size="1",
-            color_scheme="gray",
-        ),
-        rx.cond(
-            AuthState.is_admin,
-            rx.hstack(_rotate_dialog(), justify="end", width="100%"),
+def _key_set(card: rx.Var) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading(card.name, size="3", as_="h3"),
+            copy_field("App key", "app-key-" + card.id.to_string(), card.app_key, "App key of " + card.name),
+            _new_secret_panel(card),
             rx.text(
-                "The Secret was shown once to the administrator who created it. Ask an "
-                "administrator to rotate it if it is lost.",
-                size="2",
+                "Created ",
+                card.created,
+                rx.cond(card.rotated != "", rx.fragment(" · Secret rotated ", card.rotated)),
+                size="1",
                 color_scheme="gray",
             ),
-        ),
-        spacing="3",
-        width="100%",
-    )
-    missing = rx.cond(
-        AuthState.is_admin,
-        rx.vstack(
-            rx.text("Your environment has no key set yet.", size="2"),
-            rx.button(
-                rx.icon("key-round", size=16),
-                "Create key set",
-                size="3",
-                on_click=KeysState.create_key_set(AuthState.action_id),
-                loading=is_busy_with(CREATE_KEY_SET),
+            _previous_secret_notice(card),
+            rx.cond(
+                AuthState.is_admin,
+                rx.hstack(
+                    _revoke_key_set_dialog(card),
+                    _rotate_dialog(card),
+                    justify="end",
+                    spacing="2",
+                    width="100%",
+                ),
+                rx.text(
+                    "The Secret was shown once to the administrator who created it. Ask an "
+                    "administrator to rotate it if it is lost.",
+                    size="2",
+                    color_scheme="gray",
+                ),
             ),
             spacing="3",
+            width="100%",
         ),
+        role="region",
+        aria_label="Key set " + card.name,
+        width="100%",
+    )
+
+
+def _create_form() -> rx.Component:
+    return app_form(
+        rx.heading("New key set", size="3", as_="h3", margin_bottom="8px"),
+        rx.hstack(
+            rx.box(
+                text_field(
+                    "Name",
+                    "name",
+                    KeysState.field_errors,
+                    default_value=KeysState.new_key_set_name,
+                    hint="For example the software installation that will use it.",
+                    autocomplete="off",
+                ),
+                flex="1",
+                min_width="220px",
+            ),
+            rx.box(
+                submit_button("Create key set", submitting(KeysState.create_key_set)),
+                padding_top="22px",
+            ),
+            align="start",
+            spacing="3",
+            wrap="wrap",
+            width="100%",
+        ),
+        on_submit=KeysState.create_key_set,
+        key=KeysState.form_version,
+    )
+
+
+def _key_sets_card() -> rx.Component:
+    key_sets = rx.cond(
+        KeysState.key_sets.length() > 0,
+        rx.vstack(rx.foreach(KeysState.key_sets, _key_set), spacing="3", width="100%"),
         rx.text(
-            "Your environment has no key set yet. Ask an administrator to create one.",
+            rx.cond(
+                AuthState.is_admin,
+                "Your environment has no key set yet.",
+                "Your environment has no key set yet. Ask an administrator to create one.",
+            ),
             size="2",
         ),
     )
     return section_card(
-        "Key set",
-        rx.cond(KeysState.has_key_set, existing, missing),
-        _new_secret_panel(),
+        "Key sets",
+        key_sets,
+        rx.cond(AuthState.is_admin, _create_form()),
         description=(
-            "Accounting software connects with the App key and Secret (HTTP Basic: user name = "
-            "App key, password = Secret) and the Organisation identifier of the organisation."
+            "Accounting software connects with the App key and Secret of a key set (HTTP Basic: user "
+            "name = App key, password = Secret) and the Organisation identifier of the organisation. "
+            "Use one key set per software installation, so each can be rotated or revoked on its own."
         ),
     )
 
@@ -274,7 +480,9 @@ def _organisation_card(card: rx.Var, *, own: bool) -> rx.Component:
                     spacing="1",
                     width="100%",
                 ),
-                rx.text("No accounting software chosen for this organisation.", size="2", color_scheme="gray"),
+                rx.text(
+                    "No accounting software chosen for this organisation.", size="2", color_scheme="gray"
+                ),
             ),
             spacing="3",
             width="100%",
@@ -324,7 +532,7 @@ def _content() -> rx.Component:
     return rx.cond(
         KeysState.loading,
         rx.center(rx.spinner(size="3"), padding="40px", width="100%", aria_label="Loading connection keys"),
-        rx.vstack(_key_set_card(), _client_organisations(), _own_organisations(), spacing="5", width="100%"),
+        rx.vstack(_key_sets_card(), _client_organisations(), _own_organisations(), spacing="5", width="100%"),
     )
 
 
@@ -333,7 +541,8 @@ def keys_page() -> rx.Component:
     return app_layout(
         "Connection keys",
         rx.box(
-            NEW_SECRET,  # declares the browser-only variable here, at the top of the page
+            NEW_SECRET,  # declares the browser-only variables here, at the top of the page
+            NEW_SECRET_KEY_SET,
             rx.cond(
                 KeysState.denied,
                 rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),

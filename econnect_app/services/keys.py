@@ -1,7 +1,11 @@
-"""Connection keys: an environment's App key and Secret for the HTTP API.
+"""Connection keys: an environment's named key sets (App key and Secret) for the HTTP API.
 
-The Secret is returned once, when it is made, and only its SHA-256 hash is stored. Rotating it
-replaces the hash, so the old Secret stops working at once.
+An environment may hold several key sets (for example one per software installation), each with
+a name unique among the environment's current sets. The Secret is returned once, when it is made,
+and only its SHA-256 hash is stored. ``Rotate`` gives a set a new Secret and keeps the previous
+one valid for a grace period (``key_rotation_grace_hours``, 24 by default), so the software using
+it can be updated without an outage; ``revoke_previous_secret`` ends that grace at once, and
+``revoke_key_set`` stops a whole set at once (it is kept, as history, and works no more).
 """
 
 from __future__ import annotations
@@ -9,23 +13,37 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from econnect_app import security
+from econnect_app.formatting import display_name, format_datetime
 from econnect_app.models import Environment, KeySet, Role, SoftwarePackage, User, utcnow
-from econnect_app.services import access, activity
-from econnect_app.services.errors import Conflict, NotFound
+from econnect_app.services import access, activity, effects
+from econnect_app.services.errors import Conflict, NotFound, ValidationFailed
 from econnect_app.services.permissions import load_actor, require_role
 from econnect_app.services.transaction import committing
+from econnect_app.services.validation import FieldError, clean_required, parse_id
+from econnect_app.settings import get_settings
 
 APP_KEY_PREFIX = "ak_"
 SECRET_PREFIX = "sk_"
-KEY_SET_EXISTS_MESSAGE = "Your environment already has a key set. Rotate its secret instead."
-NO_KEY_SET_MESSAGE = "Your environment has no key set yet. Create one first."
-# Compared against when an App key is unknown, so both answers take the same work.
+DEFAULT_KEY_SET_NAME = "Default"
+KEY_SET_NAME_MAX_LENGTH = 100
+KEY_SET_SUBJECT = "key_set"
+KEY_SET_GONE_MESSAGE = "This key set no longer exists: it was revoked. Reload the page."
+KEY_SET_CHANGED_MESSAGE = (
+    "This key set was changed by someone else at the same moment. Reload the page and try again."
+)
+NO_PREVIOUS_SECRET_MESSAGE = "The previous Secret of this key set has already stopped working."
+# Compared against when an App key is unknown (or a set has no previous Secret in its grace
+# period), so every answer takes the same work.
 _UNKNOWN_KEY_HASH = security.hash_token(SECRET_PREFIX + secrets.token_urlsafe(32))
+_NO_PREVIOUS_HASH = security.hash_token(SECRET_PREFIX + secrets.token_urlsafe(32))
 
 
 @dataclass(frozen=True)
@@ -41,13 +59,23 @@ class ClientKeyRow:
     is_own: bool
 
 
+def _quoted(name: str) -> str:
+    """A key set's name as sentences quote it."""
+    return f"\u201c{name}\u201d"
+
+
 def _new_secret() -> tuple[str, str]:
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     return secret, security.hash_token(secret)
 
 
-def _key_set_of(session: Session, environment_id: int) -> KeySet | None:
-    return session.exec(select(KeySet).where(KeySet.environment_id == environment_id)).first()
+def _current_key_sets(session: Session, environment_id: int) -> list[KeySet]:
+    statement = (
+        select(KeySet)
+        .where(KeySet.environment_id == environment_id, col(KeySet.revoked_at).is_(None))
+        .order_by(col(KeySet.created_at), col(KeySet.id))
+    )
+    return list(session.exec(statement))
 
 
 def _require_keys_reader(session: Session, actor: User) -> User:
@@ -58,23 +86,74 @@ def _require_admin(session: Session, actor: User) -> User:
     return require_role(load_actor(session, actor), Role.ADMINISTRATOR)
 
 
-def get_key_set(session: Session, *, actor: User) -> KeySet | None:
-    """The actor's environment's key set, if any (Advanced users and Administrators)."""
+def _current_key_set(session: Session, actor: User, key_set_id: int | str | None) -> KeySet:
+    """The actor's environment's current key set ``key_set_id``; NotFound when it is revoked or
+    belongs to another environment (the same answer for both)."""
+    number = parse_id(key_set_id)
+    key_set = session.get(KeySet, number) if number is not None else None
+    if key_set is None or key_set.environment_id != actor.environment_id or key_set.revoked_at is not None:
+        raise NotFound(KEY_SET_GONE_MESSAGE)
+    return key_set
+
+
+def _change(session: Session, key_set: KeySet, **values: Any) -> None:
+    """Write ``values`` only if the set is still current and its Secret unchanged since it was
+    read (two administrators rotating at once: one wins, the other is told); Conflict otherwise."""
+    result = session.execute(
+        update(KeySet)
+        .where(
+            col(KeySet.id) == key_set.id,
+            col(KeySet.secret_hash) == key_set.secret_hash,
+            col(KeySet.revoked_at).is_(None),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(KEY_SET_CHANGED_MESSAGE)
+    effects.changed(session, key_set.environment_id)
+
+
+def previous_secret_works(key_set: KeySet, now: datetime | None = None) -> bool:
+    """Whether the Secret before the last rotation is still accepted (its grace period runs)."""
+    until = key_set.previous_secret_valid_until
+    return bool(key_set.previous_secret_hash) and until is not None and until > (now or utcnow())
+
+
+def list_key_sets(session: Session, *, actor: User) -> list[KeySet]:
+    """The environment's current key sets, oldest first (Advanced users and Administrators)."""
     actor = _require_keys_reader(session, actor)
-    return _key_set_of(session, actor.environment_id)
+    return _current_key_sets(session, actor.environment_id)
 
 
-def create_key_set(session: Session, *, actor: User) -> tuple[KeySet, str]:
-    """Create the environment's key set (Administrators; one per environment).
+def _clean_name(session: Session, environment_id: int, name: str) -> str:
+    try:
+        cleaned = clean_required(name, label="a name for the key set", max_length=KEY_SET_NAME_MAX_LENGTH)
+    except FieldError as error:
+        raise ValidationFailed({"name": error.message}) from None
+    if any(
+        existing.name.casefold() == cleaned.casefold()
+        for existing in _current_key_sets(session, environment_id)
+    ):
+        raise ValidationFailed({"name": _name_taken(cleaned)})
+    return cleaned
+
+
+def _name_taken(name: str) -> str:
+    return f"A key set named {_quoted(name)} already exists. Choose another name."
+
+
+def create_key_set(session: Session, *, actor: User, name: str = DEFAULT_KEY_SET_NAME) -> tuple[KeySet, str]:
+    """Create a named key set (Administrators); names are unique among the current sets.
 
     Returns the key set and the raw Secret: the only time the Secret is available.
     """
     actor = _require_admin(session, actor)
-    if _key_set_of(session, actor.environment_id) is not None:
-        raise Conflict(KEY_SET_EXISTS_MESSAGE)
+    name = _clean_name(session, actor.environment_id, name)
     secret, secret_hash = _new_secret()
     key_set = KeySet(
         environment_id=actor.environment_id,
+        name=name,
         app_key=APP_KEY_PREFIX + security.new_public_identifier(),
         secret_hash=secret_hash,
         created_by_id=actor.id,
@@ -88,54 +167,123 @@ def create_key_set(session: Session, *, actor: User) -> tuple[KeySet, str]:
                 environment_id=actor.environment_id,
                 actor=actor,
                 action="keys.created",
-                summary=f"{actor.name or actor.email} created the connection keys.",
-                subject_type="key_set",
+                summary=f"{display_name(actor)} created the key set {_quoted(name)}.",
+                subject_type=KEY_SET_SUBJECT,
                 subject_id=key_set.id,
             )
     except IntegrityError:
-        # Another administrator created one at the same moment (unique environment_id).
-        raise Conflict(KEY_SET_EXISTS_MESSAGE) from None
+        # Another administrator created a set of that name at the same moment (unique index).
+        raise ValidationFailed({"name": _name_taken(name)}) from None
     return key_set, secret
 
 
-def rotate_secret(session: Session, *, actor: User) -> tuple[KeySet, str]:
-    """Give the key set a new Secret (Administrators); the old one stops working at once.
+def rotate_secret(
+    session: Session, *, actor: User, key_set_id: int | str | None, now: datetime | None = None
+) -> tuple[KeySet, str]:
+    """Give a key set a new Secret (Administrators). The Secret it replaces keeps working for the
+    grace period (``key_rotation_grace_hours``; none when 0); a Secret still in an earlier grace
+    period stops working now.
 
     Returns the key set and the new raw Secret, available only now.
     """
     actor = _require_admin(session, actor)
-    key_set = _key_set_of(session, actor.environment_id)
-    if key_set is None:
-        raise NotFound(NO_KEY_SET_MESSAGE)
+    key_set = _current_key_set(session, actor, key_set_id)
+    now = now or utcnow()
+    grace = timedelta(hours=get_settings().key_rotation_grace_hours)
     secret, secret_hash = _new_secret()
+    valid_until = now + grace if grace else None
     with committing(session):
-        key_set.secret_hash = secret_hash
-        key_set.rotated_at = utcnow()
-        session.add(key_set)
+        _change(
+            session,
+            key_set,
+            secret_hash=secret_hash,
+            previous_secret_hash=key_set.secret_hash if grace else None,
+            previous_secret_valid_until=valid_until,
+            rotated_at=now,
+        )
+        until = f"; the previous Secret works until {format_datetime(valid_until)}" if valid_until else ""
         activity.record(
             session,
             environment_id=actor.environment_id,
             actor=actor,
             action="keys.rotated",
-            summary=f"{actor.name or actor.email} rotated the connection keys' secret.",
-            subject_type="key_set",
+            summary=f"{display_name(actor)} rotated the Secret of the key set {_quoted(key_set.name)}{until}.",
+            subject_type=KEY_SET_SUBJECT,
             subject_id=key_set.id,
         )
+    session.refresh(key_set)
     return key_set, secret
 
 
-def authenticate_key(session: Session, *, app_key: str, secret: str) -> KeySet | None:
-    """The key set whose App key and Secret these are, or None.
+def revoke_previous_secret(session: Session, *, actor: User, key_set_id: int | str | None) -> KeySet:
+    """End the grace period of a key set's previous Secret now (Administrators)."""
+    actor = _require_admin(session, actor)
+    key_set = _current_key_set(session, actor, key_set_id)
+    if not previous_secret_works(key_set):
+        raise Conflict(NO_PREVIOUS_SECRET_MESSAGE)
+    with committing(session):
+        _change(session, key_set, previous_secret_hash=None, previous_secret_valid_until=None)
+        activity.record(
+            session,
+            environment_id=actor.environment_id,
+            actor=actor,
+            action="keys.previous_secret_revoked",
+            summary=f"{display_name(actor)} revoked the previous Secret of the key set {_quoted(key_set.name)}.",
+            subject_type=KEY_SET_SUBJECT,
+            subject_id=key_set.id,
+        )
+    session.refresh(key_set)
+    return key_set
 
-    The Secret's hash is compared in constant time, and an unknown App key costs the same work.
+
+def revoke_key_set(session: Session, *, actor: User, key_set_id: int | str | None) -> KeySet:
+    """Stop a whole key set now, both Secrets (Administrators). The row is kept as history; its
+    name is free for a new set."""
+    actor = _require_admin(session, actor)
+    key_set = _current_key_set(session, actor, key_set_id)
+    with committing(session):
+        _change(session, key_set, revoked_at=utcnow(), revoked_by_id=actor.id)
+        activity.record(
+            session,
+            environment_id=actor.environment_id,
+            actor=actor,
+            action="keys.revoked",
+            summary=f"{display_name(actor)} revoked the key set {_quoted(key_set.name)}.",
+            subject_type=KEY_SET_SUBJECT,
+            subject_id=key_set.id,
+        )
+    session.refresh(key_set)
+    return key_set
+
+
+def authenticate_key(
+    session: Session, *, app_key: str, secret: str, now: datetime | None = None
+) -> KeySet | None:
+    """The current key set whose App key and Secret (or previous Secret, during its grace period)
+    these are, or None.
+
+    The Secret's hash is compared in constant time with both, and an unknown App key, a revoked
+    set or a set without a previous Secret costs the same work.
     """
     # No key holds a NUL character, and PostgreSQL refuses one in a query: such a key is unknown.
     known_form = bool(app_key) and "\x00" not in app_key
-    key_set = session.exec(select(KeySet).where(KeySet.app_key == app_key)).first() if known_form else None
-    presented = security.hash_token(secret)
-    expected = key_set.secret_hash if key_set is not None else _UNKNOWN_KEY_HASH
-    matches = hmac.compare_digest(presented.encode(), expected.encode())
-    return key_set if key_set is not None and matches else None
+    key_set = (
+        session.exec(
+            select(KeySet).where(KeySet.app_key == app_key, col(KeySet.revoked_at).is_(None))
+        ).first()
+        if known_form
+        else None
+    )
+    presented = security.hash_token(secret).encode()
+    current = key_set.secret_hash if key_set is not None else _UNKNOWN_KEY_HASH
+    previous = (
+        key_set.previous_secret_hash
+        if key_set is not None and key_set.previous_secret_hash and previous_secret_works(key_set, now)
+        else _NO_PREVIOUS_HASH
+    )
+    matches_current = hmac.compare_digest(presented, current.encode())
+    matches_previous = hmac.compare_digest(presented, previous.encode())
+    return key_set if key_set is not None and (matches_current | matches_previous) else None
 
 
 def list_client_keys(session: Session, *, actor: User) -> list[ClientKeyRow]:

@@ -1,4 +1,5 @@
-"""Production mode refuses to start without a real secret key, SMTP and the public URL."""
+"""Production mode refuses to start without a real secret key, SMTP and the public URL, and with
+settings that would expose credentials (each refusal names the variable and the fix)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from econnect_app.production import (
     MIN_SECRET_KEY_LENGTH,
     check_production,
+    is_loopback_host,
     is_production,
     production_problems,
     public_origin,
@@ -145,3 +147,129 @@ def test_anything_else_counts_as_a_server(argv: list[str]) -> None:
 )
 def test_public_origin_is_what_a_browser_sends(url: str, origin: str | None) -> None:
     assert public_origin(url) == origin
+
+
+# --- unsafe settings (issue 8, point 12) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mail.example.com", "must start with smtp:// or smtps://"),
+        ("https://mail.example.com", "must start with smtp:// or smtps://"),
+        ("smtp://mail.example.com:99999", "invalid port"),
+        ("smtp://user:hunter2@mail.example.com:notaport", "invalid port"),
+        ("smtp://mail.example.com?tls=1", "unknown option"),
+        ("smtps://mail.example.com?starttls=1", "not both"),
+        ("smtp://:hunter2@mail.example.com", "password but no user name"),
+    ],
+)
+def test_an_smtp_url_that_cannot_be_read_is_refused_naming_the_fix(url: str, says: str) -> None:
+    problems = production_problems({**READY, "ECONNECT_SMTP_URL": url})
+
+    assert len(problems) == 1
+    assert problems[0].startswith("ECONNECT_SMTP_URL")
+    assert says in problems[0]
+    assert "e.g. smtp://user:password@mail.example.com:587?starttls=1" in problems[0]
+    assert "hunter2" not in problems[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["smtp://mailer:hunter2@mail.example.com", "smtp://mailer:hunter2@mail.example.com:2525?starttls=0"],
+)
+def test_an_smtp_login_without_tls_to_another_machine_is_refused(url: str) -> None:
+    problems = production_problems({**READY, "ECONNECT_SMTP_URL": url})
+
+    assert problems == [
+        "ECONNECT_SMTP_URL would send the mail server's user name and password to mail.example.com "
+        "unencrypted: add ?starttls=1 (STARTTLS, port 587 unless given) or use smtps:// "
+        "(TLS, port 465 unless given)."
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://mailer:hunter2@mail.example.com?starttls=1",
+        "smtps://mailer:hunter2@mail.example.com",
+        "smtp://mail.example.com:25",  # no login: nothing to expose
+        "smtp://mailer:hunter2@127.0.0.1:2525",  # a relay on this machine
+        "smtp://mailer:hunter2@localhost:1025",
+        "smtp://mailer:hunter2@[::1]:1025",
+    ],
+)
+def test_safe_smtp_urls_are_accepted(url: str) -> None:
+    assert production_problems({**READY, "ECONNECT_SMTP_URL": url}) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["http://econnect.example.com", "http://192.168.1.20:3000", "HTTP://10.0.0.1"]
+)
+def test_a_public_url_without_https_on_another_machine_is_refused(url: str) -> None:
+    problems = production_problems({**READY, "ECONNECT_PUBLIC_URL": url})
+
+    assert len(problems) == 1
+    assert problems[0].startswith(f"ECONNECT_PUBLIC_URL={url!r} is not https")
+    assert "set https://" in problems[0] and "http://localhost:3000" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:3000",
+        "http://127.0.0.1:8080",
+        "http://127.1.2.3",
+        "http://[::1]:3000",
+        "https://x.nl",
+    ],
+)
+def test_http_on_this_machine_and_https_anywhere_are_accepted(url: str) -> None:
+    assert production_problems({**READY, "ECONNECT_PUBLIC_URL": url}) == []
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("127.0.0.1", True),
+        ("127.255.0.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost.example.com", False),
+        ("mail.localhost", False),
+        ("128.0.0.1", False),
+        ("0.0.0.0", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_loopback_hosts(host: str | None, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+def test_an_api_rate_limit_that_cannot_be_read_is_refused() -> None:
+    assert production_problems({**READY, "ECONNECT_API_RATE_LIMIT": "600/minute; 10000/day"}) == []
+
+    problems = production_problems({**READY, "ECONNECT_API_RATE_LIMIT": "lots"})
+
+    assert problems == [
+        "ECONNECT_API_RATE_LIMIT='lots' is not a rate limit: set it to calls per key set and period, "
+        "e.g. 300/minute (or several: 300/minute; 5000/hour), or leave it unset."
+    ]
+
+
+def test_the_refusal_lists_every_unsafe_setting() -> None:
+    unsafe = {
+        **READY,
+        "ECONNECT_SMTP_URL": "smtp://u:p@mail.example.com",
+        "ECONNECT_PUBLIC_URL": "http://e.nl",
+    }
+
+    with pytest.raises(SystemExit) as refused:
+        check_production(unsafe, REFLEX_RUN)
+
+    message = str(refused.value.code)
+    assert "  - ECONNECT_SMTP_URL would send" in message
+    assert "  - ECONNECT_PUBLIC_URL='http://e.nl' is not https" in message
