@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+import re
 
 from econnect_app.settings import get_settings
 
@@ -76,17 +76,59 @@ def absolute(path: str) -> str:
     return get_settings().public_url + path
 
 
-def safe_next_path(value: str | None, default: str) -> str:
-    """A local path to continue to after logging in (never another site).
+# Where ``next=`` may lead: every page route above but the log-out path (a sign-in that logs out).
+_NOT_A_NEXT_PATH = frozenset({LOGOUT})
+# A value for a dynamic segment ("[token]", "[organisation_id]"): tokens are URL-safe base64, ids digits.
+_DYNAMIC_SEGMENT_VALUE = re.compile(r"[A-Za-z0-9_-]{1,200}")
+# A query kept after the path: plain parameters only (no percent escapes, no slashes).
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~=&+-]{0,500}")
 
+
+def page_routes() -> tuple[str, ...]:
+    """Every route constant of this module ("/" included) that a user may be sent to."""
+    constants = (
+        value
+        for name, value in globals().items()
+        if name.isupper() and not name.startswith("_") and isinstance(value, str)
+    )
+    return ("/", *(route for route in constants if route.startswith("/") and route not in _NOT_A_NEXT_PATH))
+
+
+def _matches_route(path: str, route: str) -> bool:
+    """Whether ``path`` is ``route`` with each "[segment]" filled by a plain token or id."""
+    parts, route_parts = path.split("/"), route.split("/")
+    if len(parts) != len(route_parts):
+        return False
+    for part, route_part in zip(parts, route_parts, strict=True):
+        if route_part.startswith("[") and route_part.endswith("]"):
+            if not _DYNAMIC_SEGMENT_VALUE.fullmatch(part):
+                return False
+        elif part != route_part:
+            return False
+    return True
+
+
+def safe_next_path(value: str | None, default: str) -> str:
+    """A path of one of this app's pages to continue to after logging in, else ``default``.
+
+    ``value`` is the decoded ``next`` query parameter. Only a path made of one page route (its
+    dynamic segments filled with a plain token or id) is kept, with an optional plain query;
+    anything else goes to ``default``: other sites ("//host", "https:...", "/\\host"), control
+    characters, backslashes, percent escapes (an encoded slash decoded later), unknown paths.
     A trailing slash is dropped ("/dashboard/" -> "/dashboard"): in production Reflex's static
     server redirects a typed "/dashboard" to "/dashboard/".
     """
-    value = unquote(value or "")
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        path, mark, query = value.partition("?")
-        return (path.rstrip("/") or "/") + mark + query
-    return default
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 1000:
+        return default
+    path, mark, query = value.partition("?")
+    if not _PLAIN_QUERY.fullmatch(query):
+        return default
+    path = path.rstrip("/") or "/"
+    if path != "/" and "//" in path:
+        return default
+    if not any(_matches_route(path, route) for route in page_routes()):
+        return default
+    return path + mark + query
 
 
 def organisation_id_in(path: str) -> int:

@@ -26,50 +26,91 @@ from econnect_app.db import db_session
 from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import authorisations, sessions, software_packages
+from econnect_app.services.authorisations import import_csv as csv_file
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.state.auth import AuthState, Updates
-from econnect_app.state.off_loop import ProgressCallback, ThreadWithProgress
+from econnect_app.state.off_loop import ProgressCallback, ThreadWithProgress, run_off_loop
 
 CSV_UPLOAD_ID = "authorisations-csv"
 CSV_MAX_BYTES = 512 * 1024
 FILE_FIELD = "file"  # the field_errors key of a file the import refuses as a whole
+FILE_TOO_LARGE_MESSAGE = "The file is larger than 512 KB. Split it into files of at most 500 rows."
+FILE_REFUSED_MESSAGE = "Choose one CSV file (.csv or .txt) of at most 512 KB."
+IMPORT_RUNNING_MESSAGE = "An import is already running. Wait until it has finished."
+ENCODING_NOTES = {
+    csv_file.UTF8: "The file was read as UTF-8.",
+    csv_file.UTF16: "The file was read as UTF-16 (Unicode text).",
+    csv_file.WINDOWS_1252: (
+        "The file was not UTF-8, so it was read as Windows-1252 (what Excel saves as CSV): check that "
+        "letters such as é and ü came through."
+    ),
+}
 
 
 @dataclasses.dataclass
-class CsvRowProblem:
-    """One refused CSV row."""
+class CsvRowOutcome:
+    """One CSV row in the import's report: its line(s), its client and what happened to it."""
 
-    line: int
+    lines: str
+    client: str
     message: str
 
 
+@dataclasses.dataclass(frozen=True)
+class _Upload:
+    """The uploaded file: its name and bytes (``content`` is None when it was too large)."""
+
+    filename: str
+    content: bytes | None
+
+
+class _SignedOut:
+    """The browser session is no longer valid (the import goes to the log-in page)."""
+
+
+def _why_not_import(session_cookie: str) -> str | _SignedOut | None:
+    """Before reading the upload (in a worker thread): None when the user may import, else why not."""
+    with db_session() as db:
+        actor = sessions.authenticate(db, token=session_cookie or None)
+        if actor is None:
+            return _SignedOut()
+        return authorisations.why_cannot_send(db, actor=actor)
+
+
 def _import_for_session(
-    session_cookie: str, csv_text: str, on_progress: ProgressCallback
-) -> authorisations.BulkImportResult | None:
-    """The import, for the user of a browser session (in a worker thread); None when that session
-    is no longer valid."""
+    session_cookie: str, upload: _Upload, on_progress: ProgressCallback
+) -> tuple[authorisations.BulkImportResult, str] | None:
+    """The import and the encoding the file was read with, for the user of a browser session (in a
+    worker thread); None when that session is no longer valid."""
     with db_session() as db:
         actor = sessions.authenticate(db, token=session_cookie or None)
         if actor is None:
             return None
-        return authorisations.import_requests_csv(db, actor=actor, csv_text=csv_text, on_progress=on_progress)
+        decoded = csv_file.decode_csv_file(upload.content or b"", filename=upload.filename)
+        result = authorisations.import_requests_csv(
+            db, actor=actor, csv_text=decoded.text, on_progress=on_progress
+        )
+        return result, decoded.encoding
 
 
-async def _read_upload(chunks: rx.UploadChunkIterator, *, limit: int) -> bytes | None:
-    """The uploaded file's bytes (the first file only); None when it is larger than ``limit``.
-
-    Every chunk is consumed, so the upload request ends normally either way.
-    """
+async def _read_upload(chunks: rx.UploadChunkIterator, *, limit: int) -> _Upload:
+    """The uploaded file (the first file only), read no further than ``limit`` bytes: a larger file
+    is refused as soon as it passes the limit, the rest of it is never read."""
     content = bytearray()
-    first_file: str | None = None
-    too_large = False
+    filename: str | None = None
     async for chunk in chunks:
-        first_file = chunk.filename if first_file is None else first_file
-        if chunk.filename != first_file or too_large:
+        filename = chunk.filename if filename is None else filename
+        if chunk.filename != filename:
             continue
         content.extend(chunk.data)
-        too_large = len(content) > limit
-    return None if too_large else bytes(content)
+        if len(content) > limit:
+            return _Upload(filename=filename, content=None)
+    return _Upload(filename=filename or "", content=bytes(content))
+
+
+def _events(*events: Any) -> list[Any]:
+    """The events to send, leaving out the Nones (Reflex refuses a list holding one)."""
+    return [event for event in events if event is not None]
 
 
 class NewAuthorisationState(AuthState):
@@ -80,7 +121,9 @@ class NewAuthorisationState(AuthState):
     loaded: bool = False
     form_key: int = 0
     import_created: int = -1
-    import_errors: list[CsvRowProblem] = []
+    import_saved: list[CsvRowOutcome] = []
+    import_errors: list[CsvRowOutcome] = []
+    import_encoding_note: str = ""
     importing: bool = False
     import_done: int = 0
     import_total: int = 0
@@ -93,6 +136,16 @@ class NewAuthorisationState(AuthState):
         if self.import_total <= 0:
             return "Starting the import…"
         return f"Imported {self.import_done} of {self.import_total} rows"
+
+    @rx.var
+    def import_summary(self) -> str:
+        """What the finished import did, in one sentence or three."""
+        summary = f"{self.import_created} requests sent."
+        if self.import_errors:
+            summary += (
+                f" {len(self.import_errors)} rows were not sent: nothing was sent for them (listed below)."
+            )
+        return f"{summary} {self.import_encoding_note}".strip()
 
     @rx.var
     def import_percent(self) -> int:
@@ -109,8 +162,7 @@ class NewAuthorisationState(AuthState):
             self._package_ids = {package.name: package.id or 0 for package in packages}
             self.cannot_send_reason = authorisations.why_cannot_send(db, actor=actor) or ""
             if not self.importing:
-                self.import_created = -1
-                self.import_errors = []
+                self._forget_import()
             self.loaded = True
 
         return self._load(action)
@@ -141,66 +193,84 @@ class NewAuthorisationState(AuthState):
     @rx.event(background=True)
     async def import_csv(self, chunks: rx.UploadChunkIterator) -> Updates:
         """Create one request per valid row of the uploaded CSV file, showing the progress; report
-        the rows that were refused."""
-        content = await _read_upload(chunks, limit=CSV_MAX_BYTES)
-        if content is None:
-            yield [rx.toast.error("The file is too large. Split it into files of at most 500 rows."), _clear_file()]
-            return
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            yield [rx.toast.error("Save the file as CSV with UTF-8 encoding and try again."), _clear_file()]
-            return
+        exactly which rows were sent and why each other row was not.
+
+        The session and the right to send requests are checked before the upload is read; a file
+        larger than ``CSV_MAX_BYTES`` is refused as soon as it passes the limit.
+        """
         async with self:
             if self.importing:
-                yield [rx.toast.error("An import is already running. Wait until it has finished."), _clear_file()]
+                yield _events(rx.toast.error(IMPORT_RUNNING_MESSAGE), _clear_file())
                 return
             self.importing = True
             self.import_done = self.import_total = 0
-            self.import_created = -1
-            self.import_errors = []
+            self._forget_import()
             self.field_errors = {}
             session_cookie = self.session_cookie
+        outcome: Any = None
         try:
-            result, refusal = await self._run_import(session_cookie, text)
-        except BaseException:
+            outcome = await self._import(session_cookie, chunks)
+        finally:
             async with self:
                 self.importing = False
-            raise
-        async with self:
-            self.importing = False
-            outcome = self._show_import_result(result, refusal)
-        yield [outcome, _clear_file()]
+        yield _events(outcome, _clear_file())
 
-    async def _run_import(
-        self, session_cookie: str, text: str
-    ) -> tuple[authorisations.BulkImportResult | None, DomainError | None]:
-        """Run the import in a worker thread, showing its progress; (its result, or its refusal)."""
-        work = ThreadWithProgress(lambda on_progress: _import_for_session(session_cookie, text, on_progress))
+    async def _import(self, session_cookie: str, chunks: rx.UploadChunkIterator) -> Any:
+        """Check, read and import the upload; the message to send."""
+        refusal = await run_off_loop(lambda: _why_not_import(session_cookie))
+        if isinstance(refusal, _SignedOut):
+            async with self:
+                return self._login_redirect()
+        if refusal:
+            return rx.toast.error(refusal)
+        upload = await _read_upload(chunks, limit=CSV_MAX_BYTES)
+        if upload.content is None:
+            return rx.toast.error(FILE_TOO_LARGE_MESSAGE)
+        work = ThreadWithProgress(
+            lambda on_progress: _import_for_session(session_cookie, upload, on_progress)
+        )
         async for done, total in work.progress():
             async with self:
                 self.import_done, self.import_total = done, total
         try:
-            return await work.result(), None
+            imported = await work.result()
         except DomainError as error:
-            return None, error
+            async with self:
+                return self._show_refusal(error)
+        async with self:
+            if imported is None:
+                return self._login_redirect()
+            return self._show_import_result(*imported)
 
-    def _show_import_result(
-        self, result: authorisations.BulkImportResult | None, refusal: DomainError | None
-    ) -> Any:
-        """Show what the finished import did (under the state's lock); the message to send."""
+    def _forget_import(self) -> None:
+        self.import_created = -1
+        self.import_saved = []
+        self.import_errors = []
+        self.import_encoding_note = ""
+
+    def _show_refusal(self, refusal: DomainError) -> Any:
+        """A file refused as a whole: its message beside the upload area (or as a toast)."""
         if isinstance(refusal, ValidationFailed):
             self.field_errors = refusal.errors
             return None
-        if refusal is not None:
-            return rx.toast.error(refusal.message)
-        if result is None:
-            return self._login_redirect()
-        self.import_created = len(result.created)
-        self.import_errors = [CsvRowProblem(line=error.line, message=error.message) for error in result.errors]
+        return rx.toast.error(refusal.message)
+
+    def _show_import_result(self, result: authorisations.BulkImportResult, encoding: str) -> Any:
+        """Show what the finished import did (under the state's lock); the message to send."""
+        self.import_created = len(result.saved)
+        self.import_encoding_note = ENCODING_NOTES.get(encoding, "")
+        self.import_saved = [
+            CsvRowOutcome(lines=str(row.line), client=row.client, message="Sent") for row in result.saved
+        ]
+        self.import_errors = [
+            CsvRowOutcome(lines=error.lines, client=error.client or "—", message=error.message)
+            for error in result.errors
+        ]
         if result.errors:
-            return rx.toast.warning(f"{len(result.created)} requests sent; {len(result.errors)} rows need attention.")
-        return rx.toast.success(f"{len(result.created)} requests sent.")
+            return rx.toast.warning(
+                f"{len(result.saved)} requests sent; {len(result.errors)} rows were not sent and need attention."
+            )
+        return rx.toast.success(f"{len(result.saved)} requests sent.")
 
 
 def _clear_file() -> Any:
@@ -222,14 +292,19 @@ def _request_form() -> rx.Component:
                     errors,
                     hint="The accounting software the client uses.",
                 ),
-                text_field("Organisation", "organisation", errors, hint="The client's company you need access to."),
+                text_field(
+                    "Organisation", "organisation", errors, hint="The client's company you need access to."
+                ),
                 columns=rx.breakpoints(initial="1", sm="2"),
                 spacing="4",
                 width="100%",
             ),
             rx.hstack(
                 submit_button("Send request", submitting(NewAuthorisationState.send_request)),
-                rx.link(rx.button("Cancel", variant="soft", color_scheme="gray", type="button"), href=routes.AUTHORISATIONS),
+                rx.link(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", type="button"),
+                    href=routes.AUTHORISATIONS,
+                ),
                 spacing="3",
             ),
             spacing="4",
@@ -257,12 +332,42 @@ def _import_progress() -> rx.Component:
     )
 
 
+def _rows_table(rows: rx.Var, *, element_id: str, caption: str, outcome_header: str) -> rx.Component:
+    """A table of report rows: line, client and what happened."""
+    return rx.box(
+        rx.text(caption, size="2", weight="medium"),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Line"),
+                    rx.table.column_header_cell("Client"),
+                    rx.table.column_header_cell(outcome_header),
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    rows,
+                    lambda row: rx.table.row(
+                        rx.table.cell(row.lines), rx.table.cell(row.client), rx.table.cell(row.message)
+                    ),
+                )
+            ),
+            variant="surface",
+            width="100%",
+        ),
+        id=element_id,
+        width="100%",
+    )
+
+
 def _bulk_import() -> rx.Component:
+    state = NewAuthorisationState
     return rx.vstack(
         rx.text(
-            "A CSV file with a header row and the columns client name, email, software package and "
-            "organisation. Each valid row sends one request; rows with problems are listed below and "
-            "nothing is sent for them.",
+            "A CSV file (.csv or .txt, at most 512 KB and 500 rows) with a header row naming the columns "
+            "client name, email, software package and organisation (in English or Dutch: naam, e-mail, "
+            "softwarepakket, organisatie). Each valid row is sent on its own, whatever the other rows "
+            "hold; afterwards you see exactly which rows were sent and which were not, and why.",
             size="2",
             color_scheme="gray",
         ),
@@ -276,9 +381,11 @@ def _bulk_import() -> rx.Component:
             id=CSV_UPLOAD_ID,
             accept={"text/csv": [".csv"], "text/plain": [".csv", ".txt"]},
             max_files=1,
+            max_size=CSV_MAX_BYTES,
             multiple=False,
-            on_drop=NewAuthorisationState.import_csv(rx.upload_files_chunk(upload_id=CSV_UPLOAD_ID)),
-            disabled=NewAuthorisationState.importing,
+            on_drop=state.import_csv(rx.upload_files_chunk(upload_id=CSV_UPLOAD_ID)),
+            on_drop_rejected=lambda _files: rx.toast.error(FILE_REFUSED_MESSAGE),
+            disabled=state.importing,
             border=f"1px dashed {rx.color('accent', 7)}",
             border_radius="var(--radius-3)",
             padding="24px",
@@ -286,41 +393,28 @@ def _bulk_import() -> rx.Component:
             cursor="pointer",
             aria_label="Upload CSV file",
         ),
-        field_error(NewAuthorisationState.field_errors, FILE_FIELD),
-        rx.cond(NewAuthorisationState.importing, _import_progress()),
+        field_error(state.field_errors, FILE_FIELD),
+        rx.cond(state.importing, _import_progress()),
         rx.cond(
-            NewAuthorisationState.import_created >= 0,
+            state.import_created >= 0,
             rx.callout(
-                NewAuthorisationState.import_created.to_string() + " requests sent.",
+                state.import_summary,
                 icon="circle_check",
-                color_scheme="green",
+                color_scheme=rx.cond(state.import_errors.length() > 0, "amber", "green"),
                 role="status",
                 width="100%",
             ),
         ),
         rx.cond(
-            NewAuthorisationState.import_errors.length() > 0,
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            rx.table.column_header_cell("Line"),
-                            rx.table.column_header_cell("Problem"),
-                        )
-                    ),
-                    rx.table.body(
-                        rx.foreach(
-                            NewAuthorisationState.import_errors,
-                            lambda error: rx.table.row(
-                                rx.table.cell(error.line), rx.table.cell(error.message)
-                            ),
-                        )
-                    ),
-                    variant="surface",
-                    width="100%",
-                ),
-                id="import-errors",
-                width="100%",
+            state.import_errors.length() > 0,
+            _rows_table(
+                state.import_errors, element_id="import-errors", caption="Not sent", outcome_header="Problem"
+            ),
+        ),
+        rx.cond(
+            state.import_saved.length() > 0,
+            _rows_table(
+                state.import_saved, element_id="import-saved", caption="Sent", outcome_header="Result"
             ),
         ),
         spacing="3",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from econnect_app.models import ActivityLog, User
 
 # The length of ``activity_log.summary``. SQLite would keep a longer text, PostgreSQL refuses it;
 # summaries quote names and addresses people typed, so a long one is cut here, on every database.
 SUMMARY_MAX_LENGTH = 500
+# The ``subject_type`` of a row about one organisation (``subject_id`` is its id).
+ORGANISATION_SUBJECT = "organisation"
 
 
 def _shorten(text: str) -> str:
@@ -63,12 +66,18 @@ def record_each(
         )
 
 
-def recent(session: Session, *, environment_id: int, limit: int = 20) -> list[ActivityLog]:
-    """The newest activity of an environment, newest first."""
-    statement = (
-        select(ActivityLog)
-        .where(ActivityLog.environment_id == environment_id)
-        .order_by(col(ActivityLog.created_at).desc(), col(ActivityLog.id).desc())
-        .limit(limit)
-    )
-    return list(session.exec(statement))
+def recent(
+    session: Session, *, environment_id: int, limit: int = 20, about_organisations: Select | None = None
+) -> list[ActivityLog]:
+    """The newest activity of an environment, newest first.
+
+    ``about_organisations`` (a subquery of organisation ids): only the rows about one of them.
+    """
+    statement = select(ActivityLog).where(ActivityLog.environment_id == environment_id)
+    if about_organisations is not None:
+        statement = statement.where(
+            ActivityLog.subject_type == ORGANISATION_SUBJECT,
+            col(ActivityLog.subject_id).in_(about_organisations),
+        )
+    newest_first = (col(ActivityLog.created_at).desc(), col(ActivityLog.id).desc())
+    return list(session.exec(statement.order_by(*newest_first).limit(limit)))

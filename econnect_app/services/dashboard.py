@@ -9,11 +9,13 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from econnect_app.models import (
+    ActivityLog,
     Organisation,
+    Role,
     User,
     UserStatus,
 )
-from econnect_app.services import activity, authorisations, partnerships
+from econnect_app.services import activity, authorisations, memberships, partnerships
 from econnect_app.services.permissions import load_actor
 
 
@@ -42,6 +44,17 @@ def _count(session: Session, statement) -> int:  # type: ignore[no-untyped-def]
     return int(session.exec(statement).one())
 
 
+def _recent_activity(session: Session, *, actor: User, limit: int) -> list[ActivityLog]:
+    """The environment's newest activity; a plain User sees only what concerns the organisations
+    they are an Active member of."""
+    about = None
+    if actor.role == Role.USER.value:
+        about = memberships.organisations_of_user(actor.id)  # type: ignore[arg-type]
+    return activity.recent(
+        session, environment_id=actor.environment_id, limit=limit, about_organisations=about
+    )
+
+
 def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15) -> DashboardSummary:
     """What the dashboard shows the actor: their own environment only, re-read from the database
     (the actor must still be active)."""
@@ -65,7 +78,7 @@ def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15
     )
     feed = [
         ActivityItem(summary=entry.summary, created_at=entry.created_at)
-        for entry in activity.recent(session, environment_id=environment_id, limit=activity_limit)
+        for entry in _recent_activity(session, actor=actor, limit=activity_limit)
     ]
     return DashboardSummary(
         pending_requests=authorisations.count_pending(session, environment_id=environment_id),

@@ -139,6 +139,7 @@ _ENVIRONMENTS_OF: dict[type, Callable[[Connection, Any], Iterable[int | None]]] 
     UserEmail: lambda c, row: _environment_of_user(c, row.user_id),
     PartnershipManager: lambda c, row: _environments_of_partnership(c, row.partnership_id),
     RelationshipRequest: lambda _c, row: (row.requester_environment_id, row.target_environment_id),
+    UserSession: lambda c, row: _environment_of_user(c, row.user_id),
 }
 
 
@@ -163,6 +164,16 @@ def _really_changed(session: Session, row: Any) -> bool:
     )
 
 
+def _is_revocation(row: Any) -> bool:
+    """A login session just revoked (log-out, password change, block): though no page shows
+    sessions, the user's open pages must leave at once, so its environment is published."""
+    return (
+        isinstance(row, UserSession)
+        and row.revoked_at is not None
+        and inspect(row).attrs.revoked_at.history.has_changes()
+    )
+
+
 def _after_flush(session: Session, _flush_context: Any) -> None:
     pending = _pending(session)
     connection = session.connection()
@@ -174,7 +185,7 @@ def _after_flush(session: Session, _flush_context: Any) -> None:
             pending.activity_rows += 1
         elif table not in BOOKKEEPING_TABLES:
             pending.audited_tables.add(getattr(table, "__tablename__", table.__name__))
-        if table not in UNSEEN_TABLES:
+        if table not in UNSEEN_TABLES or _is_revocation(row):
             pending.environments |= environments_of(connection, row)
 
 

@@ -84,9 +84,36 @@ class OrganisationInput:
 
 
 def require_room_for_organisation(session: Session, *, environment: Environment) -> None:
-    """PlanLimitReached when the environment's plan allows no further organisation."""
+    """PlanLimitReached when the environment's plan allows no further organisation.
+
+    The early answer, before the form is validated; ``add_organisation_rows`` checks again, race-safe,
+    in the transaction that adds the organisation.
+    """
     limit = organisation_limit(environment.plan)
     if limit is not None and count_organisations(session, environment_id=environment.id) >= limit:
+        raise PlanLimitReached(PLAN_LIMIT_MESSAGE)
+
+
+def _locked_plan(session: Session, *, environment_id: int) -> str:
+    """The environment's plan, its row locked until the transaction ends (``FOR NO KEY UPDATE`` on
+    PostgreSQL): two additions, or an addition and a plan change, take their turns. Not ``FOR
+    UPDATE``: that would wait for the key-share locks that rows referring to the environment take
+    (accepting a request updates one first), and two acceptances would deadlock."""
+    statement = (
+        select(Environment.plan).where(Environment.id == environment_id).with_for_update(key_share=True)
+    )
+    return session.exec(statement).one()
+
+
+def _require_within_plan(session: Session, *, environment_id: int, plan: str) -> None:
+    """PlanLimitReached when the environment now holds more organisations than its plan allows.
+
+    Counted after the insert, in its transaction: on PostgreSQL the locked environment row makes a
+    simultaneous addition wait until this one has committed (and then count it); on SQLite the
+    insert already holds the database's single write lock.
+    """
+    limit = organisation_limit(plan)
+    if limit is not None and count_organisations(session, environment_id=environment_id) > limit:
         raise PlanLimitReached(PLAN_LIMIT_MESSAGE)
 
 
@@ -132,8 +159,11 @@ def add_organisation_rows(
 ) -> Organisation:
     """Add the organisation, the actor's Administrator membership and the activity row.
 
-    Runs inside the caller's transaction (flushes, does not commit).
+    Runs inside the caller's transaction (flushes, does not commit). PlanLimitReached when the
+    plan allows no further organisation (checked race-safely: two simultaneous additions cannot
+    both pass); the caller's transaction must then be rolled back.
     """
+    plan = _locked_plan(session, environment_id=actor.environment_id)
     organisation = Organisation(
         environment_id=actor.environment_id,
         name=data.name,
@@ -150,6 +180,7 @@ def add_organisation_rows(
     )
     session.add(organisation)
     session.flush()
+    _require_within_plan(session, environment_id=actor.environment_id, plan=plan)
     memberships.add_membership_row(
         session,
         organisation_id=organisation.id,  # type: ignore[arg-type]

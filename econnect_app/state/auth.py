@@ -38,6 +38,16 @@ A double click sends nothing twice: every form (``components.forms.app_form``) c
 their handler; ``_act`` accepts each (activity, id) once and issues a new id, so the repeat of a
 submission it has already accepted is ignored.
 
+Every handler of a state below ``AuthState`` checks its payload against its type hints before it
+runs (``state/payloads.py``): a client may send any event with any payload, and one that does not
+fit gets an error toast instead of a server exception.
+
+When a login ends (log-out, or a cookie found expired, revoked or missing while the tab still
+showed a user), ``_end_login`` forgets it and ``_perform`` resets every page state after the work,
+so nothing of that user stays in the tab's state; starting a session resets the other page states
+too. A tab logged out elsewhere is emptied and sent to the log-in page by the live updates
+(``state/live.py``).
+
 Work that may take longer than a second (the CSV import) is a background event instead
 (``@rx.event(background=True)``): it changes state only inside short ``async with self`` blocks,
 runs the work with ``off_loop.ThreadWithProgress`` and reports progress on the page.
@@ -47,10 +57,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import quote
 
 import reflex as rx
+from reflex.event import EventHandler
+from reflex.state import _override_base_method
 from sqlmodel import Session
 
 from econnect_app import routes
@@ -59,6 +72,7 @@ from econnect_app.models import Environment, Role, User
 from econnect_app.services import caller, environments, organisations, sessions
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.settings import get_settings
+from econnect_app.state import payloads
 from econnect_app.state.live_tabs import live_sessions, watch
 from econnect_app.state.off_loop import run_off_loop
 
@@ -68,11 +82,33 @@ ONBOARDING_OPEN_PATHS = frozenset({routes.ONBOARDING, routes.SETTINGS, routes.PR
 # The hidden field of every form that says which form it is and which action id it was shown with.
 ACTION_ID_FIELD = "action_id"
 ACCEPTED_ACTIONS_KEPT = 20
+# What to forget once the tab's login has ended (``_forget_pending``): every page state, or every
+# page state but the one whose public page is being loaded for the now anonymous visitor.
+FORGET_EVERY_PAGE = "every page"
+FORGET_OTHER_PAGES = "other pages"
 
 Updates = AsyncIterator[Any]
 """What a handler built on the helpers returns: Reflex sends each update as it comes."""
 SignedInAction = Callable[[Session, User], Any]
 PublicAction = Callable[[Session], Any]
+
+
+def session_cookie_options() -> dict[str, Any]:
+    """The session cookie's options, compiled into the frontend in the mode it is built for.
+
+    Secure in production (the browser sends it over https only). SameSite=Strict: the page's own
+    JavaScript reads the cookie and sends it with the hydrate event, so a tab opened from an
+    emailed link (a cross-site navigation) is logged in all the same. Not HttpOnly: Reflex keeps
+    client storage in ``document.cookie``, which cannot hold an HttpOnly cookie (docs/security.md).
+    """
+    settings = get_settings()
+    return {
+        "name": SESSION_COOKIE,
+        "path": "/",
+        "same_site": "strict",
+        "secure": not settings.dev_mode,
+        "max_age": settings.session_absolute_hours * 3600,
+    }
 
 
 def row_activity(kind: str, row_id: int | rx.Var) -> Any:
@@ -86,13 +122,7 @@ def row_activity(kind: str, row_id: int | rx.Var) -> Any:
 class AuthState(rx.State):
     """Who is logged in, as far as the browser may know it, and what this tab is busy with."""
 
-    session_cookie: str = rx.Cookie(
-        "",
-        name=SESSION_COOKIE,
-        path="/",
-        same_site="strict",
-        max_age=get_settings().session_absolute_hours * 3600,
-    )
+    session_cookie: str = rx.Cookie("", **session_cookie_options())
     signed_in: bool = False
     user_name: str = ""
     user_email: str = ""
@@ -108,6 +138,14 @@ class AuthState(rx.State):
 
     _user_id: int | None = None
     _accepted_actions: list[str] = []
+    _forget_pending: str = ""  # FORGET_EVERY_PAGE / FORGET_OTHER_PAGES once the login has ended
+
+    @classmethod
+    @_override_base_method  # Reflex's own mark for a state overriding one of its methods
+    def _create_event_handler(cls, fn: Any, event_handler_cls: type[EventHandler] = EventHandler) -> Any:
+        """Every handler of the app's states first checks its payload against its type hints: a
+        client may send any event with any payload (``state/payloads.py``)."""
+        return super()._create_event_handler(payloads.checked(fn), event_handler_cls)
 
     @rx.var
     def is_admin(self) -> bool:
@@ -127,7 +165,7 @@ class AuthState(rx.State):
 
     # --- who is logged in -----------------------------------------------------------------------
 
-    def _show_user(self, db: Session, user: User | None) -> None:
+    def _show_user(self, db: Session | None, user: User | None) -> None:
         if user is None:
             self.signed_in = False
             self._user_id = None
@@ -136,6 +174,7 @@ class AuthState(rx.State):
             self.is_relationship_manager = False
             self.client_only = False
             return
+        assert db is not None
         environment = db.get(Environment, user.environment_id)
         self.signed_in = True
         self._user_id = user.id
@@ -148,18 +187,52 @@ class AuthState(rx.State):
         self.client_only = environments.is_client_only(db, environment_id=user.environment_id)
 
     def _current_user(self, db: Session) -> User | None:
-        """Re-validate the session cookie against the database and refresh what is shown."""
+        """Re-validate the session cookie against the database and refresh what is shown.
+
+        When the tab had a login that is no longer valid (logged out elsewhere, expired, blocked),
+        the tab forgets it: the cookie, and every other page state (``_perform`` resets them).
+        """
+        had_login = bool(self.session_cookie) or self.signed_in
         user = sessions.authenticate(db, token=self.session_cookie or None)
+        if user is None and had_login:
+            self._end_login(FORGET_OTHER_PAGES)
         self._show_user(db, user)
         return user
+
+    def _end_login(self, forget: str) -> None:
+        """Forget this tab's login (in the action's thread): who is shown, the cookie, the live
+        updates; ``_perform`` then resets the page states (``forget`` says which)."""
+        self._show_user(None, None)
+        self.session_cookie = ""
+        if self._forget_pending != FORGET_EVERY_PAGE:
+            self._forget_pending = forget
+        token = self.router.session.client_token
+        if token:
+            live_sessions.forget(token)
+
+    async def _forget_page_states(self) -> None:
+        """Reset the page states after a login ended or a new one started, so nothing of the
+        previous user stays in this tab's state (a rehydrated or reconnected tab gets it whole).
+
+        Each is loaded first: with Redis an event loads only its own state's branch.
+        """
+        forget, self._forget_pending = self._forget_pending, ""
+        for page_state in AuthState.get_substates():
+            if forget == FORGET_OTHER_PAGES and isinstance(self, page_state):
+                continue  # a public page loading for the now anonymous visitor keeps what it loaded
+            state = await self.get_state(page_state)
+            state.reset()
 
     def _login_redirect(self) -> rx.event.EventSpec:
         path = self.router.url.path or routes.DASHBOARD
         return rx.redirect(f"{routes.LOGIN}?next={quote(path)}")
 
     def _start_session(self, db: Session, user: User, token: str) -> None:
+        """Show ``user`` as logged in with the session ``token``; the other page states start empty."""
         self.session_cookie = token
         self._show_user(db, user)
+        if not self._forget_pending:
+            self._forget_pending = FORGET_OTHER_PAGES
 
     def _link_token(self) -> str:
         """The token of an emailed link: the last segment of this page's path."""
@@ -205,10 +278,18 @@ class AuthState(rx.State):
         )  # fmt: skip
 
     def _act_public(
-        self, action: PublicAction, *, form: dict[str, Any] | None = None, busy_with: str = ""
+        self,
+        action: PublicAction,
+        *,
+        form: dict[str, Any] | None = None,
+        busy_with: str = "",
+        executor: Executor | None = None,
     ) -> Updates:
-        """Do ``action(db)`` (a page used without logging in), off the event loop, showing busy."""
-        return self._perform(self._with_domain_errors(action), busy=True, form=form, busy_with=busy_with)
+        """Do ``action(db)`` (a page used without logging in), off the event loop, showing busy
+        (on a thread of ``executor`` when given: ``off_loop.PASSWORD_CHECKS`` for log-ins)."""
+        return self._perform(
+            self._with_domain_errors(action), busy=True, form=form, busy_with=busy_with, executor=executor
+        )
 
     def _load(self, action: SignedInAction) -> Updates:
         """Read for the logged-in user (``action(db, actor)``) off the event loop."""
@@ -237,6 +318,8 @@ class AuthState(rx.State):
             with caller.calling_from(client), db_session() as db:
                 actor = self._current_user(db)
                 if actor is None:
+                    if self._forget_pending:
+                        self._forget_pending = FORGET_EVERY_PAGE  # this page's state too
                     return self._login_redirect()
                 return self._outcome(db, lambda: action(db, actor))
 
@@ -274,6 +357,7 @@ class AuthState(rx.State):
         busy_with: str = "",
         action_id: str | None = None,
         on_start: Any = None,
+        executor: Executor | None = None,
     ) -> Updates:
         """Run ``work`` in a worker thread; with ``busy``, the browser shows it meanwhile."""
         if form is not None and ACTION_ID_FIELD in form:
@@ -286,13 +370,15 @@ class AuthState(rx.State):
             self.busy_with = busy_with
         yield on_start
         try:
-            outcome = await run_off_loop(work)
+            outcome = await run_off_loop(work, executor)
         except Exception:
             self._end_busy()
             yield  # the page leaves its busy state before Reflex reports the error
             raise
         finally:
             self._end_busy()
+        if self._forget_pending:
+            await self._forget_page_states()
         yield outcome
 
     def _end_busy(self) -> None:
@@ -356,8 +442,7 @@ class AuthState(rx.State):
 
         def end_session(db: Session) -> Any:
             sessions.log_out(db, token=self.session_cookie or None)
-            self._show_user(db, None)
-            self.session_cookie = ""
+            self._end_login(FORGET_EVERY_PAGE)
             return [rx.redirect(routes.LOGIN), rx.toast.info("You are logged out.")]
 
         return self._act_public(end_session)

@@ -17,9 +17,12 @@ How it works (one backend worker; see "Several workers" below):
    activity), checks the user still belongs to that environment, and calls each watched state's
    ``_live_refresh(db, user)``: the data is re-read with that user's own permissions. Leaving
    ``modify_state`` sends the delta to that browser over its websocket.
-4. Bursts coalesce per tab: while a tab is being refreshed, further changes mark it for one more
-   refresh. A tab whose login is no longer valid, or whose user is now in another environment, is
-   forgotten; a tab disconnected for longer than ``live_tabs.DISCONNECTED_GRACE_SECONDS`` is
+4. A tab whose login ended (logged out in another tab, password changed, session revoked or
+   expired, user blocked: ``services/effects.py`` publishes the user's environment when a session
+   is revoked) loses its pages at once: its page states are emptied and it is sent to the log-in
+   page with a message saying why. A tab whose user is now in another environment is forgotten.
+5. Bursts coalesce per tab: while a tab is being refreshed, further changes mark it for one more
+   refresh. A tab disconnected for longer than ``live_tabs.DISCONNECTED_GRACE_SECONDS`` is
    forgotten by the periodic sweep (a reconnect re-runs the page's on_load, which registers it
    again).
 
@@ -35,6 +38,7 @@ the worker is refreshed once, since changes may have been missed meanwhile.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -42,12 +46,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import reflex as rx
+from reflex.state import StateUpdate
+from reflex_base.event import Event
 
-from econnect_app import live
+from econnect_app import live, routes
 from econnect_app.db import db_session
 from econnect_app.services import sessions
 from econnect_app.services.errors import DomainError
-from econnect_app.state.auth import AuthState
+from econnect_app.state.auth import FORGET_EVERY_PAGE, AuthState
 from econnect_app.state.live_tabs import LiveSessions, LiveView, live_sessions
 from econnect_app.state.off_loop import run_off_loop
 
@@ -169,10 +175,20 @@ async def _is_connected(app: rx.App, token: str) -> bool:
     return bool(await manager.is_token_connected(token))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Refreshed:
+    """What a tab's refresh found: keep the tab registered? and, when its login has ended, the
+    message to show it on the log-in page."""
+
+    keep: bool
+    signed_out_message: str = ""
+
+
 async def refresh_tab(app: rx.App, token: str, environment_id: int, views: tuple[type, ...]) -> bool:
     """Push fresh data into one tab's watched states; False when the tab should be forgotten.
 
     The tab's state stays locked (``modify_state``) while its data is re-read in a worker thread.
+    A tab whose login has ended is emptied and sent to the log-in page with a message.
     """
     if not await _is_connected(app, token):
         # Do not create or touch the state of a tab that is gone; forget it after a grace period.
@@ -181,28 +197,54 @@ async def refresh_tab(app: rx.App, token: str, environment_id: int, views: tuple
     async with app.modify_state(rx.BaseStateToken(ident=token, cls=views[0])) as root:
         auth = await root.get_state(AuthState)
         states = [await root.get_state(view) for view in views]
-        return await run_off_loop(
+        refreshed = await run_off_loop(
             functools.partial(_refresh_states, auth.session_cookie, environment_id, states)
         )
+        leave: list[Any] = []
+        if refreshed.signed_out_message:
+            leave = _to_log_in_page(auth, refreshed.signed_out_message)
+            auth._end_login(FORGET_EVERY_PAGE)
+            await auth._forget_page_states()
+    if leave:  # after the emptied states have reached the browser
+        await _send(app, token, *leave)
+    return refreshed.keep
 
 
-def _refresh_states(session_cookie: str, environment_id: int, states: Sequence[LiveView]) -> bool:
+def _to_log_in_page(auth: AuthState, message: str) -> list[Any]:
+    """The events that take a tab whose login ended to the log-in page, saying why."""
+    if message == sessions.SessionEnd.BLOCKED.value:
+        return [rx.redirect(routes.LOGIN), rx.toast.error(message)]
+    return [auth._login_redirect(), rx.toast.info(message)]
+
+
+async def _send(app: rx.App, token: str, *events: Any) -> None:
+    """Send events (a redirect, a toast) to one tab, as a handler's would be."""
+    namespace = app.event_namespace
+    if namespace is not None:
+        await namespace.emit_update(StateUpdate(events=Event.from_event_type(list(events))), token)
+
+
+def _refresh_states(session_cookie: str, environment_id: int, states: Sequence[LiveView]) -> _Refreshed:
     """Re-read the data of a tab's states with its own user (in a worker thread).
 
-    The tab's login is re-validated WITHOUT touching it (a push is not the user's activity); False
-    when it is no longer valid or its user is now in another environment.
+    The tab's login is re-validated WITHOUT touching it (a push is not the user's activity). Not
+    kept: a tab already logged out, a tab whose login has ended (with the message saying why) and
+    a tab whose user is now in another environment.
     """
     with db_session() as db:
         user = sessions.authenticate(db, token=session_cookie or None, touch=False)
-        if user is None or user.environment_id != environment_id:
-            return False
+        if user is None:
+            ended = sessions.why_session_ended(db, token=session_cookie) if session_cookie else None
+            return _Refreshed(keep=False, signed_out_message=ended.value if ended else "")
+        if user.environment_id != environment_id:
+            return _Refreshed(keep=False)
         for state in states:
             try:
                 state._live_refresh(db, user)
             except DomainError as error:
                 db.rollback()
                 logger.info("Live refresh of %s skipped: %s", type(state).__name__, error.message)
-    return True
+    return _Refreshed(keep=True)
 
 
 async def sweep_disconnected(app: rx.App, registry: LiveSessions | None = None) -> int:

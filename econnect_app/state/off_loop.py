@@ -9,22 +9,33 @@ progress runs as a ``ThreadWithProgress`` from a background event.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 ProgressCallback = Callable[[int, int], None]
 
+# Log-ins check a password (argon2: about 0.3 s of every core) one at a time per worker, on a thread
+# of their own: a burst of log-ins queues here instead of filling the shared pool (a few threads)
+# that every other tab's work needs, and other tabs keep answering meanwhile.
+PASSWORD_CHECKS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-check")
 
-async def run_off_loop(work: Callable[[], T]) -> T:
-    """Run ``work`` in a worker thread and return its result (or raise its exception).
+
+async def run_off_loop(work: Callable[[], T], executor: Executor | None = None) -> T:
+    """Run ``work`` in a worker thread (of ``executor`` when given, e.g. ``PASSWORD_CHECKS``) and
+    return its result (or raise its exception).
 
     When the awaiting handler is cancelled meanwhile (a page load superseded by a navigation), the
     cancellation waits until the thread has finished: the work may change the tab's state, which
     must not happen after the handler has let go of that state's lock.
     """
-    return await _outcome(asyncio.ensure_future(asyncio.to_thread(work)))
+    if executor is None:
+        return await _outcome(asyncio.ensure_future(asyncio.to_thread(work)))
+    in_context = contextvars.copy_context().run
+    return await _outcome(asyncio.get_running_loop().run_in_executor(executor, in_context, work))
 
 
 async def _outcome(thread: asyncio.Future[T]) -> T:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+from datetime import timedelta
+
 import pytest
 from conftest_factories import activities, count, make_admin, make_environment, make_user, outbox
 from sqlmodel import Session, select
@@ -20,6 +23,7 @@ from econnect_app.models import (
 )
 from econnect_app.services import authorisations
 from econnect_app.services.authorisations import BulkImportResult, RowError, import_csv
+from econnect_app.services.authorisations.import_csv import SavedRow
 from econnect_app.services.errors import PermissionDenied, PlanLimitReached, ValidationFailed
 
 HEADER = "client name,email,software package,organisation"
@@ -82,7 +86,7 @@ def test_valid_rows_are_created_and_invalid_rows_reported_with_line_and_reasons(
         'Unknown software package "Quickbooks". Use one of: Exact Online, Twinfield, e-Boekhouden. '
         "Enter the organisation name."
     )
-    assert result.errors[1] == RowError(line=5, message="Enter the software package.")
+    assert result.errors[1] == RowError(line=5, message="Enter the software package.", client="Marie <marie@example.com>")
 
     klaas = created["klaas@vos.example"]
     assert (klaas.client_name, klaas.organisation_name) == ("Klaas Vos", "Vos & Zn")
@@ -154,7 +158,9 @@ def test_blank_lines_are_skipped_but_line_numbers_stay_physical(session: Session
     text = f"\n{HEADER}\n\nPiet,piet@example.com,Exact Online,Bakkerij Piet BV\n,,,\n\nKlaas,bad,Twinfield,Vos BV\n"
     result = run(session, anna, text)
     assert len(result.created) == 1
-    assert result.errors == [RowError(line=7, message="Enter a valid email address, like name@example.com.")]
+    assert result.errors == [
+        RowError(line=7, message="Enter a valid email address, like name@example.com.", client="Klaas <bad>")
+    ]
 
 
 def test_line_numbers_follow_quoted_line_breaks(session: Session, anna: User) -> None:
@@ -177,8 +183,12 @@ def test_a_duplicate_email_in_the_file_is_an_error_row(session: Session, anna: U
     result = run(session, anna, text)
     assert len(result.created) == 3
     assert result.errors == [
-        RowError(line=4, message="Duplicate of line 2."),
-        RowError(line=5, message="Duplicate of line 2. Enter the software package."),
+        RowError(line=4, message="Duplicate of line 2.", client="Piet again <PIET@example.com>"),
+        RowError(
+            line=5,
+            message="Duplicate of line 2. Enter the software package.",
+            client="Piet thrice <piet@example.com>",
+        ),
     ]
     pending = session.exec(
         select(AuthorisationRequest.organisation_name).where(AuthorisationRequest.client_email == "piet@example.com")
@@ -192,11 +202,14 @@ def test_a_duplicate_of_an_invalid_row_is_imported(session: Session, anna: User)
     text = f"{HEADER}\nPiet,piet@example.com,,Bakkerij Piet BV\nPiet,piet@example.com,Exact Online,Bakkerij Piet BV\n"
     result = run(session, anna, text)
     assert len(result.created) == 1
-    assert result.errors == [RowError(line=2, message="Enter the software package.")]
+    assert result.errors == [RowError(line=2, message="Enter the software package.", client="Piet <piet@example.com>")]
 
 
 def test_a_pending_request_from_before_is_replaced(session: Session, anna: User) -> None:
     first = run(session, anna, f"{HEADER}\nPiet,piet@example.com,Exact Online,Old BV\n").created[0]
+    earlier = session.get(AuthorisationRequest, first)
+    earlier.last_sent_at -= timedelta(minutes=11)  # type: ignore[union-attr]  # past the interval Resend has too
+    session.commit()
     second = run(session, anna, f"{HEADER}\nPiet,piet@example.com,Exact Online,OLD BV\n").created[0]
     session.expire_all()
     old = session.get(AuthorisationRequest, first)
@@ -210,7 +223,11 @@ def test_a_pending_request_from_before_is_replaced(session: Session, anna: User)
 def test_an_own_address_in_the_file_is_an_error_row(session: Session, anna: User) -> None:
     result = run(session, anna, f"{HEADER}\nAnna,anna@devries.example,Exact Online,Self BV\n")
     assert result.created == []
-    assert result.errors == [RowError(line=2, message="This address belongs to your own environment.")]
+    assert result.errors == [
+        RowError(
+            line=2, message="This address belongs to your own environment.", client="Anna <anna@devries.example>"
+        )
+    ]
 
 
 def test_rows_beyond_the_limit_are_reported_once(
@@ -302,7 +319,7 @@ def test_an_empty_file_is_refused(session: Session, anna: User, text: str) -> No
 
 
 def test_a_header_only_file_creates_nothing(session: Session, anna: User) -> None:
-    assert run(session, anna, HEADER + "\n") == BulkImportResult(created=[], errors=[])
+    assert run(session, anna, HEADER + "\n") == BulkImportResult(saved=[], errors=[])
 
 
 def test_a_user_may_not_import(session: Session, firm: Environment) -> None:
@@ -325,3 +342,157 @@ def test_an_advanced_user_may_import(session: Session, firm: Environment) -> Non
     advanced = make_user(session, firm, role=Role.ADVANCED_USER.value)
     result = run(session, advanced, f"{HEADER}\nPiet,piet@example.com,Exact Online,Piet BV\n")
     assert len(result.created) == 1
+
+
+# --- reading the file: encodings, other files, Dutch headers, broken lines ---------------------------
+
+
+def test_dutch_column_names_are_understood(session: Session, anna: User) -> None:
+    text = "Naam;E-mail;Softwarepakket;Organisatie\nPiet Bakker;piet@example.com;Exact Online;Bakkerij Piet BV\n"
+    result = run(session, anna, text)
+    assert result.errors == []
+    piet = requests_by_email(session)["piet@example.com"]
+    assert (piet.client_name, piet.organisation_name) == ("Piet Bakker", "Bakkerij Piet BV")
+
+
+def test_the_report_says_exactly_which_rows_were_saved_and_names_each_client(
+    session: Session, anna: User
+) -> None:
+    text = "\n".join(
+        [
+            HEADER,
+            "Piet Bakker,piet@example.com,Exact Online,Bakkerij Piet BV",
+            "Klaas Vos,klaas@example.com,Quickbooks,Vos BV",
+            ",joop@example.com,Twinfield,Joop BV",
+            "Marie,marie@example.com,Twinfield,Marie BV",
+        ]
+    )
+    result = run(session, anna, text)
+
+    created = requests_by_email(session)
+    assert result.saved == [
+        SavedRow(line=2, client="Piet Bakker <piet@example.com>", request_id=created["piet@example.com"].id),
+        SavedRow(line=5, client="Marie <marie@example.com>", request_id=created["marie@example.com"].id),
+    ]
+    assert [(error.line, error.client) for error in result.errors] == [
+        (3, "Klaas Vos <klaas@example.com>"),
+        (4, "joop@example.com"),
+    ]
+
+
+def test_an_unclosed_quote_is_that_lines_error_and_the_rows_after_it_are_still_read(
+    session: Session, anna: User
+) -> None:
+    text = "\n".join(
+        [
+            HEADER,
+            "Piet,piet@example.com,Exact Online,Piet BV",
+            '"Klaas,klaas@example.com,Twinfield,Vos BV',  # line 3: the quote is never closed
+            "Joop,joop@example.com,Twinfield,Joop BV",
+            'Marie,marie@example.com,Twinfield,"Marie "BV"',  # line 5: a quote inside a quoted cell
+            "Kees,kees@example.com,Twinfield,Kees BV",
+        ]
+    )
+    result = run(session, anna, text)
+
+    assert sorted(requests_by_email(session)) == ["joop@example.com", "kees@example.com", "piet@example.com"]
+    assert [error.line for error in result.errors] == [3, 5]
+    assert all(error.message == import_csv.UNCLOSED_QUOTE_MESSAGE for error in result.errors)
+    # Every data row is accounted for: saved or reported, none silently dropped.
+    assert len(result.saved) + len(result.errors) == 5
+
+
+def test_an_unclosed_quote_on_the_last_line_is_reported(session: Session, anna: User) -> None:
+    text = f'{HEADER}\nPiet,piet@example.com,Exact Online,Piet BV\n"Klaas,klaas@example.com,Twinfield,Vos BV\n'
+    result = run(session, anna, text)
+    assert len(result.saved) == 1
+    assert [(error.line, error.message) for error in result.errors] == [(3, import_csv.UNCLOSED_QUOTE_MESSAGE)]
+
+
+def test_an_oversized_cell_is_a_row_error_naming_the_client(session: Session, anna: User) -> None:
+    long_name = "Bakkerij " * 200
+    text = f"{HEADER}\nPiet,piet@example.com,Exact Online,{long_name}\nKlaas,klaas@example.com,Twinfield,Vos BV\n"
+    result = run(session, anna, text)
+    assert sorted(requests_by_email(session)) == ["klaas@example.com"]
+    assert result.errors == [
+        RowError(line=2, message=import_csv.CELL_TOO_LONG_MESSAGE, client="Piet <piet@example.com>")
+    ]
+
+
+def test_a_cell_beyond_the_csv_readers_own_limit_is_a_row_error(session: Session, anna: User) -> None:
+    huge = "x" * 200_000  # more than csv.field_size_limit()
+    text = f'{HEADER}\n"{huge}",piet@example.com,Exact Online,Piet BV\nKlaas,klaas@example.com,Twinfield,Vos BV\n'
+    result = run(session, anna, text)
+    assert sorted(requests_by_email(session)) == ["klaas@example.com"]
+    assert [(error.line, error.message) for error in result.errors] == [(2, import_csv.CELL_TOO_LONG_MESSAGE)]
+
+
+def test_a_record_over_several_lines_is_named_by_its_lines(session: Session, anna: User) -> None:
+    text = f'{HEADER}\n"Piet","piet\n@example.com",Exact Online,"Piet\nBV"\nKlaas,klaas@example.com,Twinfield,Vos BV\n'
+    result = run(session, anna, text)
+    [error] = result.errors
+    assert (error.line, error.lines) == (2, "2\u20134")
+    assert [row.line for row in result.saved] == [5]
+
+
+def test_a_failure_on_our_side_stops_the_import_and_says_what_was_saved(
+    session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_create = import_csv.create_checked
+
+    def fail_on_klaas(session: Session, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs["clean"].client_email == "klaas@example.com":
+            raise RuntimeError("database went away")
+        return real_create(session, **kwargs)
+
+    monkeypatch.setattr(import_csv, "create_checked", fail_on_klaas)
+    text = "\n".join(
+        [
+            HEADER,
+            "Piet,piet@example.com,Exact Online,Piet BV",
+            "Klaas,klaas@example.com,Twinfield,Vos BV",
+            "Joop,joop@example.com,Twinfield,Joop BV",
+        ]
+    )
+    result = run(session, anna, text)
+
+    assert [row.line for row in result.saved] == [2]
+    assert [error.line for error in result.errors] == [3]
+    assert "this row and the 1 after it were not imported" in result.errors[0].message
+    assert sorted(requests_by_email(session)) == ["piet@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding"),
+    [
+        ("Naam;E-mail\nCafé Müller;a@example.com\n".encode(), import_csv.UTF8),
+        (codecs.BOM_UTF8 + "Naam;E-mail\nCafé Müller;a@example.com\n".encode(), import_csv.UTF8),
+        ("Naam;E-mail\nCafé Müller;a@example.com\n".encode("cp1252"), import_csv.WINDOWS_1252),
+        ("Naam;E-mail\nCafé Müller;a@example.com\n".encode("utf-16"), import_csv.UTF16),  # with its BOM
+    ],
+)
+def test_utf8_with_or_without_bom_utf16_and_windows_1252_are_read(content: bytes, encoding: str) -> None:
+    decoded = import_csv.decode_csv_file(content, filename="klanten.csv")
+    assert decoded == import_csv.CsvText("Naam;E-mail\nCafé Müller;a@example.com\n", encoding)
+
+
+@pytest.mark.parametrize(
+    ("content", "filename", "message"),
+    [
+        (b"client name,email\n", "clients.xlsx", import_csv.NOT_A_CSV_FILE_MESSAGE),
+        (b"client name,email\n", "clients", import_csv.NOT_A_CSV_FILE_MESSAGE),
+        (b"PK\x03\x04\x00\x00binary", "clients.csv", import_csv.NOT_TEXT_MESSAGE),
+        (b"\x81\x8d\x8f\x90\x9d", "clients.txt", import_csv.UNREADABLE_TEXT_MESSAGE),
+    ],
+)
+def test_any_other_file_gets_a_clear_message(content: bytes, filename: str, message: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        import_csv.decode_csv_file(content, filename=filename)
+    assert caught.value.errors == {"file": message}
+
+
+def test_a_txt_file_with_csv_text_is_read(session: Session, anna: User) -> None:
+    decoded = import_csv.decode_csv_file(
+        f"{HEADER}\nPiet,piet@example.com,Exact Online,Piet BV\n".encode(), filename="Klanten.TXT"
+    )
+    assert len(run(session, anna, decoded.text).saved) == 1

@@ -15,6 +15,7 @@ from econnect_app.models import (
     Environment,
     Membership,
     MembershipRole,
+    MembershipStatus,
     Organisation,
     Partnership,
     PartnershipStatus,
@@ -209,3 +210,62 @@ def test_a_blocked_user_gets_no_dashboard(session: Session, firm: Environment) -
 
     with pytest.raises(PermissionDenied):
         dashboard.dashboard_summary(session, actor=blocked)
+
+
+def _activity(
+    session: Session, environment: Environment, summary: str, *, subject: tuple[str, int] | None = None
+) -> None:
+    subject_type, subject_id = subject or (None, None)
+    session.add(
+        ActivityLog(
+            environment_id=environment.id,
+            action="test",
+            summary=summary,
+            subject_type=subject_type,
+            subject_id=subject_id,
+        )
+    )
+    session.commit()
+
+
+def test_a_plain_user_sees_only_activity_about_organisations_they_are_an_active_member_of(
+    session: Session, firm: Environment, accountant: User
+) -> None:
+    plain = make_user(session, firm, role=Role.USER.value)
+    bakery = make_organisation(session, firm, name="Bakery")
+    garage = make_organisation(session, firm, name="Garage")
+    former = make_organisation(session, firm, name="Former")
+    _member(session, plain, bakery)
+    session.add(
+        Membership(
+            organisation_id=former.id,
+            user_id=plain.id,
+            role=MembershipRole.MEMBER.value,
+            status=MembershipStatus.ENDED.value,
+        )
+    )
+    session.commit()
+    _activity(session, firm, "Bakery was activated", subject=("organisation", bakery.id))
+    _activity(session, firm, "Garage was activated", subject=("organisation", garage.id))
+    _activity(session, firm, "Former was activated", subject=("organisation", former.id))
+    _activity(session, firm, "Ada changed the plan", subject=("environment", firm.id))
+    _activity(session, firm, "Ada blocked Bob", subject=("user", accountant.id))
+    _activity(session, firm, "A request was sent", subject=("authorisation_request", bakery.id))
+    _activity(session, firm, "Unlabelled")
+
+    plain_feed = [item.summary for item in dashboard.dashboard_summary(session, actor=plain).recent_activity]
+    admin_feed = [
+        item.summary for item in dashboard.dashboard_summary(session, actor=accountant).recent_activity
+    ]
+
+    assert plain_feed == ["Bakery was activated"]
+    assert len(admin_feed) == 7  # Administrators (and Advanced users) see the environment's whole feed
+
+
+def test_an_advanced_user_sees_the_whole_feed(session: Session, firm: Environment) -> None:
+    advanced = make_user(session, firm, role=Role.ADVANCED_USER.value)
+    _activity(session, firm, "Ada changed the plan", subject=("environment", firm.id))
+
+    summary = dashboard.dashboard_summary(session, actor=advanced)
+
+    assert [item.summary for item in summary.recent_activity] == ["Ada changed the plan"]

@@ -14,11 +14,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import live, security
+from econnect_app.components.email_confirmation_notice import EmailConfirmationState
 from econnect_app.components.notifications import NotificationsState
 from econnect_app.models import Environment, User, UserSession, UserStatus, utcnow
+from econnect_app.pages.dashboard import DashboardState
 from econnect_app.state import live as live_state
 from econnect_app.state import live_tabs
 from econnect_app.state.auth import AuthState
@@ -402,12 +405,16 @@ class FakeView:
 
 
 class FakeRoot:
+    """A tab's state tree (real app states) whose watched page is a FakeView."""
+
     def __init__(self, cookie: str) -> None:
-        self.auth = SimpleNamespace(session_cookie=cookie)
+        self.tree = rx.State(_reflex_internal_init=True)
+        self.auth = self.tree.get_substate(AuthState.get_full_name().split("."))
+        self.auth.session_cookie = cookie
         self.view = FakeView()
 
     async def get_state(self, cls: type) -> Any:
-        return self.auth if cls is AuthState else self.view
+        return self.view if cls is FakeView else await self.tree.get_state(cls)
 
 
 class FakeApp:
@@ -415,10 +422,14 @@ class FakeApp:
 
     def __init__(self, roots: dict[str, FakeRoot], connected: set[str]) -> None:
         manager = SimpleNamespace(is_token_connected=self._is_connected)
-        self.event_namespace = SimpleNamespace(_token_manager=manager)
+        self.event_namespace = SimpleNamespace(_token_manager=manager, emit_update=self._emit_update)
         self.roots = roots
         self.connected = connected
         self.modified: list[str] = []
+        self.sent: dict[str, list[str]] = {}  # token -> the events sent to that tab
+
+    async def _emit_update(self, update: Any, token: str) -> None:
+        self.sent.setdefault(token, []).extend(str(event) for event in update.events)
 
     async def _is_connected(self, token: str) -> bool:
         return token in self.connected
@@ -489,10 +500,34 @@ def test_refresh_tab_never_refreshes_a_tab_of_another_environment(tabs: SimpleNa
     assert root.view.refreshed_for == []
 
 
-def test_refresh_tab_forgets_a_logged_out_tab(session: Session, tabs: SimpleNamespace) -> None:
+def test_a_tab_logged_out_elsewhere_is_emptied_and_sent_to_the_log_in_page_at_once(
+    session: Session, tabs: SimpleNamespace
+) -> None:
     user_session = session.get(UserSession, 1)
     assert user_session is not None
-    user_session.revoked_at = utcnow()
+    user_session.revoked_at = utcnow()  # log-out in another tab, a password change
+    session.commit()
+    root = FakeRoot(tabs.ann_cookie)
+    dashboard = root.tree.get_substate(DashboardState.get_full_name().split("."))
+    dashboard.pending_requests, dashboard.loaded = 7, True  # what Ann's dashboard showed
+    root.auth.signed_in, root.auth.user_name = True, "Ann"
+    app = FakeApp({"tab": root}, connected={"tab"})
+
+    keep = asyncio.run(live_state.refresh_tab(app, "tab", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
+
+    assert keep is False
+    assert root.view.refreshed_for == []
+    sent = " ".join(app.sent["tab"])
+    assert "/login?next=" in sent and "You have been logged out." in sent
+    # Nothing of Ann stays in the tab's state: a reconnect or a Back would show none of it.
+    assert (dashboard.pending_requests, dashboard.loaded) == (0, False)
+    assert (root.auth.signed_in, root.auth.user_name, root.auth.session_cookie) == (False, "", "")
+
+
+def test_a_blocked_users_tab_is_told_so(session: Session, tabs: SimpleNamespace) -> None:
+    user = session.get(User, tabs.ann.id)
+    assert user is not None
+    user.status = UserStatus.BLOCKED.value
     session.commit()
     root = FakeRoot(tabs.ann_cookie)
     app = FakeApp({"tab": root}, connected={"tab"})
@@ -500,7 +535,30 @@ def test_refresh_tab_forgets_a_logged_out_tab(session: Session, tabs: SimpleName
     keep = asyncio.run(live_state.refresh_tab(app, "tab", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
 
     assert keep is False
-    assert root.view.refreshed_for == []
+    assert "Your account has been blocked." in " ".join(app.sent["tab"])
+
+
+def test_an_expired_session_says_so(session: Session, tabs: SimpleNamespace) -> None:
+    user_session = session.get(UserSession, 1)
+    assert user_session is not None
+    user_session.expires_at = utcnow() - timedelta(minutes=1)
+    session.commit()
+    root = FakeRoot(tabs.ann_cookie)
+    app = FakeApp({"tab": root}, connected={"tab"})
+
+    asyncio.run(live_state.refresh_tab(app, "tab", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
+
+    assert "Your session has expired. Log in again." in " ".join(app.sent["tab"])
+
+
+def test_a_tab_logged_out_by_itself_is_forgotten_without_a_second_message(tabs: SimpleNamespace) -> None:
+    root = FakeRoot("")  # its own log-out emptied the cookie
+    app = FakeApp({"tab": root}, connected={"tab"})
+
+    keep = asyncio.run(live_state.refresh_tab(app, "tab", tabs.firm.id, (FakeView,)))  # type: ignore[arg-type]
+
+    assert keep is False
+    assert app.sent == {}
 
 
 def test_refresh_tab_leaves_a_disconnected_tab_alone(tabs: SimpleNamespace) -> None:
@@ -608,7 +666,7 @@ def test_a_resync_refreshes_every_registered_tab_once() -> None:
     assert registry.environments() == [1, 2]
 
 
-def test_watch_registers_the_page_and_the_bell() -> None:
+def test_watch_registers_the_page_the_bell_and_the_confirmation_notice() -> None:
     class PageState:
         router = SimpleNamespace(session=SimpleNamespace(client_token="tab-watch"))
 
@@ -618,7 +676,7 @@ def test_watch_registers_the_page_and_the_bell() -> None:
     finally:
         live_tabs.live_sessions.forget("tab-watch")
 
-    assert views == {PageState, NotificationsState}
+    assert views == {PageState, NotificationsState, EmailConfirmationState}
 
 
 class TwoWorkerApp(FakeApp):

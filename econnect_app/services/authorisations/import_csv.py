@@ -1,33 +1,79 @@
-"""Many requests at once from a CSV file: one request per valid row, every invalid row reported."""
+"""Many requests at once from a CSV file: one request per valid row, every other row reported.
+
+Reading never guesses silently: the bytes are decoded as UTF-8 (with or without BOM), UTF-16 with a
+BOM, or else Windows-1252 (what Excel saves in the Netherlands), and the caller shows which. Records
+are read strictly: a quote that is never closed, a cell too long to be a name or an address, or a
+line the CSV reader cannot read is reported as that line's error and reading goes on with the next
+line, so one bad line never swallows the rows after it.
+
+Each data row is its own transaction: a valid row is saved (and its email queued) whatever the
+other rows hold, a refused row writes nothing. The result says exactly which rows were saved and
+why each other row was not, naming its client.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from econnect_app.models import User, organisation_key
+from econnect_app.models import Environment, SoftwarePackage, User, organisation_key
 from econnect_app.services.authorisations._input import clean_input
 from econnect_app.services.authorisations.sending import create_checked, require_sender
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.services.software_packages import list_software_packages, match_software_package
 from econnect_app.services.validation import FieldError, clean_email
 
+logger = logging.getLogger(__name__)
+
 MAX_IMPORT_ROWS = 500
+MAX_CELL_CHARACTERS = 1000
+CSV_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".txt")
 CSV_COLUMNS: tuple[str, ...] = ("client name", "email", "software package", "organisation")
 MISSING_COLUMNS_MESSAGE = (
     "The first row must name the columns: client name, email, software package and organisation."
 )
+NOT_A_CSV_FILE_MESSAGE = "Choose a CSV file (.csv or .txt), for example saved from Excel as CSV."
+NOT_TEXT_MESSAGE = (
+    "This file is not a CSV file: it does not hold text. Save it from Excel as CSV and try again."
+)
+UNREADABLE_TEXT_MESSAGE = (
+    "This file's text could not be read as UTF-8 or Windows-1252. Save it from Excel as "
+    "CSV UTF-8 and try again."
+)
+UNCLOSED_QUOTE_MESSAGE = (
+    'A quote (") on this line is not closed, or a quoted cell has a quote inside it. Put such a '
+    'cell in quotes and write each quote inside it twice (""). Nothing was sent for this line.'
+)
+CELL_TOO_LONG_MESSAGE = (
+    f"A cell holds more than {MAX_CELL_CHARACTERS:,} characters. Nothing was sent for this line."
+)
+UNEXPECTED_FAILURE_MESSAGE = (
+    "Something went wrong on our side: this row and the {later} after it were not imported. "
+    "The rows above it were saved. Try the rest again in a while."
+)
 
-# CSV header spellings (lower case, "_" and "-" read as spaces) -> the field they fill.
+# The encodings a file is read with, as the page names them.
+UTF8 = "UTF-8"
+UTF16 = "UTF-16"
+WINDOWS_1252 = "Windows-1252"
+
+# CSV header spellings (lower case, "_" and "-" read as spaces), English and Dutch -> their field.
 _HEADER_ALIASES: dict[str, str] = {
     "client name": "client_name",
     "clientname": "client_name",
     "client": "client_name",
     "name": "client_name",
+    "naam": "client_name",
+    "klant": "client_name",
+    "klantnaam": "client_name",
+    "naam klant": "client_name",
+    "contactpersoon": "client_name",
     "client email": "client_email",
     "clientemail": "client_email",
     "client email address": "client_email",
@@ -35,59 +81,161 @@ _HEADER_ALIASES: dict[str, str] = {
     "e mail": "client_email",
     "email address": "client_email",
     "e mail address": "client_email",
+    "emailadres": "client_email",
+    "e mailadres": "client_email",
+    "e mail adres": "client_email",
     "software package": "software_package",
     "softwarepackage": "software_package",
     "software": "software_package",
     "package": "software_package",
     "accounting software": "software_package",
+    "softwarepakket": "software_package",
+    "software pakket": "software_package",
+    "pakket": "software_package",
+    "boekhoudpakket": "software_package",
+    "boekhoudsoftware": "software_package",
     "organisation": "organisation",
     "organization": "organisation",
     "organisation name": "organisation",
     "organization name": "organisation",
+    "organisatie": "organisation",
+    "organisatienaam": "organisation",
+    "naam organisatie": "organisation",
+    "bedrijf": "organisation",
+    "bedrijfsnaam": "organisation",
 }
 _CSV_FIELDS: tuple[str, ...] = ("client_name", "client_email", "software_package", "organisation")
-_CSV_FIELD_LABELS = {
-    "client_name": "client name",
-    "client_email": "email",
-    "software_package": "software package",
-    "organisation": "organisation",
-}
+_CSV_FIELD_LABELS = dict(zip(_CSV_FIELDS, CSV_COLUMNS, strict=True))
+# A physical line ends after "\n", "\r\n" or a lone "\r" (the line end stays with its line).
+_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+_CLIENT_LABEL_MAX = 80
 
 ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
+class CsvText:
+    """A decoded CSV file and the encoding it was read with (``UTF8``, ``UTF16``, ``WINDOWS_1252``)."""
+
+    text: str
+    encoding: str
+
+
+@dataclass(frozen=True)
 class RowError:
-    """Why one CSV line created nothing (``line`` counts from 1, the header being line 1)."""
+    """Why one CSV row created nothing: its line (counting from 1, the header being line 1; a
+    record over several lines ends at ``last_line``), its client as the file names them, and why."""
 
     line: int
     message: str
+    client: str = ""
+    last_line: int = 0
+
+    @property
+    def lines(self) -> str:
+        """The line to show: "7", or "7–9" for a record over several lines."""
+        return f"{self.line}\u2013{self.last_line}" if self.last_line > self.line else str(self.line)
+
+
+@dataclass(frozen=True)
+class SavedRow:
+    """A CSV row whose request was saved and whose email was queued."""
+
+    line: int
+    client: str
+    request_id: int
 
 
 @dataclass(frozen=True)
 class BulkImportResult:
-    """Ids of the requests a CSV import created and the lines it refused."""
+    """Exactly which rows were saved, and why each other row was not."""
 
-    created: list[int]
-    errors: list[RowError]
+    saved: list[SavedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def created(self) -> list[int]:
+        """The ids of the saved requests, in file order."""
+        return [row.request_id for row in self.saved]
 
 
-def _csv_rows(csv_text: str) -> list[tuple[int, list[str]]]:
-    """(first line number, cells) of every non-blank record; ";", "," or tab separated, BOM ok."""
-    text = (csv_text or "").lstrip("\ufeff")
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
+def decode_csv_file(content: bytes, *, filename: str) -> CsvText:
+    """The text of an uploaded CSV file; ValidationFailed({"file": ...}) for any other file.
+
+    UTF-8 with or without BOM; UTF-16 with a BOM (Excel's "Unicode text"); otherwise Windows-1252.
+    """
+    if not (filename or "").lower().endswith(CSV_FILE_SUFFIXES):
+        raise ValidationFailed({"file": NOT_A_CSV_FILE_MESSAGE})
+    decoded = _decode(content)
+    if "\x00" in decoded.text:
+        raise ValidationFailed({"file": NOT_TEXT_MESSAGE})
+    return decoded
+
+
+def _decode(content: bytes) -> CsvText:
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return CsvText(content.decode("utf-16"), UTF16)
+        except UnicodeDecodeError:
+            raise ValidationFailed({"file": UNREADABLE_TEXT_MESSAGE}) from None
+    try:
+        return CsvText(content.decode("utf-8-sig"), UTF8)
+    except UnicodeDecodeError:
+        pass
+    try:
+        return CsvText(content.decode("cp1252"), WINDOWS_1252)
+    except UnicodeDecodeError:
+        raise ValidationFailed({"file": UNREADABLE_TEXT_MESSAGE}) from None
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One CSV record: its first and last physical line, and its cells (None: unreadable)."""
+
+    line: int
+    last_line: int
+    cells: list[str] | None
+    problem: str = ""
+
+
+def _delimiter(lines: list[str]) -> str:
+    """The delimiter: whichever of ";", "," and tab the first non-blank line holds most of ("," when
+    it holds none)."""
+    first_line = next((line for line in lines if line.strip()), "")
     delimiter = max((";", ",", "\t"), key=first_line.count)
-    if first_line.count(delimiter) == 0:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
-    previous_line = 0
-    for row in reader:
-        line = previous_line + 1
-        previous_line = reader.line_num
-        if any(cell.strip() for cell in row):
-            rows.append((line, row))
-    return rows
+    return delimiter if first_line.count(delimiter) else ","
+
+
+def _records(text: str) -> Iterator[_Record]:
+    """Every non-blank record, read strictly; an unreadable one is reported and reading goes on
+    with the next physical line."""
+    lines = [line for line in _LINE_END.split(text.lstrip("\ufeff")) if line]
+    delimiter = _delimiter(lines)
+    index = 0
+    while index < len(lines):
+        remaining = (lines[position] for position in range(index, len(lines)))
+        reader = csv.reader(remaining, delimiter=delimiter, strict=True)
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield _Record(line=index + 1, last_line=index + 1, cells=None, problem=_problem(error))
+            index += 1
+            continue
+        first, index = index + 1, index + max(reader.line_num, 1)
+        if any(cell.strip() for cell in cells):
+            yield _Record(line=first, last_line=index, cells=cells)
+
+
+def _problem(error: csv.Error) -> str:
+    """What a CSV reader error means for the person who saved the file."""
+    text = str(error)
+    if "field larger than field limit" in text:
+        return CELL_TOO_LONG_MESSAGE
+    if "unexpected end of data" in text or "expected after" in text:
+        return UNCLOSED_QUOTE_MESSAGE
+    return f"This line cannot be read as CSV ({text}). Nothing was sent for this line."
 
 
 def _header_columns(header: list[str]) -> dict[str, int]:
@@ -95,10 +243,34 @@ def _header_columns(header: list[str]) -> dict[str, int]:
     columns: dict[str, int] = {}
     for index, cell in enumerate(header):
         key = " ".join(cell.replace("_", " ").replace("-", " ").lower().split())
-        field = _HEADER_ALIASES.get(key)
-        if field and field not in columns:
-            columns[field] = index
+        field_name = _HEADER_ALIASES.get(key)
+        if field_name and field_name not in columns:
+            columns[field_name] = index
     return columns
+
+
+def _client_label(values: dict[str, str]) -> str:
+    """The row's client as the file names them: "name <email>", or whichever of the two it has."""
+    name = " ".join(values.get("client_name", "").split())
+    email = values.get("client_email", "").strip()
+    label = f"{name} <{email}>" if name and email else name or email
+    return label if len(label) <= _CLIENT_LABEL_MAX else label[: _CLIENT_LABEL_MAX - 1] + "\u2026"
+
+
+def _header_and_rows(csv_text: str) -> tuple[dict[str, int], list[_Record]]:
+    """The columns named by the header and the data records; ValidationFailed for a file without
+    a usable header."""
+    records = list(_records(csv_text or ""))
+    if not records:
+        raise ValidationFailed({"file": "The file is empty. " + MISSING_COLUMNS_MESSAGE})
+    header, data_rows = records[0], records[1:]
+    if header.cells is None:
+        raise ValidationFailed({"file": f"The first row cannot be read. {MISSING_COLUMNS_MESSAGE}"})
+    columns = _header_columns(header.cells)
+    missing = [_CSV_FIELD_LABELS[name] for name in _CSV_FIELDS if name not in columns]
+    if missing:
+        raise ValidationFailed({"file": f"{MISSING_COLUMNS_MESSAGE} Missing: {', '.join(missing)}."})
+    return columns, data_rows
 
 
 def import_requests_csv(
@@ -108,77 +280,115 @@ def import_requests_csv(
     csv_text: str,
     on_progress: ProgressCallback | None = None,
 ) -> BulkImportResult:
-    """Create one request per valid CSV row; report every invalid row with its line and reasons.
+    """Create one request per valid CSV row; report every other row with its line, client and reasons.
 
-    Columns (header row required, in any order, ";" or "," separated): client name, email,
-    software package (name or slug), organisation. Each row is its own transaction, so valid rows
-    are kept whatever the other rows hold. At most ``MAX_IMPORT_ROWS`` rows are read.
-    A file without the four columns raises ValidationFailed({"file": ...}).
+    Columns (header row required, in any order, ";", "," or tab separated, English or Dutch names):
+    client name, email, software package (name or slug), organisation. Each row is its own
+    transaction, so valid rows are kept whatever the other rows hold; the result lists exactly
+    the rows saved. At most ``MAX_IMPORT_ROWS`` rows are read. A file without the four columns
+    raises ValidationFailed({"file": ...}).
 
-    ``on_progress(done, total)`` is called after each data row is handled (created or refused);
+    ``on_progress(done, total)`` is called after each data row is handled (saved or refused);
     ``total`` is the number of data rows that will be read.
     """
     actor, environment = require_sender(session, actor)
-    rows = _csv_rows(csv_text)
-    if not rows:
-        raise ValidationFailed({"file": "The file is empty. " + MISSING_COLUMNS_MESSAGE})
-    (_, header), data_rows = rows[0], rows[1:]
-    columns = _header_columns(header)
-    missing = [_CSV_FIELD_LABELS[field] for field in _CSV_FIELDS if field not in columns]
-    if missing:
-        raise ValidationFailed({"file": f"{MISSING_COLUMNS_MESSAGE} Missing: {', '.join(missing)}."})
-
-    packages = list_software_packages(session)
-    package_names = ", ".join(package.name for package in packages)
+    columns, data_rows = _header_and_rows(csv_text)
     to_read, beyond_limit = data_rows[:MAX_IMPORT_ROWS], data_rows[MAX_IMPORT_ROWS:]
-    created: list[int] = []
-    errors: list[RowError] = []
-    created_lines: dict[tuple[str, str], int] = {}  # (client email, organisation) -> line that created it
-    for done, (line, row) in enumerate(to_read, start=1):
-        values = {field: row[index] if index < len(row) else "" for field, index in columns.items()}
-        package_text = values["software_package"].strip()
-        if package_text:
-            package = match_software_package(packages, package_text)
-            package_message = f'Unknown software package "{package_text}". Use one of: {package_names}.'
-        else:
-            package, package_message = None, "Enter the software package."
-        extra: dict[str, str] = {}
+    importer = _RowImporter(session, actor=actor, environment=environment, columns=columns)
+    for done, record in enumerate(to_read, start=1):
         try:
-            address = clean_email(values["client_email"])
-        except FieldError:
-            address = ""
-        key = (address, organisation_key(values["organisation"]))
-        if key in created_lines:
-            extra["client_email"] = f"Duplicate of line {created_lines[key]}."
-        try:
-            clean = clean_input(
-                session,
-                environment_id=environment.id,
-                client_name=values["client_name"],
-                client_email=values["client_email"],
-                package=package,
-                package_message=package_message,
-                organisation_name=values["organisation"],
-                extra=extra,
+            importer.import_row(record)
+        except Exception:  # a bug or a database failure: say exactly what was saved, then stop
+            logger.exception("CSV import stopped at line %s", record.line)
+            session.rollback()
+            later = len(to_read) - done + len(beyond_limit)
+            importer.errors.append(
+                RowError(line=record.line, message=UNEXPECTED_FAILURE_MESSAGE.format(later=later))
             )
-            request = create_checked(session, actor=actor, environment=environment, clean=clean)
-        except ValidationFailed as error:
-            errors.append(RowError(line=line, message=" ".join(error.errors.values())))
-        except DomainError as error:
-            errors.append(RowError(line=line, message=error.message))
-        else:
-            created.append(request.id)  # type: ignore[arg-type]
-            created_lines[(clean.client_email, organisation_key(clean.organisation_name))] = line
+            return BulkImportResult(saved=importer.saved, errors=importer.errors)
         if on_progress is not None:
             on_progress(done, len(to_read))
     if beyond_limit:
-        errors.append(
+        importer.errors.append(
             RowError(
-                line=beyond_limit[0][0],
+                line=beyond_limit[0].line,
                 message=(
                     f"A file can hold at most {MAX_IMPORT_ROWS} requests: this row and the "
                     f"{len(beyond_limit) - 1} after it were not imported. Upload them in another file."
                 ),
             )
         )
-    return BulkImportResult(created=created, errors=errors)
+    return BulkImportResult(saved=importer.saved, errors=importer.errors)
+
+
+class _RowImporter:
+    """Saves one data row at a time (each in its own transaction) and keeps the report."""
+
+    def __init__(
+        self, session: Session, *, actor: User, environment: Environment, columns: dict[str, int]
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.environment = environment
+        self.columns = columns
+        self.packages = list_software_packages(session)
+        self.package_names = ", ".join(package.name for package in self.packages)
+        self.saved: list[SavedRow] = []
+        self.errors: list[RowError] = []
+        self.saved_lines: dict[tuple[str, str], int] = {}  # (client email, organisation) -> its line
+
+    def import_row(self, record: _Record) -> None:
+        """Save the row's request, or add the row's error to the report."""
+        if record.cells is None:
+            self._refuse(record, record.problem, client="")
+            return
+        cells = record.cells
+        values = {name: cells[index] if index < len(cells) else "" for name, index in self.columns.items()}
+        client = _client_label(values)
+        if any(len(cell) > MAX_CELL_CHARACTERS for cell in cells):
+            self._refuse(record, CELL_TOO_LONG_MESSAGE, client=client)
+            return
+        try:
+            clean = clean_input(
+                self.session,
+                environment_id=self.environment.id,  # type: ignore[arg-type]
+                client_name=values["client_name"],
+                client_email=values["client_email"],
+                package=self._package(values["software_package"]),
+                package_message=self._package_message(values["software_package"]),
+                organisation_name=values["organisation"],
+                extra=self._duplicate(values),
+            )
+            request = create_checked(
+                self.session, actor=self.actor, environment=self.environment, clean=clean
+            )
+        except ValidationFailed as error:
+            self._refuse(record, " ".join(error.errors.values()), client=client)
+        except DomainError as error:
+            self._refuse(record, error.message, client=client)
+        else:
+            self.saved.append(SavedRow(line=record.line, client=client, request_id=request.id))  # type: ignore[arg-type]
+            self.saved_lines[(clean.client_email, organisation_key(clean.organisation_name))] = record.line
+
+    def _refuse(self, record: _Record, message: str, *, client: str) -> None:
+        last_line = record.last_line if record.last_line > record.line else 0
+        self.errors.append(RowError(line=record.line, message=message, client=client, last_line=last_line))
+
+    def _package(self, text: str) -> SoftwarePackage | None:
+        text = text.strip()
+        return match_software_package(self.packages, text) if text else None
+
+    def _package_message(self, text: str) -> str:
+        text = " ".join(text.split())
+        if not text:
+            return "Enter the software package."
+        return f'Unknown software package "{text}". Use one of: {self.package_names}.'
+
+    def _duplicate(self, values: dict[str, str]) -> dict[str, str]:
+        """{"client_email": "Duplicate of line N."} when an earlier row saved the same request."""
+        try:
+            address = clean_email(values["client_email"])
+        except FieldError:
+            return {}
+        line = self.saved_lines.get((address, organisation_key(values["organisation"])))
+        return {"client_email": f"Duplicate of line {line}."} if line is not None else {}
