@@ -23,6 +23,8 @@ config = rx.Config(
         rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium")),
     ],
     disable_plugins=[rx.plugins.SitemapPlugin],
+    # X-Forwarded-For names the client only behind this many trusted proxies (0: ignored).
+    trusted_proxy_hops=_settings.trusted_proxy_hops,
     # Production: only ECONNECT_PUBLIC_URL may open the websocket or call the backend (CORS).
     **reflex_origin_options(_settings),
 )

@@ -48,10 +48,20 @@ class Settings:
     email_confirmation_days: int = 3
     login_max_failures: int = 10
     login_failure_window_minutes: int = 15
+    login_client_max_failures: int = 30
+    login_known_client_days: int = 30
+    # Proxies in front of the backend whose X-Forwarded-For is believed (0: the peer address counts).
+    trusted_proxy_hops: int = 0
+    # Multiplies every count in services/throttle.py (the e2e suite signs up many users from one address).
+    rate_limit_scale: int = 1
     mail_retry_limit: int = 8
     authorisation_link_days: int = 14
     resend_min_interval_minutes: int = 10
     resend_max_per_day: int = 5
+    # After `Rotate`, the previous key Secret keeps working this long (`Revoke now` ends it sooner).
+    key_rotation_grace_hours: int = 24
+    # Calls to /api/v1 per key set, in the `limits` notation (e.g. "300/minute"; "300/minute; 5000/hour").
+    api_rate_limit: str = "300/minute"
     dev_mode: bool = field(default=True)
 
     @property
@@ -77,6 +87,12 @@ def load_settings() -> Settings:
         authorisation_link_days=int(
             os.environ.get("ECONNECT_AUTHORISATION_LINK_DAYS") or Settings.authorisation_link_days
         ),
+        trusted_proxy_hops=max(0, int(os.environ.get("ECONNECT_TRUSTED_PROXY_HOPS") or 0)),
+        rate_limit_scale=max(1, int(os.environ.get("ECONNECT_RATE_LIMIT_SCALE") or 1)),
+        key_rotation_grace_hours=max(
+            0, int(os.environ.get("ECONNECT_KEY_ROTATION_GRACE_HOURS") or Settings.key_rotation_grace_hours)
+        ),
+        api_rate_limit=os.environ.get("ECONNECT_API_RATE_LIMIT", "").strip() or Settings.api_rate_limit,
         dev_mode=env_mode != "prod",
     )
 

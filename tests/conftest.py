@@ -187,3 +187,15 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the browser tests last, so the fast suites report first."""
     items.sort(key=lambda item: "/tests/e2e/" in str(item.path).replace("\\", "/"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Each test counts throttled actions (services/throttle.py) from zero, in memory."""
+    from limits.storage import MemoryStorage
+
+    from econnect_app.services import throttle
+
+    throttle.use_storage(MemoryStorage())
+    yield
+    throttle.use_storage(None)

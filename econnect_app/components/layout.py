@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from econnect_app import routes
+from econnect_app.components.email_confirmation_notice import email_confirmation_notice
 from econnect_app.components.notifications import notification_bell
 from econnect_app.state.auth import AuthState
 
@@ -185,7 +186,7 @@ def app_layout(title: str, *children: rx.Component) -> rx.Component:
             rx.box(
                 _header(title),
                 rx.el.main(
-                    rx.vstack(*children, spacing="5", width="100%", max_width="1100px"),
+                    rx.vstack(email_confirmation_notice(), *children, spacing="5", width="100%", max_width="1100px"),
                     padding=["16px", "24px", "32px"],
                 ),
                 flex="1",

@@ -1,5 +1,10 @@
 """/activate/[token] (the client's page from the email) and /authorisations/incoming/[id]
-(the same choice from the list of received requests): Accept or Decline."""
+(the same choice from the list of received requests): Accept or Decline.
+
+The page names the address the request was sent to. Through the link, a logged-in user for whom
+it is not a confirmed address (a forwarded link) must tick "I am allowed to answer for <address>"
+before answering; Log in and Create account carry the address, prefilled.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from econnect_app.components.layout import public_layout
 from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import authorisations, organisations
+from econnect_app.services.authorisations.links import ANSWER_FOR_ADDRESS_FIELD
 from econnect_app.services.errors import InvalidToken, NotFound
 from econnect_app.state.auth import AuthState, Updates
 
@@ -47,6 +53,9 @@ class ActivateState(AuthState):
     firm_name: str = ""
     requester_name: str = ""
     client_name: str = ""
+    client_email: str = ""  # the address the request was sent to
+    for_another_address: bool = False  # not a confirmed address of the logged-in user
+    answer_for_address: bool = False  # the user ticked "I am allowed to answer for <address>"
     organisation_name: str = ""
     software_name: str = ""
     expires: str = ""
@@ -61,6 +70,11 @@ class ActivateState(AuthState):
         """This page, for coming back after logging in or signing up."""
         return quote(self.router.url.path, safe="")
 
+    @rx.var
+    def account_query(self) -> str:
+        """For Log in and Create account: come back here, with the request's address prefilled."""
+        return f"?next={quote(self.router.url.path, safe='')}&email={quote(self.client_email, safe='')}"
+
     def _locator(self) -> dict[str, Any]:
         path = self.router.url.path
         key = routes.last_path_segment(path)
@@ -71,7 +85,7 @@ class ActivateState(AuthState):
     def _view(self, db: Session, user: User | None) -> None:
         locator = self._locator()
         if "token" in locator:
-            view = authorisations.look_up_link(db, token=locator["token"])
+            view = authorisations.look_up_link(db, token=locator["token"], user=user)
         else:
             if user is None:
                 raise NotFound("Log in to see this request.")
@@ -87,11 +101,14 @@ class ActivateState(AuthState):
         self.software_name = view.software_name
         self.expires = format_date(view.expires_at)
         self.client_name = getattr(view, "client_name", "")
+        self.client_email = view.client_email
+        self.for_another_address = getattr(view, "for_another_address", False)
 
     @rx.event
     def load(self) -> Updates:
         """Show the request, or say clearly why the link no longer works."""
         self.problem = self.outcome = self.decline_reason = ""
+        self.answer_for_address = False
 
         def look_up(db: Session) -> None:
             user = self._current_user(db)
@@ -115,6 +132,11 @@ class ActivateState(AuthState):
     def set_choice(self, value: str) -> None:
         """Which organisation the answer is for."""
         self.choice = value
+
+    @rx.event
+    def set_answer_for_address(self, value: bool) -> None:
+        """The user says (or unsays) they may answer for the address the request was sent to."""
+        self.answer_for_address = value is True
 
     @rx.event
     def set_decline_reason(self, value: str) -> None:
@@ -148,7 +170,12 @@ class ActivateState(AuthState):
             else:
                 organisation_id = int(self.choice)
             outcome = authorisations.accept_request(
-                db, user=user, organisation_id=organisation_id, new_organisation=new_organisation, **self._locator()
+                db,
+                user=user,
+                organisation_id=organisation_id,
+                new_organisation=new_organisation,
+                answer_for_address=self.answer_for_address,
+                **self._locator(),
             )
             self.outcome = (
                 f"You accepted. {outcome.firm_name} is now your partner and has access to "
@@ -163,7 +190,13 @@ class ActivateState(AuthState):
         """Decline; the accountant is told (with the reason, if given)."""
 
         def answer(db: Session, user: User) -> Any:
-            authorisations.decline_request(db, user=user, reason=self.decline_reason, **self._locator())
+            authorisations.decline_request(
+                db,
+                user=user,
+                reason=self.decline_reason,
+                answer_for_address=self.answer_for_address,
+                **self._locator(),
+            )
             self.outcome = f"You declined the request. {self.firm_name} has been told."
             return rx.toast.success("Request declined.")
 
@@ -191,7 +224,12 @@ def _summary() -> rx.Component:
             color_scheme="gray",
             size="1",
         ),
-        rx.text("This request is valid until " + ActivateState.expires + ".", size="1", color_scheme="gray"),
+        rx.text(
+            "This request was sent to ",
+            rx.text.strong(ActivateState.client_email, id="request-sent-to"),
+            ". It is valid until " + ActivateState.expires + ".",
+            size="2",
+        ),
         spacing="3",
         width="100%",
     )
@@ -201,15 +239,48 @@ def _logged_out_choices() -> rx.Component:
     return rx.vstack(
         rx.text("Log in to answer, or create a free account if you do not have one yet.", size="2"),
         rx.hstack(
-            rx.link(rx.button("Log in", size="3"), href=routes.LOGIN + "?next=" + ActivateState.return_path),
+            rx.link(rx.button("Log in", size="3"), href=routes.LOGIN + ActivateState.account_query),
             rx.link(
                 rx.button("Create account", size="3", variant="soft"),
-                href=routes.SIGNUP + "?next=" + ActivateState.return_path,
+                href=routes.SIGNUP + ActivateState.account_query,
             ),
             spacing="3",
         ),
         spacing="3",
         width="100%",
+    )
+
+
+def _answer_for_address() -> rx.Component:
+    """Through a forwarded link (or before the address is confirmed): say so, and ask first."""
+    return rx.cond(
+        ActivateState.for_another_address,
+        rx.vstack(
+            rx.callout(
+                rx.text(
+                    "This request was sent to ",
+                    rx.text.strong(ActivateState.client_email),
+                    ", which is not a confirmed address of your account (",
+                    ActivateState.user_email,
+                    "). Answer it only if you are allowed to answer for ",
+                    ActivateState.client_email,
+                    ".",
+                ),
+                icon="triangle_alert",
+                color_scheme="amber",
+                role="alert",
+                width="100%",
+            ),
+            rx.checkbox(
+                "I am allowed to answer for " + ActivateState.client_email,
+                checked=ActivateState.answer_for_address,
+                on_change=ActivateState.set_answer_for_address,
+                id="answer-for-address",
+            ),
+            field_error(ActivateState.field_errors, ANSWER_FOR_ADDRESS_FIELD),
+            spacing="2",
+            width="100%",
+        ),
     )
 
 
@@ -323,6 +394,7 @@ def activate_page() -> rx.Component:
                                     size="1",
                                     color_scheme="gray",
                                 ),
+                                _answer_for_address(),
                                 _answer_form(),
                                 _decline_dialog(),
                                 spacing="3",

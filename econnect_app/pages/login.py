@@ -13,6 +13,7 @@ from econnect_app.components.layout import public_layout
 from econnect_app.services import sessions
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.state.auth import AuthState, Updates
+from econnect_app.state.off_loop import PASSWORD_CHECKS
 
 
 class LoginState(AuthState):
@@ -41,18 +42,22 @@ class LoginState(AuthState):
             self._start_session(db, user, token)
             return rx.redirect(routes.safe_next_path(self.router.url.query_parameters.get("next"), routes.DASHBOARD))
 
-        return self._act_public(action, form=form)
+        # Password checks queue on their own thread: a burst of log-ins never holds up other tabs.
+        return self._act_public(action, form=form, executor=PASSWORD_CHECKS)
 
 
 def login_page() -> rx.Component:
     """The log-in page."""
     errors = LoginState.field_errors
+    prefilled_email = LoginState.router.url.query_parameters.get("email", "")  # from an emailed link
     return public_layout(
         "Log in",
         form_error_banner(LoginState.form_error),
         app_form(
             rx.vstack(
-                text_field("Email", "email", errors, type="email", autocomplete="username"),
+                text_field(
+                    "Email", "email", errors, type="email", autocomplete="username", default_value=prefilled_email
+                ),
                 text_field("Password", "password", errors, type="password", autocomplete="current-password"),
                 rx.link("Forgot your password?", href=routes.FORGOT_PASSWORD, size="2"),
                 submit_button("Log in", submitting(LoginState.log_in), width="100%"),
@@ -60,6 +65,7 @@ def login_page() -> rx.Component:
                 width="100%",
             ),
             on_submit=LoginState.log_in,
+            key=prefilled_email,  # a prefilled address arrives with the state: show it
             width="100%",
         ),
         rx.text(

@@ -57,10 +57,10 @@ class ProfileState(AuthState):
         """Add an address; it is usable once confirmed through the emailed link."""
 
         def action(db: Session, actor: User) -> Any:
-            added = user_emails.add_email(db, user=actor, email=form.get("email", ""))
+            address = user_emails.add_email(db, user=actor, email=form.get("email", ""))
             self._refresh(db, actor)
             self.email_form_version += 1  # empties the field
-            return rx.toast.success(f"We sent a confirmation link to {added.email}.")
+            return rx.toast.success(f"We sent an email to {address}. Open its link to confirm the address.")
 
         return self._act(action, form=form)
 

@@ -6,19 +6,15 @@ with an absolute expiry, an idle timeout (``last_seen_at``) and a revocation tim
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
 from econnect_app import security
-from econnect_app.models import LoginAttempt, User, UserSession, UserStatus, utcnow
-from econnect_app.services.errors import (
-    AccountBlocked,
-    InvalidCredentials,
-    TooManyAttempts,
-    ValidationFailed,
-)
+from econnect_app.models import User, UserSession, UserStatus, utcnow
+from econnect_app.services import caller, login_throttle
+from econnect_app.services.errors import AccountBlocked, InvalidCredentials, ValidationFailed
 from econnect_app.services.validation import FieldError, clean_email
 from econnect_app.settings import get_settings
 
@@ -26,6 +22,17 @@ from econnect_app.settings import get_settings
 # is precise enough for an idle timeout counted in hours.
 LAST_SEEN_WRITE_INTERVAL = timedelta(minutes=1)
 USER_AGENT_MAX_LENGTH = 300
+# No password is longer than validation.PASSWORD_MAX_LENGTH; 1,024 characters are at most 4,096 bytes of
+# UTF-8, what the hasher accepts. A longer one is not checked (the same work is done with an empty one).
+LOGIN_PASSWORD_MAX_LENGTH = 1024
+
+
+class SessionEnd(StrEnum):
+    """Why a login ended: what a tab that had it is told."""
+
+    LOGGED_OUT = "You have been logged out."
+    EXPIRED = "Your session has expired. Log in again."
+    BLOCKED = "Your account has been blocked."
 
 
 def log_in(
@@ -33,36 +40,42 @@ def log_in(
 ) -> tuple[User, str]:
     """Check an email and password and start a session; returns the user and the raw token.
 
-    Unknown email and wrong password raise the same ``InvalidCredentials`` after the same
-    amount of work. Each attempt that checks a password is recorded (and committed, even when
-    this raises) so repeated failures for one account can be throttled.
+    Every input answers the same ``InvalidCredentials`` after the same work (one argon2
+    verification) unless it logs in: an unknown address, a wrong password, a password longer than
+    anyone's, a value that is not text. Only an empty field gets its own message (``ValidationFailed``).
+    Each attempt is recorded with the caller's client address, and committed even when this raises,
+    so failures are throttled per client and per account (``login_throttle``): a throttled attempt
+    is refused (``TooManyAttempts``) before its password is checked. A stored hash of an older cost
+    is replaced at a successful log-in.
     """
-    email_typed = (email or "").strip()
+    email_typed = email.strip() if isinstance(email, str) else email
     errors: dict[str, str] = {}
-    if not email_typed:
+    if email_typed is None or email_typed == "":
         errors["email"] = "Enter your email address."
-    if not password:
+    if password is None or password == "":
         errors["password"] = "Enter your password."
     if errors:
         raise ValidationFailed(errors)
 
-    normalised_email = _normalise_login_email(email_typed)
-    now = utcnow()
-    _refuse_when_throttled(session, email=normalised_email, now=now)
+    normalised_email = _normalise_login_email(email_typed) if isinstance(email_typed, str) else ""
+    attempt = login_throttle.record_attempt(session, email=normalised_email, client=caller.client_address())
 
-    user = session.exec(select(User).where(User.email == normalised_email)).first()
-    password_ok = security.verify_password(password, user.password_hash if user else None)
+    checkable = isinstance(password, str) and len(password) <= LOGIN_PASSWORD_MAX_LENGTH
+    user = session.exec(select(User).where(User.email == normalised_email)).first() if checkable else None
+    password_ok = security.verify_password(
+        password if checkable else "", user.password_hash if user is not None else None
+    )
     if user is None or not password_ok:
-        _record_attempt_and_commit(session, email=normalised_email, succeeded=False)
-        raise InvalidCredentials()
+        raise InvalidCredentials()  # the attempt is already recorded as failed
     if user.status == UserStatus.BLOCKED.value:
-        _record_attempt_and_commit(session, email=normalised_email, succeeded=False)
         raise AccountBlocked()
     if user.status != UserStatus.ACTIVE.value:
-        _record_attempt_and_commit(session, email=normalised_email, succeeded=False)
         raise InvalidCredentials()
 
-    session.add(LoginAttempt(email=normalised_email, succeeded=True, created_at=now))
+    now = utcnow()
+    login_throttle.mark_succeeded(session, attempt)
+    if user.password_hash and security.password_needs_rehash(user.password_hash):
+        user.password_hash = security.hash_password(password)
     user.last_login_at = now
     session.add(user)
     raw_token = add_session(session, user=user, user_agent=user_agent, now=now)
@@ -87,9 +100,7 @@ def authenticate(session: Session, *, token: str | None, touch: bool = True) -> 
     """
     if not token:
         return None
-    user_session = session.exec(
-        select(UserSession).where(UserSession.token_hash == security.hash_token(token))
-    ).first()
+    user_session = _session_of_token(session, token)
     if user_session is None or user_session.revoked_at is not None:
         return None
     now = utcnow()
@@ -112,14 +123,29 @@ def log_out(session: Session, *, token: str | None) -> None:
     """Revoke the session of a token; doing it twice, or with no token, is harmless."""
     if not token:
         return
-    user_session = session.exec(
-        select(UserSession).where(UserSession.token_hash == security.hash_token(token))
-    ).first()
+    user_session = _session_of_token(session, token)
     if user_session is None or user_session.revoked_at is not None:
         return
     user_session.revoked_at = utcnow()
     session.add(user_session)
     session.commit()
+
+
+def why_session_ended(session: Session, *, token: str) -> SessionEnd:
+    """Why the login of a token that no longer authenticates has ended (read-only)."""
+    user_session = _session_of_token(session, token)
+    user = session.get(User, user_session.user_id) if user_session is not None else None
+    if user is not None and user.status == UserStatus.BLOCKED.value:
+        return SessionEnd.BLOCKED
+    if user_session is not None and user_session.revoked_at is None:
+        return SessionEnd.EXPIRED
+    return SessionEnd.LOGGED_OUT
+
+
+def _session_of_token(session: Session, token: str) -> UserSession | None:
+    return session.exec(
+        select(UserSession).where(UserSession.token_hash == security.hash_token(token))
+    ).first()
 
 
 def revoke_all_sessions(session: Session, *, user: User) -> int:
@@ -170,41 +196,6 @@ def _normalise_login_email(email: str) -> str:
         return clean_email(email)
     except FieldError:
         return email.strip().lower().replace("\x00", "\ufffd")[:320]
-
-
-def _refuse_when_throttled(session: Session, *, email: str, now: datetime) -> None:
-    """Raise TooManyAttempts when the account has too many recent failed log-ins.
-
-    Refused attempts are not recorded, so the lock lifts when the oldest failure leaves the
-    window, exactly as the message says.
-    """
-    settings = get_settings()
-    window = timedelta(minutes=settings.login_failure_window_minutes)
-    failure_times = session.exec(
-        select(LoginAttempt.created_at)
-        .where(
-            LoginAttempt.email == email,
-            LoginAttempt.succeeded == False,  # noqa: E712
-            LoginAttempt.created_at > now - window,
-        )
-        .order_by(col(LoginAttempt.created_at))
-    ).all()
-    if len(failure_times) < settings.login_max_failures:
-        return
-    # The lock lifts once fewer than the maximum remain: normally when the oldest one leaves.
-    lifting_failure = failure_times[len(failure_times) - settings.login_max_failures]
-    seconds_left = (lifting_failure + window - now).total_seconds()
-    minutes = max(1, math.ceil(seconds_left / 60))
-    unit = "minute" if minutes == 1 else "minutes"
-    raise TooManyAttempts(
-        f"Too many failed log-in attempts for this account. Try again in {minutes} {unit}."
-    )
-
-
-def _record_attempt_and_commit(session: Session, *, email: str, succeeded: bool) -> None:
-    """Keep a log-in attempt even though the caller is about to raise."""
-    session.add(LoginAttempt(email=email, succeeded=succeeded))
-    session.commit()
 
 
 def _user_id(user: User) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func
@@ -19,8 +20,7 @@ from econnect_app.models import (
     UserStatus,
     utcnow,
 )
-from econnect_app.services import activity
-from econnect_app.services.accounts import email_in_use
+from econnect_app.services import activity, address_holders, one_time_tokens, throttle, user_emails
 from econnect_app.services.errors import Conflict, InvalidToken, NotFound, ValidationFailed
 from econnect_app.services.permissions import load_actor, require_role
 from econnect_app.services.sessions import revoke_all_sessions
@@ -34,7 +34,11 @@ from econnect_app.services.validation import (
 from econnect_app.settings import get_settings
 
 ROLE_CHOICES: tuple[str, ...] = tuple(role.value for role in Role)
-EMAIL_TAKEN_MESSAGE = "This email address already has an account."
+EMAIL_TAKEN_MESSAGE = "This address already belongs to a user of your environment."
+RELEASED_ACCOUNT_MESSAGE = (
+    "This account was closed when its owner proved its address for another account. Invite the person again."
+)
+INVITATION = TokenPurpose.INVITATION.value
 LAST_ADMIN_MESSAGE = "An environment needs at least one active Administrator."
 INVALID_INVITATION_MESSAGE = (
     "This invitation link is invalid or has expired. Ask your administrator to send a new one."
@@ -61,30 +65,43 @@ def _get_environment_user(session: Session, *, actor: User, user_id: int) -> Use
     return user
 
 
-def _is_last_active_admin(session: Session, user: User) -> bool:
-    """Whether ``user`` is the only active Administrator left in their environment."""
-    if user.role != Role.ADMINISTRATOR.value or user.status != UserStatus.ACTIVE.value:
-        return False
+def _active_admin_count(session: Session, environment_id: int) -> int:
     statement = (
         select(func.count())
         .select_from(User)
         .where(
-            User.environment_id == user.environment_id,
+            User.environment_id == environment_id,
             User.role == Role.ADMINISTRATOR.value,
             User.status == UserStatus.ACTIVE.value,
         )
     )
-    return int(session.exec(statement).one()) <= 1
+    return int(session.exec(statement).one())
+
+
+def _is_last_active_admin(session: Session, user: User) -> bool:
+    """Whether ``user`` is the only active Administrator left in their environment."""
+    if user.role != Role.ADMINISTRATOR.value or user.status != UserStatus.ACTIVE.value:
+        return False
+    return _active_admin_count(session, user.environment_id) <= 1
+
+
+def _lock_environment(session: Session, environment_id: int) -> None:
+    """Serialise changes to the environment's Administrators (PostgreSQL row lock; SQLite takes its
+    write lock at the change's first write, which callers make before counting)."""
+    session.exec(select(Environment.id).where(Environment.id == environment_id).with_for_update())
+
+
+def _keep_an_administrator(session: Session, user: User) -> None:
+    """After taking Administrator rights from ``user`` (written, in the caller's transaction, after
+    ``_lock_environment``): refuse when no active Administrator is left. Counting after the write,
+    under the lock, holds when two Administrators demote or block each other at the same moment."""
+    session.flush()
+    if _active_admin_count(session, user.environment_id) == 0:
+        raise Conflict(LAST_ADMIN_MESSAGE)
 
 
 def _void_invitations(session: Session, *, user: User, now: datetime) -> None:
-    statement = select(OneTimeToken).where(
-        OneTimeToken.user_id == user.id,
-        OneTimeToken.purpose == TokenPurpose.INVITATION.value,
-        col(OneTimeToken.used_at).is_(None),
-    )
-    for token in session.exec(statement):
-        token.used_at = now
+    one_time_tokens.void_unused(session, purpose=INVITATION, user_id=user.id, now=now)  # type: ignore[arg-type]
 
 
 def _send_invitation(
@@ -92,14 +109,8 @@ def _send_invitation(
 ) -> None:
     """Create a fresh invitation token and queue the email with its link."""
     settings = get_settings()
-    raw, token_hash = security.new_token()
-    session.add(
-        OneTimeToken(
-            purpose=TokenPurpose.INVITATION.value,
-            token_hash=token_hash,
-            user_id=user.id,
-            expires_at=utcnow() + timedelta(days=settings.invitation_days),
-        )
+    raw = one_time_tokens.issue(
+        session, purpose=INVITATION, lifetime=timedelta(days=settings.invitation_days), user_id=user.id
     )
     queue_email(
         session,
@@ -111,6 +122,24 @@ def _send_invitation(
             "role": user.role,
             "link": routes.absolute(routes.accept_invitation(raw)),
             "expires_days": settings.invitation_days,
+        },
+        environment_id=environment.id,
+    )
+
+
+def _tell_address_it_has_an_account(
+    session: Session, *, actor: User, environment: Environment, address: str
+) -> None:
+    """The invitation of an address that has an account elsewhere: its owner is told instead."""
+    queue_email(
+        session,
+        template="address_has_account",
+        to=address,
+        context={
+            "email": address,
+            "what": f"invite {address} to join {environment.name} on eConnect ({_label(actor)} sent the invitation)",
+            "log_in_link": routes.absolute(routes.LOGIN),
+            "reset_link": routes.absolute(routes.FORGOT_PASSWORD),
         },
         environment_id=environment.id,
     )
@@ -128,6 +157,14 @@ def list_users(session: Session, *, actor: User) -> list[User]:
     return list(session.exec(statement))
 
 
+@dataclass(frozen=True)
+class InvitationSent:
+    """The answer to an invitation, the same whether or not the address has an account elsewhere."""
+
+    email: str
+    user: User | None  # the invited user; None when the address has an account (its owner was told)
+
+
 def invite_user(
     session: Session,
     *,
@@ -135,32 +172,42 @@ def invite_user(
     email: str,
     role: str,
     is_relationship_manager: bool = False,
-) -> User:
-    """Invite someone into the actor's environment; they get an emailed link to join."""
+) -> InvitationSent:
+    """Invite someone into the actor's environment; they get an emailed link to join.
+
+    An address of another environment's account is not revealed: the answer is the same and its
+    owner is emailed that someone tried to invite it. An expired invitation elsewhere gives way.
+    """
     actor = _require_admin(session, actor)
     environment = session.get(Environment, actor.environment_id)
     assert environment is not None
 
     fields = FieldErrors()
     clean_address = fields.check("email", clean_email, email)
-    if clean_address and email_in_use(session, email=clean_address):
-        fields.add("email", EMAIL_TAKEN_MESSAGE)
     if role not in ROLE_CHOICES:
         fields.add("role", "Choose User, Advanced user or Administrator.")
     fields.raise_if_any()
+    assert clean_address is not None
+    throttle.check("invitation", environment_id=environment.id)
 
-    user = User(
-        environment_id=environment.id,
-        email=clean_address,
-        name="",
-        role=Role(role).value,
-        is_relationship_manager=bool(is_relationship_manager),
-        status=UserStatus.INVITED.value,
-        password_hash=None,
-        invited_by_id=actor.id,
-    )
     try:
         with committing(session):
+            holder = address_holders.take_over(session, clean_address, proven=False)
+            if holder is not None:
+                if holder.user.environment_id == environment.id:
+                    raise ValidationFailed({"email": EMAIL_TAKEN_MESSAGE})
+                _tell_address_it_has_an_account(session, actor=actor, environment=environment, address=clean_address)
+                return InvitationSent(email=clean_address, user=None)
+            user = User(
+                environment_id=environment.id,  # type: ignore[arg-type]
+                email=clean_address,
+                name="",
+                role=Role(role).value,
+                is_relationship_manager=bool(is_relationship_manager),
+                status=UserStatus.INVITED.value,
+                password_hash=None,
+                invited_by_id=actor.id,
+            )
             session.add(user)
             session.flush()
             _send_invitation(session, actor=actor, user=user, environment=environment)
@@ -173,11 +220,14 @@ def invite_user(
                 subject_type="user",
                 subject_id=user.id,
             )
-    except IntegrityError:
-        if email_in_use(session, email=clean_address):
+    except IntegrityError:  # the address was taken at the same moment
+        holder = address_holders.holder_of(session, clean_address)
+        if holder is not None and holder.user.environment_id == environment.id:
             raise ValidationFailed({"email": EMAIL_TAKEN_MESSAGE}) from None
-        raise
-    return user
+        with committing(session):
+            _tell_address_it_has_an_account(session, actor=actor, environment=environment, address=clean_address)
+        return InvitationSent(email=clean_address, user=None)
+    return InvitationSent(email=clean_address, user=user)
 
 
 def resend_invitation(session: Session, *, actor: User, user_id: int) -> None:
@@ -188,6 +238,7 @@ def resend_invitation(session: Session, *, actor: User, user_id: int) -> None:
         raise Conflict("Only users who have not accepted their invitation yet can get a new one.")
     environment = session.get(Environment, actor.environment_id)
     assert environment is not None
+    throttle.check("invitation", environment_id=environment.id)
     with committing(session):
         _void_invitations(session, user=user, now=utcnow())
         _send_invitation(session, actor=actor, user=user, environment=environment)
@@ -204,16 +255,9 @@ def resend_invitation(session: Session, *, actor: User, user_id: int) -> None:
 
 def _find_invitation(session: Session, token: str) -> tuple[OneTimeToken, User, Environment]:
     """The usable invitation token with its user and environment, or InvalidToken."""
-    row = session.exec(
-        select(OneTimeToken).where(
-            OneTimeToken.token_hash == security.hash_token(token or ""),
-            OneTimeToken.purpose == TokenPurpose.INVITATION.value,
-        )
-    ).first()
-    if row is None or row.used_at is not None or row.expires_at <= utcnow() or row.user_id is None:
-        raise InvalidToken(INVALID_INVITATION_MESSAGE)
-    user = session.get(User, row.user_id)
-    if user is None or user.status != UserStatus.INVITED.value:
+    row = one_time_tokens.find_usable(session, token=token, purpose=INVITATION)
+    user = session.get(User, row.user_id) if row is not None and row.user_id is not None else None
+    if row is None or user is None or user.status != UserStatus.INVITED.value:
         raise InvalidToken(INVALID_INVITATION_MESSAGE)
     environment = session.get(Environment, user.environment_id)
     assert environment is not None
@@ -227,20 +271,26 @@ def get_invitation(session: Session, *, token: str) -> tuple[User, Environment]:
 
 
 def accept_invitation(session: Session, *, token: str, name: str, password: str) -> User:
-    """Join through an invitation link: set a name and password; the link is then used up."""
+    """Join through an invitation link: set a name and password; the link is then used up.
+
+    The link was emailed to the address, so it is confirmed too. Of two simultaneous uses of
+    the link, one wins.
+    """
     row, user, environment = _find_invitation(session, token)
     fields = FieldErrors()
     clean_name = fields.check("name", clean_required, name, label="your name")
     clean_secret = fields.check("password", clean_password, password)
     fields.raise_if_any()
+    password_hash = security.hash_password(clean_secret)
 
     now = utcnow()
     with committing(session):
+        if not one_time_tokens.claim(session, row, now=now):
+            raise InvalidToken(INVALID_INVITATION_MESSAGE)
         user.name = clean_name
-        user.password_hash = security.hash_password(clean_secret)
+        user.password_hash = password_hash
         user.password_changed_at = now
         user.status = UserStatus.ACTIVE.value
-        row.used_at = now
         _void_invitations(session, user=user, now=now)
         activity.record(
             session,
@@ -250,6 +300,9 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
             summary=f"{user.name} ({user.email}) accepted the invitation as {user.role}.",
             subject_type="user",
             subject_id=user.id,
+        )
+        user_emails.confirm_through_link(
+            session, user=user, address=user.email, how="the invitation link", now=now
         )
     return user
 
@@ -266,7 +319,11 @@ def change_role(session: Session, *, actor: User, user_id: int, role: str) -> Us
         raise Conflict(LAST_ADMIN_MESSAGE)
     old_role = user.role
     with committing(session):
+        _lock_environment(session, actor.environment_id)
         user.role = Role(role).value
+        session.add(user)
+        if old_role == Role.ADMINISTRATOR.value:
+            _keep_an_administrator(session, user)
         activity.record(
             session,
             environment_id=actor.environment_id,
@@ -317,7 +374,10 @@ def block_user(session: Session, *, actor: User, user_id: int) -> User:
     if user.status == UserStatus.BLOCKED.value:
         return user
     with committing(session):
+        _lock_environment(session, actor.environment_id)
         user.status = UserStatus.BLOCKED.value
+        session.add(user)
+        _keep_an_administrator(session, user)
         revoke_all_sessions(session, user=user)
         activity.record(
             session,
@@ -337,6 +397,8 @@ def unblock_user(session: Session, *, actor: User, user_id: int) -> User:
     user = _get_environment_user(session, actor=actor, user_id=user_id)
     if user.status != UserStatus.BLOCKED.value:
         return user
+    if address_holders.is_released(user):
+        raise Conflict(RELEASED_ACCOUNT_MESSAGE)
     with committing(session):
         user.status = UserStatus.ACTIVE.value if user.password_hash else UserStatus.INVITED.value
         activity.record(

@@ -4,20 +4,52 @@ from __future__ import annotations
 
 import re
 
+from mail_catcher import MailCatcher
 from playwright.sync_api import Page, expect
 
 PASSWORD = "correct horse battery staple"
 
 
-def sign_up(page: Page, *, email: str, name: str = "Anna de Vries", company: str = "De Vries Administratie") -> None:
-    """Create an account through /signup; ends on the onboarding page."""
+def sign_up(
+    page: Page,
+    *,
+    email: str,
+    name: str = "Anna de Vries",
+    company: str = "De Vries Administratie",
+    mailbox: MailCatcher | None = None,
+) -> None:
+    """Create an account through /signup and confirm its address through the emailed link (open it,
+    log in, Confirm); ends on the onboarding page. Mail is read from ``mailbox`` (default: the
+    test session's mail catcher)."""
     page.goto("/signup")
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Company name", exact=True).fill(company)
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("status")).to_contain_text(f"We sent an email to {email}")
+    confirm_address(page, email=email, mailbox=mailbox)
+    page.get_by_role("link", name="Continue").click()
     expect(page).to_have_url(re.compile(r"/onboarding$"))
+
+
+def confirm_address(page: Page, *, email: str, mailbox: MailCatcher | None = None) -> None:
+    """Open the confirmation link emailed to ``email``, log in if asked, and click Confirm."""
+    mailbox = mailbox or MailCatcher.latest
+    assert mailbox is not None, "no mail catcher is running"
+    message = mailbox.wait_for_email(email, subject_contains="Confirm your email address")
+    page.goto(message.link_to("/confirm-email/"))
+    log_in_first = page.get_by_role("link", name="Log in")
+    confirm = page.get_by_role("button", name="Confirm")
+    expect(log_in_first.or_(confirm)).to_be_visible()
+    if log_in_first.is_visible():
+        log_in_first.click()
+        expect(page.get_by_label("Email", exact=True)).to_have_value(email)  # prefilled from the link
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(re.compile(r"/confirm-email/"))
+    confirm.click()
+    expect(page.get_by_role("status").filter(has_text="is confirmed").first).to_be_visible()
 
 
 def add_and_activate_organisation(page: Page, *, name: str, kvk: str) -> None:

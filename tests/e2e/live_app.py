@@ -415,6 +415,8 @@ def app_environment(
         ECONNECT_PUBLIC_URL=public_url,
         PYTHONUNBUFFERED="1",
         NO_COLOR="1",
+        # The suite signs up and invites far more people from 127.0.0.1 than anyone would in an hour.
+        ECONNECT_RATE_LIMIT_SCALE="100",
     )
     if smtp_url:
         env["ECONNECT_SMTP_URL"] = smtp_url

@@ -21,7 +21,8 @@ def password() -> str:
 
 @pytest.fixture()
 def sign_up_user(session: Session) -> Callable[..., User]:
-    """Sign up a new environment and return its first user (an Administrator)."""
+    """Sign up a new environment and return its first user (an Administrator; its address is not
+    confirmed yet)."""
 
     def sign_up(
         *,
@@ -30,9 +31,11 @@ def sign_up_user(session: Session) -> Callable[..., User]:
         password: str = GOOD_PASSWORD,
         company_name: str = "Lovelace Accounting",
     ) -> User:
-        return accounts.sign_up(
+        result = accounts.sign_up(
             session, name=name, email=email, password=password, company_name=company_name
         )
+        assert result.user is not None, "the address was taken"
+        return result.user
 
     return sign_up
 

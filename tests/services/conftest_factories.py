@@ -45,9 +45,12 @@ def make_user(
     name: str | None = None,
     email: str | None = None,
     password_hash: str | None = "not-a-real-hash",
+    email_confirmed: bool | None = None,
 ) -> User:
-    """A user row in ``environment``."""
+    """A user row in ``environment``; its primary address is confirmed unless it is Invited (or
+    ``email_confirmed`` says otherwise)."""
     number = next(_sequence)
+    confirmed = status != UserStatus.INVITED.value if email_confirmed is None else email_confirmed
     user = User(
         environment_id=environment.id,
         name=name if name is not None else f"Person {number}",
@@ -55,6 +58,7 @@ def make_user(
         role=role,
         status=status,
         password_hash=password_hash,
+        email_confirmed_at=utcnow() if confirmed else None,
     )
     session.add(user)
     session.commit()

@@ -175,7 +175,7 @@ def test_two_requests_from_the_same_firm_accepted_at_once_share_one_partnership(
             own, user=scene.client, token=scene.token, organisation_id=first_org.id
         ),
         lambda own: authorisations.accept_request(
-            own, user=scene.client, token=second_token, organisation_id=second_org.id
+            own, user=scene.client, token=second_token, organisation_id=second_org.id, answer_for_address=True
         ),
     )
 

@@ -10,6 +10,8 @@ import pytest
 from sqlmodel import Session, func, select
 
 from econnect_app import routes, security
+from econnect_app.mail import messages
+from econnect_app.mail import outbox as outbox_module
 from econnect_app.models import (
     ActivityLog,
     Environment,
@@ -21,8 +23,9 @@ from econnect_app.models import (
     User,
     UserEmail,
     UserStatus,
+    utcnow,
 )
-from econnect_app.services import accounts, sessions
+from econnect_app.services import accounts, address_holders, caller, sessions, throttle
 from econnect_app.services.errors import InvalidCredentials, InvalidToken, ValidationFailed
 
 SignUp = Callable[..., User]
@@ -45,8 +48,11 @@ def assert_nothing_written(session: Session) -> None:
     assert count(session, ActivityLog) == 0
 
 
-def outbox(session: Session) -> list[OutboxMessage]:
-    return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)))
+def outbox(session: Session, template: str | None = None) -> list[OutboxMessage]:
+    statement = select(OutboxMessage).order_by(OutboxMessage.id)
+    if template:
+        statement = statement.where(OutboxMessage.template == template)
+    return list(session.exec(statement))
 
 
 def reset_tokens(session: Session) -> list[OneTimeToken]:
@@ -69,14 +75,23 @@ def emailed_reset_token(message: OutboxMessage) -> str:
 
 def request_reset_token(session: Session, email: str = "ada@example.com") -> str:
     accounts.request_password_reset(session, email=email)
-    return emailed_reset_token(outbox(session)[-1])
+    return emailed_reset_token(outbox(session, "password_reset")[-1])
 
 
 # --- Sign-up ------------------------------------------------------------------------------
 
 
+def sign_up(session: Session, **fields: str) -> User:
+    """Sign up with VALID_SIGN_UP changed by ``fields``; the new user (the address must be free)."""
+    result = accounts.sign_up(session, **{**VALID_SIGN_UP, **fields})
+    assert result.user is not None
+    return result.user
+
+
 def test_sign_up_creates_environment_with_its_first_administrator(session: Session) -> None:
-    user = accounts.sign_up(session, **VALID_SIGN_UP)
+    result = accounts.sign_up(session, **VALID_SIGN_UP)
+    user = result.user
+    assert user is not None and not result.address_confirmed
 
     environment = session.get(Environment, user.environment_id)
     assert environment is not None
@@ -94,12 +109,27 @@ def test_sign_up_creates_environment_with_its_first_administrator(session: Sessi
     assert sorted(actions) == ["environment.created", "user.signed_up"]
 
 
+def test_sign_up_emails_a_link_to_confirm_the_address(session: Session) -> None:
+    user = sign_up(session)
+
+    assert user.email_confirmed_at is None
+    [message] = outbox(session)
+    assert message.template == "account_confirmation"
+    assert message.to_address == "ada@example.com"
+    assert "Hello Ada Lovelace," in message.text_body
+    assert "valid for 3 days" in message.text_body
+    [token] = session.exec(
+        select(OneTimeToken).where(OneTimeToken.purpose == TokenPurpose.EMAIL_CONFIRMATION.value)
+    ).all()
+    assert token.user_id == user.id and token.user_email_id is None
+    assert routes.absolute(routes.confirm_email("")) in message.text_body
+
+
 def test_sign_up_normalises_the_input(session: Session) -> None:
-    user = accounts.sign_up(
+    user = sign_up(
         session,
         name="  Ada   Lovelace ",
         email=" Ada@Example.COM ",
-        password="correct horse battery staple",
         company_name=" Lovelace  Accounting ",
     )
     assert user.name == "Ada Lovelace"
@@ -108,7 +138,7 @@ def test_sign_up_normalises_the_input(session: Session) -> None:
 
 
 def test_signed_up_user_can_log_in(session: Session) -> None:
-    user = accounts.sign_up(session, **VALID_SIGN_UP)
+    user = sign_up(session)
     logged_in, _ = sessions.log_in(
         session, email="ada@example.com", password="correct horse battery staple"
     )
@@ -146,62 +176,125 @@ def test_sign_up_reports_every_bad_field_at_once(session: Session) -> None:
     assert_nothing_written(session)
 
 
-def test_sign_up_refuses_an_address_that_already_has_an_account(
+def test_sign_up_with_a_taken_address_answers_like_a_sign_up_and_emails_the_owner(
     session: Session, sign_up_user: SignUp
 ) -> None:
-    sign_up_user(email="ada@example.com")
+    owner = sign_up_user(email="ada@example.com")
+    owner.email_confirmed_at = utcnow()
+    session.commit()
+    before = len(outbox(session))
 
-    with pytest.raises(ValidationFailed) as raised:
-        accounts.sign_up(session, **{**VALID_SIGN_UP, "email": "ADA@example.com"})
+    result = accounts.sign_up(session, **{**VALID_SIGN_UP, "email": "ADA@example.com"})
 
-    assert raised.value.errors == {
-        "email": "An account with this email address already exists. Log in instead."
-    }
+    assert result == accounts.SignUpResult(user=None, address_confirmed=False)
     assert count(session, Environment) == 1
     assert count(session, User) == 1
+    [message] = outbox(session)[before:]
+    assert message.template == "sign_up_attempt"
+    assert message.to_address == "ada@example.com"
+    assert "Someone tried to create an eConnect account with ada@example.com" in message.text_body
+    assert routes.absolute(routes.LOGIN) in message.text_body
+    assert routes.absolute(routes.FORGOT_PASSWORD) in message.text_body
+    assert "?claim=" not in message.text_body  # a confirmed address never gives way
 
 
-def test_sign_up_refuses_an_additional_address_of_another_user(
+def test_sign_up_does_the_same_work_for_a_free_and_a_taken_address(
+    session: Session, sign_up_user: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_up_user(email="taken@example.com")
+    hashed: list[str] = []
+    original = security.hash_password
+    monkeypatch.setattr(security, "hash_password", lambda password: hashed.append(password) or original(password))
+
+    accounts.sign_up(session, **{**VALID_SIGN_UP, "email": "free@example.com"})
+    accounts.sign_up(session, **{**VALID_SIGN_UP, "email": "taken@example.com"})
+
+    assert hashed == [VALID_SIGN_UP["password"]] * 2
+    assert [m.template for m in outbox(session)][-2:] == ["account_confirmation", "sign_up_attempt"]
+
+
+def test_sign_up_with_an_additional_address_of_another_user_answers_the_same(
     session: Session, sign_up_user: SignUp
 ) -> None:
     grace = sign_up_user(email="grace@example.com", name="Grace Hopper", company_name="Hopper BV")
-    session.add(UserEmail(user_id=grace.id, email="ada@example.com"))  # type: ignore[arg-type]
+    session.add(UserEmail(user_id=grace.id, email="ada@example.com", confirmed_at=utcnow()))  # type: ignore[arg-type]
     session.commit()
 
-    with pytest.raises(ValidationFailed) as raised:
-        accounts.sign_up(session, **VALID_SIGN_UP)
+    result = accounts.sign_up(session, **VALID_SIGN_UP)
 
-    assert raised.value.errors == {"email": accounts.EMAIL_IN_USE}
+    assert result.user is None
     assert count(session, Environment) == 1
+    assert outbox(session)[-1].template == "sign_up_attempt"
+    assert outbox(session)[-1].to_address == "ada@example.com"
 
 
-def test_sign_up_race_on_the_same_address_gives_the_same_friendly_error(
+def test_sign_up_race_on_the_same_address_answers_the_same(
     session: Session, sign_up_user: SignUp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sign_up_user(email="ada@example.com")
     # Another request signs up the address between our check and our write.
-    monkeypatch.setattr(accounts, "email_in_use", lambda session, *, email: False)
+    real_holder_of = address_holders.holder_of
+    calls: list[str] = []
 
-    with pytest.raises(ValidationFailed) as raised:
-        accounts.sign_up(session, **VALID_SIGN_UP)
+    def not_yet_then_real(session: Session, address: str):  # type: ignore[no-untyped-def]
+        calls.append(address)
+        return None if len(calls) == 1 else real_holder_of(session, address)
 
-    assert raised.value.errors == {"email": accounts.EMAIL_IN_USE}
+    monkeypatch.setattr(address_holders, "holder_of", not_yet_then_real)
+
+    result = accounts.sign_up(session, **VALID_SIGN_UP)
+
+    assert result.user is None
     assert count(session, Environment) == 1
     assert count(session, User) == 1
     assert count(session, ActivityLog) == 2
+    assert outbox(session)[-1].template == "sign_up_attempt"
 
 
 # --- Password reset -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("email", ["nobody@example.com", "", "not an address"])
-def test_reset_request_for_unknown_or_invalid_address_writes_nothing(
+def test_reset_request_for_unknown_or_invalid_address_sends_nothing_and_no_link_works(
     session: Session, sign_up_user: SignUp, email: str
 ) -> None:
     sign_up_user()
+    before = len(outbox(session))
     assert accounts.request_password_reset(session, email=email) is None
-    assert outbox(session) == []
-    assert reset_tokens(session) == []
+    assert len(outbox(session)) == before
+    assert [token.user_id for token in reset_tokens(session)] == [None]
+
+
+def test_reset_request_does_the_same_work_for_a_known_and_an_unknown_address(
+    session: Session, sign_up_user: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same steps run either way (a token is made and stored, the email rendered, one commit),
+    so the time taken reveals nothing; only the outbox row differs."""
+    sign_up_user()
+    work: list[str] = []
+    rendered = messages.render_message
+    new_token = security.new_token
+
+    def render(template: str, context: dict) -> object:  # type: ignore[type-arg]
+        work.append(f"render {template}")
+        return rendered(template, context)
+
+    def token() -> tuple[str, str]:
+        work.append("token")
+        return new_token()
+
+    monkeypatch.setattr(accounts, "render_message", render)
+    monkeypatch.setattr(outbox_module, "render_message", render)
+    monkeypatch.setattr(security, "new_token", token)
+    commit = session.commit
+    monkeypatch.setattr(session, "commit", lambda: (work.append("commit"), commit())[1])
+
+    accounts.request_password_reset(session, email="ada@example.com")
+    known = list(work)
+    work.clear()
+    accounts.request_password_reset(session, email="nobody@example.com")
+
+    assert known == work == ["token", "render password_reset", "commit"]
 
 
 @pytest.mark.parametrize("status", [UserStatus.BLOCKED, UserStatus.INVITED])
@@ -215,8 +308,8 @@ def test_reset_request_for_user_who_is_not_active_writes_nothing(
 
     accounts.request_password_reset(session, email="ada@example.com")
 
-    assert outbox(session) == []
-    assert reset_tokens(session) == []
+    assert outbox(session, "password_reset") == []
+    assert [token.user_id for token in reset_tokens(session)] == [None]
 
 
 def test_reset_email_carries_a_link_whose_token_hash_is_stored(
@@ -226,7 +319,7 @@ def test_reset_email_carries_a_link_whose_token_hash_is_stored(
 
     accounts.request_password_reset(session, email=" Ada@Example.com ")
 
-    [message] = outbox(session)
+    [message] = outbox(session, "password_reset")
     assert message.template == "password_reset"
     assert message.to_address == "ada@example.com"
     assert message.environment_id == user.environment_id
@@ -398,3 +491,110 @@ def test_change_password_refuses_a_bad_new_password(
     session.refresh(user)
     assert user.password_hash == old_hash
     assert sessions.authenticate(session, token=token) is not None
+
+
+# --- Passwords: not the current one; the owner is told ------------------------------------------
+
+
+def test_reset_refuses_the_current_password_and_keeps_the_link(
+    session: Session, sign_up_user: SignUp, password: str
+) -> None:
+    user = sign_up_user()
+    old_hash = user.password_hash
+    raw_token = request_reset_token(session)
+
+    with pytest.raises(ValidationFailed) as raised:
+        accounts.reset_password(session, token=raw_token, password=password)
+
+    assert raised.value.errors == {"password": accounts.SAME_PASSWORD}
+    session.refresh(user)
+    assert user.password_hash == old_hash
+    assert accounts.reset_password_token_is_valid(session, token=raw_token)
+
+
+def test_change_refuses_the_current_password_as_the_new_one(
+    session: Session, sign_up_user: SignUp, password: str
+) -> None:
+    user = sign_up_user()
+    old_hash = user.password_hash
+
+    with pytest.raises(ValidationFailed) as raised:
+        accounts.change_password(session, user=user, current_password=password, new_password=password)
+
+    assert raised.value.errors == {"new_password": accounts.SAME_PASSWORD}
+    session.refresh(user)
+    assert user.password_hash == old_hash
+    assert outbox(session, "password_changed") == []
+
+
+def test_the_owner_is_emailed_when_the_password_is_changed(
+    session: Session, sign_up_user: SignUp, password: str
+) -> None:
+    user = sign_up_user()
+
+    accounts.change_password(session, user=user, current_password=password, new_password=NEW_PASSWORD)
+
+    [message] = outbox(session, "password_changed")
+    assert message.to_address == "ada@example.com"
+    assert message.subject == "Your eConnect password was changed"
+    assert "was changed on the profile page on " in message.text_body
+    assert "If this was not you" in message.text_body
+    assert routes.absolute(routes.FORGOT_PASSWORD) in message.text_body
+
+
+def test_the_owner_is_emailed_when_the_password_is_reset(session: Session, sign_up_user: SignUp) -> None:
+    sign_up_user()
+
+    accounts.reset_password(session, token=request_reset_token(session), password=NEW_PASSWORD)
+
+    [message] = outbox(session, "password_changed")
+    assert message.to_address == "ada@example.com"
+    assert "was reset through an emailed link on " in message.text_body
+    assert routes.absolute(routes.FORGOT_PASSWORD) in message.text_body
+
+
+def test_a_reset_link_confirms_the_primary_address(session: Session, sign_up_user: SignUp) -> None:
+    user = sign_up_user()
+    assert user.email_confirmed_at is None
+
+    accounts.reset_password(session, token=request_reset_token(session), password=NEW_PASSWORD)
+
+    session.refresh(user)
+    assert user.email_confirmed_at is not None
+    [row] = session.exec(select(ActivityLog).where(ActivityLog.action == "user.email_confirmed")).all()
+    assert "through a password reset link" in row.summary
+
+
+# --- Throttling by client ------------------------------------------------------------------------
+
+
+def test_sign_up_and_reset_requests_are_throttled_per_client(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(security, "hash_password", lambda password: "not-a-real-hash")  # speed only
+    with caller.calling_from("203.0.113.5"):
+        with pytest.raises(throttle.Limited):
+            for number in range(100):
+                accounts.sign_up(session, **{**VALID_SIGN_UP, "email": f"ada{number}@example.com"})
+        with pytest.raises(throttle.Limited) as raised:
+            for _ in range(100):
+                accounts.request_password_reset(session, email="ada0@example.com")
+    assert "Try again in" in raised.value.message
+    with caller.calling_from("198.51.100.7"):  # another client is not held back
+        assert accounts.sign_up(session, **{**VALID_SIGN_UP, "email": "grace@example.com"}).user is not None
+        accounts.request_password_reset(session, email="grace@example.com")
+
+
+def test_reset_requests_past_the_environments_limit_answer_the_same_and_send_nothing(
+    session: Session, sign_up_user: SignUp
+) -> None:
+    """Many clients asking for one account's reset: the environment's limit stops the emails
+    quietly (a refusal would tell that the address has an account)."""
+    sign_up_user()
+    per_environment = 20  # LIMITS["password_reset"]: 20 an hour per environment
+    for number in range(per_environment + 5):
+        with caller.calling_from(f"198.51.100.{number}"):
+            assert accounts.request_password_reset(session, email="ada@example.com") is None
+
+    assert len(outbox(session, "password_reset")) == per_environment
+    assert len(reset_tokens(session)) == per_environment + 5  # the same work every time

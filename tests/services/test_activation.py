@@ -557,7 +557,9 @@ def test_advanced_user_may_accept(session: Session, scene: Scene) -> None:
     advanced = make_user(session, scene.client_environment, role=Role.ADVANCED_USER.value)
     organisation = make_organisation(session, scene.client_environment)
 
-    authorisations.accept_request(session, user=advanced, token=scene.token, organisation_id=organisation.id)
+    authorisations.accept_request(
+        session, user=advanced, token=scene.token, organisation_id=organisation.id, answer_for_address=True
+    )
 
     assert reload(session, scene.request).responded_by_id == advanced.id
 
@@ -794,3 +796,77 @@ def test_declining_twice_gives_one_result(session: Session, scene: Scene) -> Non
     assert snapshot(session) == after_first
 
 
+
+
+# --- an unconfirmed address unlocks nothing; a forwarded link is answered knowingly ------------
+
+
+def unconfirm(session: Session, user) -> None:  # type: ignore[no-untyped-def]
+    user.email_confirmed_at = None
+    session.commit()
+
+
+def test_an_unconfirmed_primary_address_lists_nothing_and_answers_nothing_by_id(
+    session: Session, scene: Scene
+) -> None:
+    unconfirm(session, scene.client)
+    organisation = make_organisation(session, scene.client_environment)
+    before = snapshot(session)
+
+    assert authorisations.incoming_requests(session, user=scene.client) == []
+    with pytest.raises(NotFound):
+        authorisations.accept_request(
+            session, user=scene.client, request_id=scene.request.id, organisation_id=organisation.id
+        )
+    with pytest.raises(NotFound):
+        authorisations.decline_request(session, user=scene.client, request_id=scene.request.id)
+    assert snapshot(session) == before
+
+
+def test_the_link_itself_still_answers_for_an_unconfirmed_address_and_confirms_it(
+    session: Session, scene: Scene
+) -> None:
+    unconfirm(session, scene.client)
+    organisation = make_organisation(session, scene.client_environment)
+    assert authorisations.look_up_link(session, token=scene.token, user=scene.client).for_another_address
+
+    with pytest.raises(ValidationFailed) as raised:
+        authorisations.accept_request(session, user=scene.client, token=scene.token, organisation_id=organisation.id)
+    assert raised.value.errors == {
+        "answer_for_address": "This request was sent to owner@korenbloem.example. Confirm that you are "
+        "allowed to answer for owner@korenbloem.example."
+    }
+
+    authorisations.accept_request(
+        session, user=scene.client, token=scene.token, organisation_id=organisation.id, answer_for_address=True
+    )
+
+    assert reload(session, scene.request).status == AuthorisationStatus.ACCEPTED.value
+    assert reload(session, scene.client).email_confirmed_at is not None
+    [confirmed] = activities(session, action="user.email_confirmed")
+    assert "through the activation link" in confirmed.summary
+
+
+def test_the_activation_page_says_when_the_request_is_for_another_address(session: Session, scene: Scene) -> None:
+    stranger = make_admin(session, make_environment(session, name="Somebody"), email="someone@example.com")
+
+    assert not authorisations.look_up_link(session, token=scene.token).for_another_address  # logged out
+    assert not authorisations.look_up_link(session, token=scene.token, user=scene.client).for_another_address
+    view = authorisations.look_up_link(session, token=scene.token, user=stranger)
+    assert view.for_another_address and view.client_email == "owner@korenbloem.example"
+
+
+def test_a_forwarded_link_needs_the_word_of_who_answers_it(session: Session, scene: Scene) -> None:
+    stranger = make_admin(session, make_environment(session, name="Somebody"), email="someone@example.com")
+    before = snapshot(session)
+
+    with pytest.raises(ValidationFailed) as raised:
+        authorisations.decline_request(session, user=stranger, token=scene.token)
+    assert list(raised.value.errors) == ["answer_for_address"]
+    assert snapshot(session) == before
+
+    authorisations.decline_request(session, user=stranger, token=scene.token, answer_for_address=True)
+
+    assert reload(session, scene.request).status == AuthorisationStatus.DECLINED.value
+    assert reload(session, stranger).email == "someone@example.com"
+    assert activities(session, action="user.email_confirmed") == []

@@ -400,6 +400,7 @@ def test_a_new_request_to_the_same_email_and_organisation_replaces_the_pending_o
 ) -> None:
     first = send(session, anna, organisation_name="Old BV")
     _, first_token = activation_link(outbox(session)[0])
+    move_back(session, first, last_sent_at=timedelta(minutes=11))  # past the interval Resend has too
     second = send(session, anna, client_email="PIET@example.com", organisation_name="  old   bv ")
 
     old, new = fresh(session, first), fresh(session, second)
@@ -471,6 +472,7 @@ def test_a_concurrent_pending_request_is_replaced_on_the_retry(
 ) -> None:
     """The check misses a request sent at the same moment: the unique index refuses, we retry."""
     first = send(session, anna)
+    move_back(session, first, last_sent_at=timedelta(minutes=11))
     real_lookup = sending._pending_request_for
     calls: list[int] = []
 
@@ -969,9 +971,9 @@ def test_list_searches_client_name_and_email_ignoring_case(
     assert [row.client_name.split()[0] for row in rows] == expected
 
 
-@pytest.mark.parametrize("search", ["éva", "ÉVA", "MÜLLER", "müller", "eva@müller"])
+@pytest.mark.parametrize("search", ["éva", "ÉVA", "MÜLLER", "müller"])
 def test_search_ignores_case_beyond_ascii_on_every_database(session: Session, anna: User, search: str) -> None:
-    send(session, anna, client_name="Éva Müller", client_email="eva@müller.example")
+    send(session, anna, client_name="Éva Müller", client_email="eva@mueller.example")
     send(session, anna, client_name="Eva Muller", client_email="eva@muller.example")
     rows = authorisations.list_requests(session, actor=anna, search=search)
     assert [row.client_name for row in rows] == ["Éva Müller"]
@@ -1024,6 +1026,7 @@ def test_count_pending_counts_one_environment(session: Session, anna: User, firm
 
 def test_every_status_change_is_in_the_activity_log(session: Session, anna: User) -> None:
     first = send(session, anna)
+    move_back(session, first, last_sent_at=timedelta(minutes=11))
     second = send(session, anna)  # replaces the first
     move_back(session, second, last_sent_at=timedelta(minutes=11))
     authorisations.resend_request(session, actor=anna, request_id=second.id)

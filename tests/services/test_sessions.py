@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -12,8 +14,10 @@ from sqlmodel import Session, func, select
 from econnect_app import security
 from econnect_app.models import LoginAttempt, User, UserSession, UserStatus, utcnow
 from econnect_app.services import sessions
+from econnect_app.services.caller import calling_from
 from econnect_app.services.errors import (
     AccountBlocked,
+    DomainError,
     InvalidCredentials,
     TooManyAttempts,
     ValidationFailed,
@@ -40,11 +44,27 @@ def count_sessions(session: Session) -> int:
     return session.exec(select(func.count()).select_from(UserSession)).one()
 
 
-def add_failures(session: Session, *, email: str, count: int, minutes_ago: float) -> None:
+def add_failures(
+    session: Session, *, email: str, count: int, minutes_ago: float, client: str = "", succeeded: bool = False
+) -> None:
     created_at = utcnow() - timedelta(minutes=minutes_ago)
     for _ in range(count):
-        session.add(LoginAttempt(email=email, succeeded=False, created_at=created_at))
+        session.add(LoginAttempt(email=email, client_address=client, succeeded=succeeded, created_at=created_at))
     session.commit()
+
+
+def log_in_from(session: Session, client: str, *, email: str = "ada@example.com", password: str) -> User:
+    """Log in as the client at that address would; the user, or what was raised."""
+    with calling_from(client):
+        user, _ = sessions.log_in(session, email=email, password=password)
+    return user
+
+
+def refusal_from(session: Session, client: str, *, email: str = "ada@example.com", password: str) -> DomainError:
+    """What a log-in from that address is refused with."""
+    with pytest.raises(DomainError) as refused:
+        log_in_from(session, client, email=email, password=password)
+    return refused.value
 
 
 class VerifySpy:
@@ -180,7 +200,7 @@ def test_blocked_user_with_right_password_is_told_the_account_is_blocked(
 # --- Throttling ---------------------------------------------------------------------------
 
 
-def test_ten_failures_lock_the_account_even_for_the_right_password(
+def test_ten_failures_from_one_client_hold_that_client_back_even_with_the_right_password(
     session: Session, engine: Engine, sign_up_user: SignUp, password: str, verify_spy: VerifySpy
 ) -> None:
     sign_up_user()
@@ -249,6 +269,179 @@ def test_unknown_address_is_throttled_the_same_way(session: Session) -> None:
     add_failures(session, email="nobody@example.com", count=10, minutes_ago=1)
     with pytest.raises(TooManyAttempts, match="Try again in 14 minutes"):
         sessions.log_in(session, email="Nobody@example.com", password="whatever it is")
+
+
+WRONG = "not my password at all"
+INCORRECT = "The email address or password is incorrect."
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("nobody@example.com", "whatever it is"),
+        ("nobody@example.com", "x" * 5000),  # longer than the hasher accepts
+        ("ada@example.com", "x" * 5000),
+        ("ada@example.com", {"not": "text"}),
+        ("nobody@example.com", ["a", "list"]),
+        ("ada@example.com", 123456789012),
+        ({"email": "ada@example.com"}, "correct horse battery staple"),
+        ("jöse@exämple.com", "whatever it is"),
+        ("ada@example.com\x00", "whatever it is"),
+        ("not an address", "whatever it is"),
+    ],
+)
+def test_every_input_that_does_not_log_in_gets_the_same_answer_and_is_recorded(
+    session: Session, engine: Engine, sign_up_user: SignUp, email: Any, password: Any
+) -> None:
+    sign_up_user()
+    with calling_from("203.0.113.9"), pytest.raises(InvalidCredentials) as refused:
+        sessions.log_in(session, email=email, password=password)
+    assert refused.value.message == INCORRECT
+    assert [(a.succeeded, a.client_address) for a in attempts(engine)] == [(False, "203.0.113.9")]
+    assert count_sessions(session) == 0
+
+
+def test_a_successful_log_in_is_recorded_with_the_client_address(
+    session: Session, engine: Engine, sign_up_user: SignUp, password: str
+) -> None:
+    sign_up_user()
+    log_in_from(session, "203.0.113.9", password=password)
+    assert [(a.email, a.succeeded, a.client_address) for a in attempts(engine)] == [
+        ("ada@example.com", True, "203.0.113.9")
+    ]
+
+
+def test_a_stranger_cannot_lock_the_owner_out(
+    session: Session, engine: Engine, sign_up_user: SignUp, password: str
+) -> None:
+    """Ten wrong passwords from one address hold back that address only."""
+    user = sign_up_user()
+    for _ in range(10):
+        assert isinstance(refusal_from(session, "198.51.100.7", password=WRONG), InvalidCredentials)
+
+    refused = refusal_from(session, "198.51.100.7", password=password)
+    assert isinstance(refused, TooManyAttempts)
+    assert refused.message == "Too many failed log-in attempts for this account. Try again in 15 minutes."
+
+    assert log_in_from(session, "203.0.113.9", password=password).id == user.id  # the owner's own address
+    assert len(attempts(engine)) == 11  # the refused attempt is not kept
+
+
+def test_a_guess_spread_over_many_addresses_gets_one_try_per_address(
+    session: Session, sign_up_user: SignUp, password: str
+) -> None:
+    user = sign_up_user()
+    for host in range(10):
+        assert isinstance(refusal_from(session, f"198.51.100.{host}", password=WRONG), InvalidCredentials)
+
+    # The account has had its ten failures: an address that took part is held back...
+    refused = refusal_from(session, "198.51.100.3", password=WRONG)
+    assert isinstance(refused, TooManyAttempts)
+    assert "for this account" in refused.message
+    # ... a new address gets its one try, and the owner, who has not failed, logs in.
+    assert isinstance(refusal_from(session, "198.51.100.99", password=WRONG), InvalidCredentials)
+    assert isinstance(refusal_from(session, "198.51.100.99", password=WRONG), TooManyAttempts)
+    assert log_in_from(session, "203.0.113.9", password=password).id == user.id
+
+
+def test_the_owner_who_mistyped_during_an_attack_is_not_held_back_at_a_known_address(
+    session: Session, sign_up_user: SignUp, password: str
+) -> None:
+    user = sign_up_user()
+    add_failures(session, email="ada@example.com", client="203.0.113.9", count=1, minutes_ago=60 * 24, succeeded=True)
+    for host in range(10):
+        add_failures(session, email="ada@example.com", client=f"198.51.100.{host}", count=1, minutes_ago=2)
+
+    assert isinstance(refusal_from(session, "203.0.113.9", password="a typo in it"), InvalidCredentials)
+    assert log_in_from(session, "203.0.113.9", password=password).id == user.id
+    # The same mistake from an address the account has not logged in from must wait.
+    assert isinstance(refusal_from(session, "192.0.2.50", password="a typo in it"), InvalidCredentials)
+    refused = refusal_from(session, "192.0.2.50", password=password)
+    assert isinstance(refused, TooManyAttempts)
+    # Free again when fewer than ten of the account's failures are left in the window: the strangers'
+    # failures of two minutes ago leave it in 13 minutes (its own typo would in 15).
+    assert refused.message.endswith("Try again in 13 minutes.")
+
+
+def test_one_address_trying_many_accounts_is_held_back_except_for_accounts_it_uses(
+    session: Session, sign_up_user: SignUp, password: str
+) -> None:
+    user = sign_up_user()
+    add_failures(session, email="ada@example.com", client="198.51.100.7", count=1, minutes_ago=60, succeeded=True)
+    assert get_settings().login_client_max_failures == 30
+    for number in range(30):
+        add_failures(session, email=f"victim{number}@example.com", client="198.51.100.7", count=1, minutes_ago=5)
+
+    refused = refusal_from(session, "198.51.100.7", email="victim99@example.com", password=WRONG)
+    assert refused.message == "Too many failed log-in attempts from your network. Try again in 10 minutes."
+    assert log_in_from(session, "198.51.100.7", password=password).id == user.id  # its own account
+    assert isinstance(refusal_from(session, "203.0.113.9", email="victim99@example.com", password=WRONG),
+                      InvalidCredentials)  # fmt: skip
+
+
+def test_two_simultaneous_attempts_cannot_both_use_the_last_try(
+    engine: Engine, session: Session, sign_up_user: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nine failures from this address: of two wrong passwords sent at the same moment, at most one
+    is checked. Each password check waits until the other attempt has been checked too or has
+    finished, so without a race-free throttle both would pass the count before either is recorded."""
+    sign_up_user()
+    add_failures(session, email="ada@example.com", client="198.51.100.7", count=9, minutes_ago=1)
+    checked, finished = [], []
+    progress = threading.Condition()
+    real_verify = security.verify_password
+
+    def verify_when_the_other_has_moved_on(password: str, password_hash: str | None) -> bool:
+        with progress:
+            checked.append(password)
+            progress.notify_all()
+            progress.wait_for(lambda: len(checked) + len(finished) >= 2, timeout=20)
+        return real_verify(password, password_hash)
+
+    monkeypatch.setattr(security, "verify_password", verify_when_the_other_has_moved_on)
+    start = threading.Barrier(2, timeout=20)
+    outcomes: list[Exception] = []
+
+    def attempt(guess: str) -> None:
+        with Session(engine, expire_on_commit=False) as own_session, calling_from("198.51.100.7"):
+            start.wait()
+            try:
+                sessions.log_in(own_session, email="ada@example.com", password=guess)
+            except DomainError as error:
+                outcomes.append(error)
+            finally:
+                with progress:
+                    finished.append(guess)
+                    progress.notify_all()
+
+    threads = [threading.Thread(target=attempt, args=(guess,)) for guess in ("first wrong guess", "second wrong guess")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(checked) <= 1
+    assert any(isinstance(outcome, TooManyAttempts) for outcome in outcomes)
+    assert sum(not a.succeeded for a in attempts(engine)) <= 10
+
+
+def test_a_hash_of_an_older_cost_is_replaced_at_log_in(
+    session: Session, sign_up_user: SignUp, password: str
+) -> None:
+    from passlib.hash import argon2
+
+    user = sign_up_user()
+    user.password_hash = argon2.using(rounds=2, memory_cost=8 * 1024, parallelism=1).hash(password)
+    session.add(user)
+    session.commit()
+    assert security.password_needs_rehash(user.password_hash)
+
+    logged_in, _ = sessions.log_in(session, email="ada@example.com", password=password)
+
+    with Session(session.get_bind()) as other:
+        stored = other.get(User, logged_in.id).password_hash  # type: ignore[union-attr]
+    assert not security.password_needs_rehash(stored)
+    assert security.verify_password(password, stored)
 
 
 # --- Sessions -----------------------------------------------------------------------------

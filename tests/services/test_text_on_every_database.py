@@ -56,7 +56,7 @@ def test_nul_characters_are_dropped_from_names(session: Session) -> None:
         email="ada@example.com",
         password="correct horse battery staple",
         company_name="Love\x00lace Accounting",
-    )
+    ).user
 
     session.expire_all()
     stored = session.get(User, user.id)

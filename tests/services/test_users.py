@@ -29,7 +29,7 @@ from econnect_app.models import (
     UserStatus,
     utcnow,
 )
-from econnect_app.services import users
+from econnect_app.services import throttle, users
 from econnect_app.services.errors import (
     Conflict,
     InvalidToken,
@@ -57,10 +57,11 @@ def invite(
     session: Session, admin: User, email: str = "new.colleague@example.com", **kwargs
 ) -> tuple[User, str]:  # type: ignore[no-untyped-def]
     """Invite someone and return the user and the raw token from the emailed link."""
-    user = users.invite_user(
+    sent = users.invite_user(
         session, actor=admin, email=email, role=kwargs.pop("role", Role.USER.value), **kwargs
     )
-    return user, link_token(outbox(session, template="invitation")[-1])
+    assert sent.user is not None
+    return sent.user, link_token(outbox(session, template="invitation")[-1])
 
 
 # --- list_users -------------------------------------------------------------------------------
@@ -111,7 +112,7 @@ def test_invitation_creates_an_invited_user_a_token_and_an_email(session: Sessio
     environment = make_environment(session, name="Acme Accountants")
     admin = make_admin(session, environment, name="Ada Admin")
 
-    user = users.invite_user(
+    sent = users.invite_user(
         session,
         actor=admin,
         email=" New.Colleague@Example.com ",
@@ -119,7 +120,8 @@ def test_invitation_creates_an_invited_user_a_token_and_an_email(session: Sessio
         is_relationship_manager=True,
     )
 
-    stored = session.get(User, user.id)
+    assert sent.email == "new.colleague@example.com"
+    stored = session.get(User, sent.user.id)
     assert stored.email == "new.colleague@example.com"
     assert stored.environment_id == environment.id
     assert stored.status == UserStatus.INVITED.value
@@ -182,24 +184,41 @@ def test_bad_invitation_input_writes_nothing(
     assert activities(session) == []
 
 
-def test_email_of_a_user_in_any_environment_is_refused(session: Session) -> None:
+def test_an_address_of_another_environment_answers_the_same_and_tells_its_owner(session: Session) -> None:
     make_user(session, make_environment(session, name="Other"), email="taken@example.com")
-    admin = make_admin(session, make_environment(session))
-    with pytest.raises(ValidationFailed) as raised:
-        users.invite_user(session, actor=admin, email="TAKEN@example.com", role="User")
-    assert raised.value.errors == {"email": "This email address already has an account."}
+    admin = make_admin(session, make_environment(session, name="Acme Accountants"), name="Ada Admin")
+
+    sent = users.invite_user(session, actor=admin, email="TAKEN@example.com", role="User")
+
+    assert sent == users.InvitationSent(email="taken@example.com", user=None)
     assert count(session, User) == 2
-    assert count(session, OutboxMessage) == 0
+    assert count(session, OneTimeToken) == 0
+    [message] = outbox(session)
+    assert (message.template, message.to_address) == ("address_has_account", "taken@example.com")
+    assert "Someone asked to invite taken@example.com to join Acme Accountants on eConnect" in message.text_body
+    assert "/invitation/" not in message.text_body
 
 
-def test_additional_email_of_any_user_is_refused(session: Session) -> None:
+def test_a_confirmed_additional_address_of_another_environment_answers_the_same(session: Session) -> None:
     someone = make_user(session, make_environment(session, name="Other"))
-    session.add(UserEmail(user_id=someone.id, email="second@example.com"))
+    session.add(UserEmail(user_id=someone.id, email="second@example.com", confirmed_at=utcnow()))
     session.commit()
     admin = make_admin(session, make_environment(session))
+
+    assert users.invite_user(session, actor=admin, email="second@example.com", role="User").user is None
+    assert [m.template for m in outbox(session)] == ["address_has_account"]
+
+
+def test_an_address_of_the_own_environment_is_named(session: Session) -> None:
+    environment = make_environment(session)
+    admin = make_admin(session, environment)
+    make_user(session, environment, email="colleague@example.com")
+
     with pytest.raises(ValidationFailed) as raised:
-        users.invite_user(session, actor=admin, email="second@example.com", role="User")
-    assert raised.value.errors == {"email": "This email address already has an account."}
+        users.invite_user(session, actor=admin, email="colleague@example.com", role="User")
+
+    assert raised.value.errors == {"email": users.EMAIL_TAKEN_MESSAGE}
+    assert count(session, OutboxMessage) == 0
 
 
 @pytest.mark.parametrize("role", [Role.USER.value, Role.ADVANCED_USER.value])
@@ -597,3 +616,30 @@ def test_unblocking_someone_who_is_not_blocked_changes_nothing(session: Session)
     users.unblock_user(session, actor=admin, user_id=user.id)
     assert session.get(User, user.id).status == UserStatus.ACTIVE.value
     assert activities(session) == []
+
+
+# --- issue 8: confirmation through the invitation, throttling ------------------------------------
+
+
+def test_accepting_an_invitation_confirms_the_address(session: Session) -> None:
+    admin = make_admin(session, make_environment(session))
+    invited, raw = invite(session, admin)
+    assert invited.email_confirmed_at is None
+
+    user = users.accept_invitation(session, token=raw, name="Cees", password=GOOD_PASSWORD)
+
+    assert user.email_confirmed_at is not None
+    [entry] = activities(session, action="user.email_confirmed")
+    assert "through the invitation link" in entry.summary
+
+
+def test_invitations_are_throttled_per_environment(session: Session) -> None:
+    admin = make_admin(session, make_environment(session))
+    sent = 0
+    with pytest.raises(throttle.Limited) as raised:
+        for number in range(400):
+            users.invite_user(session, actor=admin, email=f"person{number}@example.com", role=Role.USER.value)
+            sent += 1
+    assert 0 < sent < 400
+    assert "Try again in" in raised.value.message
+    assert count(session, User) == 1 + sent

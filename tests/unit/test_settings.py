@@ -77,10 +77,20 @@ def test_production_settings_come_from_the_environment(environment: Callable[...
     assert settings.secret_key == PRODUCTION["ECONNECT_SECRET_KEY"]
 
 
-def test_development_keeps_reflex_defaults_for_origins(environment: Callable[..., None]) -> None:
+def test_development_allows_only_the_public_origin_too(environment: Callable[..., None]) -> None:
     environment(ECONNECT_PUBLIC_URL="https://econnect.example.com")
 
-    assert reflex_origin_options(load_settings()) == {}
+    assert reflex_origin_options(load_settings()) == {"cors_allowed_origins": ["https://econnect.example.com"]}
+
+
+def test_development_on_this_machine_allows_its_other_names_on_the_same_port(
+    environment: Callable[..., None],
+) -> None:
+    environment(ECONNECT_PUBLIC_URL="http://127.0.0.1:3000/")
+
+    assert reflex_origin_options(load_settings()) == {
+        "cors_allowed_origins": ["http://127.0.0.1:3000", "http://localhost:3000", "http://[::1]:3000"]
+    }
 
 
 def test_production_allows_only_the_public_origin(environment: Callable[..., None]) -> None:
@@ -105,14 +115,14 @@ def test_rxconfig_in_production_restricts_cors_and_websocket_origins(
     assert config.redis_url == "redis://127.0.0.1:63799/0"
 
 
-def test_rxconfig_in_development_allows_any_origin(
+def test_rxconfig_in_development_allows_only_the_frontend_origin(
     environment: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     environment()
 
     config = load_rxconfig(["reflex", "run"], monkeypatch).config
 
-    assert tuple(config.cors_allowed_origins) == ("*",)
+    assert list(config.cors_allowed_origins) == ["http://localhost:3000", "http://127.0.0.1:3000", "http://[::1]:3000"]
 
 
 def test_rxconfig_refuses_a_production_server_without_its_settings(

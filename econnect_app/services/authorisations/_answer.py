@@ -1,7 +1,8 @@
 """The steps that accepting and declining a request share (``answering.py`` holds the two use cases).
 
-``_Answer.begin`` finds the request (by link or by id from the incoming list) and checks the
-responder; ``claimed`` is the use case's transaction, which first claims the request with a
+``_Answer.begin`` finds the request (by link, or by id from the incoming list: only requests sent
+to a confirmed address of the responder) and checks the responder (answering through a link sent
+to another address needs the responder's word that they may answer for it); ``claimed`` is the use case's transaction, which first claims the request with a
 conditional UPDATE and turns a lost claim into the error saying why; ``record`` writes the activity
 row on both sides and ``tell_requester`` notifies the requesting environment and emails the
 requester. What differs between the answers is in an ``AnswerWording``.
@@ -24,14 +25,20 @@ from econnect_app.models import AuthorisationRequest, Environment, User, utcnow
 from econnect_app.services import notifications
 from econnect_app.services.authorisations._common import (
     PENDING,
-    addresses_of,
     record_activity,
     void_links,
 )
-from econnect_app.services.authorisations.links import LinkUnknown, request_for_token, request_problem
-from econnect_app.services.errors import Conflict, NotFound, PermissionDenied
+from econnect_app.services.authorisations.links import (
+    ANSWER_FOR_ADDRESS_FIELD,
+    LinkUnknown,
+    for_another_address,
+    request_for_token,
+    request_problem,
+)
+from econnect_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from econnect_app.services.permissions import can_manage_partnerships, load_actor
 from econnect_app.services.transaction import committing
+from econnect_app.services.user_emails import confirm_through_link, confirmed_addresses
 
 NOT_ALLOWED_MESSAGE = (
     "Only Advanced users and Administrators can accept or decline authorisation requests. "
@@ -39,6 +46,11 @@ NOT_ALLOWED_MESSAGE = (
 )
 OWN_ENVIRONMENT_MESSAGE = "You cannot accept a request from your own environment."
 REQUEST_NOT_FOUND_MESSAGE = "This request does not exist or is not addressed to you."
+
+
+def answer_for_address_message(address: str) -> str:
+    """What a responder must confirm before answering a request sent to an address not theirs."""
+    return f"This request was sent to {address}. Confirm that you are allowed to answer for {address}."
 
 
 @dataclass(frozen=True)
@@ -55,13 +67,14 @@ class AnswerWording:
 def _find_request(
     session: Session, *, actor: User, token: str | None, request_id: int | None
 ) -> AuthorisationRequest:
-    """The request being answered, by link or from the incoming list (addressed to the actor)."""
+    """The request being answered, by link or from the incoming list (addressed to a confirmed
+    address of the actor: an unconfirmed address is answered only through the emailed link)."""
     if (token is None) == (request_id is None):
         raise ValueError("Pass exactly one of token or request_id.")
     if token is not None:
         return request_for_token(session, token=token)
     request = session.get(AuthorisationRequest, request_id)
-    if request is None or request.client_email.lower() not in addresses_of(session, actor):
+    if request is None or request.client_email.lower() not in confirmed_addresses(session, user=actor):
         raise NotFound(REQUEST_NOT_FOUND_MESSAGE)
     problem = request_problem(session, request)
     if problem is not None:
@@ -74,6 +87,13 @@ def _require_responder(actor: User, request: AuthorisationRequest) -> None:
         raise Conflict(OWN_ENVIRONMENT_MESSAGE)
     if not can_manage_partnerships(actor):
         raise PermissionDenied(NOT_ALLOWED_MESSAGE)
+
+
+def _require_word_for_address(session: Session, *, actor: User, request: AuthorisationRequest, given: bool) -> None:
+    """Through a link sent to an address the actor has not confirmed, the actor must say they may
+    answer for it (a forwarded link is not answered unawares)."""
+    if not given and for_another_address(session, user=actor, client_email=request.client_email):
+        raise ValidationFailed({ANSWER_FOR_ADDRESS_FIELD: answer_for_address_message(request.client_email)})
 
 
 class _ClaimLost(Exception):
@@ -114,6 +134,7 @@ class Answer:
     firm: Environment
     client_environment: Environment
     requester: User
+    by_link: bool = False
 
     @classmethod
     def begin(
@@ -124,16 +145,23 @@ class Answer:
         user: User,
         token: str | None,
         request_id: int | None,
+        answer_for_address: bool = False,
     ) -> Answer:
-        """Find the request (link or id) and check that the user may answer it; writes nothing."""
+        """Find the request (link or id) and check that the user may answer it; writes nothing.
+
+        ``answer_for_address``: the user said they may answer for the address the request was sent
+        to (needed through a link when it is not one of their confirmed addresses).
+        """
         actor = load_actor(session, user)
         request = _find_request(session, actor=actor, token=token, request_id=request_id)
         _require_responder(actor, request)
+        if token is not None:
+            _require_word_for_address(session, actor=actor, request=request, given=answer_for_address)
         firm = session.get(Environment, request.environment_id)
         client_environment = session.get(Environment, actor.environment_id)
         requester = session.get(User, request.requested_by_id)
         assert firm is not None and client_environment is not None and requester is not None
-        return cls(session, wording, actor, request, firm, client_environment, requester)
+        return cls(session, wording, actor, request, firm, client_environment, requester, by_link=token is not None)
 
     @property
     def actor_name(self) -> str:
@@ -147,6 +175,14 @@ class Answer:
             with committing(self.session):
                 _claim(self.session, request=self.request, status=self.wording.status, actor=self.actor)
                 self.request.client_environment_id = self.client_environment.id
+                if self.by_link:  # the emailed link proves the address: confirm it if it is the actor's
+                    confirm_through_link(
+                        self.session,
+                        user=self.actor,
+                        address=self.request.client_email,
+                        how="the activation link of a request sent to it",
+                        now=self.request.responded_at or utcnow(),
+                    )
                 yield
         except _ClaimLost:
             request = self.session.get(AuthorisationRequest, request_key)

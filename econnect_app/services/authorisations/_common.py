@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, or_, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from econnect_app.models import (
     AuthorisationLink,
     AuthorisationRequest,
     AuthorisationStatus,
     User,
-    UserEmail,
 )
 from econnect_app.services import activity
 from econnect_app.services.errors import PermissionDenied
@@ -60,7 +59,7 @@ def describe(request: AuthorisationRequest) -> str:
     return f"{request.client_name} ({request.client_email}) for {request.organisation_name}"
 
 
-# --- permissions and addresses ------------------------------------------------------------------
+# --- permissions ------------------------------------------------------------------------------
 
 
 def require_manager(session: Session, actor: User, message: str = VIEW_ROLE_MESSAGE) -> User:
@@ -69,14 +68,6 @@ def require_manager(session: Session, actor: User, message: str = VIEW_ROLE_MESS
     if not can_manage_partnerships(actor):
         raise PermissionDenied(message)
     return actor
-
-
-def addresses_of(session: Session, user: User) -> list[str]:
-    """The user's primary email and confirmed additional emails, lower case."""
-    confirmed = session.exec(
-        select(UserEmail.email).where(UserEmail.user_id == user.id, col(UserEmail.confirmed_at).is_not(None))
-    )
-    return sorted({user.email.lower(), *(email.lower() for email in confirmed)})
 
 
 # --- writes shared by several use cases (caller's transaction) -----------------------------------

@@ -157,14 +157,18 @@ def accept_request(
     request_id: int | None = None,
     organisation_id: int | None = None,
     new_organisation: dict[str, Any] | None = None,
+    answer_for_address: bool = False,
 ) -> AcceptOutcome:
     """Accept a request for an own organisation (chosen or created), in one transaction.
 
     The partnership of the two environments is created or reused, the organisation is activated,
     the requesting accountant becomes a Member of it, both environments get activity rows, the
-    requesting environment a notification and the requester an email.
+    requesting environment a notification and the requester an email. ``answer_for_address``:
+    see ``Answer.begin``.
     """
-    answer = Answer.begin(session, ACCEPTED, user=user, token=token, request_id=request_id)
+    answer = Answer.begin(
+        session, ACCEPTED, user=user, token=token, request_id=request_id, answer_for_address=answer_for_address
+    )
     actor, request, firm = answer.actor, answer.request, answer.firm
     choice = _choose_organisation(
         session, actor=actor, organisation_id=organisation_id, new_organisation=new_organisation
@@ -232,9 +236,12 @@ def decline_request(
     token: str | None = None,
     request_id: int | None = None,
     reason: str = "",
+    answer_for_address: bool = False,
 ) -> None:
     """Decline a request (optionally saying why); the requester is notified in the app and by email."""
-    answer = Answer.begin(session, DECLINED, user=user, token=token, request_id=request_id)
+    answer = Answer.begin(
+        session, DECLINED, user=user, token=token, request_id=request_id, answer_for_address=answer_for_address
+    )
     clean_reason = without_nul(reason or "").strip()
     if len(clean_reason) > DECLINE_REASON_MAX_LENGTH:
         raise ValidationFailed({"reason": f"Use at most {DECLINE_REASON_MAX_LENGTH} characters."})

@@ -26,6 +26,7 @@ from econnect_app.models import (
 )
 from econnect_app.services.errors import InvalidToken
 from econnect_app.services.permissions import environment_has_partnerships
+from econnect_app.services.user_emails import confirmed_addresses
 from econnect_app.settings import get_settings
 
 # --- errors: one per reason a link does not work, each saying what to do ---------------------
@@ -100,6 +101,10 @@ class LinkAlreadyUsed(InvalidToken):
         self.status = status
 
 
+# The form field of "I am allowed to answer for <address>" (see ``for_another_address``).
+ANSWER_FOR_ADDRESS_FIELD = "answer_for_address"
+
+
 @dataclass(frozen=True)
 class ActivationView:
     """What the activation page shows about a request whose link works."""
@@ -112,6 +117,9 @@ class ActivationView:
     organisation_name: str
     software_name: str
     expires_at: datetime
+    # The viewer is logged in and ``client_email`` is none of their confirmed addresses (a forwarded
+    # link, or their own address not confirmed yet): answering needs an explicit confirmation.
+    for_another_address: bool = False
 
 
 # --- issuing a link -----------------------------------------------------------------------------
@@ -208,8 +216,15 @@ def request_for_token(session: Session, *, token: str) -> AuthorisationRequest:
     return request
 
 
-def look_up_link(session: Session, *, token: str) -> ActivationView:
-    """What the activation page shows for a link; a LinkXxx error when the link does not work."""
+def for_another_address(session: Session, *, user: User, client_email: str) -> bool:
+    """Whether a request sent to ``client_email`` is for an address the user has not confirmed: whoever
+    holds its link may answer it, after saying they are allowed to answer for that address."""
+    return client_email.strip().lower() not in confirmed_addresses(session, user=user)
+
+
+def look_up_link(session: Session, *, token: str, user: User | None = None) -> ActivationView:
+    """What the activation page shows for a link (to ``user``, when logged in); a LinkXxx error when
+    the link does not work."""
     request = request_for_token(session, token=token)
     requester = session.get(User, request.requested_by_id)
     package = session.get(SoftwarePackage, request.software_package_id)
@@ -222,4 +237,6 @@ def look_up_link(session: Session, *, token: str) -> ActivationView:
         organisation_name=request.organisation_name,
         software_name=package.name if package else "",
         expires_at=request.expires_at,
+        for_another_address=user is not None
+        and for_another_address(session, user=user, client_email=request.client_email),
     )

@@ -19,13 +19,13 @@ from econnect_app.models import AuthorisationRequest, Environment, SoftwarePacka
 from econnect_app.services.authorisations._common import (
     PENDING,
     STATUS_CHOICES,
-    addresses_of,
     current_status,
     has_status,
     require_manager,
 )
 from econnect_app.services.errors import ValidationFailed
 from econnect_app.services.permissions import environment_has_partnerships, load_actor
+from econnect_app.services.user_emails import confirmed_addresses
 from econnect_app.services.validation import without_nul
 
 
@@ -53,7 +53,7 @@ class RequestRow:
 
 @dataclass(frozen=True)
 class IncomingRequestRow:
-    """A pending request addressed to one of the user's email addresses."""
+    """A pending request addressed to one of the user's confirmed email addresses."""
 
     request_id: int
     firm_name: str
@@ -161,9 +161,10 @@ def count_pending(session: Session, *, environment_id: int) -> int:
 
 
 def incoming_requests(session: Session, *, user: User) -> list[IncomingRequestRow]:
-    """Pending, unexpired requests addressed to the user's primary or confirmed emails, newest first.
+    """Pending, unexpired requests addressed to the user's confirmed addresses, newest first.
 
-    Requests from the user's own environment are left out (they cannot be accepted there).
+    An address nobody confirmed lists nothing: a request to it is reached only through its emailed
+    link. Requests from the user's own environment are left out (they cannot be accepted there).
     """
     user = load_actor(session, user)
     statement = (
@@ -173,7 +174,7 @@ def incoming_requests(session: Session, *, user: User) -> list[IncomingRequestRo
         .join(SoftwarePackage, col(SoftwarePackage.id) == col(AuthorisationRequest.software_package_id))
         .where(
             has_status(PENDING, utcnow()),
-            func.lower(AuthorisationRequest.client_email).in_(addresses_of(session, user)),
+            func.lower(AuthorisationRequest.client_email).in_(confirmed_addresses(session, user=user)),
             AuthorisationRequest.environment_id != user.environment_id,
         )
         .order_by(col(AuthorisationRequest.created_at).desc(), col(AuthorisationRequest.id).desc())

@@ -4,9 +4,13 @@ Every change of status goes through a conditional ``UPDATE ... WHERE status = 'P
 not yet expired), so a concurrent answer, a second click or a second worker cannot act on a
 request that has just left ``Pending``.
 
-Resend rate limit: at least ``resend_min_interval_minutes`` after ``last_sent_at``, and at most
-``resend_max_per_day`` sends in any 24 hours, counted from the request's activity rows
-(``authorisation.created`` and ``authorisation.resent``), which are never deleted.
+Sending to one client is rate-limited, whether by ``Resend`` or by a new request that replaces
+the pending one to the same email and organisation: at least ``resend_min_interval_minutes``
+after the pending request's ``last_sent_at``, and at most ``resend_max_per_day`` sends to that
+email for that organisation in any 24 hours, counted from the activity rows of its requests
+(``authorisation.created`` and ``authorisation.resent``), which are never deleted. Besides, every
+new request and every resend counts towards the sender's and the environment's
+"authorisation_request" limits (``services/throttle.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from econnect_app.models import (
     organisation_key,
     utcnow,
 )
+from econnect_app.services import throttle
 from econnect_app.services.authorisations._common import (
     PENDING,
     SUBJECT_TYPE,
@@ -153,6 +158,7 @@ def _set_aside_previous(
     if not is_open(previous, now):
         expire_request(session, previous, now=now)
         return None
+    _check_send_allowed(session, previous, now, replacing=True)
     if not _try_transition(session, previous, now=now, status=AuthorisationStatus.WITHDRAWN.value):
         return None
     void_links(session, request_id=previous.id, now=now)  # type: ignore[arg-type]
@@ -217,7 +223,13 @@ def _write_new_request(
 def create_checked(
     session: Session, *, actor: User, environment: Environment, clean: CleanRequest
 ) -> AuthorisationRequest:
-    """Write the request; on a clash with a concurrent one (unique index) try once more."""
+    """Write the request; on a clash with a concurrent one (unique index) try once more.
+
+    Refused (nothing written) when it would replace a pending request sent too recently or too
+    often (``Conflict``), or past the "authorisation_request" rate limits (``throttle.Limited``).
+    """
+    _check_replacement_allowed(session, environment=environment, clean=clean)
+    throttle.check("authorisation_request", environment_id=environment.id)
     try:
         return _write_new_request(session, actor=actor, environment=environment, clean=clean)
     except IntegrityError:
@@ -225,6 +237,19 @@ def create_checked(
             return _write_new_request(session, actor=actor, environment=environment, clean=clean)
         except IntegrityError:
             raise Conflict(RACE_MESSAGE) from None
+
+
+def _check_replacement_allowed(session: Session, *, environment: Environment, clean: CleanRequest) -> None:
+    """Refuse before counting towards the rate limits when the request would replace a pending one
+    that may not be sent again yet (checked again, race-free, in the transaction that replaces it)."""
+    previous = _pending_request_for(
+        session,
+        environment_id=environment.id,  # type: ignore[arg-type]
+        client_email=clean.client_email,
+        organisation_name=clean.organisation_name,
+    )
+    if previous is not None and is_open(previous, utcnow()):
+        _check_send_allowed(session, previous, utcnow(), replacing=True)
 
 
 def why_cannot_send(session: Session, *, actor: User) -> str | None:
@@ -273,15 +298,19 @@ def replaced_request(session: Session, *, request: AuthorisationRequest) -> Auth
 # --- resend and withdraw ------------------------------------------------------------------------
 
 
-def _sends_since(session: Session, *, request_id: int, since: datetime) -> list[datetime]:
-    """When this request's email went out since ``since`` (from its activity rows), oldest first."""
+def _sends_since(session: Session, *, request: AuthorisationRequest, since: datetime) -> list[datetime]:
+    """When a request to this request's email for its organisation went out from its environment
+    since ``since`` (from the activity rows of this request and of those it replaced), oldest first."""
     statement = (
         select(ActivityLog.created_at)
+        .join(AuthorisationRequest, col(AuthorisationRequest.id) == col(ActivityLog.subject_id))
         .where(
             ActivityLog.subject_type == SUBJECT_TYPE,
-            ActivityLog.subject_id == request_id,
             col(ActivityLog.action).in_(SEND_ACTIONS),
             col(ActivityLog.created_at) > since,
+            AuthorisationRequest.environment_id == request.environment_id,
+            AuthorisationRequest.client_email == request.client_email,
+            AuthorisationRequest.organisation_key == request.organisation_key,
         )
         .order_by(col(ActivityLog.created_at))
     )
@@ -292,22 +321,30 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _check_resend_allowed(session: Session, request: AuthorisationRequest, now: datetime) -> None:
+def _check_send_allowed(
+    session: Session, request: AuthorisationRequest, now: datetime, *, replacing: bool = False
+) -> None:
+    """Refuse (Conflict, saying when it will be allowed) to email the pending ``request``'s client
+    again, by Resend or by a new request ``replacing`` it, too soon or too often."""
     settings = get_settings()
+    subject = (
+        "A pending request to this email address for this organisation" if replacing else "This request"
+    )
+    again = "send a new one" if replacing else "resend it"
     interval = timedelta(minutes=settings.resend_min_interval_minutes)
     elapsed = now - request.last_sent_at
     if elapsed < interval:
         ago = int(elapsed.total_seconds() // 60)
         wait = max(1, math.ceil((interval - elapsed).total_seconds() / 60))
         sent = "less than a minute ago" if ago < 1 else f"{_plural(ago, 'minute')} ago"
-        raise Conflict(f"This request was sent {sent}. You can resend it after {_plural(wait, 'minute')}.")
-    sends = _sends_since(session, request_id=request.id, since=now - timedelta(hours=24))  # type: ignore[arg-type]
+        raise Conflict(f"{subject} was sent {sent}. You can {again} after {_plural(wait, 'minute')}.")
+    sends = _sends_since(session, request=request, since=now - timedelta(hours=24))
     if len(sends) >= settings.resend_max_per_day:
         free_at = sends[len(sends) - settings.resend_max_per_day] + timedelta(hours=24)
         hours = max(1, math.ceil((free_at - now).total_seconds() / 3600))
         raise Conflict(
-            f"This request was sent {_plural(len(sends), 'time')} in the last 24 hours, the most "
-            f"allowed. You can resend it after {_plural(hours, 'hour')}."
+            f"{subject} was sent {_plural(len(sends), 'time')} in the last 24 hours, the most "
+            f"allowed. You can {again} after {_plural(hours, 'hour')}."
         )
 
 
@@ -318,7 +355,8 @@ def resend_request(session: Session, *, actor: User, request_id: int) -> Authori
     now = utcnow()
     if not is_open(request, now):
         raise Conflict(ONLY_PENDING_RESEND)
-    _check_resend_allowed(session, request, now)
+    _check_send_allowed(session, request, now)
+    throttle.check("authorisation_request", environment_id=environment.id)
     package = session.get(SoftwarePackage, request.software_package_id)
     assert package is not None
     with committing(session):
