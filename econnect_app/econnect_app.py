@@ -5,13 +5,17 @@ import reflex as rx
 import econnect_app.models  # noqa: F401  (registers the tables for migrations)
 from econnect_app import routes
 from econnect_app.edge import EConnectApp
+from econnect_app.exports.worker import export_loop
 from econnect_app.mail.delivery import delivery_loop
 from econnect_app.maintenance import expiry_loop
 from econnect_app.pages.activate import ActivateState, activate_page
 from econnect_app.pages.authorisations import AuthorisationsState, authorisations_page
+from econnect_app.pages.client_connect import ClientConnectPageState, client_connect_page
+from econnect_app.pages.configurations import ConfigurationsState, configurations_page
 from econnect_app.pages.confirm_email import ConfirmEmailState, confirm_email_page
 from econnect_app.pages.dashboard import DashboardState, dashboard_page
 from econnect_app.pages.dev_mailbox import DevMailboxState, dev_mailbox_page
+from econnect_app.pages.documents import DocumentsState, documents_page
 from econnect_app.pages.find_partners import FindPartnersState, find_partners_page
 from econnect_app.pages.forgot_password import (
     ForgotPasswordState,
@@ -24,7 +28,10 @@ from econnect_app.pages.keys import KeysState, keys_page
 from econnect_app.pages.login import login_page
 from econnect_app.pages.members import MembersState, members_page
 from econnect_app.pages.new_authorisation import NewAuthorisationState, new_authorisation_page
+from econnect_app.pages.oauth_callback import OAuthCallbackState, oauth_callback_page
 from econnect_app.pages.organisation import OrganisationState, organisation_page
+from econnect_app.pages.organisation_accounting import AccountingConnectionState
+from econnect_app.pages.organisation_client_connect import ClientConnectState
 from econnect_app.pages.organisations import OrganisationsState, onboarding_page, organisations_page
 from econnect_app.pages.partners import PartnersState, partners_page
 from econnect_app.pages.profile import ProfileState, profile_page
@@ -46,6 +53,8 @@ app = EConnectApp(
 # Outbox delivery runs inside the backend when ECONNECT_SMTP_URL is set (returns at once otherwise).
 app.register_lifespan_task(delivery_loop)
 app.register_lifespan_task(expiry_loop)
+# Documents with an active online connection go to the accountant's SFTP server or cloud folder.
+app.register_lifespan_task(export_loop)
 # Live updates: changes published by the services are pushed into the open tabs of that environment.
 app.register_lifespan_task(live_updates_task)
 
@@ -64,12 +73,16 @@ app.add_page(invitation_page, route=routes.ACCEPT_INVITATION, title=_title("Invi
 app.add_page(activate_page, route=routes.ACTIVATE, title=_title("Authorisation request"), on_load=ActivateState.load)
 app.add_page(relationship_request_page, route=routes.RELATIONSHIP_REQUEST, title=_title("Relationship request"), on_load=RelationshipRequestState.load)
 app.add_page(confirm_email_page, route=routes.CONFIRM_EMAIL, title=_title("Confirm email"), on_load=ConfirmEmailState.load)
+app.add_page(client_connect_page, route=routes.CLIENT_CONNECT, title=_title("Client Connect"), on_load=ClientConnectPageState.load)
 
 # Signed-in pages: the session is re-validated on every load.
 app.add_page(onboarding_page, route=routes.ONBOARDING, title=_title("Welcome"), on_load=[AuthState.require_login, OrganisationsState.load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title=_title("Dashboard"), on_load=[AuthState.require_login, DashboardState.load, PartnersState.load])
 app.add_page(organisations_page, route=routes.ORGANISATIONS, title=_title("Organisations"), on_load=[AuthState.require_login, OrganisationsState.load])
-app.add_page(organisation_page, route=routes.ORGANISATION, title=_title("Organisation"), on_load=[AuthState.require_login, OrganisationState.load])
+app.add_page(organisation_page, route=routes.ORGANISATION, title=_title("Organisation"), on_load=[AuthState.require_login, OrganisationState.load, ClientConnectState.load, AccountingConnectionState.load])
+app.add_page(documents_page, route=routes.ORGANISATION_DOCUMENTS, title=_title("Documents"), on_load=[AuthState.require_login, DocumentsState.load])
+app.add_page(configurations_page, route=routes.CONFIGURATIONS, title=_title("Configurations"), on_load=[AuthState.require_login, ConfigurationsState.load])
+app.add_page(oauth_callback_page, route=routes.OAUTH_CALLBACK, title=_title("Configurations"), on_load=[AuthState.require_login, OAuthCallbackState.finish])
 app.add_page(members_page, route=routes.ORGANISATION_MEMBERS, title=_title("Members"), on_load=[AuthState.require_login, MembersState.load])
 app.add_page(partners_page, route=routes.PARTNERS, title=_title("Partners"), on_load=[AuthState.require_login, PartnersState.load])
 app.add_page(find_partners_page, route=routes.FIND_PARTNERS, title=_title("Find partners"), on_load=[AuthState.require_login, FindPartnersState.load])

@@ -591,3 +591,206 @@ class OrganisationSearchTerm(SQLModel, table=True):
     term: str = Field(primary_key=True, sa_type=_search_key_type(100))
     environment_id: int
     name_key: str = Field(sa_type=_search_key_type(400))
+
+
+# --- Documents, Client Connect, accounting package configurations and exports (issue 9) ---------
+
+
+class DocumentKind(StrEnum):
+    """What a document is; decides which online connection exports it."""
+
+    INVOICE = "invoice"
+    STATEMENT = "statement"
+
+
+class DocumentFormat(StrEnum):
+    """A document's file type, found from its content (not its name)."""
+
+    PDF = "pdf"
+    UBL = "ubl"
+
+
+class ConnectionStatus(StrEnum):
+    """An app connected through a Client Connect link."""
+
+    CONNECTED = "Connected"
+    DISCONNECTED = "Disconnected"
+
+
+class ConfigurationTarget(StrEnum):
+    """Where an accounting package configuration delivers documents."""
+
+    SFTP = "sftp"
+    DROPBOX = "dropbox"
+    OCTOPUS = "octopus"
+
+
+class DeliveryStatus(StrEnum):
+    """A document's delivery to one configuration."""
+
+    PENDING = "Pending"
+    DELIVERING = "Delivering"
+    RETRYING = "Retrying"
+    DELIVERED = "Delivered"
+    FAILED = "Failed"
+
+
+class Document(SQLModel, table=True):
+    """An invoice or bank statement of an organisation (PDF or UBL 2.1 XML).
+
+    The bytes are in the document store (``services/document_store.py``) under ``storage_key``;
+    the database holds the metadata and the SHA-256 checksum. Documents are never deleted.
+    """
+
+    __table_args__ = (Index("ix_document_organisation_created", "organisation_id", "created_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    kind: str = Field(max_length=16)
+    format: str = Field(max_length=8)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    size_bytes: int
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=300, unique=True)
+    uploaded_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    uploaded_by_key_set_id: int | None = Field(default=None, foreign_key="key_set.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ClientConnectLink(SQLModel, table=True):
+    """An accountant environment's Client Connect link for one organisation it manages.
+
+    Only the SHA-256 hash of the token is stored; the raw link is kept encrypted so the page can
+    show it again (``token_encrypted``). Regenerating revokes the current row and adds a new one; a
+    partial unique index allows one current link per (organisation, environment).
+    """
+
+    __tablename__ = "client_connect_link"
+    __table_args__ = (
+        Index(
+            "uq_client_connect_link_current",
+            "organisation_id",
+            "environment_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    token_encrypted: str = Field(sa_type=Text)
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    revoked_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class AppConnection(SQLModel, table=True):
+    """A software package connected to an organisation by its owner through a Client Connect link."""
+
+    __tablename__ = "app_connection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)  # the firm whose link it was
+    link_id: int | None = Field(default=None, foreign_key="client_connect_link.id")
+    software_package_id: int = Field(foreign_key="software_package.id")
+    details: str = Field(default="{}", sa_type=Text)  # JSON: what the package needs (administration number, ...)
+    connected_by_name: str = Field(max_length=200)
+    connected_by_email: str = Field(max_length=320)
+    status: str = Field(default=ConnectionStatus.CONNECTED.value, max_length=16, index=True)
+    connected_at: datetime = Field(default_factory=utcnow)
+    disconnected_at: datetime | None = None
+    disconnected_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class AccountingConfiguration(SQLModel, table=True):
+    """An accountant environment's export target (seed 004): SFTP, Dropbox or Octopus.
+
+    Credentials (the SFTP password, OAuth tokens) are stored encrypted (``crypto.py``) in
+    ``credentials_encrypted`` as one JSON document, never sent to the browser.
+    """
+
+    __tablename__ = "accounting_configuration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)
+    name: str = Field(max_length=100)
+    target: str = Field(max_length=16)
+    sftp_host: str = Field(default="", max_length=255)
+    sftp_port: int = 22
+    sftp_username: str = Field(default="", max_length=100)
+    sftp_host_key: str = Field(default="", sa_type=Text)  # recorded on first use (OpenSSH format)
+    dossier_id: str = Field(default="", max_length=100)  # Octopus
+    dossier_name: str = Field(default="", max_length=200)
+    account_name: str = Field(default="", max_length=200)  # the signed-in OAuth account, as shown
+    credentials_encrypted: str = Field(default="", sa_type=Text)
+    token_expires_at: datetime | None = None
+    exports_invoices: bool = True
+    exports_statements: bool = False
+    terms_accepted_at: datetime | None = None
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    archived_at: datetime | None = None
+
+
+class OAuthAuthorisation(SQLModel, table=True):
+    """A pending "Sign in with Dropbox/Octopus": the ``state`` (hashed) and the PKCE verifier
+    (encrypted) until the provider redirects back; single use, expires."""
+
+    __tablename__ = "oauth_authorisation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(max_length=64, unique=True, index=True)
+    code_verifier_encrypted: str = Field(sa_type=Text)
+    target: str = Field(max_length=16)
+    environment_id: int = Field(foreign_key="environment.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id")
+    configuration_id: int | None = Field(default=None, foreign_key="accounting_configuration.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class ExportSetting(SQLModel, table=True):
+    """One client organisation's accounting package connection, as its accountant set it (seed 004)."""
+
+    __tablename__ = "export_setting"
+    __table_args__ = (UniqueConstraint("organisation_id", "environment_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)  # the accountant's
+    share_documents: bool = False
+    configuration_id: int | None = Field(default=None, foreign_key="accounting_configuration.id")
+    invoices_active_since: datetime | None = None
+    statements_active_since: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DocumentDelivery(SQLModel, table=True):
+    """One document's delivery to one configuration; claimed atomically by one worker at a time,
+    as the outbox is. The delivery log of a document is its rows here plus ``attempts``/``last_error``."""
+
+    __tablename__ = "document_delivery"
+    __table_args__ = (UniqueConstraint("document_id", "configuration_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True)
+    configuration_id: int = Field(foreign_key="accounting_configuration.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)  # the accountant's
+    status: str = Field(default=DeliveryStatus.PENDING.value, max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    claimed_at: datetime | None = None
+    claim_token: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    remote_path: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None

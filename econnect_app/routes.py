@@ -25,6 +25,11 @@ FIND_PARTNERS = "/partners/find"
 RELATIONSHIP_REQUEST = "/relationship-requests/[token]"
 ORGANISATION = "/organisations/[organisation_id]"
 ORGANISATION_MEMBERS = "/organisations/[organisation_id]/members"
+ORGANISATION_DOCUMENTS = "/organisations/[organisation_id]/documents"
+CONFIGURATIONS = "/configurations"
+# Where Dropbox / Octopus send the browser back after "Sign in with ..." (?code=...&state=...).
+OAUTH_CALLBACK = "/configurations/oauth/[provider]"
+CLIENT_CONNECT = "/connect/[token]"
 KEYS = "/keys"
 USERS = "/users"
 PROFILE = "/profile"
@@ -69,6 +74,21 @@ def organisation(organisation_id: int) -> str:
 def organisation_members(organisation_id: int) -> str:
     """Path of one organisation's member management."""
     return ORGANISATION_MEMBERS.replace("[organisation_id]", str(organisation_id))
+
+
+def organisation_documents(organisation_id: int) -> str:
+    """Path of one organisation's documents."""
+    return ORGANISATION_DOCUMENTS.replace("[organisation_id]", str(organisation_id))
+
+
+def oauth_callback(provider: str) -> str:
+    """Path the OAuth provider (``dropbox`` / ``octopus``) redirects back to."""
+    return OAUTH_CALLBACK.replace("[provider]", provider)
+
+
+def client_connect(token: str) -> str:
+    """Path of a Client Connect link."""
+    return _fill(CLIENT_CONNECT, token)
 
 
 def absolute(path: str) -> str:

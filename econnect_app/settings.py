@@ -31,6 +31,47 @@ def _dev_secret_key(data_dir: Path) -> str:
 
 
 @dataclass(frozen=True)
+class OAuthProvider:
+    """One OAuth 2 provider (Dropbox, Octopus): client credentials, endpoints and its API base."""
+
+    client_id: str
+    client_secret: str
+    authorize_url: str
+    token_url: str
+    api_url: str
+
+
+_OAUTH_DEFAULTS = {
+    "DROPBOX": (
+        "https://www.dropbox.com/oauth2/authorize",
+        "https://api.dropboxapi.com/oauth2/token",
+        "https://content.dropboxapi.com/2",
+    ),
+    "OCTOPUS": (
+        "https://service.inaras.be/octopus-rest-api/oauth/authorize",
+        "https://service.inaras.be/octopus-rest-api/oauth/token",
+        "https://service.inaras.be/octopus-rest-api/v1",
+    ),
+}
+
+
+def _oauth_provider(name: str) -> OAuthProvider | None:
+    """``ECONNECT_<NAME>_CLIENT_ID`` / ``_CLIENT_SECRET`` / ``_AUTHORIZE_URL`` / ``_TOKEN_URL`` /
+    ``_API_URL``; None (not configured) without a client id."""
+    client_id = os.environ.get(f"ECONNECT_{name}_CLIENT_ID", "").strip()
+    if not client_id:
+        return None
+    authorize_url, token_url, api_url = _OAUTH_DEFAULTS[name]
+    return OAuthProvider(
+        client_id=client_id,
+        client_secret=os.environ.get(f"ECONNECT_{name}_CLIENT_SECRET", ""),
+        authorize_url=os.environ.get(f"ECONNECT_{name}_AUTHORIZE_URL") or authorize_url,
+        token_url=os.environ.get(f"ECONNECT_{name}_TOKEN_URL") or token_url,
+        api_url=(os.environ.get(f"ECONNECT_{name}_API_URL") or api_url).rstrip("/"),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Typed application settings."""
 
@@ -62,7 +103,19 @@ class Settings:
     key_rotation_grace_hours: int = 24
     # Calls to /api/v1 per key set, in the `limits` notation (e.g. "300/minute"; "300/minute; 5000/hour").
     api_rate_limit: str = "300/minute"
+    # Where uploaded documents are stored (ECONNECT_DOCUMENT_DIR; default: <data folder>/documents).
+    document_dir: Path | None = None
+    max_document_bytes: int = 10 * 1024 * 1024
+    # OAuth 2 providers of the accounting package configurations (issue 9); a provider without a
+    # client id is "not configured". Endpoints default to the real services'.
+    dropbox: OAuthProvider | None = None
+    octopus: OAuthProvider | None = None
     dev_mode: bool = field(default=True)
+
+    @property
+    def documents_path(self) -> Path:
+        """The folder holding uploaded documents."""
+        return self.document_dir or self.data_dir / "documents"
 
     @property
     def mail_enabled(self) -> bool:
@@ -93,6 +146,9 @@ def load_settings() -> Settings:
             0, int(os.environ.get("ECONNECT_KEY_ROTATION_GRACE_HOURS") or Settings.key_rotation_grace_hours)
         ),
         api_rate_limit=os.environ.get("ECONNECT_API_RATE_LIMIT", "").strip() or Settings.api_rate_limit,
+        document_dir=Path(os.environ["ECONNECT_DOCUMENT_DIR"]) if os.environ.get("ECONNECT_DOCUMENT_DIR") else None,
+        dropbox=_oauth_provider("DROPBOX"),
+        octopus=_oauth_provider("OCTOPUS"),
         dev_mode=env_mode != "prod",
     )
 

@@ -43,6 +43,7 @@ def _navigation() -> rx.Component:
                     _nav_link("Authorisations", routes.AUTHORISATIONS, "send"),
                     # A client that never asked anyone for access has no keys to copy.
                     rx.cond(~AuthState.client_only, _nav_link("Connection keys", routes.KEYS, "key-round")),
+                    rx.cond(~AuthState.client_only, _nav_link("Configurations", routes.CONFIGURATIONS, "plug")),
                 ),
             ),
             rx.cond(

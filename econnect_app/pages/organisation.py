@@ -10,6 +10,8 @@ from econnect_app.components.dialogs import copy_field
 from econnect_app.components.layout import app_layout, loading_or_problem, section_card
 from econnect_app.formatting import format_date
 from econnect_app.models import User
+from econnect_app.pages.organisation_accounting import accounting_connection_section
+from econnect_app.pages.organisation_client_connect import client_connect_section
 from econnect_app.services import organisation_overview
 from econnect_app.services.errors import NotFound
 from econnect_app.state.auth import AuthState, Updates
@@ -95,6 +97,7 @@ def _details() -> rx.Component:
         ),
         rx.hstack(
             rx.link(rx.button(rx.icon("users", size=16), "Members", variant="soft"), href=routes.ORGANISATIONS + "/" + state.organisation_id.to_string() + "/members"),
+            rx.link(rx.button(rx.icon("file-text", size=16), "Documents", variant="soft"), href=routes.ORGANISATIONS + "/" + state.organisation_id.to_string() + "/documents"),
             rx.link("All organisations", href=routes.ORGANISATIONS, size="2"),
             spacing="4",
             align="center",
@@ -109,7 +112,7 @@ def organisation_page() -> rx.Component:
         loading_or_problem(
             OrganisationState.loaded,
             OrganisationState.problem,
-            _details(),
+            rx.vstack(_details(), client_connect_section(), accounting_connection_section(), spacing="4", width="100%"),
             loading_label="Loading the organisation",
             back_label="Go to organisations",
             back_href=routes.ORGANISATIONS,

@@ -26,14 +26,21 @@ from sqlmodel import Session
 
 from econnect_app import live
 from econnect_app.models import (
+    AccountingConfiguration,
     ActivityLog,
+    AppConnection,
     AuthorisationLink,
     AuthorisationRequest,
+    ClientConnectLink,
+    Document,
+    DocumentDelivery,
     Environment,
+    ExportSetting,
     LoginAttempt,
     Membership,
     Notification,
     NotificationRead,
+    OAuthAuthorisation,
     OneTimeToken,
     Organisation,
     OutboxMessage,
@@ -56,9 +63,11 @@ BOOKKEEPING_TABLES: frozenset[type] = frozenset(
     {
         ActivityLog,
         AuthorisationLink,
+        DocumentDelivery,
         LoginAttempt,
         Notification,
         NotificationRead,
+        OAuthAuthorisation,
         OneTimeToken,
         OutboxMessage,
         RelationshipRequestLink,
@@ -71,6 +80,7 @@ UNSEEN_TABLES: frozenset[type] = frozenset(
     {
         AuthorisationLink,
         LoginAttempt,
+        OAuthAuthorisation,
         OneTimeToken,
         OutboxMessage,
         RelationshipRequestLink,
@@ -126,6 +136,19 @@ def _environments_of_partnership(connection: Connection, partnership_id: int | N
     return tuple(connection.execute(statement).first() or ())
 
 
+def _environments_seeing_organisation(connection: Connection, organisation_id: int | None) -> Iterable[int | None]:
+    """An organisation's own environment and every environment with an Active member of it."""
+    if organisation_id is None:
+        return ()
+    members = (
+        select(User.environment_id)
+        .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
+        .where(Membership.organisation_id == organisation_id, Membership.status == "Active")
+        .distinct()
+    )
+    return (*_environment_of_organisation(connection, organisation_id), *connection.execute(members).scalars())
+
+
 # Tables whose rows concern more (or other) environments than their own ``environment_id``.
 _ENVIRONMENTS_OF: dict[type, Callable[[Connection, Any], Iterable[int | None]]] = {
     Environment: lambda _c, row: (row.id,),
@@ -140,6 +163,12 @@ _ENVIRONMENTS_OF: dict[type, Callable[[Connection, Any], Iterable[int | None]]] 
     PartnershipManager: lambda c, row: _environments_of_partnership(c, row.partnership_id),
     RelationshipRequest: lambda _c, row: (row.requester_environment_id, row.target_environment_id),
     UserSession: lambda c, row: _environment_of_user(c, row.user_id),
+    Document: lambda c, row: _environments_seeing_organisation(c, row.organisation_id),
+    AppConnection: lambda c, row: (row.environment_id, *_environment_of_organisation(c, row.organisation_id)),
+    ExportSetting: lambda c, row: (row.environment_id, *_environment_of_organisation(c, row.organisation_id)),
+    ClientConnectLink: lambda _c, row: (row.environment_id,),
+    AccountingConfiguration: lambda _c, row: (row.environment_id,),
+    DocumentDelivery: lambda _c, row: (row.environment_id,),
 }
 
 

@@ -1,0 +1,1 @@
+"""Delivering documents to the accountants' configured targets (SFTP, Dropbox, Octopus)."""
