@@ -212,7 +212,7 @@ class NewAuthorisationState(AuthState):
             outcome = await self._import(session_cookie, chunks)
         finally:
             async with self:
-                self.importing = False
+                self.importing = False  # already so, unless the import failed unexpectedly
         yield _events(outcome, _clear_file())
 
     async def _import(self, session_cookie: str, chunks: rx.UploadChunkIterator) -> Any:
@@ -236,8 +236,10 @@ class NewAuthorisationState(AuthState):
             imported = await work.result()
         except DomainError as error:
             async with self:
+                self.importing = False
                 return self._show_refusal(error)
         async with self:
+            self.importing = False  # in the same update as the result: never both on the page
             if imported is None:
                 return self._login_redirect()
             return self._show_import_result(*imported)

@@ -28,7 +28,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from econnect_app import routes
 from econnect_app.formatting import display_name, sentence
+from econnect_app.mail.outbox import queue_email
 from econnect_app.models import OneTimeToken, TokenPurpose, User, UserEmail, UserStatus, utcnow
 from econnect_app.services import activity, one_time_tokens
 from econnect_app.services.sessions import revoke_all_sessions
@@ -71,6 +73,23 @@ def holder_of(session: Session, address: str) -> Holder | None:
     owner = session.get(User, user_email.user_id)
     assert owner is not None
     return Holder(user=owner, user_email=user_email)
+
+
+def tell_holder(session: Session, *, address: str, what: str, environment_id: int | None) -> None:
+    """Email an address that already has an account, instead of saying so to whoever asked to
+    ``what`` with it (the answer on screen stays neutral): how to log in or reset the password."""
+    queue_email(
+        session,
+        template="address_has_account",
+        to=address,
+        context={
+            "email": address,
+            "what": what,
+            "log_in_link": routes.absolute(routes.LOGIN),
+            "reset_link": routes.absolute(routes.FORGOT_PASSWORD),
+        },
+        environment_id=environment_id,
+    )
 
 
 def is_released(user: User) -> bool:

@@ -200,16 +200,10 @@ def _add_unconfirmed(session: Session, *, user: User, address: str, now: datetim
 
 
 def _tell_address_it_has_an_account(session: Session, *, address: str, user: User) -> None:
-    queue_email(
+    address_holders.tell_holder(
         session,
-        template="address_has_account",
-        to=address,
-        context={
-            "email": address,
-            "what": f"add {address} to another eConnect account",
-            "log_in_link": routes.absolute(routes.LOGIN),
-            "reset_link": routes.absolute(routes.FORGOT_PASSWORD),
-        },
+        address=address,
+        what=f"add {address} to another eConnect account",
         environment_id=user.environment_id,
     )
 

@@ -131,16 +131,10 @@ def _tell_address_it_has_an_account(
     session: Session, *, actor: User, environment: Environment, address: str
 ) -> None:
     """The invitation of an address that has an account elsewhere: its owner is told instead."""
-    queue_email(
+    address_holders.tell_holder(
         session,
-        template="address_has_account",
-        to=address,
-        context={
-            "email": address,
-            "what": f"invite {address} to join {environment.name} on eConnect ({_label(actor)} sent the invitation)",
-            "log_in_link": routes.absolute(routes.LOGIN),
-            "reset_link": routes.absolute(routes.FORGOT_PASSWORD),
-        },
+        address=address,
+        what=f"invite {address} to join {environment.name} on eConnect ({_label(actor)} sent the invitation)",
         environment_id=environment.id,
     )
 
