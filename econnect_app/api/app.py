@@ -1,8 +1,9 @@
 """The /api/v1 ASGI app, and how requests reach it (``mount_api``, used by ``econnect_app.edge``).
 
 Layers, outermost first: the access log (one line per call), the key guard (401 before anything
-else, then the key set's rate limit: 429), the routes (JSON 404 and 405; no redirects: a trailing
-slash answers 404 rather than a redirect built from the request's ``Host`` header).
+else, then the key set's rate limit: 429), the body limit (413 in JSON past 1 MB; a document upload
+enforces the document size itself, after 404 / 403), the routes (JSON 404 and 405; no redirects: a
+trailing slash answers 404 rather than a redirect built from the request's ``Host`` header).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from econnect_app.api import responses
 from econnect_app.api.access_log import AccessLog
+from econnect_app.api.body_limit import BodyLimit
+from econnect_app.api.documents import documents_endpoint
 from econnect_app.api.guard import KeyGuard, route_path
 from econnect_app.api.openapi import API_PREFIX, OPENAPI_PATH, openapi_document
 from econnect_app.api.organisations import get_organisation
@@ -30,6 +33,20 @@ from econnect_app.settings import get_settings
 
 def _openapi_json(_request: Request) -> JSONResponse:
     return JSONResponse(openapi_document())
+
+
+MAX_BODY_BYTES = 1024 * 1024  # every call but a document upload (which allows a document's size)
+DOCUMENTS_PATH = f"{API_PREFIX}/organisations/{{organisation_identifier}}/documents"
+
+
+def _is_document_upload(scope: Scope) -> bool:
+    """A POST to an organisation's documents: its handler enforces the document size limit itself."""
+    path = route_path(scope)
+    return (
+        scope.get("method") == "POST"
+        and path.startswith(f"{API_PREFIX}/organisations/")
+        and path.endswith("/documents")
+    )
 
 
 def _rate_limit_from_settings() -> KeySetRateLimit:
@@ -59,16 +76,17 @@ def create_api_app(
                 get_organisation,
                 methods=["GET"],
             ),
+            Route(DOCUMENTS_PATH, documents_endpoint, methods=["GET", "POST"]),
         ],
         middleware=[
             Middleware(AccessLog),
             Middleware(KeyGuard, engine_factory=engine_factory, rate_limit=shared_rate_limit),
+            Middleware(BodyLimit, max_body_bytes=MAX_BODY_BYTES, reads_own_body=_is_document_upload),
         ],
         exception_handlers={
             HTTPException: responses.http_exception_handler,
             Exception: responses.server_error_handler,
         },
-        max_body_size=1024 * 1024,
     )
     app.router.redirect_slashes = False
     app.state.engine_factory = engine_factory

@@ -24,6 +24,15 @@ NOT_FOUND_MESSAGE = "Not found. See /api/v1/openapi.json for the paths of this A
 TRAILING_SLASH_MESSAGE = "Not found. API paths do not end with a slash: remove it."
 METHOD_NOT_ALLOWED_MESSAGE = "Method not allowed."
 SERVER_ERROR_MESSAGE = "Something went wrong on our side. Please try again later."
+BODY_TOO_LARGE_MESSAGE = "The request body is too large."
+# Documents (api/documents.py).
+NOT_MULTIPART_MESSAGE = (
+    'Send the document as multipart/form-data with the fields "file" (a PDF or UBL 2.1 XML file) and "kind" '
+    '("invoice" or "statement").'
+)
+BAD_MULTIPART_MESSAGE = "The request body is not valid multipart/form-data."
+ONE_FILE_MESSAGE = 'Send one document per call: the form holds more than one "file".'
+PAGING_MESSAGE = "page must be a whole number from 1, and per_page a whole number from 1 to 100."
 
 
 def json_data(data: Mapping[str, Any], status_code: int = 200) -> JSONResponse:
