@@ -1,21 +1,499 @@
 """The `Client Connect` section of /organisations/[organisation_id] (seed 003): the link, available
-apps, "Ask owner to connect" and the connected apps. (Placeholder: filled in by issue 9.)"""
+apps, "Ask owner to connect" and the connected apps.
+
+Opening the section as a manager (an Advanced user or Administrator of an environment that manages
+the organisation) makes the link when there is none yet (``client_connect.ensure_link``, a use case
+with its activity row); every other read only reads. The section follows its environment's changes
+live: a connection made by the owner shows on an open page without a reload.
+"""
 
 from __future__ import annotations
 
-import reflex as rx
+import dataclasses
+from typing import Any
 
-from econnect_app.state.auth import AuthState
+import reflex as rx
+from sqlmodel import Session
+
+from econnect_app import routes
+from econnect_app.components.dialogs import confirm_dialog, copy_field, visually_hidden
+from econnect_app.components.forms import app_form, field_error, is_busy_with, submitting, text_field
+from econnect_app.components.layout import empty_state
+from econnect_app.formatting import format_datetime
+from econnect_app.models import User
+from econnect_app.services import client_connect
+from econnect_app.services.errors import NotFound
+from econnect_app.state.auth import AuthState, Updates, row_activity
+from econnect_app.state.live_tabs import watch
+
+REGENERATE = "regenerate-client-connect-link"
+DISCONNECT = "disconnect-app"
+SECTION_ID = "client-connect"
+
+
+@dataclasses.dataclass
+class AppCard:
+    """A software package the owner can be asked to connect."""
+
+    package_id: int
+    slug: str
+    name: str
+    field_label: str
+
+
+@dataclasses.dataclass
+class ConnectionLine:
+    """One connected (or disconnected) app, as the table shows it."""
+
+    connection_id: int
+    package_name: str
+    detail: str
+    status: str
+    connected_by_name: str
+    connected_by_email: str
+    connected_at: str
+    disconnected: str  # "Disconnected <when> by <whom>" ("" while connected)
+    firm_name: str
+    can_disconnect: bool
 
 
 class ClientConnectState(AuthState):
     """The organisation's Client Connect link and connections, for the accountant."""
 
+    organisation_id: int = 0
+    loaded: bool = False
+    visible: bool = False  # the user may open the organisation
+    organisation_name: str = ""
+    can_manage: bool = False
+    not_manager_reason: str = ""
+    link_url: str = ""
+    link_problem: str = ""
+    link_since: str = ""
+    apps: list[AppCard] = []
+    connections: list[ConnectionLine] = []
+    ask_package_id: int = 0  # the app whose "Ask owner to connect" dialog is open
+    ask_package_name: str = ""
+    ask_slug: str = ""
+    ask_form_key: int = 0
+
+    @rx.var
+    def ask_link(self) -> str:
+        """The link for the open dialog's app (chosen in advance on the owner's page)."""
+        return client_connect.app_link_url(self.link_url, self.ask_slug)
+
+    def _live_refresh(self, db: Session, user: User) -> None:
+        try:
+            view = client_connect.client_connect_view(db, actor=user, organisation_id=self.organisation_id)
+        except NotFound:
+            self.visible = self.can_manage = False
+            self.link_url = self.link_problem = self.link_since = ""
+            self.apps, self.connections = [], []
+            self.ask_package_id = 0
+            self.loaded = True
+            return
+        self.visible = True
+        self.organisation_name = view.organisation_name
+        self.can_manage = view.can_manage
+        self.not_manager_reason = view.not_manager_reason
+        self.link_url = view.link_url
+        self.link_problem = view.link_problem
+        self.link_since = format_datetime(view.link_created_at, missing="")
+        self.apps = [
+            AppCard(package_id=app.package_id, slug=app.slug, name=app.name, field_label=app.field_label)
+            for app in view.apps
+        ]
+        self.connections = [
+            ConnectionLine(
+                connection_id=row.connection_id,
+                package_name=row.package_name,
+                detail=row.detail,
+                status=row.status,
+                connected_by_name=row.connected_by_name,
+                connected_by_email=row.connected_by_email,
+                connected_at=format_datetime(row.connected_at),
+                disconnected=(
+                    f"Disconnected {format_datetime(row.disconnected_at)}"
+                    + (f" by {row.disconnected_by}" if row.disconnected_by else "")
+                    if row.disconnected_at
+                    else ""
+                ),
+                firm_name=row.firm_name,
+                can_disconnect=row.can_disconnect,
+            )
+            for row in view.connections
+        ]
+        if not self.can_manage:
+            self.ask_package_id = 0
+        self.loaded = True
+
     @rx.event
-    def load(self) -> None:
-        """Read the section for the organisation in the address."""
+    def load(self) -> Updates:
+        """Read the section for the organisation in the address (making its link on a manager's
+        first visit) and follow changes live."""
+        self.organisation_id = routes.organisation_id_in(self.router.url.path)
+        self.loaded = False
+        self.ask_package_id = 0
+
+        def action(db: Session, actor: User) -> None:
+            try:
+                view = client_connect.client_connect_view(
+                    db, actor=actor, organisation_id=self.organisation_id
+                )
+            except NotFound:
+                view = None
+            if view is not None and view.can_manage and not view.link_url and not view.link_problem:
+                client_connect.ensure_link(db, actor=actor, organisation_id=self.organisation_id)
+            self._live_refresh(db, actor)
+            watch(self, environment_id=actor.environment_id)
+
+        return self._load(action)
+
+    @rx.event
+    def regenerate(self, action_id: str | None = None) -> Updates:
+        """Replace the link (confirmed first): the old one stops working at once."""
+
+        def action(db: Session, actor: User) -> Any:
+            client_connect.regenerate_link(db, actor=actor, organisation_id=self.organisation_id)
+            self._live_refresh(db, actor)
+            return rx.toast.success("A new Client Connect link was made. The previous link no longer works.")
+
+        return self._act(action, busy_with=REGENERATE, action_id=action_id)
+
+    @rx.event
+    def open_ask(self, package_id: int) -> None:
+        """Open the "Ask owner to connect" dialog of one app."""
+        chosen = next((app for app in self.apps if app.package_id == package_id), None)
+        if chosen is None:
+            return
+        self.ask_package_id, self.ask_package_name, self.ask_slug = (
+            chosen.package_id,
+            chosen.name,
+            chosen.slug,
+        )
+        self.field_errors = {}
+        self.ask_form_key += 1
+
+    @rx.event
+    def set_ask_open(self, is_open: bool) -> None:
+        """The dialog was closed (Escape, Cancel, outside click)."""
+        if not is_open:
+            self.ask_package_id = 0
+            self.field_errors = {}
+
+    @rx.event
+    def send_ask(self, form: dict[str, Any]) -> Updates:
+        """Email the owner the link, with the accountant in Cc."""
+        package_id = self.ask_package_id
+
+        def action(db: Session, actor: User) -> Any:
+            address = client_connect.ask_owner_to_connect(
+                db,
+                actor=actor,
+                organisation_id=self.organisation_id,
+                package_id=package_id,
+                owner_email=str(form.get("owner_email") or ""),
+            )
+            self.ask_package_id = 0
+            self._live_refresh(db, actor)
+            return rx.toast.success(f"Email sent to {address}, with you in Cc.")
+
+        return self._act(action, form=form)
+
+    @rx.event
+    def disconnect(self, connection_id: int, action_id: str | None = None) -> Updates:
+        """Disconnect an app (confirmed first); kept in the history."""
+
+        def action(db: Session, actor: User) -> Any:
+            name = next(
+                (c.package_name for c in self.connections if c.connection_id == connection_id), "The app"
+            )
+            client_connect.disconnect(db, actor=actor, connection_id=connection_id)
+            self._live_refresh(db, actor)
+            return rx.toast.success(f"{name} was disconnected from {self.organisation_name}.")
+
+        return self._act(action, busy_with=row_activity(DISCONNECT, connection_id), action_id=action_id)
+
+
+# --- the link -------------------------------------------------------------------------------------
+
+
+def _link() -> rx.Component:
+    state = ClientConnectState
+    return rx.vstack(
+        rx.cond(
+            state.link_problem != "",
+            rx.callout(
+                state.link_problem, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"
+            ),
+        ),
+        rx.cond(
+            state.link_url != "",
+            copy_field("Client Connect link", "client-connect-link", state.link_url, "link"),
+            rx.cond(
+                state.link_problem == "",
+                rx.hstack(rx.spinner(size="1"), rx.text("Making the link…", size="2"), align="center"),
+            ),
+        ),
+        rx.hstack(
+            confirm_dialog(
+                rx.button(
+                    rx.icon("refresh-cw", size=16),
+                    "Regenerate",
+                    variant="soft",
+                    color_scheme="gray",
+                    loading=is_busy_with(REGENERATE),
+                ),
+                title="Regenerate the Client Connect link?",
+                description=(
+                    "The current link stops working at once: whoever opens it is told that it no longer works. "
+                    "Connections made through it stay. Share the new link with the owner again."
+                ),
+                confirm_label="Regenerate",
+                on_confirm=state.regenerate(AuthState.action_id),
+                color_scheme="amber",
+            ),
+            rx.cond(
+                state.link_since != "",
+                rx.text("Made " + state.link_since, size="1", color_scheme="gray"),
+            ),
+            spacing="3",
+            align="center",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+# --- available apps and "Ask owner to connect" ----------------------------------------------------
+
+
+def _app_card(app: rx.Var[AppCard]) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading(app.name, size="3", as_="h4"),
+            rx.text("The owner enters the " + app.field_label.lower() + ".", size="1", color_scheme="gray"),
+            rx.button(
+                rx.icon("mail", size=14),
+                "Ask owner to connect",
+                visually_hidden(" ", app.name),
+                size="2",
+                variant="soft",
+                type="button",
+                on_click=ClientConnectState.open_ask(app.package_id),
+            ),
+            spacing="2",
+            align="start",
+            height="100%",
+            justify="between",
+        ),
+        role="group",
+        aria_label=app.name,
+    )
+
+
+def _available_apps() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Available apps", size="3", as_="h3", id="available-apps-heading"),
+        rx.text(
+            "The software the owner can connect through the link. Ask the owner by email, or copy the link "
+            "and share it yourself.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.cond(
+            ClientConnectState.apps.length() > 0,
+            rx.grid(
+                rx.foreach(ClientConnectState.apps, _app_card),
+                columns=rx.breakpoints(initial="1", sm="2", md="3"),
+                spacing="3",
+                width="100%",
+            ),
+            empty_state("package", "No apps available", "The software package catalogue is empty."),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _ask_dialog() -> rx.Component:
+    state = ClientConnectState
+    errors = state.field_errors
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Ask the owner to connect " + state.ask_package_name),
+            rx.dialog.description(
+                "We email the owner of "
+                + state.organisation_name
+                + " the Client Connect link, with "
+                + state.ask_package_name
+                + " chosen. You receive the same email in Cc.",
+                size="2",
+                margin_bottom="12px",
+            ),
+            app_form(
+                rx.vstack(
+                    text_field("Owner email", "owner_email", errors, type="email", autocomplete="off"),
+                    field_error(errors, "package"),
+                    rx.hstack(
+                        rx.dialog.close(
+                            rx.button("Cancel", type="button", variant="soft", color_scheme="gray")
+                        ),
+                        rx.button("Send", type="submit", loading=submitting(state.send_ask)),
+                        justify="end",
+                        spacing="3",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                key=state.ask_form_key,
+                on_submit=state.send_ask,
+            ),
+            rx.separator(margin_y="16px"),
+            rx.text("Or share the link yourself:", size="2"),
+            copy_field(
+                "Link for the owner",
+                "client-connect-app-link",
+                state.ask_link,
+                "link for the owner",
+                size="2",
+            ),
+            max_width="520px",
+        ),
+        open=state.ask_package_id > 0,
+        on_open_change=state.set_ask_open,
+    )
+
+
+# --- connections ----------------------------------------------------------------------------------
+
+
+def _connection_row(row: rx.Var[ConnectionLine]) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(
+            rx.vstack(
+                rx.text(row.package_name, weight="medium"),
+                rx.text(row.detail, size="1", color_scheme="gray"),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(
+            rx.badge(
+                row.status, color_scheme=rx.cond(row.status == "Connected", "green", "gray"), variant="soft"
+            )
+        ),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.connected_by_name, size="2"),
+                rx.text(row.connected_by_email, size="1", color_scheme="gray"),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.connected_at, size="2"),
+                rx.cond(row.disconnected != "", rx.text(row.disconnected, size="1", color_scheme="gray")),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(rx.text(row.firm_name, size="2")),
+        rx.table.cell(
+            rx.cond(
+                row.can_disconnect,
+                confirm_dialog(
+                    rx.button(
+                        "Disconnect",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        aria_label="Disconnect " + row.package_name,
+                        loading=is_busy_with(row_activity(DISCONNECT, row.connection_id)),
+                    ),
+                    title="Disconnect " + row.package_name + "?",
+                    description=row.package_name
+                    + " stops being connected to "
+                    + ClientConnectState.organisation_name
+                    + ". The connection is kept in the history; the owner can connect it again through the link.",
+                    confirm_label="Disconnect",
+                    on_confirm=ClientConnectState.disconnect(row.connection_id, AuthState.action_id),
+                ),
+            )
+        ),
+        align="center",
+    )
+
+
+def _connections() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Connections", size="3", as_="h3"),
+        rx.cond(
+            ClientConnectState.connections.length() > 0,
+            rx.box(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Software package"),
+                            rx.table.column_header_cell("Status"),
+                            rx.table.column_header_cell("Connected by"),
+                            rx.table.column_header_cell("When"),
+                            rx.table.column_header_cell("Link of"),
+                            rx.table.column_header_cell(""),
+                        )
+                    ),
+                    rx.table.body(rx.foreach(ClientConnectState.connections, _connection_row)),
+                    variant="surface",
+                    width="100%",
+                ),
+                overflow_x="auto",
+                width="100%",
+                id="client-connect-connections",
+            ),
+            empty_state(
+                "plug",
+                "No apps connected yet",
+                "When the owner connects an app through the Client Connect link, it shows here at once.",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
 
 
 def client_connect_section() -> rx.Component:
     """The section, shown under the organisation's details."""
-    return rx.fragment()
+    state = ClientConnectState
+    return rx.cond(
+        state.loaded & state.visible,
+        rx.card(
+            rx.vstack(
+                rx.heading("Client Connect", size="4", as_="h2", id=SECTION_ID + "-heading"),
+                rx.text(
+                    "Share this link with the owner of "
+                    + state.organisation_name
+                    + ": they connect their software without an eConnect account, and you see the connection here.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.cond(
+                    state.can_manage,
+                    rx.vstack(
+                        _link(), rx.separator(), _available_apps(), _ask_dialog(), spacing="4", width="100%"
+                    ),
+                    rx.callout(state.not_manager_reason, icon="info", color_scheme="gray", size="1"),
+                ),
+                rx.separator(),
+                _connections(),
+                spacing="4",
+                width="100%",
+            ),
+            width="100%",
+            size="3",
+            role="region",
+            aria_labelledby=SECTION_ID + "-heading",
+            id=SECTION_ID,
+        ),
+        rx.cond(
+            ~state.loaded,
+            rx.center(rx.spinner(), padding="16px", aria_label="Loading Client Connect"),
+        ),
+    )

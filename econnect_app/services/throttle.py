@@ -50,6 +50,17 @@ LIMITS: dict[str, ActionLimits] = {
     "authorisation_request": ActionLimits(
         "600/hour; 2000/day", "1000/hour; 3000/day", "Too many authorisation requests were sent."
     ),
+    # Client Connect (services/client_connect.py): opening the public page (per client only),
+    # connecting an app through it (per client and per managing environment: each connection
+    # emails the organisation's administrators) and "Ask owner to connect" emails.
+    "client_connect_page": ActionLimits("300/hour; 1000/day", "3000/hour; 10000/day", "Too many requests."),
+    "client_connect": ActionLimits("10/hour; 30/day", "100/hour; 500/day", "Too many apps were connected."),
+    "client_connect_invitation": ActionLimits(
+        "30/hour; 100/day", "100/hour; 300/day", "Too many Client Connect emails were sent."
+    ),
+    # Checking an SFTP server for a configuration (services/configurations.py): each check makes
+    # this server connect to a host and port the user typed, so it is no port scanner.
+    "sftp_check": ActionLimits("30/hour; 100/day", "60/hour; 200/day", "Too many SFTP servers were checked."),
 }
 
 

@@ -63,6 +63,7 @@ def attempts_allowed(action: str, tries: int, **kwargs: int) -> int:
 def test_the_table_names_every_action_of_the_brief() -> None:
     assert set(throttle.LIMITS) == {
         "sign_up", "password_reset", "invitation", "email_confirmation", "authorisation_request",
+        "client_connect_page", "client_connect", "client_connect_invitation", "sftp_check",
     }  # fmt: skip
     assert throttle.LIMITS["sign_up"].per_client.startswith(f"{SIGN_UPS_PER_HOUR}/hour")
 
