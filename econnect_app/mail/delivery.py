@@ -2,11 +2,11 @@
 
 The delivery worker (``delivery_loop``) runs in every backend worker, so several run at once:
 
-- **Claims** (``claims.py``). Only the worker whose conditional UPDATE claimed a message sends it,
-  and every outcome it writes (sent, retry, failed, released) is conditional on its claim token.
-  While it sends, it renews the claim, so a slow send is never taken over and sent a second time;
-  a claim not renewed for five minutes (a worker that died) goes back to the queue, and that
-  worker's late outcome is not written.
+- **Claims** (``econnect_app/claims.py``; this queue is ``OUTBOX``). Only the worker whose
+  conditional UPDATE claimed a message sends it, and every outcome it writes (sent, retry, failed,
+  released) is conditional on its claim token. While it sends, it renews the claim, so a slow send
+  is never taken over and sent a second time; a claim not renewed for five minutes (a worker that
+  died) goes back to the queue, and that worker's late outcome is not written.
 - **Outages.** When the server cannot take mail at all (connection refused, timeout, TLS or
   log-in failure, 421: ``SmtpUnavailable``) the claimed message goes back to the queue untouched
   (no attempt counted) and the worker backs off the whole queue (``OUTAGE_DELAYS``). Only what the
@@ -27,40 +27,37 @@ import logging
 import smtplib
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from enum import StrEnum
 
 import emails
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
+from econnect_app import claims
+from econnect_app.claims import Claim, ClaimKeeper, ClaimQueue, Clock
 from econnect_app.db import get_engine
 from econnect_app.mail import stored_bodies
-from econnect_app.mail.claims import (
-    STALE_CLAIM_AFTER,
-    Claim,
-    ClaimKeeper,
-    Clock,
-    held_by,
-    release_stale_claims,
-)
-from econnect_app.mail.claims import claim as claim_message
 from econnect_app.mail.outbox import sending_window
 from econnect_app.mail.smtp import SmtpConfig, SmtpConnection, SmtpUnavailable, parse_smtp_url
 from econnect_app.mail.tidying import tidy_outbox
 from econnect_app.models import OutboxMessage, OutboxStatus, utcnow
 from econnect_app.settings import get_settings
 
-# The claims' names are offered here too (the worker's callers, tests, find them with the worker).
-__all__ = [
-    "STALE_CLAIM_AFTER", "deliver_due_messages", "delivery_loop", "release_stale_claims", "retry_delay",
-]  # fmt: skip
+__all__ = ["OUTBOX", "deliver_due_messages", "delivery_loop", "retry_delay"]
 
 logger = logging.getLogger(__name__)
+
+OUTBOX: ClaimQueue[OutboxMessage] = ClaimQueue(
+    model=OutboxMessage,
+    waiting=(OutboxStatus.QUEUED.value,),
+    working=OutboxStatus.SENDING.value,
+    released=OutboxStatus.QUEUED.value,
+    due_checked=False,
+    label="outbox message",
+)
 
 RETRY_DELAYS: tuple[timedelta, ...] = (
     timedelta(seconds=15),
@@ -84,11 +81,7 @@ UNREADABLE_ERROR = (
 
 def retry_delay(attempts: int) -> timedelta:
     """How long to wait after the ``attempts``-th failed attempt (1-based), capped at 12 hours."""
-    if attempts < 1:
-        return timedelta(0)
-    if attempts <= len(RETRY_DELAYS):
-        return RETRY_DELAYS[attempts - 1]
-    return MAX_RETRY_DELAY
+    return claims.backoff(attempts, RETRY_DELAYS, then=MAX_RETRY_DELAY)
 
 
 def outage_delay(consecutive_outages: int) -> float:
@@ -199,15 +192,14 @@ def deliver_due_messages(
     clock = clock or (lambda: fixed_now or utcnow())
     retry_limit = settings.mail_retry_limit if retry_limit is None else retry_limit
     started = clock()
-    report = DeliveryReport(released_stale=release_stale_claims(engine, now=started))
+    report = DeliveryReport(released_stale=claims.release_stale_claims(OUTBOX, engine, now=started))
+    still_in_window = col(OutboxMessage.created_at) >= started - sending_window()
 
     with SmtpConnection(smtp) as connection:
-        for message_id in _due_message_ids(engine, now=started, limit=limit):
-            if stop is not None and stop.is_set():
-                break
-            claim = claim_message(engine, message_id=message_id, now=clock())
-            if claim is None:
-                continue  # another worker has it
+        due = claims.claim_due(
+            OUTBOX, engine, still_in_window, now=started, clock=clock, limit=limit, stop=stop
+        )
+        for claim in due:
             go_on = _deliver_claimed(
                 engine, connection, claim, report=report, mail_from=settings.mail_from,
                 clock=clock, retry_limit=retry_limit,
@@ -217,25 +209,10 @@ def deliver_due_messages(
     return report
 
 
-def _due_message_ids(engine: Engine, *, now: datetime, limit: int) -> Sequence[int]:
-    with Session(engine) as session:
-        statement = (
-            select(OutboxMessage.id)
-            .where(
-                col(OutboxMessage.status) == OutboxStatus.QUEUED.value,
-                col(OutboxMessage.next_attempt_at) <= now,
-                col(OutboxMessage.created_at) >= now - sending_window(),
-            )
-            .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-            .limit(limit)
-        )
-        return [message_id for message_id in session.exec(statement).all() if message_id is not None]
-
-
 def _deliver_claimed(
     engine: Engine,
     connection: SmtpConnection,
-    claim: Claim,
+    claim: Claim[OutboxMessage],
     *,
     report: DeliveryReport,
     mail_from: str,
@@ -243,14 +220,14 @@ def _deliver_claimed(
     retry_limit: int,
 ) -> bool:
     """Send one claimed message and record its outcome; False when the run should stop."""
-    message_id = claim.message_id
-    if not stored_bodies.is_readable(claim.message):
+    message_id = claim.row_id
+    if not stored_bodies.is_readable(claim.row):
         outcome = _record_failure(engine, claim, error=UNREADABLE_ERROR, now=clock(), give_up=True)
         report.note(message_id, outcome)
         return True
     try:
         with ClaimKeeper(engine, claim, clock=clock):
-            refused = send_message(connection, claim.message, mail_from=mail_from)
+            refused = send_message(connection, claim.row, mail_from=mail_from)
     except SmtpUnavailable as exc:
         report.server_unavailable = _truncate(str(exc))
         report.note(message_id, _release(engine, claim, error=report.server_unavailable))
@@ -258,7 +235,7 @@ def _deliver_claimed(
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none crashes the run
         if not isinstance(exc, OSError):  # OSError covers smtplib's errors and the network's
             logger.exception("Outbox message %s could not be built or sent", message_id)
-        last_attempt = claim.message.attempts + 1 >= retry_limit
+        last_attempt = claim.row.attempts + 1 >= retry_limit
         outcome = _record_failure(engine, claim, error=_describe(exc), now=clock(), give_up=last_attempt)
         report.note(message_id, outcome)
         return not _connection_broke(exc)
@@ -275,54 +252,39 @@ def _connection_broke(exc: BaseException) -> bool:
 # --- outcomes (each written only by the claimant) -----------------------------------------------
 
 
-def _lost(claim: Claim, outcome: str) -> Outcome:
-    logger.warning(
-        "Outbox message %s: not recording %s, another worker took the claim over", claim.message_id, outcome
-    )
-    return Outcome.LOST
-
-
-def _record_sent(engine: Engine, claim: Claim, *, now: datetime, refused: dict[str, str]) -> Outcome:
+def _record_sent(
+    engine: Engine, claim: Claim[OutboxMessage], *, now: datetime, refused: dict[str, str]
+) -> Outcome:
     note = None
     if refused:
         note = _truncate("Sent, but refused for: " + "; ".join(f"{a}: {r}" for a, r in refused.items()))
-        logger.warning("Outbox message %s: %s", claim.message_id, note)
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(OutboxMessage)
-            .where(*held_by(claim))
-            .values(
-                status=OutboxStatus.SENT.value,
-                sent_at=now,
-                claimed_at=None,
-                claim_token=None,
-                last_error=note,
-                text_body=stored_bodies.seal(claim.message.text_body, redacted=True),
-                html_body=stored_bodies.seal(claim.message.html_body, redacted=True),
-            )
-        )
-    return Outcome.SENT if result.rowcount == 1 else _lost(claim, "that it was sent")
+        logger.warning("Outbox message %s: %s", claim.row_id, note)
+    values = {
+        "status": OutboxStatus.SENT.value,
+        "sent_at": now,
+        "last_error": note,
+        "text_body": stored_bodies.seal(claim.row.text_body, redacted=True),
+        "html_body": stored_bodies.seal(claim.row.html_body, redacted=True),
+    }
+    if not claims.record_outcome(engine, claim, values, what="that it was sent"):
+        return Outcome.LOST
+    return Outcome.SENT
 
 
-def _release(engine: Engine, claim: Claim, *, error: str) -> Outcome:
+def _release(engine: Engine, claim: Claim[OutboxMessage], *, error: str) -> Outcome:
     """The server could not take mail: back to the queue, no attempt counted, due as it was."""
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(OutboxMessage)
-            .where(*held_by(claim))
-            .values(
-                status=OutboxStatus.QUEUED.value,
-                claimed_at=None,
-                claim_token=None,
-                last_error=_truncate(f"Waiting for the mail server: {error}"),
-            )
-        )
-    return Outcome.RELEASED if result.rowcount == 1 else _lost(claim, "its release")
+    values = {
+        "status": OutboxStatus.QUEUED.value,
+        "last_error": _truncate(f"Waiting for the mail server: {error}"),
+    }
+    if not claims.record_outcome(engine, claim, values, what="its release"):
+        return Outcome.LOST
+    return Outcome.RELEASED
 
 
 def _record_failure(
     engine: Engine,
-    claim: Claim,
+    claim: Claim[OutboxMessage],
     *,
     error: str,
     now: datetime,
@@ -330,28 +292,25 @@ def _record_failure(
 ) -> Outcome:
     """Count a failed attempt: retry later, or (``give_up``) fail for good and tell the
     Administrators of the message's environment, in the same transaction."""
-    message = claim.message
+    message = claim.row
     attempts = message.attempts + 1
     values: dict[str, object] = {
         "attempts": attempts,
         "last_error": error,
-        "claimed_at": None,
-        "claim_token": None,
         "status": OutboxStatus.FAILED.value if give_up else OutboxStatus.QUEUED.value,
     }
     if not give_up:
         values["next_attempt_at"] = now + retry_delay(attempts)
-    with Session(engine) as session:
-        result = session.execute(update(OutboxMessage).where(*held_by(claim)).values(**values))
-        if result.rowcount != 1:
-            session.rollback()
-            return _lost(claim, "its failed attempt")
+
+    def tell_administrators(session: Session) -> None:
         if give_up and message.environment_id is not None:
             _notify_failure(
                 session, environment_id=message.environment_id, to_address=message.to_address,
                 subject=message.subject, can_retry=True,
             )  # fmt: skip
-        session.commit()
+
+    if not claims.record_outcome(engine, claim, values, what="its failed attempt", also=tell_administrators):
+        return Outcome.LOST
     if give_up:
         logger.error(
             "Outbox message %s to %s failed for good after %s attempts: %s",
@@ -456,20 +415,9 @@ async def delivery_loop(*, interval_seconds: float = 1.0) -> None:
 
     logger.info("Email delivery to %s:%s started", smtp.host, smtp.port)
     while True:
-        run = asyncio.ensure_future(asyncio.to_thread(one_run))
-        try:
-            report = await asyncio.shield(run)
-        except asyncio.CancelledError:
-            stop.set()
-            try:
-                await run  # finish (and record) the message being sent
-            except Exception:
-                logger.exception("Email delivery run failed while stopping")
-            logger.info("Email delivery stopped")
-            raise
-        except Exception:
-            logger.exception("Email delivery run failed; trying again in %s s", interval_seconds)
-            report = None
+        report = await claims.run_in_thread(
+            one_run, stop=stop, name="Email delivery", interval_seconds=interval_seconds
+        )
         if report is not None and report.server_unavailable:
             await asyncio.sleep(backoff.server_unavailable(report.server_unavailable))
             continue

@@ -26,7 +26,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from econnect_app.mail.delivery import STALE_CLAIM_AFTER, release_stale_claims
+from econnect_app.claims import STALE_CLAIM_AFTER, release_stale_claims
+from econnect_app.mail.delivery import OUTBOX
 from econnect_app.models import OutboxMessage, OutboxStatus, utcnow
 
 
@@ -309,7 +310,7 @@ def test_sigterm_finishes_the_mail_in_flight_and_the_open_dashboard_reconnects_a
             stacklevel=1,
         )
         # What the outbox does five minutes after a worker died holding a claim: queue it again.
-        release_stale_claims(app_engine, now=utcnow() + STALE_CLAIM_AFTER + timedelta(seconds=1))
+        release_stale_claims(OUTBOX, app_engine, now=utcnow() + STALE_CLAIM_AFTER + timedelta(seconds=1))
         _wait_until(
             lambda: [message.status for message in _outbox(app_db, held_email)] == [OutboxStatus.SENT.value],
             timeout=30,

@@ -22,8 +22,9 @@ from aiosmtpd.smtp import Session as SMTPSession
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from econnect_app.mail import claims, delivery
-from econnect_app.mail.claims import STALE_CLAIM_AFTER
+from econnect_app import claims
+from econnect_app.claims import STALE_CLAIM_AFTER
+from econnect_app.mail import delivery
 from econnect_app.mail.delivery import deliver_due_messages, delivery_loop, retry_delay
 from econnect_app.mail.outbox import queue_email
 from econnect_app.mail.smtp import SmtpConfig

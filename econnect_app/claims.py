@@ -1,0 +1,261 @@
+"""Claimed work queues: which worker handles a row, and proof that it still does.
+
+The outbox (``mail/delivery.py``) and the document deliveries (``exports/worker.py``) are such
+queues, each described by a :class:`ClaimQueue`. A claim is a conditional UPDATE (a waiting status
+-> the working status) that writes a fresh ``claim_token``; only the worker whose UPDATE changed the
+row handles it, and every outcome it writes is conditional on that token (:func:`record_outcome`).
+While the row is being handled the claimant renews ``claimed_at`` every ``CLAIM_RENEWAL_EVERY``
+(:class:`ClaimKeeper`); a claim not renewed for ``STALE_CLAIM_AFTER`` belongs to a worker that died
+and is put back in the queue with its token cleared (:func:`release_stale_claims`), so that
+worker's late outcome changes nothing. The workers' runs share :func:`claim_due` (the claiming
+loop), :func:`backoff` (the retry schedule) and :func:`run_in_thread` (stopping cleanly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+STALE_CLAIM_AFTER = timedelta(minutes=5)
+CLAIM_RENEWAL_EVERY = timedelta(seconds=30)
+
+
+class Claimable(Protocol):
+    """The columns a queue's table has."""
+
+    id: int | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    claimed_at: datetime | None
+    claim_token: str | None
+
+
+RowT = TypeVar("RowT", bound=Claimable)
+ReportT = TypeVar("ReportT")
+
+
+@dataclass(frozen=True)
+class ClaimQueue(Generic[RowT]):
+    """A table whose rows workers claim one at a time."""
+
+    model: type[RowT]
+    waiting: tuple[str, ...]  # the statuses a row can be claimed from
+    working: str  # the status while claimed
+    released: str | ColumnElement[str]  # the status (or an SQL expression) of a released stale claim
+    due_checked: bool  # a claim also requires ``next_attempt_at <= now``
+    label: str  # "outbox message": what a row is called in logs and thread names
+
+
+@dataclass(frozen=True)
+class Claim(Generic[RowT]):
+    """A row this worker holds, and the token that proves it."""
+
+    queue: ClaimQueue[RowT]
+    row: RowT
+    token: str
+
+    @property
+    def row_id(self) -> int:
+        assert self.row.id is not None
+        return self.row.id
+
+    @property
+    def name(self) -> str:
+        """``Outbox message 12``, for logs."""
+        return f"{self.queue.label.capitalize()} {self.row_id}"
+
+
+def held_by(claim: Claim[Any]) -> tuple[ColumnElement[bool], ...]:
+    """The condition of every write by a claimant: the row is still claimed with its token."""
+    model = claim.queue.model
+    return (
+        col(model.id) == claim.row_id,
+        col(model.status) == claim.queue.working,
+        col(model.claim_token) == claim.token,
+    )
+
+
+def release_stale_claims(queue: ClaimQueue[Any], engine: Engine, *, now: datetime) -> int:
+    """Put rows whose claim was not renewed for ``STALE_CLAIM_AFTER`` (a worker that died) back in
+    the queue, clearing the token so that worker can no longer write an outcome."""
+    model = queue.model
+    stale = (
+        col(model.status) == queue.working,
+        or_(col(model.claimed_at).is_(None), col(model.claimed_at) < now - STALE_CLAIM_AFTER),
+    )
+    with Session(engine) as session:
+        if session.exec(select(model.id).where(*stale).limit(1)).first() is None:
+            return 0  # the usual case: no write transaction needed
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(model).where(*stale).values(status=queue.released, claimed_at=None, claim_token=None)
+        )
+    if result.rowcount:
+        logger.warning("Put %s stale %s claim(s) back in the queue", result.rowcount, queue.label)
+    return result.rowcount
+
+
+def claim(queue: ClaimQueue[RowT], engine: Engine, *, row_id: int, now: datetime) -> Claim[RowT] | None:
+    """Atomically take a waiting (and, if ``due_checked``, due) row with a new token; None when
+    another worker was first."""
+    model = queue.model
+    waiting = [col(model.id) == row_id, col(model.status).in_(queue.waiting)]
+    if queue.due_checked:
+        waiting.append(col(model.next_attempt_at) <= now)
+    token = secrets.token_urlsafe(24)
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(model).where(*waiting).values(status=queue.working, claimed_at=now, claim_token=token)
+        )
+        if result.rowcount != 1:
+            return None
+    with Session(engine, expire_on_commit=False) as session:
+        row = session.get(model, row_id)
+    return None if row is None else Claim(queue=queue, row=row, token=token)
+
+
+def claim_due(
+    queue: ClaimQueue[RowT],
+    engine: Engine,
+    *conditions: ColumnElement[bool],
+    now: datetime,
+    clock: Clock,
+    limit: int,
+    stop: threading.Event | None = None,
+) -> Iterator[Claim[RowT]]:
+    """Claim up to ``limit`` waiting rows due at ``now`` (and meeting ``conditions``), oldest due
+    first, each just before it is handled; skips those another worker took, ends once ``stop``
+    is set."""
+    model = queue.model
+    with Session(engine) as session:
+        statement = (
+            select(model.id)
+            .where(col(model.status).in_(queue.waiting), col(model.next_attempt_at) <= now, *conditions)
+            .order_by(col(model.next_attempt_at), col(model.id))
+            .limit(limit)
+        )
+        row_ids = [row_id for row_id in session.exec(statement).all() if row_id is not None]
+    for row_id in row_ids:
+        if stop is not None and stop.is_set():
+            return
+        taken = claim(queue, engine, row_id=row_id, now=clock())
+        if taken is not None:
+            yield taken
+
+
+def renew_claim(engine: Engine, claim: Claim[Any], *, now: datetime) -> bool:
+    """Mark the claim as alive at ``now``; False when it is no longer held."""
+    with engine.begin() as connection:
+        result = connection.execute(update(claim.queue.model).where(*held_by(claim)).values(claimed_at=now))
+    return result.rowcount == 1
+
+
+def record_outcome(
+    engine: Engine,
+    claim: Claim[Any],
+    values: Mapping[str, object],
+    *,
+    what: str,
+    also: Callable[[Session], None] | None = None,
+) -> bool:
+    """Write the claimant's outcome (``values``; the claim is cleared) and, in the same transaction,
+    whatever ``also`` adds. False, with a warning naming ``what``, when another worker took the
+    claim over: nothing is written."""
+    with Session(engine) as session:
+        result = session.execute(
+            update(claim.queue.model)
+            .where(*held_by(claim))
+            .values(claimed_at=None, claim_token=None, **values)
+        )
+        if result.rowcount != 1:
+            session.rollback()
+            logger.warning("%s: not recording %s, another worker took the claim over", claim.name, what)
+            return False
+        if also is not None:
+            also(session)
+        session.commit()
+    return True
+
+
+def backoff(attempts: int, delays: Sequence[timedelta], *, then: timedelta) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt (1-based): ``delays`` in turn, then ``then``."""
+    if attempts < 1:
+        return timedelta(0)
+    return delays[attempts - 1] if attempts <= len(delays) else then
+
+
+class ClaimKeeper:
+    """Renews a claim every ``CLAIM_RENEWAL_EVERY`` while its row is being handled (a thread), so
+    slow work is never mistaken for a dead worker. Most work ends before the first renewal."""
+
+    def __init__(self, engine: Engine, claim: Claim[Any], *, clock: Clock) -> None:
+        self._engine = engine
+        self._claim = claim
+        self._clock = clock
+        self._every = CLAIM_RENEWAL_EVERY.total_seconds()
+        self._done = threading.Event()
+        thread_name = f"{claim.queue.label.replace(' ', '-')}-claim-{claim.row_id}"
+        self._thread = threading.Thread(target=self._renew_until_done, name=thread_name, daemon=True)
+
+    def _renew_until_done(self) -> None:
+        while not self._done.wait(self._every):
+            try:
+                held = renew_claim(self._engine, self._claim, now=self._clock())
+            except Exception:  # noqa: BLE001 - a database hiccup: try again at the next tick
+                logger.exception(
+                    "Could not renew the claim on %s %s", self._claim.queue.label, self._claim.row_id
+                )
+                continue
+            if not held:  # "... while sending" / "... while delivering"
+                logger.warning(
+                    "%s: the claim was lost while %s", self._claim.name, self._claim.queue.working.lower()
+                )
+                return
+
+    def __enter__(self) -> ClaimKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+async def run_in_thread(
+    run: Callable[[], ReportT], *, stop: threading.Event, name: str, interval_seconds: float
+) -> ReportT | None:
+    """One run of a worker loop, in a thread; None (logged) when it failed.
+
+    When the loop is cancelled ``stop`` is set and the run is awaited, so the row in progress is
+    finished and its outcome recorded, before the cancellation goes on. ``name`` ("Email
+    delivery") and ``interval_seconds`` (the wait before the next run) are for the logs.
+    """
+    future = asyncio.ensure_future(asyncio.to_thread(run))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        stop.set()
+        try:
+            await future  # finish (and record) the row in progress
+        except Exception:
+            logger.exception("%s run failed while stopping", name)
+        logger.info("%s stopped", name)
+        raise
+    except Exception:
+        logger.exception("%s run failed; trying again in %s s", name, interval_seconds)
+        return None
