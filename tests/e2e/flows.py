@@ -88,7 +88,7 @@ def set_plan(page: Page, plan: str) -> None:
     """An administrator chooses a subscription plan in Settings."""
     page.goto("/settings")
     page.get_by_label("Subscription plan", exact=True).select_option(plan)
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Settings saved.")).to_be_visible()
 
 

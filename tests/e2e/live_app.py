@@ -214,6 +214,14 @@ class AppServer:
         """Several backend processes behind the proxy (production mode)."""
         return bool(self.backends)
 
+    @property
+    def secret_key(self) -> str:
+        """The app's ECONNECT_SECRET_KEY: generated into its data folder in dev mode, set in the
+        backends' environment (one for all) in production mode."""
+        if self.scaled:
+            return next(iter(self.backends.values())).env["ECONNECT_SECRET_KEY"]
+        return (self.data_dir / "secret_key").read_text().strip()
+
     def url(self, path: str) -> str:
         """The frontend URL of a path, e.g. url("/login")."""
         return self.base_url + path

@@ -84,10 +84,8 @@ def test_an_administrator_connects_an_sftp_server_and_modifies_its_exports(
         assert configuration.sftp_host_key == sftp_server.host_key
         assert configuration.credentials_encrypted.startswith("fernet:")
         assert sftp_server.password not in configuration.credentials_encrypted
-    # Encrypted with the app's ECONNECT_SECRET_KEY (generated into its data folder in dev mode).
-    app_settings = dataclasses.replace(
-        get_settings(), secret_key=(app_server.data_dir / "secret_key").read_text().strip()
-    )
+    # Encrypted with the app's ECONNECT_SECRET_KEY.
+    app_settings = dataclasses.replace(get_settings(), secret_key=app_server.secret_key)
     monkeypatch.setattr(crypto, "get_settings", lambda: app_settings)
     assert credentials.unseal(configuration.credentials_encrypted) == {"password": sftp_server.password}
 

@@ -26,7 +26,7 @@ def test_after_logging_out_back_shows_nothing_of_the_user(page: Page, unique_ema
     # Offline, Back renders the previous page from what the browser holds, without asking the server.
     page.context.set_offline(True)
     page.go_back()
-    expect(page).to_have_url(re.compile(r"/organisations$"))
+    expect(page).to_have_url(re.compile(r"/organisations/?$"))
     expect(page.get_by_text(SECRET)).to_have_count(0)
     page.context.set_offline(False)
     page.reload()
@@ -56,7 +56,7 @@ def test_a_tab_whose_cookies_were_cleared_is_logged_out_on_its_next_page_load(pa
     page.goto("/login")
 
     expect(page.get_by_label("Email", exact=True)).to_be_enabled()  # the page's on_load has run
-    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page).to_have_url(re.compile(r"/login/?$"))
     page.goto("/organisations")
     expect(page).to_have_url(re.compile(r"/login\?next="))
     expect(page.get_by_text(SECRET)).to_have_count(0)
