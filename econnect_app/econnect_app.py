@@ -39,6 +39,7 @@ from econnect_app.pages.relationship_request import RelationshipRequestState, re
 from econnect_app.pages.settings import SettingsState, settings_page
 from econnect_app.pages.signup import SignupState, signup_page
 from econnect_app.pages.users import UsersState, users_page
+from econnect_app.reminders_worker import reminder_loop
 from econnect_app.settings import get_settings
 from econnect_app.state.auth import AuthState
 from econnect_app.state.live import live_updates_task
@@ -47,12 +48,13 @@ from econnect_app.state.live import live_updates_task
 # and the security headers on every answer (pages, API, the rest).
 app = EConnectApp(
     head_components=[rx.el.link(rel="stylesheet", href="/styles.css")],
-    # Top centre: outcomes stay readable without covering the buttons of tables and forms.
-    toaster=rx.toast.provider(position="top-center", close_button=True, duration=4000, rich_colors=True),
+    # Bottom right: outcomes stay readable without covering the page title or its header buttons.
+    toaster=rx.toast.provider(position="bottom-right", close_button=True, duration=4000, rich_colors=True),
 )
 # Outbox delivery runs inside the backend when ECONNECT_SMTP_URL is set (returns at once otherwise).
 app.register_lifespan_task(delivery_loop)
 app.register_lifespan_task(expiry_loop)
+app.register_lifespan_task(reminder_loop)  # automatic reminders to pending clients
 # Documents with an active online connection go to the accountant's SFTP server or cloud folder.
 app.register_lifespan_task(export_loop)
 # Live updates: changes published by the services are pushed into the open tabs of that environment.

@@ -137,6 +137,10 @@ class Environment(SQLModel, table=True):
     plan: str = Field(default=Plan.INVOICE_PORTAL.value, max_length=32)
     onboarding_completed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # Automatic reminders to pending clients: every N days, at most M times (0 days: off).
+    reminder_every_days: int = Field(default=7, sa_column_kwargs={"server_default": "7"})
+    reminder_max: int = Field(default=2, sa_column_kwargs={"server_default": "2"})
+    time_zone: str = Field(default="Europe/Amsterdam", max_length=64, sa_column_kwargs={"server_default": "Europe/Amsterdam"})
 
 
 class User(SQLModel, table=True):
@@ -455,6 +459,7 @@ class AuthorisationRequest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     last_sent_at: datetime = Field(default_factory=utcnow)
     send_count: int = 1
+    reminders_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     responded_at: datetime | None = None
     responded_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     decline_reason: str | None = Field(default=None, sa_type=Text)

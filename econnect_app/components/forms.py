@@ -173,3 +173,14 @@ def filter_select(
         spacing="1",
         min_width=min_width,
     )
+
+
+def file_upload(label: str, *children: rx.Component, **props: Any) -> rx.Component:
+    """``rx.upload`` (a drop zone) whose file input is named ``label`` for screen readers: react-dropzone
+    renders that input itself, visually hidden and without a label, and takes no props for it."""
+    upload = rx.upload(*children, **props)
+    zone = upload.children[0]
+    file_input = zone.children[0]
+    assert file_input.tag == "input", "rx.upload no longer renders its file input first"
+    file_input.custom_attrs["aria-label"] = label
+    return upload

@@ -66,7 +66,7 @@ def _brand() -> rx.Component:
     return rx.link(
         rx.hstack(
             rx.icon("link-2", size=22, color=rx.color("accent", 9)),
-            rx.heading(BRAND, size="5"),
+            rx.text(BRAND, size="5", weight="bold"),  # not a heading: the page title is the one h1
             align="center",
             spacing="2",
         ),
@@ -77,7 +77,8 @@ def _brand() -> rx.Component:
 
 
 def _sidebar() -> rx.Component:
-    return rx.box(
+    # A complementary landmark: the brand and the environment are in a landmark too.
+    return rx.el.aside(
         rx.vstack(
             _brand(),
             rx.box(
@@ -202,12 +203,18 @@ def app_layout(title: str, *children: rx.Component) -> rx.Component:
 
 
 def public_layout(title: str, *children: rx.Component, subtitle: str = "") -> rx.Component:
-    """A centred card for log-in, sign-up and the emailed-link pages."""
+    """A centred card for log-in, sign-up and the emailed-link pages (the whole page is its main landmark)."""
+    return rx.el.main(
+        _public_page(title, *children, subtitle=subtitle),
+    )
+
+
+def _public_page(title: str, *children: rx.Component, subtitle: str) -> rx.Component:
     return rx.center(
         rx.vstack(
             rx.hstack(
                 rx.icon("link-2", size=28, color=rx.color("accent", 9)),
-                rx.heading(BRAND, size="7"),
+                rx.text(BRAND, size="7", weight="bold"),
                 align="center",
                 spacing="2",
             ),

@@ -289,7 +289,7 @@ def _new_organisation_fields() -> rx.Component:
     return rx.vstack(
         text_field("Organisation name", "name", errors, default_value=ActivateState.organisation_name),
         text_field("KvK number", "kvk_number", errors, hint="8 digits, from the Chamber of Commerce."),
-        text_field("VAT number", "vat_number", errors, hint="Optional, e.g. NL123456789B01."),
+        text_field("VAT number", "vat_number", errors, hint="Optional, e.g. NL123456782B01 or BE0123456749."),
         text_field("City", "city", errors),
         spacing="3",
         width="100%",

@@ -45,7 +45,9 @@ class RequestView:
     status: str
     colour: str
     sent: str
+    sent_by: str
     last_sent: str
+    expires: str
     note: str
     can_resend: bool
     can_withdraw: bool
@@ -61,6 +63,13 @@ class IncomingView:
     organisation_name: str
     software_name: str
     expires: str
+
+
+def _expires(row: authorisations.RequestRow) -> str:
+    """When the link stops (or stopped) working; a dash once the request was answered or closed."""
+    if row.status in (AuthorisationStatus.PENDING.value, AuthorisationStatus.EXPIRED.value):
+        return format_datetime(row.expires_at)
+    return format_datetime(None)
 
 
 def _note(row: authorisations.RequestRow) -> str:
@@ -102,7 +111,9 @@ class AuthorisationsState(AuthState):
                 status=row.status,
                 colour=STATUS_COLOURS.get(row.status, "gray"),
                 sent=format_datetime(row.created_at),
+                sent_by=row.requested_by_name,
                 last_sent=format_datetime(row.last_sent_at),
+                expires=_expires(row),
                 note=_note(row),
                 can_resend=row.can_resend,
                 can_withdraw=row.can_withdraw,
@@ -139,7 +150,7 @@ class AuthorisationsState(AuthState):
 
     @rx.event
     def set_search(self, value: str) -> Updates:
-        """Search by client name or email."""
+        """Search by client name or email, or by organisation name."""
         self.search = value.strip()[:200]
         return self._load(self._refresh)
 
@@ -212,7 +223,9 @@ def _request_row(row: rx.Var[RequestView]) -> rx.Component:
             )
         ),
         rx.table.cell(rx.text(row.sent, size="2")),
+        rx.table.cell(rx.text(row.sent_by, size="2")),
         rx.table.cell(rx.text(row.last_sent, size="2")),
+        rx.table.cell(rx.text(row.expires, size="2")),
         rx.table.cell(
             rx.hstack(
                 rx.cond(
@@ -260,7 +273,7 @@ def _filters() -> rx.Component:
             rx.el.label(rx.text("Search", size="2", weight="medium"), html_for="request-search"),
             rx.input(
                 id="request-search",
-                placeholder="Client name or email",
+                placeholder="Client, email or organisation",
                 value=AuthorisationsState.search,
                 on_change=AuthorisationsState.set_search.debounce(300),
                 type="search",
@@ -306,7 +319,9 @@ def _sent_requests() -> rx.Component:
                                 rx.table.column_header_cell("Organisation"),
                                 rx.table.column_header_cell("Status"),
                                 rx.table.column_header_cell("Sent"),
+                                rx.table.column_header_cell("Sent by"),
                                 rx.table.column_header_cell("Last sent"),
+                                rx.table.column_header_cell("Expires"),
                                 rx.table.column_header_cell("Actions"),
                             )
                         ),

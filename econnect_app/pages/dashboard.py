@@ -64,7 +64,7 @@ def _stat(label: str, value: rx.Var, icon: str, stat_id: str, *, size: str = "7"
             rx.icon(icon, size=28 if size == "7" else 22, color=rx.color("accent", 9)),
             rx.vstack(
                 rx.text(label, size="2", color_scheme="gray"),
-                rx.heading(value, size=size, id=stat_id, as_="p"),
+                rx.text(value, size=size, weight="bold", id=stat_id, as_="p"),  # a figure, not a heading
                 spacing="0",
             ),
             spacing="4",

@@ -19,7 +19,7 @@ from reflex_components_core.el.elements.forms import FORM_DATA
 from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.components.forms import app_form, field_error, submit_button, submitting
+from econnect_app.components.forms import app_form, field_error, file_upload, submit_button, submitting
 from econnect_app.components.layout import app_layout, empty_state, loading_or_problem, section_card
 from econnect_app.db import db_session
 from econnect_app.formatting import format_datetime
@@ -399,7 +399,8 @@ def _file_picker() -> rx.Component:
     limit = documents.size_label(_max_bytes())
     return rx.vstack(
         rx.text("File", size="2", weight="medium", id="document-file-label"),
-        rx.upload(
+        file_upload(
+            "File",
             rx.vstack(
                 rx.icon("file-up", size=28, color=rx.color("accent", 9)),
                 rx.cond(

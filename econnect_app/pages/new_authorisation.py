@@ -16,7 +16,8 @@ from econnect_app import routes
 from econnect_app.components.forms import (
     app_form,
     field_error,
-    select_field,
+    field_id,
+    file_upload,
     submit_button,
     submitting,
     text_field,
@@ -280,6 +281,34 @@ def _clear_file() -> Any:
     return rx.clear_selected_files(CSV_UPLOAD_ID)
 
 
+CHOOSE_PACKAGE_PLACEHOLDER = "Choose…"
+
+
+def _package_select(errors: rx.Var) -> rx.Component:
+    """The software package, starting at "Choose…" (value ""): a request sent without a choice
+    gets "Choose a software package." beside the field, from the service."""
+    element_id = field_id("software_package")
+    return rx.vstack(
+        rx.el.label(rx.text("Software package", size="2", weight="medium"), html_for=element_id),
+        rx.el.select(
+            rx.el.option(CHOOSE_PACKAGE_PLACEHOLDER, value="", disabled=True),
+            rx.foreach(NewAuthorisationState.package_names, lambda name: rx.el.option(name, value=name)),
+            id=element_id,
+            name="software_package",
+            default_value="",
+            required=True,
+            aria_describedby=f"{element_id}-error {element_id}-hint",
+            aria_invalid=rx.cond(errors["software_package"].to(str), "true", "false"),
+            class_name="econnect-select",
+        ),
+        rx.text("The accounting software the client uses.", id=f"{element_id}-hint", size="1", color_scheme="gray"),
+        field_error(errors, "software_package"),
+        spacing="1",
+        width="100%",
+        align="stretch",
+    )
+
+
 def _request_form() -> rx.Component:
     errors = NewAuthorisationState.field_errors
     return app_form(
@@ -287,13 +316,7 @@ def _request_form() -> rx.Component:
             rx.grid(
                 text_field("Client name", "client_name", errors, hint="The person you ask, e.g. the owner."),
                 text_field("Client email", "client_email", errors, type="email"),
-                select_field(
-                    "Software package",
-                    "software_package",
-                    NewAuthorisationState.package_names,
-                    errors,
-                    hint="The accounting software the client uses.",
-                ),
+                _package_select(errors),
                 text_field(
                     "Organisation", "organisation", errors, hint="The client's company you need access to."
                 ),
@@ -373,7 +396,8 @@ def _bulk_import() -> rx.Component:
             size="2",
             color_scheme="gray",
         ),
-        rx.upload(
+        file_upload(
+            "CSV file",
             rx.vstack(
                 rx.icon("file-up", size=28, color=rx.color("accent", 9)),
                 rx.text("Drop a CSV file here, or click to choose one", size="2"),

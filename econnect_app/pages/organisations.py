@@ -235,7 +235,7 @@ def _add_form() -> rx.Component:
             rx.grid(
                 text_field("Organisation name", "name", errors, autocomplete="organization"),
                 text_field("KvK number", "kvk_number", errors, hint="8 digits, from the Chamber of Commerce.", input_mode="numeric"),
-                text_field("VAT number", "vat_number", errors, hint="Optional, e.g. NL123456789B01."),
+                text_field("VAT number", "vat_number", errors, hint="Optional, e.g. NL123456782B01 or BE0123456749."),
                 text_field("Street", "street", errors, autocomplete="address-line1"),
                 text_field("Postal code", "postal_code", errors, autocomplete="postal-code"),
                 text_field("City", "city", errors, autocomplete="address-level2"),
@@ -454,6 +454,27 @@ def _e_invoice_note() -> rx.Component:
     return rx.callout(E_INVOICE_NOTE, icon="info", color_scheme="gray", size="1")
 
 
+PLAN_NOTICE = "The Invoice Portal plan allows two organisations; Basic and higher allow more."
+CHANGE_PLAN_LINK = "Change the plan in Settings"
+ASK_ADMINISTRATOR = "An Administrator of your environment can change the plan in Settings."
+
+
+def _plan_notice() -> rx.Component:
+    """How many organisations the plan allows, with the way to change it: a link to Settings for
+    Administrators (the only ones who may change the plan), who to ask for anyone else."""
+    return rx.text(
+        PLAN_NOTICE + " ",
+        rx.cond(
+            AuthState.is_admin,
+            rx.link(CHANGE_PLAN_LINK, href=routes.SETTINGS, weight="medium"),
+            rx.fragment(ASK_ADMINISTRATOR),
+        ),
+        color_scheme="gray",
+        size="2",
+        id="plan-notice",
+    )
+
+
 def organisations_page() -> rx.Component:
     """/organisations."""
     return app_layout(
@@ -462,11 +483,7 @@ def organisations_page() -> rx.Component:
         section_card("Organisations", _scope_filter(), organisation_list(), _e_invoice_note()),
         rx.cond(
             AuthState.can_manage_partnerships,
-            section_card(
-                "Add organisation",
-                _add_form(),
-                description="The Invoice Portal plan allows two organisations; Basic and higher allow more.",
-            ),
+            section_card("Add organisation", _plan_notice(), _add_form()),
         ),
     )
 

@@ -19,7 +19,7 @@ from econnect_app.components.forms import (
 from econnect_app.components.layout import app_layout, section_card
 from econnect_app.formatting import format_datetime, plural
 from econnect_app.models import Plan, User
-from econnect_app.services import environments, outbox_admin, permissions
+from econnect_app.services import environments, outbox_admin, permissions, reminders
 from econnect_app.services.errors import ConfirmationNeeded
 from econnect_app.settings import get_settings
 from econnect_app.state.auth import AuthState, Updates, row_activity
@@ -94,6 +94,11 @@ class SettingsState(AuthState):
     failed_notice: str = ""
     waiting_notice: str = ""
     delivery_window_days: int = 14
+    # Automatic reminders (their own form): the saved values, as the form shows them.
+    reminder_every_days: str = "7"
+    reminder_max: str = "2"
+    reminders_note: str = ""
+    reminders_version: int = 0
 
     def _fill(self, db: Session, actor: User) -> None:
         """Put the environment's current values in the form (Administrators only)."""
@@ -106,6 +111,13 @@ class SettingsState(AuthState):
         self.form_plan = environment.plan
         self.form_version += 1
         self._fill_delivery(db, actor)
+        self._show_reminders(reminders.reminder_settings(db, actor=actor))
+
+    def _show_reminders(self, saved: reminders.ReminderSettings) -> None:
+        self.reminder_every_days = str(saved.every_days)
+        self.reminder_max = str(saved.max_reminders)
+        self.reminders_note = reminders.reminders_note(saved.every_days, saved.max_reminders)
+        self.reminders_version += 1
 
     def _fill_delivery(self, db: Session, actor: User) -> None:
         """The Email delivery section: what waits, what failed (Administrators only)."""
@@ -169,6 +181,21 @@ class SettingsState(AuthState):
             busy_with=CONFIRM_CHANGE,
             action_id=action_id,
         )
+
+    @rx.event
+    def save_reminders(self, form: dict[str, Any]) -> Updates:
+        """Save "remind pending clients every N days, at most M times" (Administrators)."""
+        every_days = str(form.get(reminders.EVERY_DAYS_FIELD, ""))
+        max_reminders = str(form.get(reminders.MAX_FIELD, ""))
+
+        def action(db: Session, actor: User) -> Any:
+            saved = reminders.update_reminder_settings(
+                db, actor=actor, every_days=every_days, max_reminders=max_reminders
+            )
+            self._show_reminders(saved)
+            return rx.toast.success("Reminders saved.")
+
+        return self._act(action, form=form)
 
     @rx.event
     def retry_email(self, message_id: int, action_id: str | None = None) -> Updates:
@@ -278,6 +305,59 @@ def _confirm_dialog() -> rx.Component:
     )
 
 
+def _reminders() -> rx.Component:
+    errors = SettingsState.field_errors
+    return section_card(
+        "Reminders",
+        app_form(
+            rx.vstack(
+                rx.flex(
+                    text_field(
+                        "Remind pending clients every (days)",
+                        reminders.EVERY_DAYS_FIELD,
+                        errors,
+                        type="number",
+                        hint=f"A whole number from 0 to {reminders.EVERY_DAYS_MAX}. 0 turns automatic reminders off.",
+                        default_value=SettingsState.reminder_every_days,
+                        min=0,
+                        max=reminders.EVERY_DAYS_MAX,
+                        step=1,
+                        input_mode="numeric",
+                    ),
+                    text_field(
+                        "At most (reminders)",
+                        reminders.MAX_FIELD,
+                        errors,
+                        type="number",
+                        hint=f"A whole number from 0 to {reminders.REMINDERS_MAX}, per request.",
+                        default_value=SettingsState.reminder_max,
+                        min=0,
+                        max=reminders.REMINDERS_MAX,
+                        step=1,
+                        input_mode="numeric",
+                    ),
+                    direction={"initial": "column", "sm": "row"},
+                    spacing="4",
+                    width="100%",
+                ),
+                rx.text(SettingsState.reminders_note, size="2", color_scheme="gray"),
+                rx.hstack(
+                    submit_button("Save reminders", submitting(SettingsState.save_reminders)),
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
+            ),
+            on_submit=SettingsState.save_reminders,
+            key=SettingsState.reminders_version,
+        ),
+        description="Clients who have not answered an authorisation request get it again by email, with a "
+        "new link (the earlier link stops working). The email says which reminder it is, e.g. "
+        "\"This is reminder 1 of 2.\" Each reminder is recorded in the activity log.",
+    )
+
+
 def _failed_email_row(email: rx.Var[FailedEmailView]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(rx.text(email.to_address, weight="medium", size="2")),
@@ -375,6 +455,7 @@ def settings_page() -> rx.Component:
                         _confirm_dialog(),
                         description="The name your users and partners see, and your subscription plan.",
                     ),
+                    _reminders(),
                     _email_delivery(),
                     spacing="4",
                     width="100%",

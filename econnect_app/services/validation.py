@@ -8,13 +8,25 @@ from functools import lru_cache
 from importlib import resources
 
 from email_validator import EmailNotValidError, validate_email
+from stdnum.be import vat as belgian_vat
+from stdnum.exceptions import InvalidChecksum, ValidationError
+from stdnum.nl import btw as dutch_vat
 
 from econnect_app.services.errors import ValidationFailed
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
-KVK_PATTERN = re.compile(r"^\d{8}$")
-VAT_PATTERN = re.compile(r"^NL\d{9}B\d{2}$")
+KVK_PATTERN = re.compile(r"^[0-9]{8}$")  # ASCII digits only: \d also matches other scripts
+VAT_EXAMPLES = "NL123456782B01 or BE0123456749"
+VAT_FORMAT_MESSAGE = f"Enter a valid Dutch or Belgian VAT number, e.g. {VAT_EXAMPLES}."
+VAT_CHECK_DIGIT_MESSAGE = (
+    "The check digits of this VAT number do not match: check it for a typo "
+    f"(a valid number looks like {VAT_EXAMPLES})."
+)
+VAT_COUNTRIES = {  # country code: the shape a number must have, and its python-stdnum check
+    "NL": (re.compile(r"^NL[0-9]{9}B[0-9]{2}$"), dutch_vat),
+    "BE": (re.compile(r"^BE[0-9]{9,10}$"), belgian_vat),
+}
 
 
 class FieldErrors:
@@ -129,13 +141,23 @@ def clean_kvk_number(value: str) -> str:
 
 
 def clean_vat_number(value: str) -> str | None:
-    """An optional Dutch VAT number: NL + 9 digits + B + 2 digits (e.g. NL123456789B01)."""
-    value = re.sub(r"[\s.]", "", value or "").upper()
+    """An optional Dutch or Belgian VAT number, checked with python-stdnum (format and check
+    digits) and stored compact with its country code: NL + 9 digits + B + 2 digits (e.g.
+    NL123456782B01) or BE + 10 digits (e.g. BE0123456749; the older 9-digit form gets its
+    leading 0). Spaces, dots and dashes are ignored; the country code is required."""
+    value = re.sub(r"[\s.\-]", "", without_nul(value or "")).upper()
     if not value:
         return None
-    if not VAT_PATTERN.match(value):
-        raise FieldError("A Dutch VAT number looks like NL123456789B01.")
-    return value
+    pattern, module = VAT_COUNTRIES.get(value[:2], (None, None))
+    if pattern is None or module is None or not pattern.match(value):
+        raise FieldError(VAT_FORMAT_MESSAGE)
+    try:
+        number = module.validate(value)
+    except InvalidChecksum:
+        raise FieldError(VAT_CHECK_DIGIT_MESSAGE) from None
+    except ValidationError:
+        raise FieldError(VAT_FORMAT_MESSAGE) from None
+    return value[:2] + number
 
 
 BREACHED_PASSWORDS_FILE = "breached_passwords.txt.gz"

@@ -36,7 +36,7 @@ def test_sign_up_then_onboarding_then_dashboard(page: Page, unique_email, app_db
     expect(page.get_by_text("A KvK number has exactly 8 digits.")).to_be_visible()
     expect(page.get_by_role("button", name="Continue to dashboard")).to_be_disabled()
 
-    page.get_by_label("VAT number", exact=True).fill("NL123456789B01")
+    page.get_by_label("VAT number", exact=True).fill("NL123456782B01")
     add_and_activate_organisation(page, name="De Vries Administratie BV", kvk="12345678")
     receive = page.get_by_role("switch", name="Receive e-invoices for De Vries Administratie BV")
     expect(receive).not_to_be_checked()
@@ -57,7 +57,7 @@ def test_sign_up_then_onboarding_then_dashboard(page: Page, unique_email, app_db
         organisation = session.exec(select(Organisation).where(Organisation.environment_id == user.environment_id)).one()
     assert user.role == Role.ADMINISTRATOR.value
     assert environment.plan == "Invoice Portal" and environment.onboarding_completed_at is not None
-    assert organisation.vat_number == "NL123456789B01"
+    assert organisation.vat_number == "NL123456782B01"
     assert organisation.activated_at is not None and organisation.receive_e_invoices
 
 

@@ -199,7 +199,7 @@ def world(session: Session) -> World:
         session,
         client_env,
         "Bakkerij De Korenbloem",
-        vat_number="NL123456789B01",
+        vat_number="NL123456782B01",
         software_package_id=package.id,
     )
     low, high = sorted((firm.id, client_env.id))
@@ -252,7 +252,7 @@ def test_the_right_keys_get_the_client_organisation(client: httpx.Client, world:
         "identifier": world.client_organisation.identifier,
         "name": "Bakkerij De Korenbloem",
         "kvk_number": world.client_organisation.kvk_number,
-        "vat_number": "NL123456789B01",
+        "vat_number": "NL123456782B01",
         "software_package": "Twinfield",
     }
     assert response.headers["cache-control"] == "no-store"

@@ -34,7 +34,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SEARCH_INDEXES_REVISION = "26767ce04235"
 POSTGRESQL_ONLY_INDEXES: dict[str, frozenset[str]] = {
     "authorisation_request": frozenset(
-        {"ix_authorisation_request_client_name_trgm", "ix_authorisation_request_client_email_trgm"}
+        {
+            "ix_authorisation_request_client_name_trgm",
+            "ix_authorisation_request_client_email_trgm",
+            "ix_authorisation_request_organisation_name_trgm",
+        }
     ),
 }
 

@@ -34,7 +34,11 @@ from econnect_app.models import (
 from econnect_app.services import authorisations
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SEARCH_INDEXES = {"ix_authorisation_request_client_name_trgm", "ix_authorisation_request_client_email_trgm"}
+SEARCH_INDEXES = {
+    "ix_authorisation_request_client_name_trgm",
+    "ix_authorisation_request_client_email_trgm",
+    "ix_authorisation_request_organisation_name_trgm",
+}
 FILLER_ROWS = 5000  # from about 4,000 rows on, the planner prefers the indexes to a sequential scan
 
 pytestmark = pytest.mark.usefixtures("new_postgres_database")  # skips the module without a server

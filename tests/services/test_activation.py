@@ -56,7 +56,7 @@ from econnect_app.services.errors import (
 NEW_ORGANISATION = {
     "name": "Bakkerij De Korenbloem B.V.",
     "kvk_number": "1234 5678",
-    "vat_number": "NL123456789B01",
+    "vat_number": "NL123456782B01",
     "street": "Dorpsstraat 1",
     "postal_code": "1234 ab",
     "city": "Utrecht",
@@ -297,7 +297,7 @@ def test_accept_creating_a_new_organisation(session: Session, scene: Scene) -> N
     assert organisation.environment_id == scene.client_environment.id
     assert organisation.name == "Bakkerij De Korenbloem B.V."
     assert organisation.kvk_number == "12345678"
-    assert organisation.vat_number == "NL123456789B01"
+    assert organisation.vat_number == "NL123456782B01"
     assert organisation.postal_code == "1234 AB"
     assert organisation.activated_at is not None
     assert organisation.software_package_id == scene.package.id

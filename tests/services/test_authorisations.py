@@ -293,6 +293,8 @@ def test_every_field_is_checked_at_once_and_nothing_is_written(session: Session,
         ({"software_package_id": "9999"}, "software_package", "Choose a software package."),
         ({"software_package_id": "9" * 30}, "software_package", "Choose a software package."),
         ({"software_package_id": "Quickbooks"}, "software_package", "Choose a software package."),
+        ({"software_package_id": ""}, "software_package", "Choose a software package."),
+        ({"software_package_id": "Choose…"}, "software_package", "Choose a software package."),
     ],
 )
 def test_one_bad_field_is_reported_under_its_key(
@@ -947,9 +949,10 @@ def test_an_unknown_status_filter_is_refused(session: Session, anna: User) -> No
 @pytest.mark.parametrize(
     ("search", "expected"),
     [
-        ("piet", ["Piet"]),
-        ("PIET", ["Piet"]),
-        ("  bakker ", ["Piet"]),
+        ("piet", ["Marie", "Piet"]),  # Piet Bakker, and Marie's organisation Bakkerij Piet BV
+        ("PIET", ["Marie", "Piet"]),
+        ("piet bakker", ["Piet"]),
+        ("  bakker ", ["Marie", "Piet"]),
         ("vos.example", ["Klaas"]),
         ("KLAAS@", ["Klaas"]),
         ("example", ["Marie", "Klaas", "Piet"]),
@@ -957,10 +960,12 @@ def test_an_unknown_status_filter_is_refused(session: Session, anna: User) -> No
         ("%", ["Marie"]),
         ("_", []),
         ("nobody", []),
-        ("Vos & Zn", []),  # the organisation is not searched
+        ("Vos & Zn", ["Klaas"]),  # the organisation's name
+        ("  bakkerij PIET bv ", ["Marie", "Piet"]),
+        ("& zn", ["Klaas"]),
     ],
 )
-def test_list_searches_client_name_and_email_ignoring_case(
+def test_list_searches_client_name_email_and_organisation_ignoring_case(
     session: Session,
     anna: User,
     three_requests: list[AuthorisationRequest],
@@ -977,6 +982,39 @@ def test_search_ignores_case_beyond_ascii_on_every_database(session: Session, an
     send(session, anna, client_name="Eva Muller", client_email="eva@muller.example")
     rows = authorisations.list_requests(session, actor=anna, search=search)
     assert [row.client_name for row in rows] == ["Éva Müller"]
+
+
+def test_search_finds_the_organisation_name_only_in_the_own_environment(
+    session: Session, anna: User
+) -> None:
+    send(session, anna, client_name="Piet", organisation_name="Korenbloem Holding B.V.")
+    send(session, anna, client_name="Klaas", organisation_name="Bakkerij Vos")
+    other_firm = make_environment(session, name="Other Firm", plan=Plan.BASIC.value)
+    send(session, make_admin(session, other_firm), client_name="Elsewhere", organisation_name="Korenbloem")
+
+    rows = authorisations.list_requests(session, actor=anna, search="KORENBLOEM")
+
+    assert [(row.client_name, row.organisation_name) for row in rows] == [("Piet", "Korenbloem Holding B.V.")]
+
+
+def test_each_row_says_who_sent_it_and_when_its_link_expires(
+    session: Session, anna: User, firm: Environment
+) -> None:
+    bram = make_user(session, firm, role=Role.ADVANCED_USER.value, name="Bram Smit", email="bram@devries.example")
+    nameless = make_user(session, firm, role=Role.ADVANCED_USER.value, name="", email="desk@devries.example")
+    by_anna = send(session, anna, client_email="a@example.com")
+    by_bram = send(session, bram, client_email="b@example.com")
+    by_desk = send(session, nameless, client_email="c@example.com")
+
+    rows = {row.id: row for row in authorisations.list_requests(session, actor=anna)}
+
+    assert rows[by_anna.id].requested_by_name == "Anna de Vries"
+    assert rows[by_bram.id].requested_by_name == "Bram Smit"
+    assert rows[by_desk.id].requested_by_name == "desk@devries.example"  # no name: the address
+    days = get_settings().authorisation_link_days
+    for request in (by_anna, by_bram, by_desk):
+        stored = fresh(session, request)
+        assert rows[request.id].expires_at == stored.expires_at == stored.created_at + timedelta(days=days)
 
 
 def test_filter_and_search_combine(

@@ -53,7 +53,7 @@ def test_administrator_adds_an_organisation(session: Session) -> None:
         actor=admin,
         name="  Bakkerij  De Korenbloem ",
         kvk_number="1234 5678",
-        vat_number="nl123456789b01",
+        vat_number="nl123456782b01",
         street="Dorpsstraat 1",
         postal_code="1234 ab",
         city="Utrecht",
@@ -64,7 +64,7 @@ def test_administrator_adds_an_organisation(session: Session) -> None:
     assert stored.environment_id == environment.id
     assert stored.name == "Bakkerij De Korenbloem"
     assert stored.kvk_number == "12345678"
-    assert stored.vat_number == "NL123456789B01"
+    assert stored.vat_number == "NL123456782B01"
     assert (stored.street, stored.postal_code, stored.city) == (
         "Dorpsstraat 1",
         "1234 AB",
@@ -140,8 +140,14 @@ def test_a_role_change_in_the_database_counts_at_once(session: Session) -> None:
         ("kvk_number", "", "Enter the KvK number."),
         ("kvk_number", "1234567", "A KvK number has exactly 8 digits."),
         ("kvk_number", "1234567a", "A KvK number has exactly 8 digits."),
-        ("vat_number", "NL12345678B01", "A Dutch VAT number looks like NL123456789B01."),
-        ("vat_number", "DE123456789", "A Dutch VAT number looks like NL123456789B01."),
+        ("vat_number", "NL12345678B01", "Enter a valid Dutch or Belgian VAT number, e.g. NL123456782B01 or BE0123456749."),
+        ("vat_number", "DE123456789", "Enter a valid Dutch or Belgian VAT number, e.g. NL123456782B01 or BE0123456749."),
+        (
+            "vat_number",
+            "NL123456789B01",
+            "The check digits of this VAT number do not match: check it for a typo "
+            "(a valid number looks like NL123456782B01 or BE0123456749).",
+        ),
         ("street", "s" * 201, "Use at most 200 characters."),
         ("postal_code", "1" * 17, "Use at most 16 characters."),
         ("city", "c" * 101, "Use at most 100 characters."),

@@ -23,25 +23,64 @@ def test_kvk_number_accepts_eight_digits(value: str) -> None:
     assert clean_kvk_number(value) == "12345678"
 
 
-@pytest.mark.parametrize("value", ["", "1234567", "123456789", "1234567a"])
+@pytest.mark.parametrize("value", ["", "1234567", "123456789", "1234567a", "١٢٣٤٥٦٧٨"])
 def test_kvk_number_refuses_anything_else(value: str) -> None:
     with pytest.raises(FieldError):
         clean_kvk_number(value)
 
 
-@pytest.mark.parametrize("value", ["NL123456789B01", "nl123456789b01", "NL 1234.56789 B01"])
-def test_vat_number_accepts_dutch_format(value: str) -> None:
-    assert clean_vat_number(value) == "NL123456789B01"
+@pytest.mark.parametrize("value", ["NL123456782B01", "nl123456782b01", "NL 1234.56782 B01"])
+def test_vat_number_accepts_dutch_numbers(value: str) -> None:
+    assert clean_vat_number(value) == "NL123456782B01"
+
+
+def test_vat_number_accepts_dutch_sole_trader_numbers() -> None:
+    """Since 2020 sole traders get numbers checked by the modulo-97 rule instead (stdnum knows both)."""
+    assert clean_vat_number("NL000099998B57") == "NL000099998B57"
+
+
+@pytest.mark.parametrize(
+    "value", ["BE0123456749", "be 0123.456.749", "BE 0123-456-749", "BE123456749"]
+)
+def test_vat_number_accepts_belgian_numbers(value: str) -> None:
+    """Belgian numbers are stored as BE + 10 digits; the older 9-digit form gets its leading 0."""
+    assert clean_vat_number(value) == "BE0123456749"
 
 
 def test_vat_number_is_optional() -> None:
     assert clean_vat_number("  ") is None
 
 
-@pytest.mark.parametrize("value", ["NL123456789", "BE0123456789", "NL12345678B01", "NL123456789C01"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "NL123456789",
+        "NL12345678B01",
+        "NL123456789C01",
+        "DE123456789",
+        "123456782B01",  # the country code is required
+        "0123456749",
+        "BE2123456749",  # a Belgian number starts with 0 or 1
+        "BE01234567",
+        "NL١٢٣٤٥٦٧٨٢B01",  # digits of another script
+    ],
+)
 def test_vat_number_refuses_other_formats(value: str) -> None:
-    with pytest.raises(FieldError, match="NL123456789B01"):
+    with pytest.raises(FieldError) as raised:
         clean_vat_number(value)
+    assert raised.value.message == (
+        "Enter a valid Dutch or Belgian VAT number, e.g. NL123456782B01 or BE0123456749."
+    )
+
+
+@pytest.mark.parametrize("value", ["NL123456789B01", "NL123456783B01", "BE0123456748", "BE0123456750"])
+def test_vat_number_refuses_wrong_check_digits(value: str) -> None:
+    with pytest.raises(FieldError) as raised:
+        clean_vat_number(value)
+    assert raised.value.message == (
+        "The check digits of this VAT number do not match: check it for a typo "
+        "(a valid number looks like NL123456782B01 or BE0123456749)."
+    )
 
 
 def test_email_is_normalised_to_lower_case() -> None:

@@ -132,8 +132,13 @@ def issue_link_and_email(
     requester: User,
     environment: Environment,
     package: SoftwarePackage,
+    reminder: tuple[int, int] | None = None,
 ) -> None:
-    """Add a fresh link to the request and queue the email with it (caller's transaction)."""
+    """Add a fresh link to the request and queue the email with it (caller's transaction).
+
+    ``reminder`` (number, most): an automatic reminder, which the email states ("This is reminder
+    1 of 2.").
+    """
     raw, token_hash = security.new_token()
     session.add(AuthorisationLink(request_id=request.id, token_hash=token_hash))
     days = get_settings().authorisation_link_days
@@ -157,6 +162,8 @@ def issue_link_and_email(
                 f"retrieve the connection keys for your accounting software ({package.name}). "
                 "You can end the partnership at any time."
             ),
+            "reminder_number": reminder[0] if reminder else None,
+            "reminder_max": reminder[1] if reminder else None,
         },
         environment_id=environment.id,
     )

@@ -348,6 +348,46 @@ def _check_send_allowed(
         )
 
 
+def send_again(
+    session: Session,
+    request: AuthorisationRequest,
+    *,
+    now: datetime,
+    requester: User,
+    environment: Environment,
+    package: SoftwarePackage,
+    reminder: tuple[int, int] | None = None,
+    **values: Any,
+) -> bool:
+    """Email a pending request again (caller's transaction): a fresh link and a new expiry, earlier
+    links voided, ``values`` written too. The part of Resend shared with automatic reminders
+    (``services/reminders.py``), without the rate limits.
+
+    False, with nothing written, when the request is no longer Pending and unexpired at ``now`` or
+    was sent again since it was read (``send_count``): of two concurrent sends, one wins.
+    """
+    if not _try_transition(
+        session,
+        request,
+        now=now,
+        expires_at=now + timedelta(days=get_settings().authorisation_link_days),
+        last_sent_at=now,
+        send_count=request.send_count + 1,
+        **values,
+    ):
+        return False
+    void_links(session, request_id=request.id, now=now)  # type: ignore[arg-type]
+    issue_link_and_email(
+        session,
+        request=request,
+        requester=requester,
+        environment=environment,
+        package=package,
+        reminder=reminder,
+    )
+    return True
+
+
 def resend_request(session: Session, *, actor: User, request_id: int) -> AuthorisationRequest:
     """Email a pending request again with a fresh link; earlier links stop working (rate-limited)."""
     actor, environment = require_sender(session, actor)
@@ -360,17 +400,8 @@ def resend_request(session: Session, *, actor: User, request_id: int) -> Authori
     package = session.get(SoftwarePackage, request.software_package_id)
     assert package is not None
     with committing(session):
-        _transition(
-            session,
-            request,
-            ONLY_PENDING_RESEND,
-            now=now,
-            expires_at=now + timedelta(days=get_settings().authorisation_link_days),
-            last_sent_at=now,
-            send_count=request.send_count + 1,
-        )
-        void_links(session, request_id=request.id, now=now)  # type: ignore[arg-type]
-        issue_link_and_email(session, request=request, requester=actor, environment=environment, package=package)
+        if not send_again(session, request, now=now, requester=actor, environment=environment, package=package):
+            raise Conflict(ONLY_PENDING_RESEND)
         record_activity(
             session,
             request,
