@@ -96,8 +96,10 @@ test-unit: setup ## Only the fast suites (no browser)
 test-e2e: setup browser ## Only the end-to-end suite
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
-bench: setup ## Benchmarks (benchmarks/README.md): the Find partners search at 10k, 100k and 1M organisations
-	$(BIN)/python -m benchmarks.find_partners $(BENCH_ARGS)
+bench: setup browser ## Every benchmark, one table, results/latest.json (BENCHMARKS.md); BENCH_SCALE=small, BENCH_SCALE_OUT=1
+	@if [ "$(BENCH_SCALE_OUT)" = 1 ]; then $(SERVICES) start >/dev/null; \
+	  export ECONNECT_TEST_DB_URL="$(call service_url,REFLEX_DB_URL)" ECONNECT_TEST_REDIS_URL="$(call service_url,REFLEX_REDIS_URL)"; fi; \
+	  BENCH_SCALE="$(BENCH_SCALE)" BENCH_SCALE_OUT="$(BENCH_SCALE_OUT)" $(BIN)/python -m benchmarks.run_all $(BENCH_ARGS)
 
 clean: ## Remove generated files (keeps data/ and .services/)
 	rm -rf .web .states .web-prod

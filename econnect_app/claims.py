@@ -8,16 +8,18 @@ While the row is being handled the claimant renews ``claimed_at`` every ``CLAIM_
 (:class:`ClaimKeeper`); a claim not renewed for ``STALE_CLAIM_AFTER`` belongs to a worker that died
 and is put back in the queue with its token cleared (:func:`release_stale_claims`), so that
 worker's late outcome changes nothing. The workers' runs share :func:`claim_due` (the claiming
-loop), :func:`backoff` (the retry schedule) and :func:`run_in_thread` (stopping cleanly).
+loop), :class:`RetrySchedule` (when a failed row is tried again, and when never) and
+:func:`run_in_thread` (stopping cleanly).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -192,11 +194,42 @@ def record_outcome(
     return True
 
 
-def backoff(attempts: int, delays: Sequence[timedelta], *, then: timedelta) -> timedelta:
-    """The wait after the ``attempts``-th failed attempt (1-based): ``delays`` in turn, then ``then``."""
-    if attempts < 1:
-        return timedelta(0)
-    return delays[attempts - 1] if attempts <= len(delays) else then
+_STEP = re.compile(r"(\d+)\s*(s|min|h)")
+_UNITS = {"s": "seconds", "min": "minutes", "h": "hours"}
+
+
+def _duration(text: str) -> timedelta:
+    """``"30 s"``, ``"2 min"`` or ``"6 h"`` as a timedelta."""
+    found = _STEP.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(f"Not a retry step: {text!r} (write e.g. '30 s', '2 min', '6 h')")
+    return timedelta(**{_UNITS[found[2]]: int(found[1])})
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """When a queue tries a failed row again: after the n-th failed attempt (1-based) it waits the
+    n-th of ``delays``, past the last one ``then``; after ``max_attempts`` it gives up (None: the
+    queue's owner sets the limit, e.g. from a setting)."""
+
+    delays: tuple[timedelta, ...]
+    then: timedelta
+    max_attempts: int | None = None
+
+    @classmethod
+    def of(cls, *delays: str, then: str, max_attempts: int | None = None) -> RetrySchedule:
+        """A schedule written as it reads: ``RetrySchedule.of("30 s", "2 min", then="1 h")``."""
+        return cls(tuple(_duration(step) for step in delays), _duration(then), max_attempts)
+
+    def delay_after(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt (1-based; none before the first)."""
+        if attempts < 1:
+            return timedelta(0)
+        return self.delays[attempts - 1] if attempts <= len(self.delays) else self.then
+
+    def is_last(self, attempts: int) -> bool:
+        """Whether the ``attempts``-th attempt was the last one allowed."""
+        return self.max_attempts is not None and attempts >= self.max_attempts
 
 
 class ClaimKeeper:

@@ -9,6 +9,7 @@ from econnect_app.exports.worker import export_loop
 from econnect_app.mail.delivery import delivery_loop
 from econnect_app.maintenance import expiry_loop
 from econnect_app.pages.activate import ActivateState, activate_page
+from econnect_app.pages.activity import ActivityState, activity_page
 from econnect_app.pages.authorisations import AuthorisationsState, authorisations_page
 from econnect_app.pages.client_connect import ClientConnectPageState, client_connect_page
 from econnect_app.pages.configurations import ConfigurationsState, configurations_page
@@ -80,6 +81,7 @@ app.add_page(client_connect_page, route=routes.CLIENT_CONNECT, title=_title("Cli
 # Signed-in pages: the session is re-validated on every load.
 app.add_page(onboarding_page, route=routes.ONBOARDING, title=_title("Welcome"), on_load=[AuthState.require_login, OrganisationsState.load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title=_title("Dashboard"), on_load=[AuthState.require_login, DashboardState.load, PartnersState.load])
+app.add_page(activity_page, route=routes.ACTIVITY, title=_title("Activity"), on_load=[AuthState.require_login, ActivityState.load])
 app.add_page(organisations_page, route=routes.ORGANISATIONS, title=_title("Organisations"), on_load=[AuthState.require_login, OrganisationsState.load])
 app.add_page(organisation_page, route=routes.ORGANISATION, title=_title("Organisation"), on_load=[AuthState.require_login, OrganisationState.load, ClientConnectState.load, AccountingConnectionState.load])
 app.add_page(documents_page, route=routes.ORGANISATION_DOCUMENTS, title=_title("Documents"), on_load=[AuthState.require_login, DocumentsState.load])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
@@ -38,38 +39,57 @@ def expire_requests_once(engine: Engine) -> int:
         return expire_due_requests(session) + expire_due_relationship_requests(session)
 
 
+async def run_every(
+    interval_seconds: float,
+    one_pass: Callable[[], int],
+    *,
+    what: str,
+    done: str,
+) -> None:
+    """Run ``one_pass`` now and then every ``interval_seconds``, each pass in a worker thread (the
+    loop of a lifespan task). ``what`` names the work in the log ("expiring authorisation
+    requests"), ``done`` says what a pass returning N did ("Expired %s request(s)").
+
+    An error is logged and the loop goes on; cancelling the task (the backend stopping) ends it,
+    after the pass in progress, if any, has finished (so its transaction ends first).
+    """
+    logger.info("%s every %s s started", what.capitalize(), interval_seconds)
+    while True:
+        run = asyncio.ensure_future(asyncio.to_thread(one_pass))
+        try:
+            count = await asyncio.shield(run)
+        except asyncio.CancelledError:
+            await _finish(run, what)
+            logger.info("%s stopped", what.capitalize())
+            raise
+        except Exception:
+            logger.exception("%s failed; trying again in %s s", what.capitalize(), interval_seconds)
+        else:
+            if count:
+                logger.info(done, count)
+        await asyncio.sleep(interval_seconds)
+
+
+async def _finish(run: asyncio.Future[int], what: str) -> None:
+    """Wait for a pass interrupted by cancellation, so its transaction ends before the loop does."""
+    try:
+        await run
+    except Exception:
+        logger.exception("%s failed while stopping", what.capitalize())
+
+
 async def expiry_loop(
     app: rx.App | None = None,
     *,
     interval_seconds: float = EXPIRY_INTERVAL_SECONDS,
     engine: Engine | None = None,
 ) -> None:
-    """Expire due authorisation requests now and then every ``interval_seconds`` (a lifespan task).
-
-    Each run happens in a worker thread. An error is logged and the loop goes on; cancelling the
-    task (the backend stopping) ends it, after the run in progress, if any, has finished.
-    """
+    """Expire due authorisation and relationship requests now and then every ``interval_seconds``
+    (a lifespan task; see ``run_every``)."""
     engine = engine or get_engine()
-    logger.info("Expiry of authorisation requests every %s s started", interval_seconds)
-    while True:
-        run = asyncio.ensure_future(asyncio.to_thread(expire_requests_once, engine))
-        try:
-            expired = await asyncio.shield(run)
-        except asyncio.CancelledError:
-            await _finish(run)
-            logger.info("Expiry of authorisation requests stopped")
-            raise
-        except Exception:
-            logger.exception("Expiring authorisation requests failed; trying again in %s s", interval_seconds)
-        else:
-            if expired:
-                logger.info("Expired %s authorisation request(s)", expired)
-        await asyncio.sleep(interval_seconds)
-
-
-async def _finish(run: asyncio.Future[int]) -> None:
-    """Wait for a run interrupted by cancellation, so its transaction ends before the loop does."""
-    try:
-        await run
-    except Exception:
-        logger.exception("Expiring authorisation requests failed while stopping")
+    await run_every(
+        interval_seconds,
+        lambda: expire_requests_once(engine),
+        what="expiring authorisation requests",
+        done="Expired %s authorisation request(s)",
+    )

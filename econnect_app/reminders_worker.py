@@ -10,8 +10,6 @@ UPDATE (see ``services/reminders.py``).
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,12 +20,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from econnect_app.db import get_engine
+from econnect_app.maintenance import run_every
 from econnect_app.services.reminders import send_due_reminders
 
 if TYPE_CHECKING:
     import reflex as rx
 
-logger = logging.getLogger(__name__)
 
 REMINDER_INTERVAL_SECONDS = 600
 # The advisory lock of the reminder pass (any 64-bit number no other part of the app uses).
@@ -68,32 +66,12 @@ async def reminder_loop(
     interval_seconds: float = REMINDER_INTERVAL_SECONDS,
     engine: Engine | None = None,
 ) -> None:
-    """Send due reminders now and then every ``interval_seconds`` (a lifespan task).
-
-    Each pass runs in a worker thread. An error is logged and the loop goes on; cancelling the task
-    (the backend stopping) ends it after the pass in progress, if any, has finished.
-    """
+    """Send due reminders now and then every ``interval_seconds`` (a lifespan task; see
+    ``maintenance.run_every``)."""
     engine = engine or get_engine()
-    logger.info("Automatic reminders every %s s started", interval_seconds)
-    while True:
-        run = asyncio.ensure_future(asyncio.to_thread(send_reminders_once, engine))
-        try:
-            sent = await asyncio.shield(run)
-        except asyncio.CancelledError:
-            await _finish(run)
-            logger.info("Automatic reminders stopped")
-            raise
-        except Exception:
-            logger.exception("Sending automatic reminders failed; trying again in %s s", interval_seconds)
-        else:
-            if sent:
-                logger.info("Sent %s automatic reminder(s)", sent)
-        await asyncio.sleep(interval_seconds)
-
-
-async def _finish(run: asyncio.Future[int]) -> None:
-    """Wait for a pass interrupted by cancellation, so its transaction ends before the loop does."""
-    try:
-        await run
-    except Exception:
-        logger.exception("Sending automatic reminders failed while stopping")
+    await run_every(
+        interval_seconds,
+        lambda: send_reminders_once(engine),
+        what="sending automatic reminders",
+        done="Sent %s automatic reminder(s)",
+    )

@@ -87,3 +87,40 @@ def copy_field(label: str | rx.Var, element_id: Any, value: Any, copy_what: Any,
         width="100%",
         align="stretch",
     )
+
+
+def confirm_button(
+    label: str | rx.Var,
+    *,
+    busy: rx.Var,
+    title: str | rx.Var,
+    description: str | rx.Var,
+    on_confirm: Any,
+    confirm_label: str | None = None,
+    color_scheme: str = "red",
+    button_color_scheme: str | None = None,
+    icon: str | None = None,
+    size: str = "2",
+    aria_label: str | rx.Var | None = None,
+) -> rx.Component:
+    """A soft button (``label``, spinning while ``busy``) that asks in a :func:`confirm_dialog`
+    before ``on_confirm`` runs; the confirm button is named ``confirm_label`` (default: ``label``)
+    and coloured ``color_scheme``, the button itself ``button_color_scheme`` (default: the same)."""
+    props: dict[str, Any] = {"aria_label": aria_label} if aria_label is not None else {}
+    trigger = rx.button(
+        *([rx.icon(icon, size=16)] if icon else []),
+        label,
+        size=size,
+        variant="soft",
+        color_scheme=button_color_scheme or color_scheme,
+        loading=busy,
+        **props,
+    )
+    return confirm_dialog(
+        trigger,
+        title=title,
+        description=description,
+        confirm_label=confirm_label or str(label),
+        on_confirm=on_confirm,
+        color_scheme=color_scheme,
+    )

@@ -184,3 +184,30 @@ def file_upload(label: str, *children: rx.Component, **props: Any) -> rx.Compone
     assert file_input.tag == "input", "rx.upload no longer renders its file input first"
     file_input.custom_attrs["aria-label"] = label
     return upload
+
+
+def switch_row(
+    label: str, element_id: str, *, busy: rx.Var | None = None, weight: str = "regular", **switch_props: Any
+) -> rx.Component:
+    """A switch named by its label beside it (a click on the label flips it too), with a spinner
+    while ``busy``. In a form pass ``name``, ``value="on"`` and ``default_checked``; acting at once,
+    ``checked`` and ``on_change``."""
+    return rx.hstack(
+        rx.switch(id=element_id, aria_label=label, **switch_props),
+        rx.el.label(rx.text(label, size="2", weight=weight), html_for=element_id),  # type: ignore[arg-type]
+        rx.cond(busy, rx.spinner(size="1")) if busy is not None else rx.fragment(),
+        spacing="2",
+        align="center",
+    )
+
+
+def form_actions(*buttons: rx.Component, spacing: str = "3") -> rx.Component:
+    """A form's buttons, right-aligned under its fields (the main one last)."""
+    return rx.hstack(*buttons, justify="end", spacing=spacing, width="100%")  # type: ignore[arg-type]
+
+
+def secondary_button(label: str, on_click: Any = None, **props: Any) -> rx.Component:
+    """A grey button next to a form's submit button (Back, Cancel, Later): it never submits."""
+    if on_click is not None:
+        props["on_click"] = on_click
+    return rx.button(label, type="button", variant="soft", color_scheme="gray", size="3", **props)

@@ -35,6 +35,7 @@ def _navigation() -> rx.Component:
     return rx.el.nav(
         rx.vstack(
             _nav_link("Dashboard", routes.DASHBOARD, "layout-dashboard"),
+            _nav_link("Activity", routes.ACTIVITY, "activity"),  # every role (services/activity_log.py)
             _nav_link("Organisations", routes.ORGANISATIONS, "building-2"),
             rx.cond(
                 AuthState.can_manage_partnerships,

@@ -13,9 +13,9 @@
   partnership delivers nothing; the delivery becomes Failed with that reason.
 - **Outcomes.** The document's bytes are read from the document store (checksum verified) and
   handed to ``targets.deliver``: ``Delivered`` with the remote path and time; for a failure that
-  may pass (server down, timeout) ``Retrying`` with backoff (``RETRY_DELAYS``); ``Failed`` with
+  may pass (server down, timeout) ``Retrying`` with backoff (``RETRIES``); ``Failed`` with
   the reason for one that will not (wrong password, changed host key, revoked sign-in) or after
-  ``MAX_ATTEMPTS``. A failure notifies the accountant environment's Administrators, who use
+  ``RETRIES.max_attempts``. A failure notifies the accountant environment's Administrators, who use
   ``Retry`` in the delivery log. The document is never touched: nothing is lost.
 
 Each outcome is published live (the accountant's open page shows it) through ``effects.changed``.
@@ -33,7 +33,7 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import case
@@ -41,7 +41,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from econnect_app import claims
-from econnect_app.claims import Claim, ClaimKeeper, ClaimQueue, Clock
+from econnect_app.claims import Claim, ClaimKeeper, ClaimQueue, Clock, RetrySchedule
 from econnect_app.db import get_engine
 from econnect_app.exports import targets, wakeup
 from econnect_app.models import (
@@ -53,7 +53,7 @@ from econnect_app.models import (
 )
 from econnect_app.services import document_store, effects, exports
 
-__all__ = ["DELIVERIES", "MAX_ATTEMPTS", "deliver_due", "deliver_due_report", "export_loop", "retry_delay"]
+__all__ = ["DELIVERIES", "RETRIES", "deliver_due", "deliver_due_report", "export_loop"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,26 +70,12 @@ DELIVERIES: ClaimQueue[DocumentDelivery] = ClaimQueue(
     label="document delivery",
 )
 
-RETRY_DELAYS: tuple[timedelta, ...] = (
-    timedelta(seconds=30),
-    timedelta(minutes=2),
-    timedelta(minutes=10),
-    timedelta(minutes=30),
-    timedelta(hours=1),
-    timedelta(hours=3),
-)
-MAX_RETRY_DELAY = timedelta(hours=6)
-MAX_ATTEMPTS = 10
+# After a failure that may pass; a delivery fails for good after its 10th attempt.
+RETRIES = RetrySchedule.of("30 s", "2 min", "10 min", "30 min", "1 h", "3 h", then="6 h", max_attempts=10)
 BATCH_SIZE = 20
 POLL_SECONDS = 3.0
 LAST_ERROR_MAX_LENGTH = 2000
 UNREADABLE_DOCUMENT = "The stored file could not be read"
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """How long to wait after the ``attempts``-th failed attempt (1-based): 30 s, 2 min, 10 min,
-    30 min, 1 h, 3 h, then 6 h."""
-    return claims.backoff(attempts, RETRY_DELAYS, then=MAX_RETRY_DELAY)
 
 
 class Outcome(StrEnum):
@@ -235,7 +221,7 @@ def _deliver_claimed(engine: Engine, claim: Claim[DocumentDelivery], *, clock: C
     if attempt.refused:  # no attempt was made; someone changed the rules, nobody needs telling
         return _record_failure(engine, claim, error=attempt.error, now=now, give_up=True, counted=False)
     if attempt.error:
-        give_up = not attempt.retryable or claim.row.attempts + 1 >= MAX_ATTEMPTS
+        give_up = not attempt.retryable or RETRIES.is_last(claim.row.attempts + 1)
         return _record_failure(engine, claim, error=attempt.error, now=now, give_up=give_up, notify=give_up)
     return _record_delivered(engine, claim, remote_path=attempt.remote_path, now=now)
 
@@ -285,7 +271,7 @@ def _record_failure(
         "status": DeliveryStatus.FAILED.value if give_up else DeliveryStatus.RETRYING.value,
     }
     if not give_up:
-        values["next_attempt_at"] = now + retry_delay(attempts)
+        values["next_attempt_at"] = now + RETRIES.delay_after(attempts)
 
     def notify_and_publish(session: Session) -> None:
         if notify:
@@ -307,7 +293,7 @@ def _record_failure(
         return Outcome.FAILED
     logger.info(
         "Document delivery %s not delivered (attempt %s, retry in %s): %s",
-        claim.row_id, attempts, retry_delay(attempts), error,
+        claim.row_id, attempts, RETRIES.delay_after(attempts), error,
     )  # fmt: skip
     return Outcome.RETRYING
 
@@ -316,8 +302,8 @@ def _record_unexpected(
     engine: Engine, claim: Claim[DocumentDelivery], error: Exception, *, now: datetime
 ) -> Outcome | None:
     """Count an attempt that failed outside the target (a bug, the database): retried like a
-    failure that may pass, so it ends Failed after ``MAX_ATTEMPTS`` instead of looping forever."""
-    give_up = claim.row.attempts + 1 >= MAX_ATTEMPTS
+    failure that may pass, so it ends Failed after ``RETRIES.max_attempts`` instead of looping forever."""
+    give_up = RETRIES.is_last(claim.row.attempts + 1)
     message = f"Unexpected error: {type(error).__name__}: {error}"
     try:
         return _record_failure(engine, claim, error=message, now=now, give_up=give_up, notify=give_up)

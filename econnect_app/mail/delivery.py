@@ -9,9 +9,10 @@ The delivery worker (``delivery_loop``) runs in every backend worker, so several
   died) goes back to the queue, and that worker's late outcome is not written.
 - **Outages.** When the server cannot take mail at all (connection refused, timeout, TLS or
   log-in failure, 421: ``SmtpUnavailable``) the claimed message goes back to the queue untouched
-  (no attempt counted) and the worker backs off the whole queue (``OUTAGE_DELAYS``). Only what the
+  (no attempt counted) and the worker backs off the whole queue (``OUTAGE_PAUSES``). Only what the
   server says about one message (a refused recipient or content) or a connection that breaks
-  while sending it counts as an attempt; after ``mail_retry_limit`` of those the message fails
+  while sending it counts as an attempt (retried after ``RETRIES``); after ``mail_retry_limit`` of
+  those the message fails
   for good and the Administrators of its environment are told (``services/outbox_admin.py``).
 - **Age** (``tidying.py``). A message not sent within the sending window (the longest any emailed
   link stays valid) is not sent any more: it fails for good.
@@ -28,7 +29,7 @@ import smtplib
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import parseaddr
 from enum import StrEnum
 
@@ -37,7 +38,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from econnect_app import claims
-from econnect_app.claims import Claim, ClaimKeeper, ClaimQueue, Clock
+from econnect_app.claims import Claim, ClaimKeeper, ClaimQueue, Clock, RetrySchedule
 from econnect_app.db import get_engine
 from econnect_app.mail import stored_bodies
 from econnect_app.mail.outbox import sending_window
@@ -46,7 +47,7 @@ from econnect_app.mail.tidying import tidy_outbox
 from econnect_app.models import OutboxMessage, OutboxStatus, utcnow
 from econnect_app.settings import get_settings
 
-__all__ = ["OUTBOX", "deliver_due_messages", "delivery_loop", "retry_delay"]
+__all__ = ["OUTBOX", "RETRIES", "deliver_due_messages", "delivery_loop"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,35 +60,16 @@ OUTBOX: ClaimQueue[OutboxMessage] = ClaimQueue(
     label="outbox message",
 )
 
-RETRY_DELAYS: tuple[timedelta, ...] = (
-    timedelta(seconds=15),
-    timedelta(minutes=1),
-    timedelta(minutes=5),
-    timedelta(minutes=15),
-    timedelta(hours=1),
-    timedelta(hours=3),
-    timedelta(hours=6),
-)
-MAX_RETRY_DELAY = timedelta(hours=12)
-# How long the whole queue waits after the server could not take mail, one after the other.
-OUTAGE_DELAYS: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+# After a refused message (how many attempts: the mail_retry_limit setting).
+RETRIES = RetrySchedule.of("15 s", "1 min", "5 min", "15 min", "1 h", "3 h", "6 h", then="12 h")
+# How long the whole queue waits after the server could not take mail, one run after the other.
+OUTAGE_PAUSES = RetrySchedule.of("5 s", "15 s", "30 s", "1 min", "2 min", then="5 min")
 TIDY_EVERY_SECONDS = 600.0
 LAST_ERROR_MAX_LENGTH = 2000
 BATCH_SIZE = 20
 UNREADABLE_ERROR = (
     "The message cannot be decrypted: ECONNECT_SECRET_KEY has changed since it was queued."
 )
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """How long to wait after the ``attempts``-th failed attempt (1-based), capped at 12 hours."""
-    return claims.backoff(attempts, RETRY_DELAYS, then=MAX_RETRY_DELAY)
-
-
-def outage_delay(consecutive_outages: int) -> float:
-    """Seconds the queue waits after the ``n``-th run in a row that found the server unavailable."""
-    index = min(max(consecutive_outages, 1), len(OUTAGE_DELAYS)) - 1
-    return OUTAGE_DELAYS[index]
 
 
 class Outcome(StrEnum):
@@ -181,7 +163,7 @@ def deliver_due_messages(
     """Send up to ``limit`` queued messages whose time has come and record each outcome.
 
     Sent: status ``sent`` with ``sent_at``, link tokens removed from the stored bodies. Refused:
-    ``attempts`` + 1, ``last_error`` and ``next_attempt_at`` pushed back by :func:`retry_delay`;
+    ``attempts`` + 1, ``last_error`` and ``next_attempt_at`` pushed back by ``RETRIES``;
     after ``retry_limit`` attempts (settings.mail_retry_limit by default) the status becomes
     ``failed``. Server unavailable: the message goes back untouched, the run stops and says so in
     ``server_unavailable``. ``now`` fixes the time (tests), ``clock`` gives it; ``stop`` lets a
@@ -300,7 +282,7 @@ def _record_failure(
         "status": OutboxStatus.FAILED.value if give_up else OutboxStatus.QUEUED.value,
     }
     if not give_up:
-        values["next_attempt_at"] = now + retry_delay(attempts)
+        values["next_attempt_at"] = now + RETRIES.delay_after(attempts)
 
     def tell_administrators(session: Session) -> None:
         if give_up and message.environment_id is not None:
@@ -319,7 +301,7 @@ def _record_failure(
         return Outcome.FAILED
     logger.warning(
         "Outbox message %s to %s not sent (attempt %s, retry in %s): %s",
-        message.id, message.to_address, attempts, retry_delay(attempts), error,
+        message.id, message.to_address, attempts, RETRIES.delay_after(attempts), error,
     )  # fmt: skip
     return Outcome.RETRYING
 
@@ -358,7 +340,7 @@ class QueueBackoff:
         if self.since is None:
             self.since = utcnow()
             logger.warning("The mail server cannot take mail (%s); emails wait in the outbox", reason)
-        return outage_delay(self.consecutive)
+        return OUTAGE_PAUSES.delay_after(self.consecutive).total_seconds()
 
     def server_available(self) -> None:
         """The server took mail (or nothing was due): the queue goes at its normal pace."""
@@ -391,7 +373,7 @@ async def delivery_loop(*, interval_seconds: float = 1.0) -> None:
     """Deliver the outbox forever (a Reflex lifespan task); returns at once without SMTP.
 
     Each run happens in a thread. Errors are logged and the loop goes on. While the server
-    cannot take mail the queue backs off (``OUTAGE_DELAYS``). Every ``TIDY_EVERY_SECONDS`` the
+    cannot take mail the queue backs off (``OUTAGE_PAUSES``). Every ``TIDY_EVERY_SECONDS`` the
     outbox is tidied (``tidy_outbox``; the first time also rows from before encryption). On
     cancellation the message being sent is finished and recorded before the loop ends.
     """

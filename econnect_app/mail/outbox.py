@@ -7,14 +7,16 @@ holds them in plain text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from econnect_app.formatting import in_time_zone
 from econnect_app.mail import stored_bodies  # noqa: F401  (stores bodies encrypted)
 from econnect_app.mail.messages import render_message
-from econnect_app.models import OutboxMessage
+from econnect_app.models import Environment, OutboxMessage
 from econnect_app.settings import Settings, get_settings
 
 
@@ -42,8 +44,14 @@ def queue_email(
     cc: Sequence[str] = (),
     environment_id: int | None = None,
 ) -> OutboxMessage:
-    """Render a template and add the message to the outbox (committed with the caller's change)."""
-    rendered = render_message(template, context)
+    """Render a template and add the message to the outbox (committed with the caller's change).
+
+    ``environment_id``: the recipient's environment, or the sending one for a recipient outside
+    the app (a client); the message's dates and times are written in its time zone.
+    """
+    zone = _time_zone_of(session, environment_id) if environment_id is not None else None
+    with in_time_zone(zone) if zone else nullcontext():  # else: the zone in effect
+        rendered = render_message(template, context)
     message = OutboxMessage(
         template=template,
         to_address=to,
@@ -55,6 +63,13 @@ def queue_email(
     )
     session.add(message)
     return message
+
+
+def _time_zone_of(session: Session, environment_id: int) -> str | None:
+    """The environment's time zone (None without one: ``in_time_zone`` then uses the default)."""
+    with session.no_autoflush:
+        environment = session.get(Environment, environment_id)
+    return environment.time_zone if environment else None
 
 
 def list_recent_messages(session: Session, *, limit: int = 50) -> list[OutboxMessage]:

@@ -26,9 +26,9 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import public_layout
-from econnect_app.formatting import format_date
+from econnect_app.formatting import format_date, in_time_zone
 from econnect_app.models import User
-from econnect_app.services import authorisations, organisations
+from econnect_app.services import authorisations, environments, organisations
 from econnect_app.services.authorisations.links import ANSWER_FOR_ADDRESS_FIELD
 from econnect_app.services.errors import InvalidToken, NotFound
 from econnect_app.state.auth import AuthState, Updates
@@ -112,8 +112,10 @@ class ActivateState(AuthState):
 
         def look_up(db: Session) -> None:
             user = self._current_user(db)
+            zone = environments.time_zone_of_authorisation_link(db, **self._locator())
             try:
-                self._view(db, user)
+                with in_time_zone(zone):  # the requesting environment's, as in its email
+                    self._view(db, user)
             except (InvalidToken, NotFound) as error:
                 self.problem = error.message
                 self.loaded = True

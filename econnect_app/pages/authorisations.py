@@ -1,5 +1,6 @@
-"""/authorisations: requests sent to clients (filter, search, Resend, Withdraw) and requests
-received from accountants."""
+"""/authorisations: requests sent to clients (paged on the server, sortable, filtered by status and
+searched, the view in the URL; Resend, Withdraw, and both in bulk on selected rows or on every row
+matching the filter) and requests received from accountants."""
 
 from __future__ import annotations
 
@@ -13,17 +14,25 @@ from econnect_app import routes
 from econnect_app.components.dialogs import confirm_dialog
 from econnect_app.components.forms import filter_select, is_busy_with
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.components.paged_list import LIST_CARDS, card_cell, list_search, pager, sortable_header
+from econnect_app.db import db_session
 from econnect_app.formatting import format_date, format_datetime
 from econnect_app.models import AuthorisationStatus, User
-from econnect_app.services import authorisations
-from econnect_app.services.errors import PermissionDenied
+from econnect_app.services import authorisations, caller, sessions
+from econnect_app.services.errors import DomainError, PermissionDenied, ValidationFailed
+from econnect_app.services.paging import Page
 from econnect_app.state.auth import AuthState, Updates, row_activity
+from econnect_app.state.list_view import ListView
+from econnect_app.state.off_loop import ProgressCallback, ThreadWithProgress
 
 ALL_STATUSES = "All statuses"
 STATUS_OPTIONS = [ALL_STATUSES] + [status.value for status in AuthorisationStatus]
 RESEND = "resend"
 WITHDRAW = "withdraw"
 DECLINE = "decline"
+BULK = "bulk"
+STATUS_PARAMETER = "status"
+BULK_RUNNING_MESSAGE = "A bulk action is still running on this page."
 STATUS_COLOURS = {
     "Pending": "amber",
     "Accepted": "green",
@@ -65,6 +74,52 @@ class IncomingView:
     expires: str
 
 
+@dataclasses.dataclass
+class BulkOutcomeView:
+    """What a bulk action did with one request."""
+
+    client: str
+    done: bool
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _BulkOrder:
+    """A bulk action as clicked: the action, the rows (or every row matching the filter), who asks."""
+
+    action: str  # RESEND or WITHDRAW
+    request_ids: tuple[int, ...]
+    all_matching: bool
+    status: str | None
+    search: str
+    session_cookie: str
+    client_address: str
+
+
+def _run_bulk(order: _BulkOrder, on_progress: ProgressCallback) -> list[authorisations.BulkOutcome] | None:
+    """The bulk action for the user of a browser session (in a worker thread); None when that
+    session is no longer valid. "All matching" is the filter read again now, on the server."""
+    with caller.calling_from(order.client_address), db_session() as db:
+        actor = sessions.authenticate(db, token=order.session_cookie or None)
+        if actor is None:
+            return None
+        request_ids = list(order.request_ids)
+        if order.all_matching:
+            request_ids = authorisations.matching_request_ids(
+                db, actor=actor, status=order.status, search=order.search
+            )
+        act = authorisations.resend_each if order.action == RESEND else authorisations.withdraw_each
+        return act(db, actor=actor, request_ids=request_ids, on_progress=on_progress)
+
+
+def _bulk_summary(action: str, outcomes: list[authorisations.BulkOutcome]) -> str:
+    done = sum(1 for outcome in outcomes if outcome.done)
+    not_done = len(outcomes) - done
+    verb = "sent again" if action == RESEND else "withdrawn"
+    text = f"{done} of {len(outcomes)} {'request' if len(outcomes) == 1 else 'requests'} {verb}"
+    return text + (f"; {not_done} not (see why below)." if not_done else ".")
+
+
 def _expires(row: authorisations.RequestRow) -> str:
     """When the link stops (or stopped) working; a dash once the request was answered or closed."""
     if row.status in (AuthorisationStatus.PENDING.value, AuthorisationStatus.EXPIRED.value):
@@ -83,24 +138,41 @@ def _note(row: authorisations.RequestRow) -> str:
     return ""
 
 
-class AuthorisationsState(AuthState):
-    """The list of sent requests and received ones."""
+class AuthorisationsState(ListView, AuthState):
+    """The list of sent requests (one page of it) and received ones."""
 
     requests: list[RequestView] = []
     incoming: list[IncomingView] = []
     status_filter: str = ALL_STATUSES
-    search: str = ""
     loaded: bool = False
     decline_reason: str = ""
     cannot_send: str = ""
+    # The bulk selection: these rows, or (``all_matching``) every row the filter matches.
+    selected: list[int] = []
+    all_matching: bool = False
+    bulk_running: bool = False
+    bulk_done: int = 0
+    bulk_total: int = 0
+    bulk_summary: str = ""
+    bulk_outcomes: list[BulkOutcomeView] = []
+
+    def _status(self) -> str | None:
+        return None if self.status_filter == ALL_STATUSES else self.status_filter
+
+    def _url_filters(self) -> dict[str, str]:
+        return {STATUS_PARAMETER: self._status() or ""}
+
+    def _read_url_filters(self, params: Any) -> None:
+        status = params.get(STATUS_PARAMETER, "")
+        self.status_filter = status if status in STATUS_OPTIONS else ALL_STATUSES
 
     def _refresh(self, db: Session, actor: User) -> None:
         self.cannot_send = authorisations.why_cannot_send(db, actor=actor) or ""
-        status = None if self.status_filter == ALL_STATUSES else self.status_filter
         try:  # the history stays visible whatever the plan; plain users have no sent requests
-            rows = authorisations.list_requests(db, actor=actor, status=status, search=self.search)
+            page = authorisations.requests_page(db, actor=actor, query=self._list_query(), status=self._status())
         except PermissionDenied:
-            rows = []
+            page = Page(rows=[], total=0, query=self._list_query())
+        self._show_page(page)
         self.requests = [
             RequestView(
                 id=row.id,
@@ -118,7 +190,7 @@ class AuthorisationsState(AuthState):
                 can_resend=row.can_resend,
                 can_withdraw=row.can_withdraw,
             )
-            for row in rows
+            for row in page.rows
         ]
         self.incoming = [
             IncomingView(
@@ -136,23 +208,142 @@ class AuthorisationsState(AuthState):
     def _live_refresh(self, db: Session, user: User) -> None:
         self._refresh(db, user)
 
+    @rx.var
+    def selected_count(self) -> int:
+        """How many requests the bulk actions would take."""
+        return self.total if self.all_matching else len(self.selected)
+
+    @rx.var
+    def page_selected(self) -> bool:
+        """Whether every row of the page shown is selected."""
+        return bool(self.requests) and (
+            self.all_matching or all(row.id in self.selected for row in self.requests)
+        )
+
     @rx.event
     def load(self) -> Updates:
-        """Load both lists and follow the environment's changes live."""
-
+        """Load both lists (the view from the URL) and follow the environment's changes live."""
+        self._read_list_url()
         return self._load_live()
 
     @rx.event
-    def set_status_filter(self, value: str) -> Updates:
-        """Show only requests with this status."""
-        self.status_filter = value if value in STATUS_OPTIONS else ALL_STATUSES
+    def reload(self) -> Updates:
+        """Read the page shown again."""
         return self._load(self._refresh)
 
     @rx.event
-    def set_search(self, value: str) -> Updates:
-        """Search by client name or email, or by organisation name."""
-        self.search = value.strip()[:200]
-        return self._load(self._refresh)
+    async def set_status_filter(self, value: str) -> Any:
+        """Show only requests with this status."""
+        self.status_filter = value if value in STATUS_OPTIONS else ALL_STATUSES
+        self.all_matching = False
+        async for update in self._filter_changed():
+            yield update
+
+    # --- the bulk selection and actions ---------------------------------------------------------
+
+    @rx.event
+    def toggle_selected(self, request_id: int, checked: bool) -> None:
+        """Select one row, or leave it out."""
+        if self.all_matching:  # leaving one out of "all matching": the rest of this page stays
+            self.all_matching = False
+            self.selected = [row.id for row in self.requests]
+        rest = [selected for selected in self.selected if selected != request_id]
+        self.selected = [*rest, request_id] if checked else rest
+
+    @rx.event
+    def toggle_page(self, checked: bool) -> None:
+        """Select every row of the page shown, or none."""
+        page_ids = [row.id for row in self.requests]
+        rest = [selected for selected in self.selected if selected not in page_ids]
+        self.all_matching = False
+        self.selected = [*rest, *page_ids] if checked else rest
+
+    @rx.event
+    def select_all_matching(self) -> None:
+        """Select every request the filter matches, on every page."""
+        self.all_matching = True
+
+    @rx.event
+    def clear_selection(self) -> None:
+        """Select nothing."""
+        self.all_matching = False
+        self.selected = []
+
+    @rx.event
+    def dismiss_bulk_summary(self) -> None:
+        """Hide what the last bulk action did."""
+        self.bulk_summary = ""
+        self.bulk_outcomes = []
+
+    @rx.event(background=True)
+    async def bulk_resend(self, action_id: str | None = None) -> Updates:
+        """Resend every selected request that may be resent, showing the progress and then what
+        happened to each."""
+        async for update in self._bulk(RESEND, action_id):
+            yield update
+
+    @rx.event(background=True)
+    async def bulk_withdraw(self, action_id: str | None = None) -> Updates:
+        """Withdraw every selected request that is still pending, then say what happened to each."""
+        async for update in self._bulk(WITHDRAW, action_id):
+            yield update
+
+    async def _bulk(self, action: str, action_id: str | None) -> Updates:
+        """Run a bulk action in a worker thread (the page shows its progress), then show its summary."""
+        async with self:
+            order = self._start_bulk(action, action_id)
+        if not isinstance(order, _BulkOrder):
+            yield order  # a refusal to start (or None: a double click)
+            return
+        outcomes: list[authorisations.BulkOutcome] | None = None
+        refusal: Any = None
+        try:
+            work = ThreadWithProgress(lambda on_progress: _run_bulk(order, on_progress))
+            async for done, total in work.progress():
+                async with self:
+                    self.bulk_done, self.bulk_total = done, total
+            outcomes = await work.result()
+        except ValidationFailed as error:
+            refusal = rx.toast.error(next(iter(error.errors.values()), error.message))
+        except DomainError as error:
+            refusal = rx.toast.error(error.message)
+        finally:
+            async with self:
+                self.bulk_running = False
+        if refusal is not None:
+            yield refusal
+            return
+        async with self:
+            if outcomes is None:
+                finished: Any = self._login_redirect()
+            else:
+                self.bulk_summary = _bulk_summary(action, outcomes)
+                self.bulk_outcomes = [
+                    BulkOutcomeView(client=outcome.client, done=outcome.done, message=outcome.message)
+                    for outcome in outcomes
+                ]
+                self.selected, self.all_matching = [], False
+                finished = [rx.toast.success(self.bulk_summary), AuthorisationsState.reload]
+        yield finished
+
+    def _start_bulk(self, action: str, action_id: str | None) -> _BulkOrder | Any:
+        """The order for a bulk action, marked as running; else what to say (None: a double click)."""
+        if self.bulk_running:
+            return rx.toast.error(BULK_RUNNING_MESSAGE)
+        if not self._accept_once(f"{BULK}-{action}", action_id):
+            return None
+        self.bulk_running = True
+        self.bulk_done, self.bulk_total = 0, self.selected_count
+        self.bulk_summary, self.bulk_outcomes = "", []
+        return _BulkOrder(
+            action=action,
+            request_ids=tuple(self.selected),
+            all_matching=self.all_matching,
+            status=self._status(),
+            search=self.search,
+            session_cookie=self.session_cookie,
+            client_address=self.router.session.client_ip,
+        )
 
     @rx.event
     def resend(self, request_id: int, action_id: str | None = None) -> Updates:
@@ -201,31 +392,42 @@ class AuthorisationsState(AuthState):
 
 def _request_row(row: rx.Var[RequestView]) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(
+        rx.table.cell(
+            rx.checkbox(
+                checked=AuthorisationsState.all_matching | AuthorisationsState.selected.contains(row.id),
+                on_change=lambda checked: AuthorisationsState.toggle_selected(row.id, checked),
+                aria_label="Select request to " + row.client_email,
+            )
+        ),
+        card_cell(
+            "Client",
             rx.vstack(
                 rx.text(row.client_name, weight="medium"),
                 rx.text(row.client_email, size="1", color_scheme="gray"),
                 spacing="0",
-            )
+            ),
+            header=True,
         ),
-        rx.table.cell(
+        card_cell(
+            "Organisation",
             rx.vstack(
                 rx.text(row.organisation_name),
                 rx.text(row.software_name, size="1", color_scheme="gray"),
                 spacing="0",
             )
         ),
-        rx.table.cell(
+        card_cell(
+            "Status",
             rx.vstack(
                 rx.badge(row.status, color_scheme=row.colour),
                 rx.cond(row.note != "", rx.text(row.note, size="1", color_scheme="gray")),
                 spacing="1",
             )
         ),
-        rx.table.cell(rx.text(row.sent, size="2")),
-        rx.table.cell(rx.text(row.sent_by, size="2")),
-        rx.table.cell(rx.text(row.last_sent, size="2")),
-        rx.table.cell(rx.text(row.expires, size="2")),
+        card_cell("Sent", rx.text(row.sent, size="2")),
+        card_cell("Sent by", rx.text(row.sent_by, size="2")),
+        card_cell("Last sent", rx.text(row.last_sent, size="2")),
+        card_cell("Expires", rx.text(row.expires, size="2")),
         rx.table.cell(
             rx.hstack(
                 rx.cond(
@@ -269,19 +471,7 @@ def _filters() -> rx.Component:
         filter_select(
             "Status", "status-filter", STATUS_OPTIONS, AuthorisationsState.status_filter, AuthorisationsState.set_status_filter
         ),
-        rx.vstack(
-            rx.el.label(rx.text("Search", size="2", weight="medium"), html_for="request-search"),
-            rx.input(
-                id="request-search",
-                placeholder="Client, email or organisation",
-                value=AuthorisationsState.search,
-                on_change=AuthorisationsState.set_search.debounce(300),
-                type="search",
-                width="100%",
-            ),
-            spacing="1",
-            flex="1",
-        ),
+        list_search(AuthorisationsState, element_id="request-search", placeholder="Client, email or organisation"),
         rx.spacer(),
         rx.link(rx.button(rx.icon("plus"), "New authorisation request", size="3"), href=routes.NEW_AUTHORISATION),
         align="end",
@@ -303,7 +493,8 @@ def _sent_requests() -> rx.Component:
             ~AuthorisationsState.loaded,
             rx.center(rx.spinner(), padding="24px", aria_label="Loading requests"),
             rx.cond(
-                AuthorisationsState.requests.length() == 0,
+                (AuthorisationsState.total == 0) & (AuthorisationsState.search == "")
+                & (AuthorisationsState.status_filter == ALL_STATUSES),
                 empty_state(
                     "send",
                     "No requests here",
@@ -315,13 +506,21 @@ def _sent_requests() -> rx.Component:
                     rx.table.root(
                         rx.table.header(
                             rx.table.row(
-                                rx.table.column_header_cell("Client"),
-                                rx.table.column_header_cell("Organisation"),
-                                rx.table.column_header_cell("Status"),
-                                rx.table.column_header_cell("Sent"),
-                                rx.table.column_header_cell("Sent by"),
-                                rx.table.column_header_cell("Last sent"),
-                                rx.table.column_header_cell("Expires"),
+                                rx.table.column_header_cell(
+                                    rx.checkbox(
+                                        checked=AuthorisationsState.page_selected,
+                                        on_change=AuthorisationsState.toggle_page,
+                                        aria_label="Select all requests on this page",
+                                    ),
+                                    width="36px",
+                                ),
+                                sortable_header(AuthorisationsState, "Client", "client"),
+                                sortable_header(AuthorisationsState, "Organisation", "organisation"),
+                                sortable_header(AuthorisationsState, "Status", "status"),
+                                sortable_header(AuthorisationsState, "Sent", "sent"),
+                                sortable_header(AuthorisationsState, "Sent by", "sent_by"),
+                                sortable_header(AuthorisationsState, "Last sent", "last_sent"),
+                                sortable_header(AuthorisationsState, "Expires", "expires"),
                                 rx.table.column_header_cell("Actions"),
                             )
                         ),
@@ -329,11 +528,150 @@ def _sent_requests() -> rx.Component:
                         variant="surface",
                         width="100%",
                     ),
+                    rx.cond(
+                        AuthorisationsState.total == 0,
+                        rx.text("No requests match this filter.", size="2", color_scheme="gray", padding="16px"),
+                    ),
                     overflow_x="auto",
                     width="100%",
                     id="sent-requests",
+                    class_name=LIST_CARDS,
                 ),
             ),
+        ),
+        _bulk_bar(),
+        _bulk_progress(),
+        _bulk_result(),
+        pager(AuthorisationsState, noun="requests", element_id="requests-page-size"),
+    )
+
+
+def _bulk_bar() -> rx.Component:
+    """What is selected, the way to select every matching row, and the bulk Resend and Withdraw."""
+    state = AuthorisationsState
+    count = state.selected_count.to_string()
+    return rx.cond(
+        state.selected_count > 0,
+        rx.hstack(
+            rx.text(
+                rx.cond(
+                    state.all_matching,
+                    "All " + count + " requests matching the filter are selected.",
+                    count + " selected.",
+                ),
+                size="2",
+                weight="medium",
+            ),
+            rx.cond(
+                state.page_selected & ~state.all_matching & (state.total > state.requests.length()),
+                rx.button(
+                    "Select all " + state.total.to_string() + " matching requests",
+                    variant="ghost",
+                    size="2",
+                    on_click=state.select_all_matching,
+                ),
+            ),
+            rx.button("Clear selection", variant="ghost", color_scheme="gray", size="2", on_click=state.clear_selection),
+            rx.spacer(),
+            rx.button(
+                "Resend",
+                size="2",
+                on_click=state.bulk_resend(AuthState.action_id),
+                loading=state.bulk_running,
+            ),
+            confirm_dialog(
+                rx.button("Withdraw", size="2", color_scheme="red", variant="soft", loading=state.bulk_running),
+                title="Withdraw " + count + " requests?",
+                description="Each pending request is withdrawn and its link stops working; requests that are no "
+                "longer pending are left as they are. The summary says what happened to each.",
+                confirm_label="Withdraw",
+                on_confirm=state.bulk_withdraw(AuthState.action_id),
+            ),
+            align="center",
+            spacing="3",
+            width="100%",
+            flex_wrap="wrap",
+            padding="8px 12px",
+            border_radius="var(--radius-3)",
+            background="var(--accent-3)",
+            role="toolbar",
+            aria_label="Selected requests",
+        ),
+    )
+
+
+def _bulk_progress() -> rx.Component:
+    state = AuthorisationsState
+    text = "Working… " + state.bulk_done.to_string() + " of " + state.bulk_total.to_string() + " requests done"
+    return rx.cond(
+        state.bulk_running,
+        rx.vstack(
+            rx.progress(
+                value=rx.cond(state.bulk_total > 0, state.bulk_done * 100 / state.bulk_total, 0),
+                aria_label="Bulk action progress",
+                aria_valuetext=text,
+            ),
+            rx.text(text, size="2", role="status"),
+            width="100%",
+            spacing="1",
+        ),
+    )
+
+
+def _bulk_outcome_row(outcome: rx.Var[BulkOutcomeView]) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(outcome.client),
+        rx.table.cell(
+            rx.hstack(
+                rx.cond(
+                    outcome.done,
+                    rx.icon("circle-check", size=16, color="var(--green-11)"),
+                    rx.icon("circle-minus", size=16, color="var(--gray-11)"),
+                ),
+                rx.text(outcome.message, size="2"),
+                spacing="2",
+                align="center",
+            )
+        ),
+    )
+
+
+def _bulk_result() -> rx.Component:
+    """What the last bulk action did with each request."""
+    state = AuthorisationsState
+    return rx.cond(
+        state.bulk_summary != "",
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.text(state.bulk_summary, weight="medium", size="2"),
+                    rx.spacer(),
+                    rx.button("Dismiss", variant="ghost", color_scheme="gray", size="1", on_click=state.dismiss_bulk_summary),
+                    width="100%",
+                    align="center",
+                ),
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                rx.table.column_header_cell("Client"),
+                                rx.table.column_header_cell("Outcome"),
+                            )
+                        ),
+                        rx.table.body(rx.foreach(state.bulk_outcomes, _bulk_outcome_row)),
+                        size="1",
+                        width="100%",
+                    ),
+                    max_height="320px",
+                    overflow_y="auto",
+                    width="100%",
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+            role="region",
+            aria_label="What the bulk action did",
         ),
     )
 

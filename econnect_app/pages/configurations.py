@@ -27,18 +27,22 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.components.dialogs import confirm_dialog, visually_hidden
+from econnect_app.components.dialogs import confirm_button, visually_hidden
 from econnect_app.components.forms import (
     app_form,
     field_error,
     field_id,
+    form_actions,
     form_error_banner,
     is_busy_with,
+    secondary_button,
     submit_button,
     submitting,
+    switch_row,
     text_field,
 )
 from econnect_app.components.layout import app_layout, empty_state, loading_or_problem, section_card
+from econnect_app.components.sections import data_table, sub_heading, two_lines
 from econnect_app.exports.cloud import Dossier
 from econnect_app.formatting import format_date, plural
 from econnect_app.models import User
@@ -96,6 +100,16 @@ class DossierOption:
 
 def _dossier_options(found: list[Dossier]) -> list[DossierOption]:
     return [DossierOption(value=dossier.id, label=f"{dossier.name} ({dossier.id})") for dossier in found]
+
+
+def _text(form: dict[str, Any], name: str) -> str:
+    """A submitted field as text ("" when it is missing)."""
+    return str(form.get(name) or "")
+
+
+def _server_account(form: dict[str, Any]) -> dict[str, str]:
+    """The SFTP server and account fields of a submitted form (see ``_server_fields``)."""
+    return {name: _text(form, name) for name in ("username", "password", "host", "port")}
 
 
 class ConfigurationsState(AuthState):
@@ -213,6 +227,12 @@ class ConfigurationsState(AuthState):
             except DomainError as error:
                 self.dossier_problem = error.message
 
+    def _close_and_refresh(self, db: Session, actor: User) -> None:
+        """After a form was saved: close it (New configuration or Modify) and show the list again."""
+        self.step = ""
+        self.modify_open = False
+        self._live_refresh(db, actor)
+
     # --- New configuration ----------------------------------------------------------------------
 
     @rx.event
@@ -260,15 +280,11 @@ class ConfigurationsState(AuthState):
             configuration = configurations.connect_sftp(
                 db,
                 actor=actor,
-                name=str(form.get("name") or ""),
-                username=str(form.get("username") or ""),
-                password=str(form.get("password") or ""),
-                host=str(form.get("host") or ""),
-                port=str(form.get("port") or ""),
+                name=_text(form, "name"),
+                **_server_account(form),
                 terms_accepted=form.get("terms") == "on",
             )
-            self.step = ""
-            self._live_refresh(db, actor)
+            self._close_and_refresh(db, actor)
             return rx.toast.success(
                 f"\u201c{configuration.name}\u201d is connected: the server accepted the login and a test file."
             )
@@ -294,12 +310,11 @@ class ConfigurationsState(AuthState):
                 db,
                 actor=actor,
                 configuration_id=self.finish_id,
-                name=str(form.get("name") or ""),
-                dossier_id=str(form.get("dossier") or ""),
+                name=_text(form, "name"),
+                dossier_id=_text(form, "dossier"),
                 terms_accepted=form.get("terms") == "on",
             )
-            self.step = ""
-            self._live_refresh(db, actor)
+            self._close_and_refresh(db, actor)
             return [
                 rx.redirect(routes.CONFIGURATIONS, replace=True),
                 rx.toast.success(f"\u201c{configuration.name}\u201d is connected."),
@@ -374,13 +389,12 @@ class ConfigurationsState(AuthState):
                 db,
                 actor=actor,
                 configuration_id=self.modify_id,
-                name=str(form.get("name") or ""),
+                name=_text(form, "name"),
                 exports_invoices=form.get("exports_invoices") == "on",
                 exports_statements=form.get("exports_statements") == "on",
-                dossier_id=str(form.get("dossier") or "") if self.modify_target == OCTOPUS else None,
+                dossier_id=_text(form, "dossier") if self.modify_target == OCTOPUS else None,
             )
-            self.modify_open = False
-            self._live_refresh(db, actor)
+            self._close_and_refresh(db, actor)
             return rx.toast.success(f"\u201c{configuration.name}\u201d is saved.")
 
         return self._act(action, form=form)
@@ -394,14 +408,10 @@ class ConfigurationsState(AuthState):
                 db,
                 actor=actor,
                 configuration_id=self.modify_id,
-                username=str(form.get("username") or ""),
-                password=str(form.get("password") or ""),
-                host=str(form.get("host") or ""),
-                port=str(form.get("port") or ""),
+                **_server_account(form),
                 trust_new_host_key=form.get("trust_new_host_key") == "on",
             )
-            self.modify_open = False
-            self._live_refresh(db, actor)
+            self._close_and_refresh(db, actor)
             return rx.toast.success(
                 f"The connection of \u201c{configuration.name}\u201d is checked and saved."
             )
@@ -443,17 +453,26 @@ def _status_badge(row: rx.Var[ConfigurationView]) -> rx.Component:
     return rx.badge(row.status, color_scheme=rx.cond(row.finished, "green", "amber"), variant="soft")
 
 
+def _row_button(label: str, row: rx.Var[ConfigurationView], activity: str, on_click: Any) -> rx.Component:
+    """Modify / Finish: named after the configuration for screen readers."""
+    return rx.button(
+        label,
+        size="1",
+        variant="soft",
+        aria_label=label + " " + row.name,
+        loading=is_busy_with(row_activity(activity, row.id)),
+        disabled=AuthState.busy,
+        on_click=on_click,
+    )
+
+
 def _row_actions(row: rx.Var[ConfigurationView]) -> rx.Component:
     state = ConfigurationsState
-    archive = confirm_dialog(
-        rx.button(
-            "Archive",
-            size="1",
-            variant="soft",
-            color_scheme="red",
-            aria_label="Archive " + row.name,
-            loading=is_busy_with(row_activity(ARCHIVE, row.id)),
-        ),
+    archive = confirm_button(
+        "Archive",
+        size="1",
+        aria_label="Archive " + row.name,
+        busy=is_busy_with(row_activity(ARCHIVE, row.id)),
         title="Archive " + row.name + "?",
         description=rx.cond(
             row.clients == "No clients yet",
@@ -462,30 +481,13 @@ def _row_actions(row: rx.Var[ConfigurationView]) -> rx.Component:
             + " use it: their documents are no longer exported until another configuration is chosen for "
             "them. It is kept, with its delivery log, as history.",
         ),
-        confirm_label="Archive",
         on_confirm=state.archive(row.id, AuthState.action_id),
     )
     return rx.hstack(
         rx.cond(
             row.finished,
-            rx.button(
-                "Modify",
-                size="1",
-                variant="soft",
-                aria_label="Modify " + row.name,
-                loading=is_busy_with(row_activity(MODIFY, row.id)),
-                disabled=AuthState.busy,
-                on_click=state.open_modify(row.id),
-            ),
-            rx.button(
-                "Finish",
-                size="1",
-                variant="soft",
-                aria_label="Finish " + row.name,
-                loading=is_busy_with(row_activity(FINISH_ROW, row.id)),
-                disabled=AuthState.busy,
-                on_click=state.finish_row(row.id),
-            ),
+            _row_button("Modify", row, MODIFY, state.open_modify(row.id)),
+            _row_button("Finish", row, FINISH_ROW, state.finish_row(row.id)),
         ),
         archive,
         spacing="2",
@@ -494,13 +496,7 @@ def _row_actions(row: rx.Var[ConfigurationView]) -> rx.Component:
 
 def _row(row: rx.Var[ConfigurationView]) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(
-            rx.vstack(
-                rx.text(row.name, weight="medium"),
-                rx.text(row.clients, size="1", color_scheme="gray"),
-                spacing="0",
-            )
-        ),
+        rx.table.row_header_cell(two_lines(row.name, row.clients, weight="medium")),
         rx.table.cell(rx.badge(row.target_label, variant="outline")),
         rx.table.cell(
             rx.vstack(
@@ -530,26 +526,11 @@ def _list() -> rx.Component:
     state = ConfigurationsState
     return rx.cond(
         state.rows.length() > 0,
-        rx.box(
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Name"),
-                        rx.table.column_header_cell("Target"),
-                        rx.table.column_header_cell("Details"),
-                        rx.table.column_header_cell("Exports"),
-                        rx.table.column_header_cell("Status"),
-                        rx.table.column_header_cell("Created"),
-                        rx.table.column_header_cell(visually_hidden("Actions")),
-                    )
-                ),
-                rx.table.body(rx.foreach(state.rows, _row)),
-                variant="surface",
-                width="100%",
-            ),
-            overflow_x="auto",
-            width="100%",
-            id="configurations",
+        data_table(
+            ["Name", "Target", "Details", "Exports", "Status", "Created", visually_hidden("Actions")],
+            state.rows,
+            _row,
+            element_id="configurations",
         ),
         empty_state(
             "plug",
@@ -557,6 +538,101 @@ def _list() -> rx.Component:
             "A configuration is where your clients' invoices and bank statements are sent: your SFTP server, "
             "a Dropbox account or an Octopus dossier. Create one, then choose it on each client's page.",
         ),
+    )
+
+
+# --- form building blocks -----------------------------------------------------------------------------------
+
+
+def _settings_form(
+    *children: rx.Component, actions: rx.Component, on_submit: Any, spacing: str = "4", **props: Any
+) -> rx.Component:
+    """A form of this page: its fields, then its buttons; drawn anew (``form_key``) each time it
+    opens, so it starts from the saved values."""
+    return app_form(
+        rx.vstack(*children, actions, spacing=spacing, width="100%"),  # type: ignore[arg-type]
+        key=ConfigurationsState.form_key,
+        on_submit=on_submit,
+        **props,
+    )
+
+
+def _server_fields(
+    errors: rx.Var, *, hints: dict[str, str], defaults: dict[str, Any], spacing: str
+) -> rx.Component:
+    """The SFTP server and account: Username, Password, Host, Port (the password is never shown)."""
+
+    def field(label: str, name: str, **props: Any) -> rx.Component:
+        return text_field(
+            label, name, errors, hint=hints.get(name, ""), default_value=defaults.get(name), **props
+        )
+
+    return rx.grid(
+        field("Username", "username", autocomplete="off"),
+        field("Password", "password", type="password", autocomplete="new-password"),
+        field("Host", "host", autocomplete="off"),
+        field("Port", "port", input_mode="numeric"),
+        columns=rx.breakpoints(initial="1", sm="2"),
+        spacing=spacing,  # type: ignore[arg-type]
+        width="100%",
+    )
+
+
+def _note(text: str) -> rx.Component:
+    return rx.text(text, size="1", color_scheme="gray")
+
+
+def _terms(errors: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.text(TERMS_TEXT, size="1", color_scheme="gray", id="configuration-terms"),
+        rx.checkbox(
+            "I agree to the terms of service",
+            name="terms",
+            value="on",
+            id=field_id("terms"),
+            aria_describedby=f"configuration-terms {field_id('terms')}-error",
+        ),
+        field_error(errors, "terms"),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _dossier_select(
+    options: rx.Var, default: rx.Var | str, problem: rx.Var, errors: rx.Var, *, shown: rx.Var
+) -> rx.Component:
+    """The `Dossier` select (Octopus). Always in the form, hidden for other targets: a form field
+    that is not rendered would be submitted as null."""
+    element_id = field_id("dossier")
+    return rx.vstack(
+        rx.el.label(rx.text("Dossier", size="2", weight="medium"), html_for=element_id),
+        rx.el.select(
+            rx.el.option("Choose a dossier", value=""),
+            rx.foreach(options, lambda option: rx.el.option(option.label, value=option.value)),
+            id=element_id,
+            name="dossier",
+            default_value=default,
+            aria_describedby=f"{element_id}-error",
+            class_name="econnect-select",
+        ),
+        rx.cond(problem != "", rx.text(problem, size="2", color_scheme="red", role="alert")),
+        field_error(errors, "dossier"),
+        spacing="1",
+        width="100%",
+        display=rx.cond(shown, "flex", "none"),
+    )
+
+
+def _sign_in_button(label: str | rx.Var, activity: rx.Var, on_click: Any, **props: Any) -> rx.Component:
+    """Sign in with Dropbox / Octopus (again): off to the provider."""
+    return rx.button(
+        rx.icon("log-in", size=16),
+        label,
+        size="3",
+        loading=is_busy_with(activity),
+        disabled=AuthState.busy,
+        on_click=on_click,
+        **props,
     )
 
 
@@ -614,30 +690,11 @@ def _choose_step() -> rx.Component:
             width="100%",
         ),
         field_error(state.field_errors, "target"),
-        rx.hstack(
-            rx.button("Cancel", variant="soft", color_scheme="gray", size="3", on_click=state.cancel),
+        form_actions(
+            secondary_button("Cancel", state.cancel),
             rx.button("Next", size="3", on_click=state.next_step),
-            justify="end",
-            spacing="3",
-            width="100%",
         ),
         spacing="3",
-        width="100%",
-    )
-
-
-def _terms(errors: rx.Var) -> rx.Component:
-    return rx.vstack(
-        rx.text(TERMS_TEXT, size="1", color_scheme="gray", id="configuration-terms"),
-        rx.checkbox(
-            "I agree to the terms of service",
-            name="terms",
-            value="on",
-            id=field_id("terms"),
-            aria_describedby=f"configuration-terms {field_id('terms')}-error",
-        ),
-        field_error(errors, "terms"),
-        spacing="2",
         width="100%",
     )
 
@@ -645,70 +702,31 @@ def _terms(errors: rx.Var) -> rx.Component:
 def _sftp_step() -> rx.Component:
     state = ConfigurationsState
     errors = state.field_errors
-    return app_form(
-        rx.vstack(
-            form_error_banner(errors["connection"].to(str)),
-            text_field(
-                "Name",
-                "name",
-                errors,
-                hint="Optional; e.g. \u201cOffice SFTP\u201d. Default: SFTP user@host.",
-            ),
-            rx.grid(
-                text_field(
-                    "Username",
-                    "username",
-                    errors,
-                    autocomplete="off",
-                    hint="The username of your SSH account.",
-                ),
-                text_field(
-                    "Password",
-                    "password",
-                    errors,
-                    type="password",
-                    autocomplete="new-password",
-                    hint="The password of your SSH account (stored encrypted).",
-                ),
-                text_field(
-                    "Host",
-                    "host",
-                    errors,
-                    autocomplete="off",
-                    hint="The host name or IP address of the server.",
-                ),
-                text_field(
-                    "Port",
-                    "port",
-                    errors,
-                    default_value="22",
-                    input_mode="numeric",
-                    hint="22 unless your server listens on another port.",
-                ),
-                columns=rx.breakpoints(initial="1", sm="2"),
-                spacing="4",
-                width="100%",
-            ),
-            _terms(errors),
-            rx.text(
-                "Connect logs in, records the server's host key and writes and removes a test file before anything "
-                "is saved.",
-                size="1",
-                color_scheme="gray",
-            ),
-            rx.hstack(
-                rx.button(
-                    "Back", type="button", variant="soft", color_scheme="gray", size="3", on_click=state.back
-                ),
-                submit_button("Connect", submitting(state.connect_sftp)),
-                justify="end",
-                spacing="3",
-                width="100%",
-            ),
-            spacing="4",
-            width="100%",
+    return _settings_form(
+        form_error_banner(errors["connection"].to(str)),
+        text_field(
+            "Name", "name", errors, hint="Optional; e.g. \u201cOffice SFTP\u201d. Default: SFTP user@host."
         ),
-        key=state.form_key,
+        _server_fields(
+            errors,
+            hints={
+                "username": "The username of your SSH account.",
+                "password": "The password of your SSH account (stored encrypted).",
+                "host": "The host name or IP address of the server.",
+                "port": "22 unless your server listens on another port.",
+            },
+            defaults={"port": "22"},
+            spacing="4",
+        ),
+        _terms(errors),
+        _note(
+            "Connect logs in, records the server's host key and writes and removes a test file before anything "
+            "is saved."
+        ),
+        actions=form_actions(
+            secondary_button("Back", state.back),
+            submit_button("Connect", submitting(state.connect_sftp)),
+        ),
         on_submit=state.connect_sftp,
         aria_label="SFTP server",
     )
@@ -723,88 +741,38 @@ def _oauth_step(target: str, label: str) -> rx.Component:
             + "agree to the terms of service.",
             size="2",
         ),
-        rx.hstack(
-            rx.button("Back", variant="soft", color_scheme="gray", size="3", on_click=state.back),
-            rx.button(
-                rx.icon("log-in", size=16),
-                f"Sign in with {label}",
-                size="3",
-                loading=is_busy_with(row_activity(SIGN_IN, 0)),
-                disabled=AuthState.busy,
-                on_click=state.sign_in(target),
-            ),
-            justify="end",
-            spacing="3",
-            width="100%",
+        form_actions(
+            secondary_button("Back", state.back),
+            _sign_in_button(f"Sign in with {label}", row_activity(SIGN_IN, 0), state.sign_in(target)),
         ),
         spacing="4",
         width="100%",
     )
 
 
-def _dossier_select(
-    options: rx.Var, default: rx.Var | str, problem: rx.Var, errors: rx.Var, *, shown: rx.Var
-) -> rx.Component:
-    """The `Dossier` select (Octopus). Always in the form, hidden for other targets: a form field
-    that is not rendered would be submitted as null."""
-    element_id = field_id("dossier")
-    return rx.vstack(
-        rx.el.label(rx.text("Dossier", size="2", weight="medium"), html_for=element_id),
-        rx.el.select(
-            rx.el.option("Choose a dossier", value=""),
-            rx.foreach(options, lambda option: rx.el.option(option.label, value=option.value)),
-            id=element_id,
-            name="dossier",
-            default_value=default,
-            aria_describedby=f"{element_id}-error",
-            class_name="econnect-select",
-        ),
-        rx.cond(problem != "", rx.text(problem, size="2", color_scheme="red", role="alert")),
-        field_error(errors, "dossier"),
-        spacing="1",
-        width="100%",
-        display=rx.cond(shown, "flex", "none"),
-    )
-
-
 def _finish_step() -> rx.Component:
     state = ConfigurationsState
     errors = state.field_errors
-    return app_form(
-        rx.vstack(
-            rx.callout(
-                rx.cond(
-                    state.finish_account != "",
-                    "Signed in with " + state.finish_label + " as " + state.finish_account + ".",
-                    "Signed in with " + state.finish_label + ".",
-                ),
-                icon="circle_check",
-                color_scheme="green",
-                width="100%",
+    return _settings_form(
+        rx.callout(
+            rx.cond(
+                state.finish_account != "",
+                "Signed in with " + state.finish_label + " as " + state.finish_account + ".",
+                "Signed in with " + state.finish_label + ".",
             ),
-            text_field("Name", "name", errors, default_value=state.finish_name),
-            _dossier_select(
-                state.dossiers, "", state.dossier_problem, errors, shown=state.finish_target == OCTOPUS
-            ),
-            _terms(errors),
-            rx.hstack(
-                rx.button(
-                    "Later",
-                    type="button",
-                    variant="soft",
-                    color_scheme="gray",
-                    size="3",
-                    on_click=state.cancel,
-                ),
-                submit_button("Connect", submitting(state.connect_oauth)),
-                justify="end",
-                spacing="3",
-                width="100%",
-            ),
-            spacing="4",
+            icon="circle_check",
+            color_scheme="green",
             width="100%",
         ),
-        key=state.form_key,
+        text_field("Name", "name", errors, default_value=state.finish_name),
+        _dossier_select(
+            state.dossiers, "", state.dossier_problem, errors, shown=state.finish_target == OCTOPUS
+        ),
+        _terms(errors),
+        actions=form_actions(
+            secondary_button("Later", state.cancel),
+            submit_button("Connect", submitting(state.connect_oauth)),
+        ),
         on_submit=state.connect_oauth,
     )
 
@@ -832,41 +800,30 @@ def _new_configuration() -> rx.Component:
 
 
 def _export_switch(label: str, name: str, checked: rx.Var) -> rx.Component:
-    element_id = field_id(name)
-    return rx.hstack(
-        rx.switch(id=element_id, name=name, value="on", default_checked=checked, aria_label=label),
-        rx.el.label(rx.text(label, size="2"), html_for=element_id),
-        spacing="2",
-        align="center",
-    )
+    return switch_row(label, field_id(name), name=name, value="on", default_checked=checked)
 
 
 def _modify_settings_form() -> rx.Component:
     state = ConfigurationsState
     errors = state.field_errors
-    return app_form(
+    return _settings_form(
+        text_field("Name", "name", errors, default_value=state.modify_name),
         rx.vstack(
-            text_field("Name", "name", errors, default_value=state.modify_name),
-            rx.vstack(
-                rx.text("What it exports", size="2", weight="medium"),
-                _export_switch("Invoices export for accounting", "exports_invoices", state.modify_invoices),
-                _export_switch(
-                    "Bank statements export for accounting", "exports_statements", state.modify_statements
-                ),
-                spacing="2",
+            rx.text("What it exports", size="2", weight="medium"),
+            _export_switch("Invoices export for accounting", "exports_invoices", state.modify_invoices),
+            _export_switch(
+                "Bank statements export for accounting", "exports_statements", state.modify_statements
             ),
-            _dossier_select(
-                state.modify_dossiers,
-                state.modify_dossier,
-                state.modify_problem,
-                errors,
-                shown=state.modify_target == OCTOPUS,
-            ),
-            rx.hstack(submit_button("Save", submitting(state.save_modify)), justify="end", width="100%"),
-            spacing="4",
-            width="100%",
+            spacing="2",
         ),
-        key=state.form_key,
+        _dossier_select(
+            state.modify_dossiers,
+            state.modify_dossier,
+            state.modify_problem,
+            errors,
+            shown=state.modify_target == OCTOPUS,
+        ),
+        actions=form_actions(submit_button("Save", submitting(state.save_modify))),
         on_submit=state.save_modify,
     )
 
@@ -874,63 +831,45 @@ def _modify_settings_form() -> rx.Component:
 def _modify_sftp_form() -> rx.Component:
     state = ConfigurationsState
     errors = state.field_errors
-    return app_form(
-        rx.vstack(
-            rx.heading("Server and account", size="3", as_="h3"),
-            form_error_banner(errors["connection"].to(str)),
-            rx.grid(
-                text_field(
-                    "Username", "username", errors, default_value=state.modify_username, autocomplete="off"
-                ),
-                text_field(
-                    "Password",
-                    "password",
-                    errors,
-                    type="password",
-                    autocomplete="new-password",
-                    hint="Leave empty to keep the stored password.",
-                ),
-                text_field("Host", "host", errors, default_value=state.modify_host, autocomplete="off"),
-                text_field("Port", "port", errors, default_value=state.modify_port, input_mode="numeric"),
-                columns=rx.breakpoints(initial="1", sm="2"),
-                spacing="3",
-                width="100%",
-            ),
-            rx.cond(
-                state.modify_fingerprint != "",
-                rx.text("Recorded host key: " + state.modify_fingerprint, size="1", color_scheme="gray"),
-            ),
-            rx.checkbox(
-                "Trust the server's new host key",
-                name="trust_new_host_key",
-                value="on",
-                id=field_id("trust_new_host_key"),
-            ),
-            rx.text(
-                "Only after the server's administrator confirmed that the server was reinstalled: a changed key can "
-                "also mean that someone intercepts the connection.",
-                size="1",
-                color_scheme="gray",
-            ),
-            rx.hstack(
-                submit_button(
-                    "Check and update connection", submitting(state.change_connection), variant="soft"
-                ),
-                justify="end",
-                width="100%",
-            ),
+    return _settings_form(
+        sub_heading("Server and account"),
+        form_error_banner(errors["connection"].to(str)),
+        _server_fields(
+            errors,
+            hints={"password": "Leave empty to keep the stored password."},
+            defaults={
+                "username": state.modify_username,
+                "host": state.modify_host,
+                "port": state.modify_port,
+            },
             spacing="3",
-            width="100%",
         ),
-        key=state.form_key,
+        rx.cond(
+            state.modify_fingerprint != "",
+            _note("Recorded host key: " + state.modify_fingerprint),  # type: ignore[arg-type]
+        ),
+        rx.checkbox(
+            "Trust the server's new host key",
+            name="trust_new_host_key",
+            value="on",
+            id=field_id("trust_new_host_key"),
+        ),
+        _note(
+            "Only after the server's administrator confirmed that the server was reinstalled: a changed key can "
+            "also mean that someone intercepts the connection."
+        ),
+        actions=form_actions(
+            submit_button("Check and update connection", submitting(state.change_connection), variant="soft")
+        ),
         on_submit=state.change_connection,
+        spacing="3",
     )
 
 
 def _modify_sign_in() -> rx.Component:
     state = ConfigurationsState
     return rx.vstack(
-        rx.heading("Account", size="3", as_="h3"),
+        sub_heading("Account"),
         rx.text(
             rx.cond(state.modify_account != "", "Signed in as " + state.modify_account + ". ", ""),
             "Sign in again when "
@@ -938,17 +877,13 @@ def _modify_sign_in() -> rx.Component:
             + " no longer accepts the sign-in (the delivery log says so).",
             size="2",
         ),
-        rx.hstack(
-            rx.button(
+        form_actions(
+            _sign_in_button(
                 "Sign in with " + state.modify_label + " again",
+                row_activity(SIGN_IN, state.modify_id),
+                state.sign_in_again,
                 variant="soft",
-                size="3",
-                loading=is_busy_with(row_activity(SIGN_IN, state.modify_id)),
-                disabled=AuthState.busy,
-                on_click=state.sign_in_again,
-            ),
-            justify="end",
-            width="100%",
+            )
         ),
         spacing="3",
         width="100%",
@@ -970,13 +905,7 @@ def _modify_dialog() -> rx.Component:
                 _modify_settings_form(),
                 rx.separator(size="4"),
                 rx.cond(state.modify_target == SFTP, _modify_sftp_form(), _modify_sign_in()),
-                rx.hstack(
-                    rx.dialog.close(
-                        rx.button("Close", type="button", variant="soft", color_scheme="gray", size="3")
-                    ),
-                    justify="end",
-                    width="100%",
-                ),
+                form_actions(rx.dialog.close(secondary_button("Close"))),
                 spacing="4",
                 width="100%",
             ),

@@ -115,6 +115,7 @@ def _activity_feed() -> rx.Component:
                 ),
             ),
         ),
+        rx.link("View all activity", href=routes.ACTIVITY, size="2"),
         description="Newest first; updates by itself.",
     )
 

@@ -21,14 +21,14 @@ from sqlmodel import Session
 from econnect_app import routes
 from econnect_app.components.forms import app_form, field_error, file_upload, submit_button, submitting
 from econnect_app.components.layout import app_layout, empty_state, loading_or_problem, section_card
-from econnect_app.db import db_session
-from econnect_app.formatting import format_datetime
+from econnect_app.formatting import format_datetime, in_time_zone
 from econnect_app.models import User
-from econnect_app.services import documents, sessions
+from econnect_app.services import documents, environments
 from econnect_app.services.errors import DomainError, NotFound, ValidationFailed
 from econnect_app.settings import get_settings
 from econnect_app.state.auth import ACTION_ID_FIELD, AuthState, Updates
 from econnect_app.state.off_loop import run_off_loop
+from econnect_app.state.uploads import SignedOut, Upload, events, for_session_user, read_upload
 
 logger = logging.getLogger(__name__)
 
@@ -62,23 +62,12 @@ class DocumentItem:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Upload:
-    """The chosen file: its name and bytes (at most the limit + 1 byte; None when none was sent)."""
-
-    filename: str
-    content: bytes | None
-
-
-@dataclasses.dataclass(frozen=True)
 class _Uploaded:
     """What the worker thread reports: the stored file's name and the refreshed list."""
 
     filename: str
     view: documents.DocumentsView
-
-
-class _SignedOut:
-    """The browser session is no longer valid."""
+    time_zone: str  # the environment's, for the list's times (shown on the event loop)
 
 
 def _items(view: documents.DocumentsView) -> list[DocumentItem]:
@@ -98,58 +87,35 @@ def _items(view: documents.DocumentsView) -> list[DocumentItem]:
     ]
 
 
-def _why_not_upload(session_cookie: str, organisation_id: int) -> str | _SignedOut | None:
-    """Before reading the file (in a worker thread): None when the user may upload, else why not."""
-    with db_session() as db:
-        actor = sessions.authenticate(db, token=session_cookie or None)
-        if actor is None:
-            return _SignedOut()
-        try:
-            documents.uploadable_organisation(db, actor=actor, organisation_id=organisation_id)
-        except DomainError as error:
-            return error.message
-        return None
+def _why_not_upload(db: Session, actor: User, organisation_id: int) -> str | None:
+    """Before reading the file: None when the user may upload, else why not."""
+    try:
+        documents.uploadable_organisation(db, actor=actor, organisation_id=organisation_id)
+    except DomainError as error:
+        return error.message
+    return None
 
 
-def _upload_for_session(
-    session_cookie: str, organisation_id: int, kind: object, upload: _Upload, shown: int
-) -> _Uploaded | _SignedOut:
-    """Store the document for the user of a browser session (in a worker thread) and read the list
-    again; DomainError when the service refuses it."""
-    with db_session() as db:
-        actor = sessions.authenticate(db, token=session_cookie or None)
-        if actor is None:
-            return _SignedOut()
-        try:
-            document = documents.upload_document(
-                db,
-                actor=actor,
-                organisation_id=organisation_id,
-                kind=kind,
-                filename=upload.filename,
-                content=upload.content,
-            )
-        except OSError:
-            logger.exception("Storing a document of organisation %s failed", organisation_id)
-            raise DomainError(STORE_FAILED_MESSAGE) from None
-        view = documents.documents_view(db, actor=actor, organisation_id=organisation_id, limit=shown)
-        return _Uploaded(filename=document.filename, view=view)
-
-
-async def _read_upload(chunks: rx.UploadChunkIterator, *, limit: int) -> _Upload:
-    """The chosen file (the first one only), read no further than ``limit`` + 1 bytes: a larger file
-    is refused as soon as it passes the limit, the rest of it is never read."""
-    content: bytearray | None = None
-    filename: str | None = None
-    async for chunk in chunks:
-        filename = chunk.filename if filename is None else filename
-        if chunk.filename != filename:
-            continue
-        content = content if content is not None else bytearray()
-        content.extend(chunk.data)
-        if len(content) > limit:
-            break
-    return _Upload(filename=filename or "", content=bytes(content) if content is not None else None)
+def _store_upload(
+    db: Session, actor: User, *, organisation_id: int, kind: object, upload: Upload, shown: int
+) -> _Uploaded:
+    """Store the document (in a worker thread) and read the list again; DomainError when the
+    service refuses it."""
+    try:
+        document = documents.upload_document(
+            db,
+            actor=actor,
+            organisation_id=organisation_id,
+            kind=kind,
+            filename=upload.filename,
+            content=upload.content,
+        )
+    except OSError:
+        logger.exception("Storing a document of organisation %s failed", organisation_id)
+        raise DomainError(STORE_FAILED_MESSAGE) from None
+    view = documents.documents_view(db, actor=actor, organisation_id=organisation_id, limit=shown)
+    time_zone = environments.time_zone_of(db, environment_id=actor.environment_id)
+    return _Uploaded(filename=document.filename, view=view, time_zone=time_zone)
 
 
 def _refusal_message(code: str) -> str:
@@ -159,11 +125,6 @@ def _refusal_message(code: str) -> str:
     if code == "too-many-files":
         return ONE_FILE_MESSAGE
     return documents.WRONG_TYPE
-
-
-def _events(*events: Any) -> list[Any]:
-    """The events to send, leaving out the Nones."""
-    return [event for event in events if event is not None]
 
 
 class DocumentsState(AuthState):
@@ -272,29 +233,32 @@ class DocumentsState(AuthState):
         shown: int,
     ) -> Any:
         """Check, read and store the upload; the events to send."""
-        refusal = await run_off_loop(lambda: _why_not_upload(session_cookie, organisation_id))
-        if isinstance(refusal, _SignedOut):
+        refusal = await run_off_loop(
+            lambda: for_session_user(session_cookie, lambda db, actor: _why_not_upload(db, actor, organisation_id))
+        )
+        if isinstance(refusal, SignedOut):
             async with self:
                 return self._login_redirect()
         if refusal:
             return rx.toast.error(refusal)
-        upload = await _read_upload(chunks, limit=_max_bytes())
+        upload = await read_upload(chunks, limit=_max_bytes())
+
+        def store(db: Session, actor: User) -> _Uploaded:
+            return _store_upload(db, actor, organisation_id=organisation_id, kind=kind, upload=upload, shown=shown)
+
         try:
-            done = await run_off_loop(
-                lambda: _upload_for_session(session_cookie, organisation_id, kind, upload, shown)
-            )
+            done = await run_off_loop(lambda: for_session_user(session_cookie, store))
         except ValidationFailed as error:
             async with self:
                 self.field_errors = error.errors
-            return _events(
-                rx.clear_selected_files(UPLOAD_ID) if documents.FILE_FIELD in error.errors else None
-            )
+            return events(rx.clear_selected_files(UPLOAD_ID) if documents.FILE_FIELD in error.errors else None)
         except DomainError as error:
             return rx.toast.error(error.message)
         async with self:
-            if isinstance(done, _SignedOut):
+            if isinstance(done, SignedOut):
                 return self._login_redirect()
-            self._show(done.view)
+            with in_time_zone(done.time_zone):
+                self._show(done.view)
         return [rx.clear_selected_files(UPLOAD_ID), rx.toast.success(f"{done.filename} was uploaded.")]
 
 

@@ -1,4 +1,6 @@
-"""/keys: the environment's named key sets and the organisations they reach.
+"""/keys: the environment's named key sets and the organisations they reach (the client
+organisations server-paged, sortable and searchable, with the view in the URL; the environment's
+own organisations after them).
 
 An environment may hold several key sets (for example one per software installation), each shown
 in a region named after it with its App key, `Rotate` and `Revoke key set`; after a rotation the
@@ -25,6 +27,7 @@ from econnect_app import routes
 from econnect_app.components.dialogs import confirm_dialog, copy_field
 from econnect_app.components.forms import app_form, is_busy_with, submit_button, submitting, text_field
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.components.paged_list import LIST_CARDS, card_cell, list_search, pager, sortable_header
 from econnect_app.formatting import format_datetime, plural
 from econnect_app.models import KeySet, User
 from econnect_app.services import keys as keys_service
@@ -32,6 +35,7 @@ from econnect_app.services.errors import PermissionDenied
 from econnect_app.services.permissions import is_admin
 from econnect_app.settings import get_settings
 from econnect_app.state.auth import AuthState, Updates
+from econnect_app.state.list_view import ListView
 
 ROTATE_SECRET = "rotate-secret"
 REVOKE_PREVIOUS_SECRET = "revoke-previous-secret"
@@ -100,13 +104,26 @@ def key_set_card(key_set: KeySet) -> KeySetCard:
     )
 
 
+def key_card(row: keys_service.ClientKeyRow) -> KeyCard:
+    """The page's view of an organisation's connection details."""
+    return KeyCard(
+        id=row.organisation_id,
+        name=row.organisation_name,
+        identifier=row.organisation_identifier,
+        environment_name=row.environment_name,
+        software_name=row.software_name or "",
+        instructions=row.instructions,
+    )
+
+
 def grace_period_text(hours: int) -> str:
     """How long a previous Secret keeps working, in words: "24 hours"."""
     return plural(hours, "hour")
 
 
-class KeysState(AuthState):
-    """The key sets, the one-time Secret display and the organisation cards."""
+class KeysState(ListView, AuthState):
+    """The key sets, the one-time Secret display, one page of the client organisations (the
+    list's view in the URL) and the environment's own organisations."""
 
     loading: bool = True
     denied: bool = False
@@ -127,10 +144,12 @@ class KeysState(AuthState):
         self.grace_period = grace_period_text(hours) if hours else ""
 
     def _refresh(self, db: Session, actor: User) -> None:
-        """Reload the key sets and the cards (the services check the actor's role)."""
+        """Reload the key sets, the current view of the client organisations and the own ones
+        (the services check the actor's role)."""
         try:
             key_sets = keys_service.list_key_sets(db, actor=actor)
-            rows = keys_service.list_client_keys(db, actor=actor)
+            page = keys_service.client_keys_page(db, actor=actor, query=self._list_query())
+            own = keys_service.own_organisation_keys(db, actor=actor)
         except PermissionDenied:
             self.denied = True
             self.key_sets = []
@@ -139,22 +158,9 @@ class KeysState(AuthState):
             return
         self.denied = False
         self._show_key_sets(key_sets, can_create=is_admin(actor))
-        cards = [
-            (
-                row.is_own,
-                KeyCard(
-                    id=row.organisation_id,
-                    name=row.organisation_name,
-                    identifier=row.organisation_identifier,
-                    environment_name=row.environment_name,
-                    software_name=row.software_name or "",
-                    instructions=row.instructions,
-                ),
-            )
-            for row in rows
-        ]
-        self.client_cards = [card for is_own, card in cards if not is_own]
-        self.own_cards = [card for is_own, card in cards if is_own]
+        self.client_cards = [key_card(row) for row in page.rows]
+        self._show_page(page)
+        self.own_cards = [key_card(row) for row in own]
 
     def _live_refresh(self, db: Session, user: User) -> None:
         """A live update: a client that accepts or ends, or a key set another administrator
@@ -165,6 +171,7 @@ class KeysState(AuthState):
     async def load(self) -> Updates:
         """on_load: forget any Secret still on screen, then show the keys and organisations."""
         self.loading = True
+        self._read_list_url()
         yield [NEW_SECRET.push(""), NEW_SECRET_KEY_SET.push(0)]
         try:
             async for update in self._load_live():
@@ -493,21 +500,83 @@ def _organisation_card(card: rx.Var, *, own: bool) -> rx.Component:
     )
 
 
+CLIENT_COLUMNS = (("Organisation", "organisation"), ("Owned by", "owner"), ("Accounting software", "software"))
+
+
+def _client_row(card: rx.Var) -> rx.Component:
+    return rx.table.row(
+        card_cell("Organisation", rx.text(card.name, weight="medium", size="2"), header=True),
+        card_cell("Owned by", rx.text(card.environment_name, size="2")),
+        card_cell(
+            "Accounting software",
+            rx.cond(
+                card.software_name != "",
+                rx.vstack(
+                    rx.text(card.software_name, size="2", weight="medium"),
+                    rx.text(card.instructions, size="1", white_space="pre-line", color_scheme="gray"),
+                    spacing="1",
+                ),
+                rx.text("None chosen", size="2", color_scheme="gray"),
+            ),
+            max_width="360px",
+        ),
+        rx.table.cell(
+            copy_field(
+                "Organisation identifier",
+                "organisation-identifier-" + card.id.to_string(),
+                card.identifier,
+                "organisation identifier for " + card.name,
+                size="2",
+            ),
+            min_width="260px",
+        ),
+        align="start",
+    )
+
+
+def _client_table() -> rx.Component:
+    return rx.vstack(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *(sortable_header(KeysState, label, key) for label, key in CLIENT_COLUMNS),
+                    rx.table.column_header_cell("Organisation identifier"),
+                )
+            ),
+            rx.table.body(rx.foreach(KeysState.client_cards, _client_row)),
+            width="100%",
+            id="client-organisations",
+            class_name=LIST_CARDS,
+        ),
+        pager(KeysState, noun="client organisations", element_id="client-organisations-page-size"),
+        spacing="3",
+        width="100%",
+    )
+
+
 def _client_organisations() -> rx.Component:
     return section_card(
         "Client organisations",
         rx.cond(
-            KeysState.client_cards.length() > 0,
-            rx.vstack(
-                rx.foreach(KeysState.client_cards, lambda card: _organisation_card(card, own=False)),
-                spacing="3",
-                width="100%",
+            (KeysState.total > 0) | (KeysState.search != ""),
+            list_search(
+                KeysState,
+                element_id="client-organisation-search",
+                placeholder="Organisation, owner or identifier",
             ),
-            empty_state(
-                "building-2",
-                "Waiting for your first client",
-                NO_CLIENTS_MESSAGE,
-                rx.link("New authorisation request", href=routes.NEW_AUTHORISATION),
+        ),
+        rx.cond(
+            KeysState.client_cards.length() > 0,
+            _client_table(),
+            rx.cond(
+                KeysState.search != "",
+                empty_state("search", "Nothing here", "No client organisations match your search."),
+                empty_state(
+                    "building-2",
+                    "Waiting for your first client",
+                    NO_CLIENTS_MESSAGE,
+                    rx.link("New authorisation request", href=routes.NEW_AUTHORISATION),
+                ),
             ),
         ),
         description="Organisations of your clients that your keys reach through a partnership.",

@@ -1,7 +1,11 @@
 """/authorisations/new: ask a client for access, one at a time or from a CSV file.
 
-The CSV import is a background event: it runs in a worker thread while the page shows its progress
-(and stays usable), changing the page's state only inside short ``async with self`` blocks.
+The CSV file goes in two steps. Choosing a file uploads it and shows a preview: how many rows are
+ready to send and each other row with its problem; nothing is sent yet, and the file's bytes wait in
+a backend-only var. ``Send N requests`` then sends the valid rows (the server checks every row again,
+whatever the preview said) as a background event: it runs in a worker thread while the page shows its
+progress (and stays usable), changing the page's state only inside short ``async with self`` blocks.
+``Cancel`` forgets the file. ``Download CSV template`` gives the columns the import reads.
 """
 
 from __future__ import annotations
@@ -23,14 +27,14 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import app_layout, section_card
-from econnect_app.db import db_session
 from econnect_app.formatting import format_date
 from econnect_app.models import User
-from econnect_app.services import authorisations, sessions, software_packages
+from econnect_app.services import authorisations, software_packages
 from econnect_app.services.authorisations import import_csv as csv_file
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.state.auth import AuthState, Updates
 from econnect_app.state.off_loop import ProgressCallback, ThreadWithProgress, run_off_loop
+from econnect_app.state.uploads import SignedOut, Upload, events, for_session_user, read_upload
 
 CSV_UPLOAD_ID = "authorisations-csv"
 CSV_MAX_BYTES = 512 * 1024
@@ -50,77 +54,52 @@ ENCODING_NOTES = {
 
 @dataclasses.dataclass
 class CsvRowOutcome:
-    """One CSV row in the import's report: its line(s), its client and what happened to it."""
+    """One CSV row in the preview or the import's report: its line(s), its client and its outcome."""
 
     lines: str
     client: str
     message: str
 
 
-@dataclasses.dataclass(frozen=True)
-class _Upload:
-    """The uploaded file: its name and bytes (``content`` is None when it was too large)."""
-
-    filename: str
-    content: bytes | None
+def _why_not_import(db: Session, actor: User) -> str | None:
+    """Before reading the upload: None when the user may import, else why not."""
+    return authorisations.why_cannot_send(db, actor=actor)
 
 
-class _SignedOut:
-    """The browser session is no longer valid (the import goes to the log-in page)."""
+def _preview_upload(db: Session, actor: User, upload: Upload) -> tuple[authorisations.ImportPreview, str]:
+    """What sending the file would do, and the encoding it was read with; writes nothing."""
+    decoded = csv_file.decode_csv_file(upload.content or b"", filename=upload.filename)
+    return authorisations.preview_import(db, actor=actor, csv_text=decoded.text), decoded.encoding
 
 
-def _why_not_import(session_cookie: str) -> str | _SignedOut | None:
-    """Before reading the upload (in a worker thread): None when the user may import, else why not."""
-    with db_session() as db:
-        actor = sessions.authenticate(db, token=session_cookie or None)
-        if actor is None:
-            return _SignedOut()
-        return authorisations.why_cannot_send(db, actor=actor)
+def _import_upload(
+    db: Session, actor: User, upload: Upload, on_progress: ProgressCallback
+) -> tuple[authorisations.BulkImportResult, str]:
+    """The import of the file (every row checked again), and the encoding it was read with."""
+    decoded = csv_file.decode_csv_file(upload.content or b"", filename=upload.filename)
+    result = authorisations.import_requests_csv(db, actor=actor, csv_text=decoded.text, on_progress=on_progress)
+    return result, decoded.encoding
 
 
-def _import_for_session(
-    session_cookie: str, upload: _Upload, on_progress: ProgressCallback
-) -> tuple[authorisations.BulkImportResult, str] | None:
-    """The import and the encoding the file was read with, for the user of a browser session (in a
-    worker thread); None when that session is no longer valid."""
-    with db_session() as db:
-        actor = sessions.authenticate(db, token=session_cookie or None)
-        if actor is None:
-            return None
-        decoded = csv_file.decode_csv_file(upload.content or b"", filename=upload.filename)
-        result = authorisations.import_requests_csv(
-            db, actor=actor, csv_text=decoded.text, on_progress=on_progress
-        )
-        return result, decoded.encoding
+def _outcomes(errors: list[authorisations.RowError]) -> list[CsvRowOutcome]:
+    return [CsvRowOutcome(lines=error.lines, client=error.client or "—", message=error.message) for error in errors]
 
 
-async def _read_upload(chunks: rx.UploadChunkIterator, *, limit: int) -> _Upload:
-    """The uploaded file (the first file only), read no further than ``limit`` bytes: a larger file
-    is refused as soon as it passes the limit, the rest of it is never read."""
-    content = bytearray()
-    filename: str | None = None
-    async for chunk in chunks:
-        filename = chunk.filename if filename is None else filename
-        if chunk.filename != filename:
-            continue
-        content.extend(chunk.data)
-        if len(content) > limit:
-            return _Upload(filename=filename, content=None)
-    return _Upload(filename=filename or "", content=bytes(content))
-
-
-def _events(*events: Any) -> list[Any]:
-    """The events to send, leaving out the Nones (Reflex refuses a list holding one)."""
-    return [event for event in events if event is not None]
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
 
 
 class NewAuthorisationState(AuthState):
-    """The request form and the bulk import."""
+    """The request form and the bulk import (preview, then send)."""
 
     package_names: list[str] = []
     cannot_send_reason: str = ""
     loaded: bool = False
     form_key: int = 0
+    checking: bool = False
+    preview_ready: int = -1  # the rows ready to send in the preview shown; -1: no preview
+    preview_errors: list[CsvRowOutcome] = []
+    preview_filename: str = ""
     import_created: int = -1
     import_saved: list[CsvRowOutcome] = []
     import_errors: list[CsvRowOutcome] = []
@@ -130,6 +109,9 @@ class NewAuthorisationState(AuthState):
     import_total: int = 0
 
     _package_ids: dict[str, int] = {}
+    # The previewed file, kept on the server until it is sent or cancelled (never sent to the browser).
+    _csv_filename: str = ""
+    _csv_content: bytes = b""
 
     @rx.var
     def import_progress_text(self) -> str:
@@ -153,6 +135,22 @@ class NewAuthorisationState(AuthState):
         """The running import's progress, 0 to 100."""
         return self.import_done * 100 // self.import_total if self.import_total > 0 else 0
 
+    @rx.var
+    def preview_summary(self) -> str:
+        """What sending the previewed file would do; that nothing has been sent yet."""
+        if self.preview_ready > 0:
+            ready = _plural(self.preview_ready, "row is", "rows are") + " ready to send."
+        else:
+            ready = "No row is ready to send."
+        if self.preview_errors:
+            ready += " " + _plural(len(self.preview_errors), "row has", "rows have") + " errors (listed below)."
+        return f"{self.preview_filename}: {ready} Nothing has been sent yet. {self.import_encoding_note}".strip()
+
+    @rx.var
+    def send_label(self) -> str:
+        """The send button: "Send 2 requests"."""
+        return "Send " + _plural(self.preview_ready, "request", "requests")
+
     @rx.event
     def load(self) -> Updates:
         """Read the software catalogue and whether this user may send requests."""
@@ -162,8 +160,9 @@ class NewAuthorisationState(AuthState):
             self.package_names = [package.name for package in packages]
             self._package_ids = {package.name: package.id or 0 for package in packages}
             self.cannot_send_reason = authorisations.why_cannot_send(db, actor=actor) or ""
-            if not self.importing:
+            if not self.importing and not self.checking:
                 self._forget_import()
+                self._forget_preview()
             self.loaded = True
 
         return self._load(action)
@@ -191,44 +190,100 @@ class NewAuthorisationState(AuthState):
 
         return self._act(action, form=form)
 
+    # --- step 1: the chosen file's preview ------------------------------------------------------
+
     @rx.event(background=True)
-    async def import_csv(self, chunks: rx.UploadChunkIterator) -> Updates:
-        """Create one request per valid row of the uploaded CSV file, showing the progress; report
-        exactly which rows were sent and why each other row was not.
+    async def preview_csv(self, chunks: rx.UploadChunkIterator) -> Updates:
+        """Read the uploaded CSV file and show what sending it would do; send nothing yet.
 
         The session and the right to send requests are checked before the upload is read; a file
         larger than ``CSV_MAX_BYTES`` is refused as soon as it passes the limit.
         """
         async with self:
-            if self.importing:
-                yield _events(rx.toast.error(IMPORT_RUNNING_MESSAGE), _clear_file())
+            if self.importing or self.checking:
+                yield events(rx.toast.error(IMPORT_RUNNING_MESSAGE), _clear_file())
                 return
-            self.importing = True
-            self.import_done = self.import_total = 0
+            self.checking = True
             self._forget_import()
+            self._forget_preview()
             self.field_errors = {}
             session_cookie = self.session_cookie
         outcome: Any = None
         try:
-            outcome = await self._import(session_cookie, chunks)
+            outcome = await self._preview(session_cookie, chunks)
         finally:
             async with self:
-                self.importing = False  # already so, unless the import failed unexpectedly
-        yield _events(outcome, _clear_file())
+                self.checking = False
+        yield events(outcome, _clear_file())
 
-    async def _import(self, session_cookie: str, chunks: rx.UploadChunkIterator) -> Any:
-        """Check, read and import the upload; the message to send."""
-        refusal = await run_off_loop(lambda: _why_not_import(session_cookie))
-        if isinstance(refusal, _SignedOut):
+    async def _preview(self, session_cookie: str, chunks: rx.UploadChunkIterator) -> Any:
+        """Check, read and preview the upload; the message to send."""
+        refusal = await run_off_loop(lambda: for_session_user(session_cookie, _why_not_import))
+        if isinstance(refusal, SignedOut):
             async with self:
                 return self._login_redirect()
         if refusal:
             return rx.toast.error(refusal)
-        upload = await _read_upload(chunks, limit=CSV_MAX_BYTES)
-        if upload.content is None:
+        upload = await read_upload(chunks, limit=CSV_MAX_BYTES)
+        if upload.too_large:
             return rx.toast.error(FILE_TOO_LARGE_MESSAGE)
+        try:
+            previewed = await run_off_loop(
+                lambda: for_session_user(session_cookie, lambda db, actor: _preview_upload(db, actor, upload))
+            )
+        except DomainError as error:
+            async with self:
+                return self._show_refusal(error)
+        async with self:
+            if isinstance(previewed, SignedOut):
+                return self._login_redirect()
+            preview, encoding = previewed
+            self._csv_filename, self._csv_content = upload.filename, upload.content or b""
+            self.preview_filename = upload.filename
+            self.preview_ready = len(preview.ready)
+            self.preview_errors = _outcomes(preview.errors)
+            self.import_encoding_note = ENCODING_NOTES.get(encoding, "")
+        return None
+
+    @rx.event
+    def cancel_csv(self) -> Any:
+        """Forget the previewed file; nothing is sent."""
+        self._forget_preview()
+        self.import_encoding_note = ""
+        return _clear_file()
+
+    # --- step 2: send the previewed file ----------------------------------------------------------
+
+    @rx.event(background=True)
+    async def send_csv(self) -> Updates:
+        """Create one request per valid row of the previewed file, showing the progress; report
+        exactly which rows were sent and why each other row was not. Every row is checked again."""
+        async with self:
+            if not self._csv_filename:  # sent or cancelled already (a second click): nothing to do
+                return
+            if self.importing or self.checking:
+                yield rx.toast.error(IMPORT_RUNNING_MESSAGE)
+                return
+            upload = Upload(filename=self._csv_filename, content=self._csv_content)
+            self._forget_preview()
+            self.importing = True
+            self.import_done = self.import_total = 0
+            self.field_errors = {}
+            session_cookie = self.session_cookie
+        outcome: Any = None
+        try:
+            outcome = await self._send(session_cookie, upload)
+        finally:
+            async with self:
+                self.importing = False  # already so, unless the import failed unexpectedly
+        yield outcome
+
+    async def _send(self, session_cookie: str, upload: Upload) -> Any:
+        """Import the file, showing the progress; the message to send."""
         work = ThreadWithProgress(
-            lambda on_progress: _import_for_session(session_cookie, upload, on_progress)
+            lambda on_progress: for_session_user(
+                session_cookie, lambda db, actor: _import_upload(db, actor, upload, on_progress)
+            )
         )
         async for done, total in work.progress():
             async with self:
@@ -238,12 +293,19 @@ class NewAuthorisationState(AuthState):
         except DomainError as error:
             async with self:
                 self.importing = False
+                self.import_encoding_note = ""
                 return self._show_refusal(error)
         async with self:
             self.importing = False  # in the same update as the result: never both on the page
-            if imported is None:
+            if isinstance(imported, SignedOut):
                 return self._login_redirect()
             return self._show_import_result(*imported)
+
+    def _forget_preview(self) -> None:
+        self.preview_ready = -1
+        self.preview_errors = []
+        self.preview_filename = ""
+        self._csv_filename, self._csv_content = "", b""
 
     def _forget_import(self) -> None:
         self.import_created = -1
@@ -265,10 +327,7 @@ class NewAuthorisationState(AuthState):
         self.import_saved = [
             CsvRowOutcome(lines=str(row.line), client=row.client, message="Sent") for row in result.saved
         ]
-        self.import_errors = [
-            CsvRowOutcome(lines=error.lines, client=error.client or "—", message=error.message)
-            for error in result.errors
-        ]
+        self.import_errors = _outcomes(result.errors)
         if result.errors:
             return rx.toast.warning(
                 f"{len(result.saved)} requests sent; {len(result.errors)} rows were not sent and need attention."
@@ -385,17 +444,67 @@ def _rows_table(rows: rx.Var, *, element_id: str, caption: str, outcome_header: 
     )
 
 
+def _template_download() -> rx.Component:
+    """The CSV file to fill in, with the columns the import reads and one example row."""
+    return rx.button(
+        rx.icon("download", size=16),
+        "Download CSV template",
+        type="button",
+        variant="soft",
+        on_click=rx.download(
+            data=authorisations.csv_template(), filename=authorisations.TEMPLATE_FILENAME, mime_type="text/csv"
+        ),
+    )
+
+
+def _preview() -> rx.Component:
+    """The chosen file before anything is sent: how many rows are ready, the rows with errors, and
+    ``Send N requests`` / ``Cancel``."""
+    state = NewAuthorisationState
+    return rx.vstack(
+        rx.callout(
+            state.preview_summary,
+            icon="info",
+            color_scheme=rx.cond(state.preview_errors.length() > 0, "amber", "blue"),
+            role="status",
+            width="100%",
+        ),
+        rx.cond(
+            state.preview_errors.length() > 0,
+            _rows_table(
+                state.preview_errors,
+                element_id="preview-errors",
+                caption="Rows with errors (these will not be sent)",
+                outcome_header="Problem",
+            ),
+        ),
+        rx.hstack(
+            rx.cond(
+                state.preview_ready > 0,
+                rx.button(state.send_label, type="button", on_click=state.send_csv, disabled=state.importing),
+            ),
+            rx.button("Cancel", type="button", variant="soft", color_scheme="gray", on_click=state.cancel_csv),
+            spacing="3",
+        ),
+        id="import-preview",
+        spacing="3",
+        width="100%",
+    )
+
+
 def _bulk_import() -> rx.Component:
     state = NewAuthorisationState
     return rx.vstack(
         rx.text(
             "A CSV file (.csv or .txt, at most 512 KB and 500 rows) with a header row naming the columns "
             "client name, email, software package and organisation (in English or Dutch: naam, e-mail, "
-            "softwarepakket, organisatie). Each valid row is sent on its own, whatever the other rows "
-            "hold; afterwards you see exactly which rows were sent and which were not, and why.",
+            "softwarepakket, organisatie). After choosing the file you see which rows are ready to send "
+            "and which have errors; nothing is sent until you click Send. Each valid row is sent on its "
+            "own, whatever the other rows hold; afterwards you see exactly which rows were sent.",
             size="2",
             color_scheme="gray",
         ),
+        _template_download(),
         file_upload(
             "CSV file",
             rx.vstack(
@@ -409,9 +518,9 @@ def _bulk_import() -> rx.Component:
             max_files=1,
             max_size=CSV_MAX_BYTES,
             multiple=False,
-            on_drop=state.import_csv(rx.upload_files_chunk(upload_id=CSV_UPLOAD_ID)),
+            on_drop=state.preview_csv(rx.upload_files_chunk(upload_id=CSV_UPLOAD_ID)),
             on_drop_rejected=lambda _files: rx.toast.error(FILE_REFUSED_MESSAGE),
-            disabled=state.importing,
+            disabled=state.importing | state.checking,
             border=f"1px dashed {rx.color('accent', 7)}",
             border_radius="var(--radius-3)",
             padding="24px",
@@ -420,6 +529,11 @@ def _bulk_import() -> rx.Component:
             aria_label="Upload CSV file",
         ),
         field_error(state.field_errors, FILE_FIELD),
+        rx.cond(
+            state.checking,
+            rx.hstack(rx.spinner(size="2"), rx.text("Checking the file…", size="2"), align="center", spacing="2"),
+        ),
+        rx.cond(state.preview_ready >= 0, _preview()),
         rx.cond(state.importing, _import_progress()),
         rx.cond(
             state.import_created >= 0,

@@ -18,9 +18,10 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.components.dialogs import confirm_dialog, visually_hidden
-from econnect_app.components.forms import field_error, field_id, is_busy_with
+from econnect_app.components.dialogs import confirm_button, visually_hidden
+from econnect_app.components.forms import field_error, field_id, is_busy_with, switch_row
 from econnect_app.components.layout import empty_state
+from econnect_app.components.sections import data_table, intro_text, live_section, sub_heading
 from econnect_app.formatting import format_datetime, plural
 from econnect_app.models import DeliveryStatus, DocumentKind, User
 from econnect_app.services import exports
@@ -319,19 +320,14 @@ def _kind_number(kind: str | rx.Var) -> Any:
 
 def _share_switch() -> rx.Component:
     state = AccountingConnectionState
-    return rx.hstack(
-        rx.switch(
-            id=SHARE_SWITCH_ID,
-            checked=state.share_documents,
-            on_change=state.set_share,
-            disabled=AuthState.busy | ~state.can_change | ~rx.State.is_hydrated,
-        ),
-        rx.el.label(
-            rx.text("Share documents with accountant", size="2", weight="medium"), html_for=SHARE_SWITCH_ID
-        ),
-        rx.cond(is_busy_with(SHARE), rx.spinner(size="1")),
-        spacing="3",
-        align="center",
+    return switch_row(
+        "Share documents with accountant",
+        SHARE_SWITCH_ID,
+        busy=is_busy_with(SHARE),
+        weight="medium",
+        checked=state.share_documents,
+        on_change=state.set_share,
+        disabled=AuthState.busy | ~state.can_change | ~rx.State.is_hydrated,
     )
 
 
@@ -417,13 +413,9 @@ def _export_line_view(line: rx.Var[ExportLine]) -> rx.Component:
                 state.can_change,
                 rx.cond(
                     line.active,
-                    confirm_dialog(
-                        rx.button(
-                            line.deactivate_label,
-                            variant="soft",
-                            color_scheme="red",
-                            loading=is_busy_with(row_activity(DEACTIVATE, number)),
-                        ),
+                    confirm_button(
+                        line.deactivate_label,
+                        busy=is_busy_with(row_activity(DEACTIVATE, number)),
                         title=line.deactivate_label + "?",
                         description=(
                             "New "
@@ -520,30 +512,15 @@ def _delivery_row(row: rx.Var[DeliveryLine]) -> rx.Component:
 def _delivery_log() -> rx.Component:
     state = AccountingConnectionState
     return rx.vstack(
-        rx.heading("Delivery log", size="3", as_="h3"),
+        sub_heading("Delivery log"),
         rx.cond(
             state.deliveries.length() > 0,
             rx.vstack(
-                rx.box(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(
-                                rx.table.column_header_cell("Document"),
-                                rx.table.column_header_cell("Kind"),
-                                rx.table.column_header_cell("Uploaded"),
-                                rx.table.column_header_cell("Configuration"),
-                                rx.table.column_header_cell("Status"),
-                                rx.table.column_header_cell("Details"),
-                                rx.table.column_header_cell(""),
-                            )
-                        ),
-                        rx.table.body(rx.foreach(state.deliveries, _delivery_row)),
-                        variant="surface",
-                        width="100%",
-                    ),
-                    overflow_x="auto",
-                    width="100%",
-                    id="delivery-log",
+                data_table(
+                    ["Document", "Kind", "Uploaded", "Configuration", "Status", "Details", ""],
+                    state.deliveries,
+                    _delivery_row,
+                    element_id="delivery-log",
                 ),
                 rx.cond(
                     state.delivery_count > state.deliveries.length(),
@@ -578,13 +555,11 @@ def _delivery_log() -> rx.Component:
 def _accountant_view() -> rx.Component:
     state = AccountingConnectionState
     return rx.vstack(
-        rx.text(
+        intro_text(
             "Receive the documents of ",
             state.organisation_name,
             " in your accounting package: share them, choose a configuration and activate the online "
             "connections.",
-            size="2",
-            color_scheme="gray",
         ),
         rx.cond(
             ~state.can_change,
@@ -616,11 +591,7 @@ def _shared_line(line: rx.Var[SharedLine]) -> rx.Component:
 def _own_view() -> rx.Component:
     state = AccountingConnectionState
     return rx.vstack(
-        rx.text(
-            "The accountants who manage this organisation set up where its documents are delivered.",
-            size="2",
-            color_scheme="gray",
-        ),
+        intro_text("The accountants who manage this organisation set up where its documents are delivered."),
         rx.cond(
             state.shared_with.length() > 0,
             rx.vstack(
@@ -638,23 +609,11 @@ def _own_view() -> rx.Component:
 def accounting_connection_section() -> rx.Component:
     """The section, shown under the organisation's details."""
     state = AccountingConnectionState
-    return rx.cond(
-        state.loaded & state.visible,
-        rx.card(
-            rx.vstack(
-                rx.heading("Accounting package connection", size="4", as_="h2", id=SECTION_ID + "-heading"),
-                rx.cond(state.is_accountant, _accountant_view(), _own_view()),
-                spacing="4",
-                width="100%",
-            ),
-            width="100%",
-            size="3",
-            role="region",
-            aria_labelledby=SECTION_ID + "-heading",
-            id=SECTION_ID,
-        ),
-        rx.cond(
-            ~state.loaded,
-            rx.center(rx.spinner(), padding="16px", aria_label="Loading the accounting package connection"),
-        ),
+    return live_section(
+        "Accounting package connection",
+        rx.cond(state.is_accountant, _accountant_view(), _own_view()),
+        section_id=SECTION_ID,
+        loaded=state.loaded,
+        visible=state.visible,
+        loading_label="Loading the accounting package connection",
     )

@@ -1,10 +1,11 @@
 """The `Client Connect` section of /organisations/[organisation_id] (seed 003): the link, available
 apps, "Ask owner to connect" and the connected apps.
 
-Opening the section as a manager (an Advanced user or Administrator of an environment that manages
-the organisation) makes the link when there is none yet (``client_connect.ensure_link``, a use case
-with its activity row); every other read only reads. The section follows its environment's changes
-live: a connection made by the owner shows on an open page without a reload.
+Opening the section only reads. A manager (an Advanced user or Administrator of an environment that
+manages the organisation) without a link yet sees "No Client Connect link yet" and `Create link`
+(``client_connect.ensure_link``, a use case with its activity row); "Ask owner to connect" makes the
+link too. The section follows its environment's changes live: a connection made by the owner shows
+on an open page without a reload.
 """
 
 from __future__ import annotations
@@ -16,16 +17,26 @@ import reflex as rx
 from sqlmodel import Session
 
 from econnect_app import routes
-from econnect_app.components.dialogs import confirm_dialog, copy_field, visually_hidden
-from econnect_app.components.forms import app_form, field_error, is_busy_with, submitting, text_field
+from econnect_app.components.dialogs import confirm_button, copy_field, visually_hidden
+from econnect_app.components.forms import (
+    app_form,
+    field_error,
+    form_actions,
+    is_busy_with,
+    secondary_button,
+    submit_button,
+    submitting,
+    text_field,
+)
 from econnect_app.components.layout import empty_state
+from econnect_app.components.sections import data_table, intro_text, live_section, sub_heading, two_lines
 from econnect_app.formatting import format_datetime
 from econnect_app.models import User
 from econnect_app.services import client_connect
 from econnect_app.services.errors import NotFound
 from econnect_app.state.auth import AuthState, Updates, row_activity
-from econnect_app.state.live_tabs import watch
 
+CREATE_LINK = "create-client-connect-link"
 REGENERATE = "regenerate-client-connect-link"
 DISCONNECT = "disconnect-app"
 SECTION_ID = "client-connect"
@@ -128,36 +139,40 @@ class ClientConnectState(AuthState):
 
     @rx.event
     def load(self) -> Updates:
-        """Read the section for the organisation in the address (making its link on a manager's
-        first visit) and follow changes live."""
+        """Read the section for the organisation in the address (nothing is written) and follow
+        changes live."""
         self.organisation_id = routes.organisation_id_in(self.router.url.path)
         self.loaded = False
         self.ask_package_id = 0
+        return self._load_live()
 
-        def action(db: Session, actor: User) -> None:
-            try:
-                view = client_connect.client_connect_view(
-                    db, actor=actor, organisation_id=self.organisation_id
-                )
-            except NotFound:
-                view = None
-            if view is not None and view.can_manage and not view.link_url and not view.link_problem:
-                client_connect.ensure_link(db, actor=actor, organisation_id=self.organisation_id)
+    def _change_link(self, change: Any, *, done: str, busy_with: str, action_id: str | None) -> Updates:
+        """Run ``change`` (a ``client_connect`` use case on this organisation's link), show the
+        section again and say ``done``."""
+
+        def action(db: Session, actor: User) -> Any:
+            change(db, actor=actor, organisation_id=self.organisation_id)
             self._live_refresh(db, actor)
-            watch(self, environment_id=actor.environment_id)
+            return rx.toast.success(done)
 
-        return self._load(action)
+        return self._act(action, busy_with=busy_with, action_id=action_id)
+
+    @rx.event
+    def create_link(self, action_id: str | None = None) -> Updates:
+        """Create link: the organisation's link for this environment (the one a colleague or
+        another tab made meanwhile, if any)."""
+        done = "The Client Connect link is ready. Share it with the owner."
+        return self._change_link(
+            client_connect.ensure_link, done=done, busy_with=CREATE_LINK, action_id=action_id
+        )
 
     @rx.event
     def regenerate(self, action_id: str | None = None) -> Updates:
         """Replace the link (confirmed first): the old one stops working at once."""
-
-        def action(db: Session, actor: User) -> Any:
-            client_connect.regenerate_link(db, actor=actor, organisation_id=self.organisation_id)
-            self._live_refresh(db, actor)
-            return rx.toast.success("A new Client Connect link was made. The previous link no longer works.")
-
-        return self._act(action, busy_with=REGENERATE, action_id=action_id)
+        done = "A new Client Connect link was made. The previous link no longer works."
+        return self._change_link(
+            client_connect.regenerate_link, done=done, busy_with=REGENERATE, action_id=action_id
+        )
 
     @rx.event
     def open_ask(self, package_id: int) -> None:
@@ -217,6 +232,47 @@ class ClientConnectState(AuthState):
 # --- the link -------------------------------------------------------------------------------------
 
 
+def _no_link_yet() -> rx.Component:
+    """Before anyone made the link: what it is for, and Create link."""
+    return empty_state(
+        "link",
+        "No Client Connect link yet",
+        "Create it to share it with the owner; asking the owner to connect by email creates it too.",
+        rx.button(
+            rx.icon("link", size=16),
+            "Create link",
+            loading=is_busy_with(CREATE_LINK),
+            disabled=AuthState.busy,
+            on_click=ClientConnectState.create_link(AuthState.action_id),
+        ),
+    )
+
+
+def _regenerate() -> rx.Component:
+    state = ClientConnectState
+    return rx.hstack(
+        confirm_button(
+            "Regenerate",
+            icon="refresh-cw",
+            busy=is_busy_with(REGENERATE),
+            title="Regenerate the Client Connect link?",
+            description=(
+                "The current link stops working at once: whoever opens it is told that it no longer works. "
+                "Connections made through it stay. Share the new link with the owner again."
+            ),
+            on_confirm=state.regenerate(AuthState.action_id),
+            color_scheme="amber",
+            button_color_scheme="gray",
+        ),
+        rx.cond(
+            state.link_since != "",
+            rx.text("Made " + state.link_since, size="1", color_scheme="gray"),
+        ),
+        spacing="3",
+        align="center",
+    )
+
+
 def _link() -> rx.Component:
     state = ClientConnectState
     return rx.vstack(
@@ -229,36 +285,8 @@ def _link() -> rx.Component:
         rx.cond(
             state.link_url != "",
             copy_field("Client Connect link", "client-connect-link", state.link_url, "link"),
-            rx.cond(
-                state.link_problem == "",
-                rx.hstack(rx.spinner(size="1"), rx.text("Making the link…", size="2"), align="center"),
-            ),
         ),
-        rx.hstack(
-            confirm_dialog(
-                rx.button(
-                    rx.icon("refresh-cw", size=16),
-                    "Regenerate",
-                    variant="soft",
-                    color_scheme="gray",
-                    loading=is_busy_with(REGENERATE),
-                ),
-                title="Regenerate the Client Connect link?",
-                description=(
-                    "The current link stops working at once: whoever opens it is told that it no longer works. "
-                    "Connections made through it stay. Share the new link with the owner again."
-                ),
-                confirm_label="Regenerate",
-                on_confirm=state.regenerate(AuthState.action_id),
-                color_scheme="amber",
-            ),
-            rx.cond(
-                state.link_since != "",
-                rx.text("Made " + state.link_since, size="1", color_scheme="gray"),
-            ),
-            spacing="3",
-            align="center",
-        ),
+        rx.cond((state.link_url != "") | (state.link_problem != ""), _regenerate(), _no_link_yet()),
         spacing="3",
         width="100%",
     )
@@ -293,12 +321,10 @@ def _app_card(app: rx.Var[AppCard]) -> rx.Component:
 
 def _available_apps() -> rx.Component:
     return rx.vstack(
-        rx.heading("Available apps", size="3", as_="h3", id="available-apps-heading"),
-        rx.text(
+        sub_heading("Available apps", id="available-apps-heading"),
+        intro_text(
             "The software the owner can connect through the link. Ask the owner by email, or copy the link "
-            "and share it yourself.",
-            size="2",
-            color_scheme="gray",
+            "and share it yourself."
         ),
         rx.cond(
             ClientConnectState.apps.length() > 0,
@@ -334,14 +360,9 @@ def _ask_dialog() -> rx.Component:
                 rx.vstack(
                     text_field("Owner email", "owner_email", errors, type="email", autocomplete="off"),
                     field_error(errors, "package"),
-                    rx.hstack(
-                        rx.dialog.close(
-                            rx.button("Cancel", type="button", variant="soft", color_scheme="gray")
-                        ),
-                        rx.button("Send", type="submit", loading=submitting(state.send_ask)),
-                        justify="end",
-                        spacing="3",
-                        width="100%",
+                    form_actions(
+                        rx.dialog.close(secondary_button("Cancel")),
+                        submit_button("Send", submitting(state.send_ask)),
                     ),
                     spacing="3",
                     width="100%",
@@ -349,14 +370,19 @@ def _ask_dialog() -> rx.Component:
                 key=state.ask_form_key,
                 on_submit=state.send_ask,
             ),
-            rx.separator(margin_y="16px"),
-            rx.text("Or share the link yourself:", size="2"),
-            copy_field(
-                "Link for the owner",
-                "client-connect-app-link",
-                state.ask_link,
-                "link for the owner",
-                size="2",
+            rx.cond(  # before the link exists, Send creates it
+                state.link_url != "",
+                rx.fragment(
+                    rx.separator(margin_y="16px"),
+                    rx.text("Or share the link yourself:", size="2"),
+                    copy_field(
+                        "Link for the owner",
+                        "client-connect-app-link",
+                        state.ask_link,
+                        "link for the owner",
+                        size="2",
+                    ),
+                ),
             ),
             max_width="520px",
         ),
@@ -370,25 +396,13 @@ def _ask_dialog() -> rx.Component:
 
 def _connection_row(row: rx.Var[ConnectionLine]) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(
-            rx.vstack(
-                rx.text(row.package_name, weight="medium"),
-                rx.text(row.detail, size="1", color_scheme="gray"),
-                spacing="0",
-            )
-        ),
+        rx.table.row_header_cell(two_lines(row.package_name, row.detail, weight="medium")),
         rx.table.cell(
             rx.badge(
                 row.status, color_scheme=rx.cond(row.status == "Connected", "green", "gray"), variant="soft"
             )
         ),
-        rx.table.cell(
-            rx.vstack(
-                rx.text(row.connected_by_name, size="2"),
-                rx.text(row.connected_by_email, size="1", color_scheme="gray"),
-                spacing="0",
-            )
-        ),
+        rx.table.cell(two_lines(row.connected_by_name, row.connected_by_email, size="2")),
         rx.table.cell(
             rx.vstack(
                 rx.text(row.connected_at, size="2"),
@@ -400,21 +414,16 @@ def _connection_row(row: rx.Var[ConnectionLine]) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 row.can_disconnect,
-                confirm_dialog(
-                    rx.button(
-                        "Disconnect",
-                        size="1",
-                        variant="soft",
-                        color_scheme="red",
-                        aria_label="Disconnect " + row.package_name,
-                        loading=is_busy_with(row_activity(DISCONNECT, row.connection_id)),
-                    ),
+                confirm_button(
+                    "Disconnect",
+                    size="1",
+                    aria_label="Disconnect " + row.package_name,
+                    busy=is_busy_with(row_activity(DISCONNECT, row.connection_id)),
                     title="Disconnect " + row.package_name + "?",
                     description=row.package_name
                     + " stops being connected to "
                     + ClientConnectState.organisation_name
                     + ". The connection is kept in the history; the owner can connect it again through the link.",
-                    confirm_label="Disconnect",
                     on_confirm=ClientConnectState.disconnect(row.connection_id, AuthState.action_id),
                 ),
             )
@@ -425,28 +434,14 @@ def _connection_row(row: rx.Var[ConnectionLine]) -> rx.Component:
 
 def _connections() -> rx.Component:
     return rx.vstack(
-        rx.heading("Connections", size="3", as_="h3"),
+        sub_heading("Connections"),
         rx.cond(
             ClientConnectState.connections.length() > 0,
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            rx.table.column_header_cell("Software package"),
-                            rx.table.column_header_cell("Status"),
-                            rx.table.column_header_cell("Connected by"),
-                            rx.table.column_header_cell("When"),
-                            rx.table.column_header_cell("Link of"),
-                            rx.table.column_header_cell(""),
-                        )
-                    ),
-                    rx.table.body(rx.foreach(ClientConnectState.connections, _connection_row)),
-                    variant="surface",
-                    width="100%",
-                ),
-                overflow_x="auto",
-                width="100%",
-                id="client-connect-connections",
+            data_table(
+                ["Software package", "Status", "Connected by", "When", "Link of", ""],
+                ClientConnectState.connections,
+                _connection_row,
+                element_id="client-connect-connections",
             ),
             empty_state(
                 "plug",
@@ -462,38 +457,22 @@ def _connections() -> rx.Component:
 def client_connect_section() -> rx.Component:
     """The section, shown under the organisation's details."""
     state = ClientConnectState
-    return rx.cond(
-        state.loaded & state.visible,
-        rx.card(
-            rx.vstack(
-                rx.heading("Client Connect", size="4", as_="h2", id=SECTION_ID + "-heading"),
-                rx.text(
-                    "Share this link with the owner of "
-                    + state.organisation_name
-                    + ": they connect their software without an eConnect account, and you see the connection here.",
-                    size="2",
-                    color_scheme="gray",
-                ),
-                rx.cond(
-                    state.can_manage,
-                    rx.vstack(
-                        _link(), rx.separator(), _available_apps(), _ask_dialog(), spacing="4", width="100%"
-                    ),
-                    rx.callout(state.not_manager_reason, icon="info", color_scheme="gray", size="1"),
-                ),
-                rx.separator(),
-                _connections(),
-                spacing="4",
-                width="100%",
-            ),
-            width="100%",
-            size="3",
-            role="region",
-            aria_labelledby=SECTION_ID + "-heading",
-            id=SECTION_ID,
+    return live_section(
+        "Client Connect",
+        intro_text(
+            "Share this link with the owner of ",
+            state.organisation_name,
+            ": they connect their software without an eConnect account, and you see the connection here.",
         ),
         rx.cond(
-            ~state.loaded,
-            rx.center(rx.spinner(), padding="16px", aria_label="Loading Client Connect"),
+            state.can_manage,
+            rx.vstack(_link(), rx.separator(), _available_apps(), _ask_dialog(), spacing="4", width="100%"),
+            rx.callout(state.not_manager_reason, icon="info", color_scheme="gray", size="1"),
         ),
+        rx.separator(),
+        _connections(),
+        section_id=SECTION_ID,
+        loaded=state.loaded,
+        visible=state.visible,
+        loading_label="Loading Client Connect",
     )

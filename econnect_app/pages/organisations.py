@@ -1,10 +1,12 @@
 """/organisations and /onboarding: own organisations and the partner organisations the user
 reaches (role, status, identifier, owner, members), invitations from partners, adding and
-activating own organisations. Refreshed live."""
+activating own organisations. The list is paged, sorted and searched by the database, its view
+kept in the URL (``state/list_view.py``). Refreshed live: the view the tab shows is read again."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import reflex as rx
@@ -21,16 +23,22 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.components.paged_list import LIST_CARDS, card_cell, list_search, pager, sortable_header
+from econnect_app.components.sections import data_table
 from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import members, organisation_overview, organisations
 from econnect_app.state.auth import AuthState, Updates, row_activity
+from econnect_app.state.list_view import ListView
 
 ACTIVATE = "activate"
 ACCEPT_INVITATION = "accept-invitation"
 DECLINE_INVITATION = "decline-invitation"
 FINISH_ONBOARDING = "finish-onboarding"
 SCOPES = {"All organisations": "all", "Own organisations": "own", "Partner organisations": "partner"}
+DEFAULT_SCOPE_LABEL = "All organisations"
+SCOPE_PARAMETER = "show"  # in the URL: own / partner (all is the default)
+SEARCH_PLACEHOLDER = "Name, KvK number, city, owner or identifier"
 E_INVOICE_NOTE = (
     "Receiving e-invoices costs money, so it is off by default. Switch it on per organisation "
     "when that organisation should receive e-invoices."
@@ -90,19 +98,35 @@ def _row(row: organisation_overview.OrganisationRow) -> OrganisationRow:
     )
 
 
-class OrganisationsState(AuthState):
-    """Own and partner organisations, and open invitations; refreshed live."""
+class OrganisationsState(ListView, AuthState):
+    """One page of own and partner organisations (the view in the URL), and open invitations;
+    refreshed live. /onboarding shows the own organisations through it too."""
 
     rows: list[OrganisationRow] = []
     invitations: list[InvitationView] = []
-    scope_label: str = "All organisations"
+    scope_label: str = DEFAULT_SCOPE_LABEL
+    has_activated: bool = False  # an own organisation is activated: onboarding can be finished
     loaded: bool = False
     form_key: int = 0
 
+    def _on_onboarding(self) -> bool:
+        return self.router.url.path.rstrip("/") == routes.ONBOARDING
+
+    def _url_filters(self) -> dict[str, str]:
+        scope = SCOPES.get(self.scope_label, "all")
+        return {} if self._on_onboarding() or scope == "all" else {SCOPE_PARAMETER: scope}
+
+    def _read_url_filters(self, params: Mapping[str, str]) -> None:
+        labels = {scope: label for label, scope in SCOPES.items()}
+        self.scope_label = labels.get(params.get(SCOPE_PARAMETER, ""), DEFAULT_SCOPE_LABEL)
+
     def _refresh(self, db: Session, actor: User) -> None:
-        onboarding = self.router.url.path.rstrip("/") == routes.ONBOARDING
-        scope = "own" if onboarding else SCOPES.get(self.scope_label, "all")
-        self.rows = [_row(row) for row in organisation_overview.list_organisations(db, actor=actor, scope=scope)]
+        """Read the page of organisations the view asks for, and the open invitations."""
+        scope = "own" if self._on_onboarding() else SCOPES.get(self.scope_label, "all")
+        page = organisation_overview.organisations_page(db, actor=actor, query=self._list_query(), scope=scope)
+        self.rows = [_row(row) for row in page.rows]
+        self._show_page(page)
+        self.has_activated = organisations.has_activated_organisation(db, environment_id=actor.environment_id)
         self.invitations = [
             InvitationView(
                 membership_id=row.membership_id,
@@ -119,22 +143,18 @@ class OrganisationsState(AuthState):
     def _live_refresh(self, db: Session, user: User) -> None:
         self._refresh(db, user)
 
-    @rx.var
-    def has_activated(self) -> bool:
-        """Whether onboarding can be finished."""
-        return any(row.activated and row.is_own for row in self.rows)
-
     @rx.event
     def load(self) -> Updates:
-        """Load the list and follow the environment's changes live."""
-
+        """Load the view in the URL and follow the environment's changes live."""
+        self._read_list_url()
         return self._load_live()
 
     @rx.event
-    def set_scope(self, label: str) -> Updates:
-        """Show all, own or partner organisations."""
-        self.scope_label = label if label in SCOPES else "All organisations"
-        return self._load(self._refresh)
+    async def set_scope(self, label: str) -> Updates:
+        """Show all, own or partner organisations (from the first page)."""
+        self.scope_label = label if label in SCOPES else DEFAULT_SCOPE_LABEL
+        async for update in self._filter_changed():
+            yield update
 
     @rx.event
     def add_organisation(self, form: dict[str, Any]) -> Updates:
@@ -307,25 +327,29 @@ def _switch(row: rx.Var[OrganisationRow], checked: rx.Var, on_change: Any, label
 
 def _organisation_row(row: rx.Var[OrganisationRow]) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(
+        card_cell(
+            "Organisation",
             rx.vstack(
                 rx.link(row.name, href=row.link, weight="medium"),
                 rx.text(row.kvk_number, rx.cond(row.city != "", " · " + row.city, ""), size="1", color_scheme="gray"),
                 spacing="0",
-            )
+            ),
+            header=True,
         ),
-        rx.table.cell(
+        card_cell(
+            "Owner",
             rx.vstack(
                 rx.text(row.environment_name, size="2"),
                 rx.cond(~row.is_own, rx.badge("Partner", variant="outline", size="1")),
                 spacing="1",
             )
         ),
-        rx.table.cell(rx.text(rx.cond(row.role != "", row.role, "—"), size="2")),
-        rx.table.cell(_status_cell(row)),
-        rx.table.cell(_identifier_cell(row)),
+        card_cell("Your role", rx.text(rx.cond(row.role != "", row.role, "—"), size="2")),
+        card_cell("Status", _status_cell(row)),
+        card_cell("Organisation identifier", _identifier_cell(row)),
         rx.table.cell(rx.link("Members", href=row.members_link, size="2", aria_label="Members of " + row.name)),
-        rx.table.cell(
+        card_cell(
+            "Receive e-invoices",
             _switch(
                 row,
                 row.receive_e_invoices,
@@ -333,7 +357,8 @@ def _organisation_row(row: rx.Var[OrganisationRow]) -> rx.Component:
                 "Receive e-invoices for " + row.name,
             )
         ),
-        rx.table.cell(
+        card_cell(
+            "Findable in Find partners",
             _switch(
                 row,
                 row.findable,
@@ -345,40 +370,43 @@ def _organisation_row(row: rx.Var[OrganisationRow]) -> rx.Component:
     )
 
 
+def _nothing_found() -> rx.Component:
+    return rx.cond(
+        OrganisationsState.search != "",
+        rx.text("No organisations match your search.", color_scheme="gray", size="2", padding_y="12px"),
+        empty_state(
+            "building-2",
+            "No organisations here",
+            "Add your company with its KvK number, then activate it here. Organisations of partners "
+            "appear once someone adds you as a member.",
+        ),
+    )
+
+
 def organisation_list() -> rx.Component:
-    """The table of organisations, with its loading and empty states."""
+    """The table of one page of organisations (sortable columns), with its loading and empty states."""
+    state = OrganisationsState
     return rx.cond(
         ~OrganisationsState.loaded,
         rx.center(rx.spinner(), padding="24px", aria_label="Loading organisations"),
         rx.cond(
             OrganisationsState.rows.length() == 0,
-            empty_state(
-                "building-2",
-                "No organisations here",
-                "Add your company with its KvK number, then activate it here. Organisations of partners "
-                "appear once someone adds you as a member.",
-            ),
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            rx.table.column_header_cell("Organisation"),
-                            rx.table.column_header_cell("Owner"),
-                            rx.table.column_header_cell("Your role"),
-                            rx.table.column_header_cell("Status"),
-                            rx.table.column_header_cell("Organisation identifier"),
-                            rx.table.column_header_cell("Members"),
-                            rx.table.column_header_cell("Receive e-invoices"),
-                            rx.table.column_header_cell("Findable in Find partners"),
-                        )
-                    ),
-                    rx.table.body(rx.foreach(OrganisationsState.rows, _organisation_row)),
-                    width="100%",
-                    variant="surface",
-                ),
-                overflow_x="auto",
-                width="100%",
-                id="organisations",
+            _nothing_found(),
+            data_table(
+                [
+                    sortable_header(state, "Organisation", "name"),
+                    sortable_header(state, "Owner", "owner"),
+                    sortable_header(state, "Your role", "role"),
+                    sortable_header(state, "Status", "status"),
+                    "Organisation identifier",
+                    "Members",
+                    "Receive e-invoices",
+                    "Findable in Find partners",
+                ],
+                OrganisationsState.rows,
+                _organisation_row,
+                element_id="organisations",
+                class_name=LIST_CARDS,
             ),
         ),
     )
@@ -439,15 +467,26 @@ def _invitations() -> rx.Component:
     )
 
 
-def _scope_filter() -> rx.Component:
-    return filter_select(
-        "Show",
-        "organisation-scope",
-        list(SCOPES),
-        OrganisationsState.scope_label,
-        OrganisationsState.set_scope,
-        min_width="200px",
+def _list_filters() -> rx.Component:
+    return rx.hstack(
+        filter_select(
+            "Show",
+            "organisation-scope",
+            list(SCOPES),
+            OrganisationsState.scope_label,
+            OrganisationsState.set_scope,
+            min_width="200px",
+        ),
+        list_search(OrganisationsState, element_id="organisation-search", placeholder=SEARCH_PLACEHOLDER),
+        align="end",
+        spacing="4",
+        width="100%",
+        flex_wrap="wrap",
     )
+
+
+def _pager() -> rx.Component:
+    return pager(OrganisationsState, noun="organisations", element_id="organisations-page-size")
 
 
 def _e_invoice_note() -> rx.Component:
@@ -480,7 +519,7 @@ def organisations_page() -> rx.Component:
     return app_layout(
         "Organisations",
         _invitations(),
-        section_card("Organisations", _scope_filter(), organisation_list(), _e_invoice_note()),
+        section_card("Organisations", _list_filters(), organisation_list(), _pager(), _e_invoice_note()),
         rx.cond(
             AuthState.can_manage_partnerships,
             section_card("Add organisation", _plan_notice(), _add_form()),
@@ -498,7 +537,12 @@ def onboarding_page() -> rx.Component:
             color_scheme="gray",
         ),
         section_card("1. Add your organisation", _add_form()),
-        section_card("2. Activate and choose e-invoice receiving", organisation_list(), _e_invoice_note()),
+        section_card(
+            "2. Activate and choose e-invoice receiving",
+            organisation_list(),
+            rx.cond(OrganisationsState.page_count > 1, _pager()),
+            _e_invoice_note(),
+        ),
         rx.hstack(
             rx.button(
                 "Continue to dashboard",

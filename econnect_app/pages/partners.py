@@ -1,9 +1,12 @@
 """/partners: partnerships (cost allocation, relationship managers, shared organisations, End
-partnership) and relationship requests; its "Who has access" view is on the client's dashboard."""
+partnership), server-paged, sortable and searchable with the view in the URL, and relationship
+requests; its "Who has access" view is on the client's dashboard (the same state, loaded there
+with every partner that reaches the client's organisations)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import reflex as rx
@@ -13,14 +16,18 @@ from econnect_app import routes
 from econnect_app.components.dialogs import confirm_dialog
 from econnect_app.components.forms import app_form, filter_select, is_busy_with, submitting
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.components.paged_list import list_search, pager, sortable_header
 from econnect_app.formatting import format_date, format_datetime
 from econnect_app.models import CostAllocation, User
 from econnect_app.services import members, partners, relationship_managers, relationship_requests
 from econnect_app.services.errors import PermissionDenied
 from econnect_app.state.auth import AuthState, Updates, row_activity
+from econnect_app.state.list_view import ListView
 
 DENIED_MESSAGE = "Only Advanced users and Administrators can see the partnerships of this environment."
 STATUS_FILTERS = ["Active", "Ended", "All"]
+DEFAULT_STATUS_FILTER = "Active"
+STATUS_PARAMETER = "status"  # the Show filter in the URL
 END, DISCONNECT, REMOVE, ACCEPT, DECLINE, WITHDRAW = (
     "end-partnership",
     "disconnect-manager",
@@ -191,19 +198,17 @@ def _request_view(row: relationship_requests.RelationshipRequestRow) -> Relation
     )
 
 
-class PartnersState(AuthState):
-    """The partnerships and relationship requests of the environment; refreshed live."""
+class PartnersState(ListView, AuthState):
+    """The partnerships (one page of them) and relationship requests of the environment, or, on
+    the dashboard, who has access to the client's organisations; refreshed live."""
 
     cards: list[PartnershipCard] = []
+    who_has_access: list[PartnershipCard] = []  # the dashboard's view: partners that reach us
     requests: list[RelationshipRequestView] = []
-    status_filter: str = "Active"
+    status_filter: str = DEFAULT_STATUS_FILTER
     loaded: bool = False
     denied: bool = False
-
-    @rx.var
-    def who_has_access(self) -> list[PartnershipCard]:
-        """Active partners that reach at least one of our organisations (the dashboard's view)."""
-        return [card for card in self.cards if card.status == "Active" and (card.our_organisations or card.their_managers)]
+    _on_dashboard: bool = False  # which page the state serves in this tab (set by ``load``)
 
     @rx.var
     def incoming_requests(self) -> list[RelationshipRequestView]:
@@ -215,32 +220,56 @@ class PartnersState(AuthState):
         """Sent requests, and received ones that were answered."""
         return [row for row in self.requests if not (row.incoming and row.status == "Pending")]
 
-    def _live_refresh(self, db: Session, user: User) -> None:
+    def _url_filters(self) -> dict[str, str]:
+        return {STATUS_PARAMETER: self.status_filter if self.status_filter != DEFAULT_STATUS_FILTER else ""}
+
+    def _read_url_filters(self, params: Mapping[str, str]) -> None:
+        status = params.get(STATUS_PARAMETER, DEFAULT_STATUS_FILTER)
+        self.status_filter = status if status in STATUS_FILTERS else DEFAULT_STATUS_FILTER
+
+    def _refresh(self, db: Session, actor: User) -> None:
+        """Re-read what this tab shows: the current view of the partnerships (page, sort, search,
+        filter) and the requests, or, on the dashboard, who has access."""
         try:
-            views = partners.list_partnerships(db, actor=user, status=self.status_filter)
+            if self._on_dashboard:
+                self.who_has_access = [_card(view) for view in partners.who_has_access(db, actor=actor)]
+            else:
+                page = partners.partnerships_page(
+                    db, actor=actor, query=self._list_query(), status=self.status_filter
+                )
+                self.cards = [_card(view) for view in page.rows]
+                self._show_page(page)
+                self.requests = [
+                    _request_view(row) for row in relationship_requests.list_relationship_requests(db, actor=actor)
+                ]
         except PermissionDenied:
-            self.denied, self.cards, self.requests, self.loaded = True, [], [], True
+            self.denied, self.cards, self.who_has_access, self.requests, self.loaded = True, [], [], [], True
             return
         self.denied = False
-        self.cards = [_card(view) for view in views]
-        self.requests = [_request_view(row) for row in relationship_requests.list_relationship_requests(db, actor=user)]
         self.loaded = True
+
+    def _live_refresh(self, db: Session, user: User) -> None:
+        self._refresh(db, user)
 
     @rx.event
     def load(self) -> Updates:
-        """Read the partnerships and follow the environment's changes live."""
-
+        """Read the partnerships in the view the URL asks for (on the dashboard: who has access)
+        and follow the environment's changes live."""
+        self._on_dashboard = self.router.url.path.rstrip("/") == routes.DASHBOARD
+        if not self._on_dashboard:
+            self._read_list_url()
         return self._load_live()
 
     @rx.event
-    def set_status_filter(self, value: str) -> Updates:
-        """Show active, ended or all partnerships."""
-        self.status_filter = value if value in STATUS_FILTERS else "Active"
-        return self._load(self._live_refresh)
+    async def set_status_filter(self, value: str) -> Any:
+        """Show active, ended or all partnerships, from the first page."""
+        self.status_filter = value if value in STATUS_FILTERS else DEFAULT_STATUS_FILTER
+        async for update in self._filter_changed():
+            yield update
 
     def _then_refresh(self, message: str) -> Any:
         def after(db: Session, actor: User) -> Any:
-            self._live_refresh(db, actor)
+            self._refresh(db, actor)
             return rx.toast.success(message)
 
         return after
@@ -251,7 +280,8 @@ class PartnersState(AuthState):
 
         def action(db: Session, actor: User) -> Any:
             partnership = partners.end_partnership(db, actor=actor, partnership_id=partnership_id)
-            name = next((card.partner_name for card in self.cards if card.id == partnership.id), "your partner")
+            shown = [*self.cards, *self.who_has_access]
+            name = next((card.partner_name for card in shown if card.id == partnership.id), "your partner")
             return self._then_refresh(f"The partnership with {name} has ended.")(db, actor)
 
         return self._act(action, busy_with=row_activity(END, partnership_id), action_id=action_id)
@@ -266,7 +296,7 @@ class PartnersState(AuthState):
 
         def refresh_after_refusal(db: Session, actor: User) -> Any:
             outcome = self._outcome(db, lambda: action(db, actor))
-            self._live_refresh(db, actor)  # a refused choice shows the saved value again
+            self._refresh(db, actor)  # a refused choice shows the saved value again
             return outcome
 
         return self._act(refresh_after_refusal, busy_with=row_activity("cost", partnership_id))
@@ -520,13 +550,15 @@ def _end_button(card: rx.Var[PartnershipCard]) -> rx.Component:
     )
 
 
-def partnership_card(card: rx.Var[PartnershipCard]) -> rx.Component:
-    """One partnership: who, since when, who pays, managers, shared organisations, End."""
-    return rx.card(
-        rx.vstack(
+def partnership_details(card: rx.Var[PartnershipCard]) -> rx.Component:
+    """What one partnership holds besides its columns: when and by whom it ended, End partnership,
+    who pays, the relationship managers and the organisations shared (a region named after the
+    partner)."""
+    return rx.vstack(
+        rx.cond(
+            card.can_end | (card.ended != ""),
             rx.hstack(
-                rx.heading(card.partner_name, size="4", as_="h3"),
-                rx.badge(card.status, color_scheme=rx.cond(card.status == "Active", "green", "gray")),
+                rx.text(card.ended, size="2", color_scheme="gray"),
                 rx.spacer(),
                 rx.cond(card.can_end, _end_button(card)),
                 align="center",
@@ -534,50 +566,73 @@ def partnership_card(card: rx.Var[PartnershipCard]) -> rx.Component:
                 width="100%",
                 wrap="wrap",
             ),
-            rx.text(
-                "Partners since " + card.since + " · via " + card.origin,
-                rx.cond(card.ended != "", rx.fragment(" · ", card.ended)),
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.cond(
-                card.status == "Active",
-                rx.vstack(
-                    _cost_allocation(card),
-                    _managers(card),
-                    rx.grid(
-                        rx.vstack(
-                            rx.heading("Their organisations you reach", size="3", as_="h4"),
-                            _shared_list(
-                                card.their_organisations,
-                                removable=False,
-                                empty="None yet: someone of theirs adds you as a member.",
-                            ),
-                            spacing="2",
+        ),
+        rx.cond(
+            card.status == "Active",
+            rx.vstack(
+                _cost_allocation(card),
+                _managers(card),
+                rx.grid(
+                    rx.vstack(
+                        rx.heading("Their organisations you reach", size="3", as_="h4"),
+                        _shared_list(
+                            card.their_organisations,
+                            removable=False,
+                            empty="None yet: someone of theirs adds you as a member.",
                         ),
-                        rx.vstack(
-                            rx.heading("Your organisations they reach", size="3", as_="h4"),
-                            _shared_list(
-                                card.our_organisations,
-                                removable=True,
-                                empty="None: add their users as members of an organisation to share it.",
-                            ),
-                            spacing="2",
-                        ),
-                        columns=rx.breakpoints(initial="1", md="2"),
-                        spacing="4",
-                        width="100%",
+                        spacing="2",
                     ),
+                    rx.vstack(
+                        rx.heading("Your organisations they reach", size="3", as_="h4"),
+                        _shared_list(
+                            card.our_organisations,
+                            removable=True,
+                            empty="None: add their users as members of an organisation to share it.",
+                        ),
+                        spacing="2",
+                    ),
+                    columns=rx.breakpoints(initial="1", md="2"),
                     spacing="4",
                     width="100%",
                 ),
+                spacing="4",
+                width="100%",
             ),
-            spacing="3",
-            width="100%",
         ),
+        spacing="3",
+        width="100%",
+        padding_bottom="8px",
         role="region",
         aria_label=card.partner_name,
-        width="100%",
+    )
+
+
+PARTNERSHIP_COLUMNS = (
+    ("Partner", "partner"),
+    ("Status", "status"),
+    ("Partners since", "since"),
+    ("Via", "via"),
+    ("Who pays", "cost"),
+)
+_JOINED_TO_DETAILS = {"box_shadow": "none"}  # no line between a partnership's columns and details
+
+
+def partnership_rows(card: rx.Var[PartnershipCard]) -> rx.Component:
+    """One partnership in the table: its columns, then its details across the whole row."""
+    return rx.fragment(
+        rx.table.row(
+            rx.table.row_header_cell(rx.heading(card.partner_name, size="3", as_="h3"), style=_JOINED_TO_DETAILS),
+            rx.table.cell(
+                rx.badge(
+                    card.status, color_scheme=rx.cond(card.status == "Active", "green", "gray"), high_contrast=True
+                ),
+                style=_JOINED_TO_DETAILS,
+            ),
+            rx.table.cell(rx.text(card.since, size="2"), style=_JOINED_TO_DETAILS),
+            rx.table.cell(rx.text(card.origin, size="2"), style=_JOINED_TO_DETAILS),
+            rx.table.cell(rx.text(card.cost_allocation, size="2"), style=_JOINED_TO_DETAILS),
+        ),
+        rx.table.row(rx.table.cell(partnership_details(card), col_span=len(PARTNERSHIP_COLUMNS))),
     )
 
 
@@ -689,11 +744,28 @@ def _toolbar() -> rx.Component:
             PartnersState.set_status_filter,
             min_width="160px",
         ),
-        rx.spacer(),
+        list_search(PartnersState, element_id="partnership-search", placeholder="Partner name"),
         rx.link(rx.button(rx.icon("search"), "Find partners", size="3"), href=routes.FIND_PARTNERS),
         align="end",
+        spacing="3",
         width="100%",
         wrap="wrap",
+    )
+
+
+def _partnership_table() -> rx.Component:
+    return rx.vstack(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(*(sortable_header(PartnersState, label, key) for label, key in PARTNERSHIP_COLUMNS))
+            ),
+            rx.table.body(rx.foreach(PartnersState.cards, partnership_rows)),
+            width="100%",
+            id="partnerships",
+        ),
+        pager(PartnersState, noun="partnerships", element_id="partnership-page-size"),
+        spacing="3",
+        width="100%",
     )
 
 
@@ -703,9 +775,9 @@ def _partnership_list() -> rx.Component:
         rx.center(rx.spinner(), padding="24px", aria_label="Loading partnerships"),
         rx.cond(
             PartnersState.cards.length() > 0,
-            rx.vstack(rx.foreach(PartnersState.cards, partnership_card), spacing="4", width="100%"),
+            _partnership_table(),
             rx.cond(
-                PartnersState.status_filter == "Active",
+                (PartnersState.status_filter == DEFAULT_STATUS_FILTER) & (PartnersState.search == ""),
                 empty_state(
                     "handshake",
                     "No partners yet",
@@ -717,7 +789,11 @@ def _partnership_list() -> rx.Component:
                         spacing="2",
                     ),
                 ),
-                empty_state("handshake", "Nothing here", "No partnerships match this filter."),
+                rx.cond(
+                    PartnersState.search != "",
+                    empty_state("handshake", "Nothing here", "No partnerships match your search."),
+                    empty_state("handshake", "Nothing here", "No partnerships match this filter."),
+                ),
             ),
         ),
     )

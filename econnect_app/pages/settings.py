@@ -1,4 +1,5 @@
-"""/settings: the environment's name and subscription plan, and its email delivery (Administrators)."""
+"""/settings: the environment's name and subscription plan, its time zone, and its email delivery
+(Administrators)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import app_layout, section_card
-from econnect_app.formatting import format_datetime, plural
+from econnect_app.formatting import DEFAULT_TIME_ZONE, format_datetime, in_time_zone, plural
 from econnect_app.models import Plan, User
 from econnect_app.services import environments, outbox_admin, permissions, reminders
 from econnect_app.services.errors import ConfirmationNeeded
@@ -36,6 +37,7 @@ PLAN_DESCRIPTIONS: list[tuple[str, str]] = [
     ),
     (Plan.PROFESSIONAL.value, "Everything in Basic, for firms that link many clients."),
 ]
+TIME_ZONE_CHOICES: list[str] = list(environments.TIME_ZONE_CHOICES)
 RETRY_EMAIL = "retry-email"
 RETRY_ALL_EMAILS = "retry-all-emails"
 ALL_SENT_TEXT = "No email is waiting or failed: every email was sent or is on its way."
@@ -99,6 +101,9 @@ class SettingsState(AuthState):
     reminder_max: str = "2"
     reminders_note: str = ""
     reminders_version: int = 0
+    # The time zone (its own form): the saved zone, as the form shows it.
+    form_time_zone: str = DEFAULT_TIME_ZONE
+    time_zone_version: int = 0
 
     def _fill(self, db: Session, actor: User) -> None:
         """Put the environment's current values in the form (Administrators only)."""
@@ -110,6 +115,7 @@ class SettingsState(AuthState):
         self.form_name = environment.name
         self.form_plan = environment.plan
         self.form_version += 1
+        self._show_time_zone(environment.time_zone)
         self._fill_delivery(db, actor)
         self._show_reminders(reminders.reminder_settings(db, actor=actor))
 
@@ -118,6 +124,10 @@ class SettingsState(AuthState):
         self.reminder_max = str(saved.max_reminders)
         self.reminders_note = reminders.reminders_note(saved.every_days, saved.max_reminders)
         self.reminders_version += 1
+
+    def _show_time_zone(self, time_zone: str) -> None:
+        self.form_time_zone = time_zone or DEFAULT_TIME_ZONE
+        self.time_zone_version += 1
 
     def _fill_delivery(self, db: Session, actor: User) -> None:
         """The Email delivery section: what waits, what failed (Administrators only)."""
@@ -194,6 +204,20 @@ class SettingsState(AuthState):
             )
             self._show_reminders(saved)
             return rx.toast.success("Reminders saved.")
+
+        return self._act(action, form=form)
+
+    @rx.event
+    def save_time_zone(self, form: dict[str, Any]) -> Updates:
+        """Show the environment's dates and times, in pages and emails, in the chosen zone."""
+        time_zone = str(form.get(environments.TIME_ZONE_FIELD, ""))
+
+        def action(db: Session, actor: User) -> Any:
+            environment = environments.update_time_zone(db, actor=actor, time_zone=time_zone)
+            self._show_time_zone(environment.time_zone)
+            with in_time_zone(environment.time_zone):  # this page's own times, in the new zone
+                self._fill_delivery(db, actor)
+            return rx.toast.success(f"Time zone saved: times are now shown in {environment.time_zone}.")
 
         return self._act(action, form=form)
 
@@ -358,6 +382,36 @@ def _reminders() -> rx.Component:
     )
 
 
+def _time_zone() -> rx.Component:
+    return section_card(
+        "Time zone",
+        app_form(
+            rx.vstack(
+                select_field(
+                    "Time zone",
+                    environments.TIME_ZONE_FIELD,
+                    TIME_ZONE_CHOICES,
+                    SettingsState.field_errors,
+                    default_value=SettingsState.form_time_zone,
+                ),
+                rx.hstack(
+                    submit_button("Save time zone", submitting(SettingsState.save_time_zone)),
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
+            ),
+            on_submit=SettingsState.save_time_zone,
+            key=SettingsState.time_zone_version,
+            width="100%",
+        ),
+        description="Dates and times in the app and in its emails are shown in this time zone, named after "
+        "the time (e.g. CET or CEST for Europe/Amsterdam). Emails to clients use the time zone of the "
+        "environment that sends them.",
+    )
+
+
 def _failed_email_row(email: rx.Var[FailedEmailView]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(rx.text(email.to_address, weight="medium", size="2")),
@@ -455,6 +509,7 @@ def settings_page() -> rx.Component:
                         _confirm_dialog(),
                         description="The name your users and partners see, and your subscription plan.",
                     ),
+                    _time_zone(),
                     _reminders(),
                     _email_delivery(),
                     spacing="4",

@@ -1,4 +1,5 @@
-"""/users: the environment's users, their roles and invitations (Administrators)."""
+"""/users: the environment's users, their roles and invitations (Administrators). The list is
+paged, sorted and searched by the database, its view kept in the URL (``state/list_view.py``)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.components.paged_list import LIST_CARDS, card_cell, list_search, pager, sortable_header
 from econnect_app.models import Role, User, UserStatus
 from econnect_app.services import users as users_service
 from econnect_app.services.errors import PermissionDenied
 from econnect_app.state.auth import AuthState, Updates, row_activity
+from econnect_app.state.list_view import ListView
 
 ROLE_CHOICES: list[str] = [role.value for role in Role]
 DENIED_MESSAGE = "Only administrators can manage the users of this environment."
@@ -42,8 +45,8 @@ class UserRow:
     is_you: bool
 
 
-class UsersState(AuthState):
-    """The users table, the invite dialog and the per-row actions."""
+class UsersState(ListView, AuthState):
+    """One page of the users table (the view in the URL), the invite dialog and the per-row actions."""
 
     users: list[UserRow] = []
     loading: bool = True
@@ -51,14 +54,16 @@ class UsersState(AuthState):
     invite_open: bool = False
 
     def _refresh(self, db: Session, actor: User) -> None:
-        """Reload the list from the database (the service checks the actor is an Administrator)."""
+        """Read the page the view asks for (the service checks the actor is an Administrator)."""
         try:
-            users = users_service.list_users(db, actor=actor)
+            page = users_service.users_page(db, actor=actor, query=self._list_query())
         except PermissionDenied:
             self.denied = True
             self.users = []
             return
         self.denied = False
+        self._show_page(page)
+        users = page.rows
         self.users = [
             UserRow(
                 id=user.id or 0,
@@ -80,9 +85,11 @@ class UsersState(AuthState):
 
     @rx.event
     async def load(self) -> Updates:
-        """on_load: the environment's users, or a clear message for non-administrators."""
+        """on_load: the environment's users (the view in the URL), or a clear message for
+        non-administrators."""
         self.loading = True
         self.invite_open = False
+        self._read_list_url()
         try:
             async for update in self._load(self._refresh):
                 yield update
@@ -315,18 +322,20 @@ def _row_actions(row: rx.Var) -> rx.Component:
 
 def _user_row(row: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(
+        card_cell(
+            "Name",
             rx.hstack(
                 rx.text(rx.cond(row.name != "", row.name, "—"), weight="medium"),
                 rx.cond(row.is_you, rx.badge("You", variant="outline", size="1")),
                 align="center",
                 spacing="2",
-            )
+            ),
+            header=True,
         ),
-        rx.table.cell(row.email),
-        rx.table.cell(_role_select(row)),
-        rx.table.cell(_relationship_manager_toggle(row)),
-        rx.table.cell(_status_badge(row.status)),
+        card_cell("Email", row.email),
+        card_cell("Role", _role_select(row)),
+        card_cell("Relationship manager", _relationship_manager_toggle(row)),
+        card_cell("Status", _status_badge(row.status)),
         rx.table.cell(_row_actions(row)),
         align="center",
     )
@@ -336,11 +345,11 @@ def _users_table() -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(
-                rx.table.column_header_cell("Name"),
-                rx.table.column_header_cell("Email"),
-                rx.table.column_header_cell("Role"),
-                rx.table.column_header_cell("Relationship manager"),
-                rx.table.column_header_cell("Status"),
+                sortable_header(UsersState, "Name", "name"),
+                sortable_header(UsersState, "Email", "email"),
+                sortable_header(UsersState, "Role", "role"),
+                sortable_header(UsersState, "Relationship manager", "relationship_manager"),
+                sortable_header(UsersState, "Status", "status"),
                 rx.table.column_header_cell("Actions"),
             )
         ),
@@ -348,6 +357,7 @@ def _users_table() -> rx.Component:
         variant="surface",
         width="100%",
         aria_label="Users",
+        class_name=LIST_CARDS,
     )
 
 
@@ -358,10 +368,14 @@ def _users_content() -> rx.Component:
         rx.cond(
             UsersState.users.length() > 0,
             _users_table(),
-            empty_state(
-                "users",
-                "No users yet",
-                "Invite the people you work with. They get an email with a link to join this environment.",
+            rx.cond(
+                UsersState.search != "",
+                rx.text("No users match your search.", color_scheme="gray", size="2", padding_y="12px"),
+                empty_state(
+                    "users",
+                    "No users yet",
+                    "Invite the people you work with. They get an email with a link to join this environment.",
+                ),
             ),
         ),
     )
@@ -376,8 +390,17 @@ def users_page() -> rx.Component:
             rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
             section_card(
                 "Users of this environment",
-                rx.hstack(_invite_dialog(), justify="end", width="100%"),
+                rx.hstack(
+                    list_search(UsersState, element_id="user-search", placeholder="Name or email"),
+                    _invite_dialog(),
+                    align="end",
+                    justify="between",
+                    spacing="4",
+                    width="100%",
+                    flex_wrap="wrap",
+                ),
                 _users_content(),
+                pager(UsersState, noun="users", element_id="users-page-size"),
                 description=(
                     "Roles take effect immediately. User: works with documents. Advanced user: also "
                     "manages partnerships and connection keys. Administrator: also manages users and settings."

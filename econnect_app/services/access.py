@@ -8,7 +8,7 @@ membership takes the access away at once.
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, and_, false, func, or_
 from sqlmodel import Session, col, select
 
 from econnect_app.models import Organisation, User, UserStatus
@@ -71,6 +71,36 @@ def user_can_see_keys(session: Session, *, user: User, organisation: Organisatio
     )
 
 
+def client_organisations_condition(session: Session, *, user: User) -> ColumnElement[bool] | None:
+    """The condition on ``Organisation`` rows for the client organisations an (active) user reaches,
+    for a query that lists them; None when they reach none (see ``accessible_organisations``)."""
+    partners = partnerships.partner_environment_ids(session, environment_id=user.environment_id)
+    if user.status != UserStatus.ACTIVE.value or not partners or not can_manage_partnerships(user):
+        return None
+    managed = [
+        partner
+        for partner in partners
+        if relationship_managers.is_connected_manager(session, user=user, partner_environment_id=partner)
+    ]
+    reached = col(Organisation.id).in_(memberships.organisations_of_user(user.id))  # type: ignore[arg-type]
+    if managed:
+        reached = reached | (
+            col(Organisation.environment_id).in_(managed)
+            & col(Organisation.id).in_(memberships.organisations_with_member_from(user.environment_id))
+        )
+    return and_(reached, col(Organisation.environment_id).in_(partners), col(Organisation.activated_at).is_not(None))
+
+
+def accessible_organisations_condition(session: Session, *, user: User) -> ColumnElement[bool]:
+    """The condition on ``Organisation`` rows for every organisation a user reaches (own and
+    client ones), for a query that lists them page by page."""
+    if user.status != UserStatus.ACTIVE.value:
+        return false()
+    own = Organisation.environment_id == user.environment_id
+    clients = client_organisations_condition(session, user=user)
+    return own if clients is None else or_(own, clients)
+
+
 def accessible_organisations(session: Session, *, user: User) -> list[Organisation]:
     """The user's own organisations, then the client organisations they reach, each once, by name.
 
@@ -87,23 +117,7 @@ def accessible_organisations(session: Session, *, user: User) -> list[Organisati
             select(Organisation).where(Organisation.environment_id == user.environment_id).order_by(*by_name)
         )
     )
-    partners = partnerships.partner_environment_ids(session, environment_id=user.environment_id)
-    if not partners or not can_manage_partnerships(user):
+    clients = client_organisations_condition(session, user=user)
+    if clients is None:
         return own
-    managed = [
-        partner
-        for partner in partners
-        if relationship_managers.is_connected_manager(session, user=user, partner_environment_id=partner)
-    ]
-    reached = col(Organisation.id).in_(memberships.organisations_of_user(user.id))  # type: ignore[arg-type]
-    if managed:
-        reached = reached | (
-            col(Organisation.environment_id).in_(managed)
-            & col(Organisation.id).in_(memberships.organisations_with_member_from(user.environment_id))
-        )
-    clients = session.exec(
-        select(Organisation)
-        .where(reached, col(Organisation.environment_id).in_(partners), col(Organisation.activated_at).is_not(None))
-        .order_by(*by_name)
-    )
-    return own + list(clients)
+    return own + list(session.exec(select(Organisation).where(clients).order_by(*by_name)))

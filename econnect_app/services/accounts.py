@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from econnect_app import routes, security
-from econnect_app.formatting import display_name, format_datetime
+from econnect_app.formatting import display_name
 from econnect_app.mail import queue_email
 from econnect_app.mail.messages import render_message
 from econnect_app.models import (
@@ -394,7 +394,7 @@ def _tell_password_changed(session: Session, *, user: User, how: str, now: datet
             "name": display_name(user),
             "email": user.email,
             "how": how,
-            "when": format_datetime(now),
+            "when": now,
             "reset_link": routes.absolute(routes.FORGOT_PASSWORD),
         },
         environment_id=user.environment_id,

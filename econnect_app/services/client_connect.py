@@ -10,8 +10,8 @@ organisation see its connections, read-only.
 The link. Each (organisation, managing environment) has one current ``ClientConnectLink`` (a
 partial unique index): a 256-bit token (``security.new_token``) stored as its SHA-256 hash, the
 raw token kept encrypted (``crypto``, purpose ``client connect link``) so the page can show the
-link again. It is made by ``ensure_link`` (the section's first opening by a manager; a use case
-with its activity row: reading never writes) or by the first "Ask owner to connect".
+link again. It is made by ``ensure_link`` (`Create link` in the section; a use case with its activity
+row) or by the first "Ask owner to connect"; opening the section (``client_connect_view``) only reads.
 ``regenerate_link`` revokes it and makes a new one in one transaction: the old address then says
 only "This link no longer works.", as an unknown one does. A link also stops working when its
 environment loses access to the organisation (partnership ended, last member removed).
@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from econnect_app import crypto, routes, security
-from econnect_app.formatting import display_name, format_date, sentence
+from econnect_app.formatting import display_name, sentence
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     AppConnection,
@@ -398,8 +398,9 @@ def _connection_rows(
 
 
 def client_connect_view(session: Session, *, actor: User, organisation_id: int) -> ClientConnectView:
-    """The section for anyone who may open the organisation (reads only; the link is shown to
-    those who may manage it, once ``ensure_link`` made it)."""
+    """The section for anyone who may open the organisation. A pure read: nothing is written, not even
+    for a manager without a link yet (``link_url`` is then "": see ``ensure_link``); the link is
+    shown to those who may manage it."""
     actor = load_actor(session, actor)
     organisation = _accessible_organisation(session, actor=actor, organisation_id=organisation_id)
     reason = _not_manager_reason(actor, organisation)
@@ -432,8 +433,9 @@ def client_connect_view(session: Session, *, actor: User, organisation_id: int) 
 
 
 def ensure_link(session: Session, *, actor: User, organisation_id: int) -> ClientConnectLink:
-    """The current link of the organisation for the actor's environment, made (with its activity
-    row) when there is none yet. Safe when two tabs make it at once: the unique index keeps one."""
+    """Create link: the current link of the organisation for the actor's environment, made (with its
+    activity row) when there is none yet, else the existing one. Safe when two tabs make it at once:
+    the unique index keeps one."""
     actor = load_actor(session, actor)
     organisation = _require_manager(session, actor=actor, organisation_id=organisation_id)
     current = _current_link(
@@ -742,7 +744,7 @@ def connect_app(
                     "connected_by_email": address,
                     "firm_name": firm_name,
                     "detail": f"{requirement.label} {value}",
-                    "connected_on": format_date(now),
+                    "connected_on": now,
                     "link": routes.absolute(routes.organisation(organisation.id)),  # type: ignore[arg-type]
                 },
                 environment_id=organisation.environment_id,

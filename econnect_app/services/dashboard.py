@@ -11,11 +11,10 @@ from sqlmodel import Session, col, select
 from econnect_app.models import (
     ActivityLog,
     Organisation,
-    Role,
     User,
     UserStatus,
 )
-from econnect_app.services import activity, authorisations, memberships, partnerships
+from econnect_app.services import activity, activity_log, authorisations, partnerships
 from econnect_app.services.permissions import load_actor
 
 
@@ -47,11 +46,11 @@ def _count(session: Session, statement) -> int:  # type: ignore[no-untyped-def]
 def _recent_activity(session: Session, *, actor: User, limit: int) -> list[ActivityLog]:
     """The environment's newest activity; a plain User sees only what concerns the organisations
     they are an Active member of."""
-    about = None
-    if actor.role == Role.USER.value:
-        about = memberships.organisations_of_user(actor.id)  # type: ignore[arg-type]
     return activity.recent(
-        session, environment_id=actor.environment_id, limit=limit, about_organisations=about
+        session,
+        environment_id=actor.environment_id,
+        limit=limit,
+        about_organisations=activity_log.organisations_seen(actor),
     )
 
 

@@ -1,19 +1,37 @@
-"""Environment settings: the name and the subscription plan (no payment processing)."""
+"""Environment settings: the name, the subscription plan (no payment processing) and the time zone."""
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 from sqlmodel import Session, select
 
-from econnect_app.formatting import plural
-from econnect_app.models import AuthorisationRequest, Environment, Plan, RelationshipRequest, Role, User
+from econnect_app import security
+from econnect_app.formatting import DEFAULT_TIME_ZONE, plural
+from econnect_app.models import (
+    AuthorisationLink,
+    AuthorisationRequest,
+    Environment,
+    Plan,
+    RelationshipRequest,
+    Role,
+    User,
+)
 from econnect_app.services import activity, authorisations, partnerships
-from econnect_app.services.errors import ConfirmationNeeded
+from econnect_app.services.errors import ConfirmationNeeded, ValidationFailed
 from econnect_app.services.organisations import count_organisations, organisation_limit
 from econnect_app.services.permissions import load_actor, plan_has_partnerships, require_role
 from econnect_app.services.transaction import committing
 from econnect_app.services.validation import FieldErrors, clean_required
 
 PLAN_CHOICES: tuple[str, ...] = tuple(plan.value for plan in Plan)
+TIME_ZONE_FIELD = "time_zone"
+# The zones most environments choose come first; then every IANA zone, in alphabetical order.
+PREFERRED_TIME_ZONES: tuple[str, ...] = ("Europe/Amsterdam", "Europe/Brussels", "Europe/London", "UTC")
+_NOT_PLACES = frozenset({"Factory", "localtime", "posixrules"})  # files in the zone database, no zones
+TIME_ZONE_CHOICES: tuple[str, ...] = PREFERRED_TIME_ZONES + tuple(
+    sorted(available_timezones() - set(PREFERRED_TIME_ZONES) - _NOT_PLACES)
+)
 
 
 def get_environment(session: Session, *, actor: User) -> Environment:
@@ -114,6 +132,54 @@ def update_environment(
             actor=actor,
             action="environment.updated",
             summary=f"{actor.name or actor.email} changed the {' and the '.join(changes)}.",
+            subject_type="environment",
+            subject_id=environment.id,
+        )
+    return environment
+
+
+# --- time zone ------------------------------------------------------------------------------------
+
+
+def time_zone_of(session: Session, *, environment_id: int | None) -> str:
+    """The time zone an environment's dates and times are shown in (the default without one)."""
+    environment = session.get(Environment, environment_id) if environment_id is not None else None
+    return (environment.time_zone if environment else None) or DEFAULT_TIME_ZONE
+
+
+def time_zone_of_authorisation_link(
+    session: Session, *, token: str | None = None, request_id: int | None = None
+) -> str:
+    """The time zone of the environment that sent an authorisation request, found by the token of
+    one of its links or by its id, for the client's activation page (the default when unknown)."""
+    if token:
+        request_id = session.exec(
+            select(AuthorisationLink.request_id).where(AuthorisationLink.token_hash == security.hash_token(token))
+        ).first()
+    request = session.get(AuthorisationRequest, request_id) if request_id is not None else None
+    return time_zone_of(session, environment_id=request.environment_id if request else None)
+
+
+def update_time_zone(session: Session, *, actor: User, time_zone: str) -> Environment:
+    """Show the environment's dates and times, in pages and emails, in ``time_zone`` (an IANA
+    name from ``TIME_ZONE_CHOICES``; Administrators only)."""
+    actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR)
+    environment = session.get(Environment, actor.environment_id)
+    assert environment is not None
+    clean_zone = (time_zone or "").strip()
+    if clean_zone not in TIME_ZONE_CHOICES:
+        raise ValidationFailed({TIME_ZONE_FIELD: "Choose a time zone from the list, e.g. Europe/Amsterdam."})
+    old_zone = environment.time_zone or DEFAULT_TIME_ZONE
+    if clean_zone == environment.time_zone:
+        return environment
+    with committing(session):
+        environment.time_zone = clean_zone
+        activity.record(
+            session,
+            environment_id=environment.id,
+            actor=actor,
+            action="environment.time_zone_changed",
+            summary=f"{actor.name or actor.email} changed the time zone from {old_zone} to {clean_zone}.",
             subject_type="environment",
             subject_id=environment.id,
         )

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, false, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from econnect_app import security
 from econnect_app.formatting import display_name, format_datetime
-from econnect_app.models import Environment, KeySet, Role, SoftwarePackage, User, utcnow
+from econnect_app.models import Environment, KeySet, Organisation, Role, SoftwarePackage, User, utcnow
 from econnect_app.services import access, activity, effects
 from econnect_app.services.errors import Conflict, NotFound, ValidationFailed
+from econnect_app.services.paging import ListQuery, Page, contains_text, page_of, search_text
 from econnect_app.services.permissions import load_actor, require_role
 from econnect_app.services.transaction import committing
 from econnect_app.services.validation import FieldError, clean_required, parse_id
@@ -44,6 +45,13 @@ NO_PREVIOUS_SECRET_MESSAGE = "The previous Secret of this key set has already st
 # period), so every answer takes the same work.
 _UNKNOWN_KEY_HASH = security.hash_token(SECRET_PREFIX + secrets.token_urlsafe(32))
 _NO_PREVIOUS_HASH = security.hash_token(SECRET_PREFIX + secrets.token_urlsafe(32))
+# The columns the client organisations of the keys page may be sorted by (``client_keys_page``).
+CLIENT_KEY_SORTS = {
+    "organisation": func.lower(Organisation.name),
+    "owner": func.lower(Environment.name),
+    "software": func.lower(func.coalesce(SoftwarePackage.name, "")),
+}
+DEFAULT_CLIENT_KEY_SORT = "organisation"
 
 
 @dataclass(frozen=True)
@@ -315,3 +323,68 @@ def list_client_keys(session: Session, *, actor: User) -> list[ClientKeyRow]:
             )
         )
     return rows
+
+
+# --- the keys page's organisations, server-paged -------------------------------------------------
+
+
+def _key_row(
+    organisation: Organisation, environment_name: str, package: SoftwarePackage | None, *, is_own: bool
+) -> ClientKeyRow:
+    return ClientKeyRow(
+        organisation_id=organisation.id or 0,
+        organisation_name=organisation.name,
+        organisation_identifier=organisation.identifier,
+        environment_name=environment_name,
+        software_name=package.name if package else None,
+        instructions=package.instructions if package else "",
+        is_own=is_own,
+    )
+
+
+def _reached_client_organisations(session: Session, actor: User) -> ColumnElement[bool]:
+    """Which partner organisations' connection details the actor may see, as one condition for the
+    database: the client organisations ``access`` says the actor reaches (activated, through an
+    active partnership, as an Advanced user or Administrator), which is ``user_can_see_keys``."""
+    condition = access.client_organisations_condition(session, user=actor)
+    return false() if condition is None else condition
+
+
+def client_keys_page(session: Session, *, actor: User, query: ListQuery) -> Page[ClientKeyRow]:
+    """One page of the client organisations whose connection details the actor may see (Advanced
+    users and Administrators), sorted by ``CLIENT_KEY_SORTS`` (by name unless asked otherwise) and
+    searched by organisation name, owner or Organisation identifier."""
+    actor = _require_keys_reader(session, actor)
+    statement = (
+        select(Organisation, Environment.name, SoftwarePackage)
+        .join(Environment, col(Environment.id) == col(Organisation.environment_id))
+        .outerjoin(SoftwarePackage, col(SoftwarePackage.id) == col(Organisation.software_package_id))
+        .where(_reached_client_organisations(session, actor))
+    )
+    if search := search_text(query.search):
+        statement = statement.where(
+            contains_text(search, Organisation.name, Environment.name, Organisation.identifier)
+        )
+    page = page_of(
+        session,
+        statement,
+        query=query,
+        sort_columns=CLIENT_KEY_SORTS,
+        default_sort=DEFAULT_CLIENT_KEY_SORT,
+        tiebreaker=col(Organisation.id),
+    )
+    return page.map(lambda row: _key_row(row[0], row[1], row[2], is_own=False))
+
+
+def own_organisation_keys(session: Session, *, actor: User) -> list[ClientKeyRow]:
+    """The actor's environment's own activated organisations, by name, with their connection
+    details (Advanced users and Administrators)."""
+    actor = _require_keys_reader(session, actor)
+    statement = (
+        select(Organisation, Environment.name, SoftwarePackage)
+        .join(Environment, col(Environment.id) == col(Organisation.environment_id))
+        .outerjoin(SoftwarePackage, col(SoftwarePackage.id) == col(Organisation.software_package_id))
+        .where(Organisation.environment_id == actor.environment_id, col(Organisation.activated_at).is_not(None))
+        .order_by(func.lower(Organisation.name), col(Organisation.id))
+    )
+    return [_key_row(organisation, name, package, is_own=True) for organisation, name, package in session.exec(statement)]

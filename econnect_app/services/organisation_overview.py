@@ -10,15 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlalchemy import and_, case, func
+from sqlmodel import Session, col, select
 
-from econnect_app.models import Environment, Organisation, SoftwarePackage, User
+from econnect_app.models import (
+    Environment,
+    Membership,
+    MembershipRole,
+    MembershipStatus,
+    Organisation,
+    SoftwarePackage,
+    User,
+)
 from econnect_app.services import access, memberships
 from econnect_app.services.errors import NotFound, ValidationFailed
 from econnect_app.services.organisations import can_configure
-from econnect_app.services.permissions import load_actor
+from econnect_app.services.paging import ListQuery, Page, contains_text, page_of
+from econnect_app.services.permissions import can_manage_partnerships, load_actor
 
 SCOPES: tuple[str, ...] = ("all", "own", "partner")
+# The columns the list may be sorted by; the default ("") is own organisations first, each by name.
+SORT_KEYS: tuple[str, ...] = ("name", "owner", "role", "status")
+DEFAULT_SORT = ""
 NOT_FOUND_MESSAGE = "This organisation does not exist or you have no access to it."
 
 
@@ -98,6 +111,85 @@ def list_organisations(session: Session, *, actor: User, scope: str = "all") -> 
     if scope == "partner":
         return [row for row in rows if not row.is_own]
     return rows
+
+
+def _page_row(actor: User, organisation: Organisation, environment_name: str, role: str | None) -> OrganisationRow:
+    """A row of ``organisations_page`` from what its query read (no query per row). Every listed
+    organisation is one the actor may open, so the identifier shows when the organisation is
+    activated and the actor may see keys (``access.user_can_see_keys``); it may be configured by
+    Advanced users, Administrators and Administrator members of an own organisation (``can_configure``)."""
+    is_own = organisation.environment_id == actor.environment_id
+    manages = can_manage_partnerships(actor)
+    return OrganisationRow(
+        id=organisation.id,  # type: ignore[arg-type]
+        name=organisation.name,
+        kvk_number=organisation.kvk_number,
+        vat_number=organisation.vat_number or "",
+        city=organisation.city,
+        environment_name=environment_name,
+        is_own=is_own,
+        activated=organisation.activated_at is not None,
+        receive_e_invoices=organisation.receive_e_invoices,
+        findable=organisation.findable,
+        role=role or "",
+        identifier=organisation.identifier if organisation.activated_at is not None and manages else "",
+        can_configure=is_own and (manages or role == MembershipRole.ADMINISTRATOR.value),
+    )
+
+
+def organisations_page(
+    session: Session, *, actor: User, query: ListQuery, scope: str = "all"
+) -> Page[OrganisationRow]:
+    """One page of the organisations the user reaches (``scope``: all, own or partner), the same
+    rows as ``list_organisations``: searched in name, KvK number, city, owner and (for those who
+    may see it) identifier; sorted by name, owner, the user's role or status (by default: own
+    organisations first, each by name)."""
+    actor = load_actor(session, actor)
+    if scope not in SCOPES:
+        raise ValidationFailed({"scope": "Choose all, own or partner organisations."})
+    is_own = Organisation.environment_id == actor.environment_id
+    condition = access.accessible_organisations_condition(session, user=actor)
+    if scope == "own":
+        condition = and_(condition, is_own)
+    elif scope == "partner":
+        condition = and_(condition, Organisation.environment_id != actor.environment_id)
+    membership = and_(
+        col(Membership.organisation_id) == col(Organisation.id),
+        Membership.user_id == actor.id,
+        Membership.status == MembershipStatus.ACTIVE.value,
+    )
+    statement = (
+        select(Organisation, col(Environment.name).label("owner_name"), Membership.role)
+        .join(Environment, col(Environment.id) == col(Organisation.environment_id))
+        .outerjoin(Membership, membership)
+        .where(condition)
+    )
+    if query.search:
+        searched = [Organisation.name, Organisation.kvk_number, Organisation.city, Environment.name]
+        found = contains_text(query.search, *searched)
+        if can_manage_partnerships(actor):  # the identifier only where it is shown
+            found = found | and_(
+                col(Organisation.activated_at).is_not(None), contains_text(query.search, Organisation.identifier)
+            )
+        statement = statement.where(found)
+    by_name = func.lower(Organisation.name)
+    if query.sort not in SORT_KEYS:  # the default order: own organisations first
+        statement = statement.order_by(case((is_own, 0), else_=1))
+    page = page_of(
+        session,
+        statement,
+        query=query,
+        sort_columns={
+            DEFAULT_SORT: by_name,
+            "name": by_name,
+            "owner": func.lower(Environment.name),
+            "role": func.coalesce(Membership.role, ""),
+            "status": case((col(Organisation.activated_at).is_(None), 1), else_=0),
+        },
+        default_sort=DEFAULT_SORT,
+        tiebreaker=col(Organisation.id),
+    )
+    return page.map(lambda row: _page_row(actor, row[0], row[1], row[2]))
 
 
 def organisation_detail(session: Session, *, actor: User, organisation_id: int) -> OrganisationDetail:

@@ -346,8 +346,18 @@ def set_findable(session: Session, *, actor: User, organisation_id: int, findabl
     return organisation
 
 
+def has_activated_organisation(session: Session, *, environment_id: int) -> bool:
+    """Whether the environment has activated at least one of its organisations (onboarding can end)."""
+    activated = select(Organisation.id).where(
+        Organisation.environment_id == environment_id,
+        col(Organisation.activated_at).is_not(None),
+    )
+    return session.exec(activated).first() is not None
+
+
 def list_own_organisations(session: Session, *, actor: User) -> list[Organisation]:
-    """The organisations of the actor's environment, by name."""
+    """All organisations of the actor's environment, by name (for choices such as a select; the
+    organisations list pages through ``organisation_overview.organisations_page``)."""
     actor = load_actor(session, actor)
     statement = (
         select(Organisation)
@@ -364,11 +374,7 @@ def complete_onboarding(session: Session, *, actor: User) -> Environment:
     assert environment is not None
     if environment.onboarding_completed_at is not None:
         return environment
-    activated = select(Organisation.id).where(
-        Organisation.environment_id == environment.id,
-        col(Organisation.activated_at).is_not(None),
-    )
-    if session.exec(activated).first() is None:
+    if not has_activated_organisation(session, environment_id=environment.id):
         raise Conflict(ONBOARDING_INCOMPLETE_MESSAGE)
     with committing(session):
         record_onboarding(session, environment=environment, actor=actor)

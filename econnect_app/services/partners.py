@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, col, select
 
 from econnect_app import routes
-from econnect_app.formatting import display_name, format_date, sentence
+from econnect_app.formatting import display_name, sentence
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     CostAllocation,
@@ -27,6 +27,7 @@ from econnect_app.models import (
     MembershipStatus,
     Organisation,
     Partnership,
+    PartnershipManager,
     PartnershipOrigin,
     PartnershipStatus,
     Role,
@@ -36,6 +37,7 @@ from econnect_app.models import (
 )
 from econnect_app.services import activity, memberships, notifications, partnerships, relationship_managers
 from econnect_app.services.errors import Conflict, PermissionDenied, ValidationFailed
+from econnect_app.services.paging import ListQuery, Page, contains_text, page_of, search_text
 from econnect_app.services.permissions import PARTNERSHIP_ROLES, is_admin, load_actor, require_role
 from econnect_app.services.transaction import committing
 
@@ -50,6 +52,16 @@ ORIGIN_LABELS = {
 END_DENIED = "Only Administrators can end a partnership."
 ALREADY_ENDED = "This partnership has ended already."
 CHOOSE_COST = "Choose who pays for the client connection."
+# The columns the partners page may sort by (``partnerships_page``); the partner's name is
+# joined as ``Environment``.
+PARTNERSHIP_SORTS = {
+    "partner": func.lower(Environment.name),
+    "status": col(Partnership.status),
+    "since": col(Partnership.created_at),
+    "via": col(Partnership.created_via),
+    "cost": col(Partnership.cost_allocation),
+}
+DEFAULT_PARTNERSHIP_SORT = "partner"
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,28 @@ def cost_choices_allowed(actor: User, partnership: Partnership) -> list[str]:
     return [would_pay] if partnership.cost_allocation != would_pay else []
 
 
-def _view(session: Session, *, actor: User, partnership: Partnership) -> PartnershipView:
+def _manager_candidates(session: Session, *, actor: User) -> list[User]:
+    """The environment's active relationship managers, by name (whom an Administrator may connect)."""
+    if not is_admin(actor):
+        return []
+    return list(
+        session.exec(
+            select(User)
+            .where(
+                User.environment_id == actor.environment_id,
+                User.status == UserStatus.ACTIVE.value,
+                col(User.is_relationship_manager).is_(True),
+            )
+            .order_by(func.lower(User.name), col(User.email))
+        )
+    )
+
+
+def _view(
+    session: Session, *, actor: User, partnership: Partnership, candidates: list[User] | None = None
+) -> PartnershipView:
+    """One partnership as the actor's side sees it (``candidates``: the environment's relationship
+    managers when already read for a whole page)."""
     own = actor.environment_id
     partner = partnerships.partner_of(partnership, own)
     intermediary = partnerships.intermediary_of(partnership)
@@ -174,19 +207,12 @@ def _view(session: Session, *, actor: User, partnership: Partnership) -> Partner
         for link, user in managers
     ]
     connected = {row.user_id for row in rows}
-    candidates: list[tuple[int, str]] = []
+    choices: list[tuple[int, str]] = []
     if is_admin(actor) and partnership.status == ACTIVE:
-        candidates = [
+        managers_of_ours = _manager_candidates(session, actor=actor) if candidates is None else candidates
+        choices = [
             (user.id, f"{display_name(user)} ({user.email})")  # type: ignore[misc]
-            for user in session.exec(
-                select(User)
-                .where(
-                    User.environment_id == own,
-                    User.status == UserStatus.ACTIVE.value,
-                    col(User.is_relationship_manager).is_(True),
-                )
-                .order_by(func.lower(User.name), col(User.email))
-            )
+            for user in managers_of_ours
             if user.id not in connected
         ]
     ended_by = session.get(User, partnership.ended_by_id) if partnership.ended_by_id else None
@@ -208,7 +234,7 @@ def _view(session: Session, *, actor: User, partnership: Partnership) -> Partner
         can_end=active and is_admin(actor),
         our_managers=[row for row in rows if row.own_side],
         their_managers=[row for row in rows if not row.own_side],
-        manager_candidates=candidates,
+        manager_candidates=choices,
         their_organisations=(
             _shared(session, owner_environment_id=partner, member_environment_id=own) if active else []
         ),
@@ -218,26 +244,121 @@ def _view(session: Session, *, actor: User, partnership: Partnership) -> Partner
     )
 
 
-def list_partnerships(session: Session, *, actor: User, status: str = "Active") -> list[PartnershipView]:
-    """The actor's environment's partnerships (``status``: Active, Ended or All), by partner name.
-
-    Advanced users and Administrators only.
-    """
+def _require_reader(session: Session, actor: User, status: str) -> User:
+    """The actor (Advanced users and Administrators only), with ``status`` a known filter."""
     actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR, Role.ADVANCED_USER)
     if status not in STATUS_FILTERS:
         raise ValidationFailed({"status": "Choose Active, Ended or All."})
+    return actor
+
+
+def partnerships_page(
+    session: Session, *, actor: User, query: ListQuery, status: str = "Active"
+) -> Page[PartnershipView]:
+    """One page of the actor's environment's partnerships (``status``: Active, Ended or All), for
+    the partners page: sorted by ``PARTNERSHIP_SORTS`` (by partner name unless asked otherwise),
+    searched by partner name. Advanced users and Administrators only."""
+    actor = _require_reader(session, actor, status)
+    own = actor.environment_id
+    statement = (
+        select(Partnership)
+        .join(Environment, col(Environment.id) == _partner_id(own))
+        .where(or_(col(Partnership.environment_low_id) == own, col(Partnership.environment_high_id) == own))
+    )
+    if status != "All":
+        statement = statement.where(Partnership.status == status)
+    if search := search_text(query.search):
+        statement = statement.where(contains_text(search, Environment.name))
+    page = page_of(
+        session,
+        statement,
+        query=query,
+        sort_columns=PARTNERSHIP_SORTS,
+        default_sort=DEFAULT_PARTNERSHIP_SORT,
+        tiebreaker=col(Partnership.id),
+    )
+    candidates = _manager_candidates(session, actor=actor)
+    return page.map(lambda partnership: _view(session, actor=actor, partnership=partnership, candidates=candidates))
+
+
+def list_partnerships(session: Session, *, actor: User, status: str = "Active") -> list[PartnershipView]:
+    """All the actor's environment's partnerships (``status``: Active, Ended or All), active ones
+    first, by partner name: for the dashboard's "Who has access" and other callers that need them
+    all (the partners page uses ``partnerships_page``). Advanced users and Administrators only.
+    """
+    actor = _require_reader(session, actor, status)
     found = partnerships.partnerships_of(
         session, environment_id=actor.environment_id, status=None if status == "All" else status
     )
-    views = [_view(session, actor=actor, partnership=partnership) for partnership in found]
+    candidates = _manager_candidates(session, actor=actor)
+    views = [_view(session, actor=actor, partnership=partnership, candidates=candidates) for partnership in found]
     views.sort(key=lambda view: (view.status != ACTIVE, view.partner_name.lower(), -view.id))
     return views
 
 
+def _partner_id(own: int):  # type: ignore[no-untyped-def]
+    """The partnership's other side, seen from ``own`` (a column expression)."""
+    return case(
+        (col(Partnership.environment_low_id) == own, col(Partnership.environment_high_id)),
+        else_=col(Partnership.environment_low_id),
+    )
+
+
+def _reaching_us(own: int):  # type: ignore[no-untyped-def]
+    """Active partnerships of ``own`` whose partner reaches us: an active Advanced user or
+    Administrator of the partner is an Active member of one of our activated organisations (what
+    ``_shared`` lists as ``our_organisations``), or one of the partner's managers is connected to
+    the partnership (``their_managers``). Decided in SQL, so partnerships that reach nothing are
+    never read."""
+    partner = _partner_id(own)
+    member_of_ours = (
+        select(Membership.id)
+        .join(Organisation, col(Organisation.id) == col(Membership.organisation_id))
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(
+            Organisation.environment_id == own,
+            col(Organisation.activated_at).is_not(None),
+            Membership.status == MembershipStatus.ACTIVE.value,
+            User.environment_id == partner,
+            User.status == UserStatus.ACTIVE.value,
+            col(User.role).in_(PARTNERSHIP_ROLES),
+        )
+        .exists()
+    )
+    their_manager = (
+        select(PartnershipManager.id)
+        .join(User, col(User.id) == col(PartnershipManager.user_id))
+        .where(
+            col(PartnershipManager.partnership_id) == col(Partnership.id),
+            col(PartnershipManager.disconnected_at).is_(None),
+            User.environment_id != own,
+        )
+        .exists()
+    )
+    return (
+        select(Partnership)
+        .where(
+            Partnership.status == ACTIVE,
+            or_(col(Partnership.environment_low_id) == own, col(Partnership.environment_high_id) == own),
+            or_(member_of_ours, their_manager),
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
 def who_has_access(session: Session, *, actor: User) -> list[PartnershipView]:
     """The active partners that reach at least one of the actor's environment's organisations,
-    with who reaches which (the client's side of its partnerships)."""
-    return [view for view in list_partnerships(session, actor=actor) if view.our_organisations or view.their_managers]
+    with who reaches which (the client's side of its partnerships), by partner name. Only those
+    partnerships are read (an accountant firm's answer is usually empty, however many partnerships
+    it has: the dashboard re-reads this on every live push)."""
+    actor = _require_reader(session, actor, "Active")
+    found = list(session.exec(_reaching_us(actor.environment_id)))
+    if not found:
+        return []
+    candidates = _manager_candidates(session, actor=actor)
+    views = [_view(session, actor=actor, partnership=partnership, candidates=candidates) for partnership in found]
+    views.sort(key=lambda view: (view.partner_name.lower(), -view.id))
+    return views
 
 
 # --- ending ---------------------------------------------------------------------------------------
@@ -306,7 +427,7 @@ def end_partnership(session: Session, *, actor: User, partnership_id: int) -> Pa
                         "name": display_name(recipient),
                         "partner_name": other_name,
                         "ended_by": by_whom,
-                        "ended_on": format_date(now),
+                        "ended_on": now,
                         "own_side": environment_id == own,
                         "link": routes.absolute(routes.PARTNERS),
                     },

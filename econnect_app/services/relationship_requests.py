@@ -279,7 +279,7 @@ def send_relationship_request(
                         "organisation_name": organisation.name,
                         "message": clean_message,
                         "link": routes.absolute(routes.relationship_request(raw)),
-                        "expires_on": format_date(request.expires_at),
+                        "expires_on": request.expires_at,
                     },
                     environment_id=target.id,
                 )

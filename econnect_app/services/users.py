@@ -22,6 +22,7 @@ from econnect_app.models import (
 )
 from econnect_app.services import activity, address_holders, one_time_tokens, throttle, user_emails
 from econnect_app.services.errors import Conflict, InvalidToken, NotFound, ValidationFailed
+from econnect_app.services.paging import ListQuery, Page, contains_text, page_of
 from econnect_app.services.permissions import load_actor, require_role
 from econnect_app.services.sessions import revoke_all_sessions
 from econnect_app.services.transaction import committing
@@ -48,6 +49,10 @@ _STATUS_ORDER = {
     UserStatus.INVITED.value: 1,
     UserStatus.BLOCKED.value: 2,
 }
+_ROLE_ORDER = {role: rank for rank, role in enumerate(ROLE_CHOICES)}  # User, Advanced user, Administrator
+# The columns the users list may be sorted by; the default ("") is the order of ``list_users``.
+USER_SORT_KEYS: tuple[str, ...] = ("name", "email", "role", "relationship_manager", "status")
+DEFAULT_USER_SORT = ""
 
 
 def _label(user: User) -> str:
@@ -149,6 +154,35 @@ def list_users(session: Session, *, actor: User) -> list[User]:
         .order_by(status_order, func.lower(User.name), func.lower(User.email))
     )
     return list(session.exec(statement))
+
+
+def users_page(session: Session, *, actor: User, query: ListQuery) -> Page[User]:
+    """One page of the environment's users (Administrators only), searched in name and email,
+    sorted by name, email, role, relationship manager or status (by default as ``list_users``:
+    Active first, then Invited, then Blocked; by name and email)."""
+    actor = _require_admin(session, actor)
+    statement = select(User).where(User.environment_id == actor.environment_id)
+    if query.search:
+        statement = statement.where(contains_text(query.search, User.name, User.email))
+    status_order = case(_STATUS_ORDER, value=col(User.status), else_=3)
+    by_email = func.lower(User.email)
+    if query.sort not in USER_SORT_KEYS:  # the default order
+        statement = statement.order_by(status_order, func.lower(User.name))
+    return page_of(
+        session,
+        statement,
+        query=query,
+        sort_columns={
+            DEFAULT_USER_SORT: by_email,
+            "name": func.lower(User.name),
+            "email": by_email,
+            "role": case(_ROLE_ORDER, value=col(User.role), else_=len(_ROLE_ORDER)),
+            "relationship_manager": col(User.is_relationship_manager),
+            "status": status_order,
+        },
+        default_sort=DEFAULT_USER_SORT,
+        tiebreaker=col(User.id),
+    )
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ helpers returns (an async generator, which Reflex runs to its end)::
 
 The action runs in a worker thread with a fresh database session; for the signed-in helpers the
 session cookie is re-validated first (an invalid one goes to the log-in page) and the action
-receives the current user. It may set this state's vars (the tab's state stays locked for the
-whole event, so nothing else touches them meanwhile) and returns the events to send (a toast, a
-redirect). ``ValidationFailed`` fills ``field_errors`` (shown next to the fields); any other
+receives the current user. Dates and times it formats (``formatting``) are in the time zone of
+the user's environment (the default on public pages). It may set this state's vars (the tab's
+state stays locked for the whole event, so nothing else touches them meanwhile) and returns the
+events to send (a toast, a redirect). ``ValidationFailed`` fills ``field_errors`` (shown next to the fields); any other
 ``DomainError`` becomes an error toast. A handler that must do more around the work (a loading
 flag) is itself an async generator: ``async for update in self._load(...): yield update``.
 
@@ -68,6 +69,7 @@ from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.db import db_session
+from econnect_app.formatting import DEFAULT_TIME_ZONE, in_time_zone
 from econnect_app.models import Environment, Role, User
 from econnect_app.services import caller, environments, organisations, sessions
 from econnect_app.services.errors import DomainError, ValidationFailed
@@ -310,7 +312,8 @@ class AuthState(rx.State):
         return self._perform(self._with_domain_errors(action), busy=False)
 
     def _as_signed_in_user(self, action: SignedInAction) -> Callable[[], Any]:
-        """The work of a signed-in action: re-validate the session, then run the action."""
+        """The work of a signed-in action: re-validate the session, then run the action (dates and
+        times in the time zone of the user's environment)."""
 
         client = self.router.session.client_ip
 
@@ -321,17 +324,19 @@ class AuthState(rx.State):
                     if self._forget_pending:
                         self._forget_pending = FORGET_EVERY_PAGE  # this page's state too
                     return self._login_redirect()
-                return self._outcome(db, lambda: action(db, actor))
+                with in_time_zone(environments.time_zone_of(db, environment_id=actor.environment_id)):
+                    return self._outcome(db, lambda: action(db, actor))
 
         return work
 
     def _with_domain_errors(self, action: PublicAction) -> Callable[[], Any]:
-        """The work of a public action: run it with a database session."""
+        """The work of a public action: run it with a database session (times in the default zone;
+        a page of an emailed link sets its environment's with ``in_time_zone``)."""
 
         client = self.router.session.client_ip
 
         def work() -> Any:
-            with caller.calling_from(client), db_session() as db:
+            with caller.calling_from(client), db_session() as db, in_time_zone(DEFAULT_TIME_ZONE):
                 return self._outcome(db, lambda: action(db))
 
         return work

@@ -51,7 +51,8 @@ from reflex_base.event import Event
 
 from econnect_app import live, routes
 from econnect_app.db import db_session
-from econnect_app.services import sessions
+from econnect_app.formatting import in_time_zone
+from econnect_app.services import environments, sessions
 from econnect_app.services.errors import DomainError
 from econnect_app.state.auth import FORGET_EVERY_PAGE, AuthState
 from econnect_app.state.live_tabs import LiveSessions, LiveView, live_sessions
@@ -225,7 +226,8 @@ async def _send(app: rx.App, token: str, *events: Any) -> None:
 
 
 def _refresh_states(session_cookie: str, environment_id: int, states: Sequence[LiveView]) -> _Refreshed:
-    """Re-read the data of a tab's states with its own user (in a worker thread).
+    """Re-read the data of a tab's states with its own user (in a worker thread), dates and times
+    in the time zone of the user's environment, as the page's own handlers show them.
 
     The tab's login is re-validated WITHOUT touching it (a push is not the user's activity). Not
     kept: a tab already logged out, a tab whose login has ended (with the message saying why) and
@@ -238,12 +240,13 @@ def _refresh_states(session_cookie: str, environment_id: int, states: Sequence[L
             return _Refreshed(keep=False, signed_out_message=ended.value if ended else "")
         if user.environment_id != environment_id:
             return _Refreshed(keep=False)
-        for state in states:
-            try:
-                state._live_refresh(db, user)
-            except DomainError as error:
-                db.rollback()
-                logger.info("Live refresh of %s skipped: %s", type(state).__name__, error.message)
+        with in_time_zone(environments.time_zone_of(db, environment_id=user.environment_id)):
+            for state in states:
+                try:
+                    state._live_refresh(db, user)
+                except DomainError as error:
+                    db.rollback()
+                    logger.info("Live refresh of %s skipped: %s", type(state).__name__, error.message)
     return _Refreshed(keep=True)
 
 

@@ -14,7 +14,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 BLOCKING_IMPACTS = ("serious", "critical")
-SETTLE_MS = 400  # Radix dialogs and toasts fade in: let them reach their final colours first
+# Radix dialogs and toasts fade in: axe must see their final colours, so wait until no animation
+# or transition is running any more (polled by Playwright, not slept).
+NOTHING_ANIMATING = "document.getAnimations().every((animation) => animation.playState !== 'running')"
 
 _axe = Axe()
 
@@ -23,7 +25,7 @@ def _settle(page: Page) -> None:
     page.wait_for_load_state("load")
     expect(page.locator("h1").first).to_be_visible()
     expect(page.locator(".rt-Spinner:visible")).to_have_count(0)
-    page.wait_for_timeout(SETTLE_MS)
+    page.wait_for_function(NOTHING_ANIMATING)
 
 
 def _targets(violation: dict) -> str:

@@ -131,9 +131,11 @@ def test_every_page_passes_axe_without_serious_or_critical_violations(
     # --- the Client Connect link of the client's organisation ------------------------------------
     client_organisation_id = _organisation_id(app_db, client_organisation)
     page.goto(f"/organisations/{client_organisation_id}")
-    link_field = page.get_by_role("region", name="Client Connect").get_by_label(
-        "Client Connect link", exact=True
-    )
+    client_connect = page.get_by_role("region", name="Client Connect")
+    expect(client_connect.get_by_text("No Client Connect link yet")).to_be_visible()
+    check(page, "/organisations/<client organisation> (no link yet)")
+    client_connect.get_by_role("button", name="Create link").click()
+    link_field = client_connect.get_by_label("Client Connect link", exact=True)
     expect(link_field).to_have_value(re.compile(r"/connect/"))
     check(page, "/organisations/<client organisation>")
     visitor.goto(link_field.input_value())
@@ -198,6 +200,7 @@ def test_every_page_passes_axe_without_serious_or_critical_violations(
     own_organisation_id = _organisation_id(app_db, f"{firm} BV")
     for path in (
         "/dashboard",
+        "/activity",
         "/organisations",
         f"/organisations/{own_organisation_id}",
         f"/organisations/{own_organisation_id}/members",
@@ -216,7 +219,7 @@ def test_every_page_passes_axe_without_serious_or_critical_violations(
         page.goto(path)
         check(page, path)
     # The client's own view.
-    for path in ("/dashboard", "/organisations", "/partners"):
+    for path in ("/dashboard", "/activity", "/organisations", "/partners"):
         piet.goto(path)
         check(piet, f"{path} (client)")
 

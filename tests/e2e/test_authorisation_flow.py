@@ -89,7 +89,7 @@ def test_accept_creates_a_partnership_live_and_keys_work(
     expect(secret_field).to_have_value(re.compile(r"^sk_"))
     secret = secret_field.input_value()
     app_key = work.get_by_label("App key", exact=True).input_value()
-    region = work.get_by_role("region", name="Bakkerij Piet BV")
+    region = work.locator("#client-organisations").get_by_role("row").filter(has_text="Bakkerij Piet BV")
     identifier = region.get_by_label("Organisation identifier").input_value()
     assert identifier == organisation.identifier
     expect(region).to_contain_text("Exact Online")

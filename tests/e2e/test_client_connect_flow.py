@@ -1,8 +1,8 @@
-"""Client Connect (seed 003) as people use it: the accountant regenerates the link and asks the
-owner to connect by email (the accountant in Cc of that same email); the owner opens the emailed
-link in a browser without an account and connects Exact Online; the organisation's administrator
-is emailed; the accountant's page, open all along and never reloaded, shows the connection, which
-the accountant then disconnects.
+"""Client Connect (seed 003) as people use it: the accountant finds no link yet (opening the page
+writes nothing), creates it, regenerates it and asks the owner to connect by email (the accountant
+in Cc of that same email); the owner opens the emailed link in a browser without an account and
+connects Exact Online; the organisation's administrator is emailed; the accountant's page, open all
+along and never reloaded, shows the connection, which the accountant then disconnects.
 
 With two backend workers (make test-scale) the accountant and the owner are on different workers,
 so the live change crosses workers through Redis.
@@ -15,11 +15,26 @@ import uuid
 
 from flows import accountant_ready, client_signs_up_from_link, send_authorisation_request
 from playwright.sync_api import Page, expect
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from econnect_app.models import AppConnection, ClientConnectLink, Organisation
+from econnect_app.models import ActivityLog, AppConnection, ClientConnectLink, Organisation
 
 LIVE_TIMEOUT_MS = 5_000  # a pushed change shows within a second; the margin is for busy CI machines
+
+
+def _links_and_their_activity(
+    session: Session, organisation_id: int
+) -> tuple[list[ClientConnectLink], list[str]]:
+    """The organisation's Client Connect links, and the activity rows that say one was created."""
+    links = session.exec(
+        select(ClientConnectLink).where(ClientConnectLink.organisation_id == organisation_id)
+    ).all()
+    created = session.exec(
+        select(ActivityLog.action).where(
+            ActivityLog.subject_id == organisation_id, ActivityLog.action == "client_connect.link_created"
+        )
+    ).all()
+    return list(links), list(created)
 
 
 def test_the_owner_connects_an_app_through_the_emailed_link_while_the_accountant_watches(
@@ -48,13 +63,25 @@ def test_the_owner_connects_an_app_through_the_emailed_link_while_the_accountant
     client.get_by_role("button", name="Accept").click()
     expect(client.get_by_role("status")).to_contain_text("You accepted")
 
-    # The accountant opens the client's organisation: the section has made its link.
+    # The accountant opens the client's organisation: no link yet, and opening made none.
     page.goto("/organisations")
     page.get_by_role("link", name=organisation, exact=True).click()
     expect(page).to_have_url(re.compile(r"/organisations/\d+$"))
     section = page.get_by_role("region", name="Client Connect")
+    expect(section.get_by_text("No Client Connect link yet")).to_be_visible()
+    expect(section.get_by_role("button", name="Regenerate")).to_have_count(0)
+    with app_db() as session:
+        organisation_row = session.exec(select(Organisation).where(Organisation.name == organisation)).one()
+        assert _links_and_their_activity(session, organisation_row.id) == ([], [])
+
+    # Create link: the link to share, recorded once.
+    section.get_by_role("button", name="Create link", exact=True).click()
     link_field = section.get_by_label("Client Connect link", exact=True)
     expect(link_field).to_have_value(re.compile(r"^http://.+/connect/[A-Za-z0-9_-]{43}$"))
+    expect(section.get_by_text("No Client Connect link yet")).to_have_count(0)
+    with app_db() as session:
+        links, created = _links_and_their_activity(session, organisation_row.id)
+        assert (len(links), created) == (1, ["client_connect.link_created"])
     first_link = link_field.input_value()
     expect(section.get_by_role("button", name="Copy link", exact=True)).to_be_visible()
     expect(section.get_by_text("No apps connected yet")).to_be_visible()
@@ -116,7 +143,6 @@ def test_the_owner_connects_an_app_through_the_emailed_link_while_the_accountant
     expect(owner.get_by_text("Enter your name.")).to_be_visible()
     expect(owner.get_by_text("Agree to the terms to connect.")).to_be_visible()
     with app_db() as session:
-        organisation_row = session.exec(select(Organisation).where(Organisation.name == organisation)).one()
         assert (
             session.exec(
                 select(AppConnection).where(AppConnection.organisation_id == organisation_row.id)

@@ -85,7 +85,8 @@ def test_an_invoice_uploaded_with_the_keys_arrives_on_the_accountants_sftp_serve
     page.goto("/keys")
     page.get_by_role("button", name="Create key set").click()
     keys = (page.get_by_label("App key", exact=True).input_value(), page.get_by_label("Secret", exact=True).input_value())
-    identifier = page.get_by_role("region", name="Bakkerij Export BV").get_by_label("Organisation identifier").input_value()
+    client_row = page.locator("#client-organisations").get_by_role("row").filter(has_text="Bakkerij Export BV")
+    identifier = client_row.get_by_label("Organisation identifier").input_value()
     earlier = pdf("invoice uploaded before the activation")
     upload(app_server, identifier, keys, filename="earlier.pdf", content=earlier)
 

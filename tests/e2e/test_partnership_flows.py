@@ -39,7 +39,7 @@ def test_the_client_ends_the_partnership_while_the_accountant_watches(
     page.get_by_role("button", name="Create key set").click()
     secret = page.get_by_label("Secret", exact=True).input_value()
     app_key = page.get_by_label("App key", exact=True).input_value()
-    bakery = page.get_by_role("region", name="Bakkerij Piet BV")
+    bakery = page.locator("#client-organisations").get_by_role("row").filter(has_text="Bakkerij Piet BV")
     identifier = bakery.get_by_label("Organisation identifier").input_value()
     api = f"{app_server.backend_url}/api/v1/organisations/{identifier}"
     assert httpx.get(api, auth=(app_key, secret), timeout=10).status_code == 200

@@ -18,6 +18,7 @@ from playwright.sync_api import Locator, Page, expect
 from sqlmodel import select
 
 from econnect_app import security
+from econnect_app.formatting import format_datetime
 from econnect_app.models import AuthorisationRequest, Role, User, utcnow
 
 
@@ -121,7 +122,7 @@ def test_requests_list_package_choice_plan_notice_and_toasts(
             select(AuthorisationRequest.expires_at).where(AuthorisationRequest.client_name == "Piet Bakker")
             .where(AuthorisationRequest.environment_id == anna.environment_id)
         ).one()
-    expect(_cell(page, piet_row, "Expires")).to_contain_text(f"{expires.day} {expires:%b %Y}")
+    expect(_cell(page, piet_row, "Expires")).to_contain_text(format_datetime(expires))
 
     # The search finds organisation names.
     page.get_by_label("Search", exact=True).fill("korenbloem")

@@ -25,13 +25,7 @@ from sqlmodel import Session, col, select
 from econnect_app import claims, live
 from econnect_app.claims import STALE_CLAIM_AFTER
 from econnect_app.exports import credentials, targets, worker
-from econnect_app.exports.worker import (
-    MAX_ATTEMPTS,
-    deliver_due,
-    deliver_due_report,
-    export_loop,
-    retry_delay,
-)
+from econnect_app.exports.worker import RETRIES, deliver_due, deliver_due_report, export_loop
 from econnect_app.models import (
     AccountingConfiguration,
     ConfigurationTarget,
@@ -292,20 +286,22 @@ def test_a_failure_that_may_pass_is_retried_with_growing_backoff_then_fails_and_
     engine: Engine, scene: Scene, target: FakeTarget
 ) -> None:
     document_id, _ = scene.upload()
+    max_attempts = RETRIES.max_attempts
+    assert max_attempts == 10
     target.failures = [
         targets.DeliveryError("Could not reach the SFTP server 127.0.0.1:2222: timed out.", retryable=True)
-        for _ in range(MAX_ATTEMPTS)
+        for _ in range(max_attempts)
     ]
     now = utcnow()
 
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    for attempt in range(1, max_attempts + 1):
         assert deliver_due(engine, now=now) == 1
         delivery = load(engine, document_id)
         assert delivery.attempts == attempt
         assert delivery.last_error == "Could not reach the SFTP server 127.0.0.1:2222: timed out."
-        if attempt < MAX_ATTEMPTS:
+        if attempt < max_attempts:
             assert delivery.status == "Retrying"
-            assert delivery.next_attempt_at == now + retry_delay(attempt)
+            assert delivery.next_attempt_at == now + RETRIES.delay_after(attempt)
             assert (
                 deliver_due(engine, now=delivery.next_attempt_at - timedelta(seconds=1)) == 0
             )  # not due yet
@@ -327,7 +323,7 @@ def test_a_failure_that_may_pass_is_retried_with_growing_backoff_then_fails_and_
 
 
 def test_backoff_grows_to_six_hours() -> None:
-    assert [retry_delay(n) for n in range(1, 9)] == [
+    assert [RETRIES.delay_after(n) for n in range(1, 9)] == [
         timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30),
         timedelta(hours=1), timedelta(hours=3), timedelta(hours=6), timedelta(hours=6),
     ]  # fmt: skip

@@ -2,7 +2,7 @@
 "postgresql search indexes", and finds the right rows.
 
 The database is built by the migrations (not ``create_all``), as in production. The query checked
-is the very one ``authorisations.list_requests`` sends: it is captured on its way to the server and
+is the very one ``authorisations.requests_page`` sends: it is captured on its way to the server and
 EXPLAINed there. PostgreSQL only: skipped without ``ECONNECT_TEST_DB_URL``.
 """
 
@@ -32,6 +32,7 @@ from econnect_app.models import (
     utcnow,
 )
 from econnect_app.services import authorisations
+from econnect_app.services.paging import ListQuery
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SEARCH_INDEXES = {
@@ -147,13 +148,14 @@ def test_the_search_query_uses_the_trigram_indexes(
         connection.exec_driver_sql("VACUUM ANALYZE authorisation_request")
     captured = captured_search_queries(engine)
 
-    rows = authorisations.list_requests(session, actor=accountant, search="korenBLOEM")
+    rows = authorisations.requests_page(session, actor=accountant, query=ListQuery(search="korenBLOEM")).rows
 
     assert [row.client_name for row in rows] == ["Bakkerij De Korenbloem"]
-    [(statement, parameters)] = captured
-    plan = plan_of(engine, statement, parameters)
-    assert all(f"Bitmap Index Scan on {name}" in plan for name in SEARCH_INDEXES), plan
-    assert "Seq Scan on authorisation_request" not in plan, plan
+    assert len(captured) == 2  # the paged list: how many match, then the page itself
+    for statement, parameters in captured:
+        plan = plan_of(engine, statement, parameters)
+        assert all(f"Bitmap Index Scan on {name}" in plan for name in SEARCH_INDEXES), plan
+        assert "Seq Scan on authorisation_request" not in plan, plan
 
 
 def test_search_finds_name_or_email_in_any_case_and_only_in_the_own_environment(
@@ -179,7 +181,7 @@ def test_search_finds_name_or_email_in_any_case_and_only_in_the_own_environment(
 
     def search(term: str) -> list[str]:
         return [
-            row.client_name for row in authorisations.list_requests(session, actor=accountant, search=term)
+            row.client_name for row in authorisations.requests_page(session, actor=accountant, query=ListQuery(search=term)).rows
         ]
 
     # Newest first; a match in the name or in the email; the other firm's request never.
@@ -207,7 +209,7 @@ def test_like_wildcards_in_the_search_are_plain_characters(
 
     def search(term: str) -> list[str]:
         return [
-            row.client_name for row in authorisations.list_requests(session, actor=accountant, search=term)
+            row.client_name for row in authorisations.requests_page(session, actor=accountant, query=ListQuery(search=term)).rows
         ]
 
     assert search("100%") == ["100% Bio"]
@@ -220,6 +222,6 @@ def test_a_nul_character_in_the_search_is_ignored(engine: Engine, session: Sessi
     """PostgreSQL refuses NUL in text; the search drops it instead of failing."""
     add_requests(session, accountant, [("Piet", "piet@example.com")])
 
-    rows = authorisations.list_requests(session, actor=accountant, search="Pi\x00et")
+    rows = authorisations.requests_page(session, actor=accountant, query=ListQuery(search="Pi\x00et")).rows
 
     assert [row.client_name for row in rows] == ["Piet"]

@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from econnect_app import claims
 from econnect_app.claims import STALE_CLAIM_AFTER
 from econnect_app.mail import delivery
-from econnect_app.mail.delivery import deliver_due_messages, delivery_loop, retry_delay
+from econnect_app.mail.delivery import RETRIES, deliver_due_messages, delivery_loop
 from econnect_app.mail.outbox import queue_email
 from econnect_app.mail.smtp import SmtpConfig
 from econnect_app.models import Environment, Notification, OutboxMessage, Role, User, utcnow
@@ -345,7 +345,7 @@ def test_a_message_the_server_refuses_fails_after_the_retry_limit_and_the_admini
             if attempt < limit:
                 assert report.retrying == [message_id]
                 assert row.status == "queued"
-                assert row.next_attempt_at == now + retry_delay(attempt)
+                assert row.next_attempt_at == now + RETRIES.delay_after(attempt)
                 now = row.next_attempt_at
             else:
                 assert report.failed == [message_id]
@@ -365,7 +365,7 @@ def test_a_message_the_server_refuses_fails_after_the_retry_limit_and_the_admini
 
 
 def test_backoff_grows_and_is_capped() -> None:
-    delays = [retry_delay(n) for n in range(1, 12)]
+    delays = [RETRIES.delay_after(n) for n in range(1, 12)]
     assert delays[:4] == [
         timedelta(seconds=15),
         timedelta(minutes=1),
@@ -374,6 +374,14 @@ def test_backoff_grows_and_is_capped() -> None:
     ]
     assert delays == sorted(delays)
     assert max(delays) == timedelta(hours=12)
+
+
+def test_the_queue_pauses_longer_while_the_server_stays_unavailable() -> None:
+    pause = delivery.QueueBackoff()
+    pauses = [pause.server_unavailable("connection refused") for _ in range(7)]
+    assert pauses == [5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 300.0]
+    pause.server_available()
+    assert pause.server_unavailable("connection refused") == 5.0  # back to the start
 
 
 def test_a_stale_claim_is_put_back_and_sent(

@@ -18,6 +18,7 @@ from conftest_factories import (
 from sqlmodel import Session, select
 
 from econnect_app import live
+from econnect_app.formatting import format_date
 from econnect_app.models import (
     ActivityLog,
     AuthorisationLink,
@@ -197,7 +198,7 @@ def test_accepted_request_says_when_it_was_accepted(session: Session, scene: Sce
 
     with pytest.raises(LinkAlreadyUsed) as caught:
         authorisations.look_up_link(session, token=scene.token)
-    assert caught.value.message == (f"This request was already accepted on {answered.day} {answered:%B %Y}.")
+    assert caught.value.message == (f"This request was already accepted on {format_date(answered)}.")
 
 
 def test_declined_request_says_when_it_was_declined(session: Session, scene: Scene) -> None:
@@ -206,7 +207,7 @@ def test_declined_request_says_when_it_was_declined(session: Session, scene: Sce
 
     with pytest.raises(LinkAlreadyUsed) as caught:
         authorisations.look_up_link(session, token=scene.token)
-    assert caught.value.message == (f"This request was already declined on {answered.day} {answered:%B %Y}.")
+    assert caught.value.message == (f"This request was already declined on {format_date(answered)}.")
 
 
 # --- accept -------------------------------------------------------------------------------------

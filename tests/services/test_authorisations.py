@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from econnect_app import live, security, settings
+from econnect_app.formatting import format_date
 from econnect_app.models import (
     ActivityLog,
     AuthorisationLink,
@@ -46,6 +47,7 @@ from econnect_app.services.errors import (
     PlanLimitReached,
     ValidationFailed,
 )
+from econnect_app.services.paging import ListQuery
 from econnect_app.settings import get_settings
 
 ACTIVATION_LINK = re.compile(r"(http://\S+/activate/([A-Za-z0-9_\-]+))")
@@ -220,7 +222,7 @@ def test_the_email_says_who_asks_for_what_what_accepting_grants_and_when_it_expi
     assert token not in link.token_hash
 
     expires_on = fresh(session, request).expires_at
-    expiry_text = f"{expires_on.day} {expires_on.strftime('%B %Y')}"
+    expiry_text = format_date(expires_on)  # in the firm's time zone, Europe/Amsterdam by default
     for body in (message.text_body, message.html_body):
         assert "Hello Piet" in body
         assert "Anna de Vries" in body
@@ -430,7 +432,7 @@ def test_a_new_request_to_the_same_email_and_organisation_replaces_the_pending_o
     assert len(activities(session, action="authorisation.created")) == 2
     assert authorisations.replaced_request(session, request=new).id == first.id
     assert authorisations.replaced_request(session, request=old) is None
-    [new_row, old_row] = authorisations.list_requests(session, actor=anna)
+    [new_row, old_row] = authorisations.requests_page(session, actor=anna).rows
     assert (old_row.status, old_row.replaced_on) == (WITHDRAWN, new.created_at)
     assert new_row.replaced_on is None
 
@@ -734,7 +736,7 @@ def test_requests_of_another_environment_are_not_found(session: Session, anna: U
             action(session, actor=anna, request_id=theirs.id)
     with pytest.raises(NotFound):
         authorisations.withdraw_request(session, actor=anna, request_id=99999)
-    assert authorisations.list_requests(session, actor=anna) == []
+    assert authorisations.requests_page(session, actor=anna).rows == []
     assert fresh(session, theirs).status == PENDING and fresh(session, theirs).send_count == 1
 
 
@@ -813,7 +815,7 @@ def test_reads_show_a_past_due_request_as_expired_and_write_nothing(
 
     with statements_run(engine) as statements:
         assert authorisations.count_pending(session, environment_id=firm.id) == 0
-        [row] = authorisations.list_requests(session, actor=anna)
+        [row] = authorisations.requests_page(session, actor=anna).rows
     assert (row.id, row.status, row.can_resend, row.can_withdraw) == (request.id, EXPIRED, False, False)
 
     assert statements and all(statement.lstrip().upper().startswith("SELECT") for statement in statements)
@@ -833,7 +835,7 @@ def test_the_status_filter_goes_by_the_status_as_of_now(
     piet = send(session, anna, client_name="Piet")
     move_back(session, piet, expires_at=timedelta(days=15), created_at=timedelta(minutes=1))
     send(session, anna, client_name="Klaas", client_email="klaas@example.com")
-    rows = authorisations.list_requests(session, actor=anna, status=status)
+    rows = authorisations.requests_page(session, actor=anna, status=status).rows
     assert [row.client_name for row in rows] == expected
 
 
@@ -900,7 +902,7 @@ def test_list_shows_newest_first_with_everything_the_page_needs(
     session: Session, anna: User, three_requests: list[AuthorisationRequest]
 ) -> None:
     piet, klaas, marie = three_requests
-    rows = authorisations.list_requests(session, actor=anna)
+    rows = authorisations.requests_page(session, actor=anna).rows
     assert [row.id for row in rows] == [marie.id, klaas.id, piet.id]
     klaas_row = rows[1]
     assert klaas_row.client_name == "Klaas Vos"
@@ -936,13 +938,13 @@ def test_list_filters_by_status(
     status: str | None,
     expected: list[str],
 ) -> None:
-    rows = authorisations.list_requests(session, actor=anna, status=status)
+    rows = authorisations.requests_page(session, actor=anna, status=status).rows
     assert [row.client_name.split()[0] for row in rows] == expected
 
 
 def test_an_unknown_status_filter_is_refused(session: Session, anna: User) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        authorisations.list_requests(session, actor=anna, status="pending-ish")
+        authorisations.requests_page(session, actor=anna, status="pending-ish")
     assert set(caught.value.errors) == {"status"}
 
 
@@ -972,7 +974,7 @@ def test_list_searches_client_name_email_and_organisation_ignoring_case(
     search: str,
     expected: list[str],
 ) -> None:
-    rows = authorisations.list_requests(session, actor=anna, search=search)
+    rows = authorisations.requests_page(session, actor=anna, query=ListQuery(search=search)).rows
     assert [row.client_name.split()[0] for row in rows] == expected
 
 
@@ -980,7 +982,7 @@ def test_list_searches_client_name_email_and_organisation_ignoring_case(
 def test_search_ignores_case_beyond_ascii_on_every_database(session: Session, anna: User, search: str) -> None:
     send(session, anna, client_name="Éva Müller", client_email="eva@mueller.example")
     send(session, anna, client_name="Eva Muller", client_email="eva@muller.example")
-    rows = authorisations.list_requests(session, actor=anna, search=search)
+    rows = authorisations.requests_page(session, actor=anna, query=ListQuery(search=search)).rows
     assert [row.client_name for row in rows] == ["Éva Müller"]
 
 
@@ -992,7 +994,7 @@ def test_search_finds_the_organisation_name_only_in_the_own_environment(
     other_firm = make_environment(session, name="Other Firm", plan=Plan.BASIC.value)
     send(session, make_admin(session, other_firm), client_name="Elsewhere", organisation_name="Korenbloem")
 
-    rows = authorisations.list_requests(session, actor=anna, search="KORENBLOEM")
+    rows = authorisations.requests_page(session, actor=anna, query=ListQuery(search="KORENBLOEM")).rows
 
     assert [(row.client_name, row.organisation_name) for row in rows] == [("Piet", "Korenbloem Holding B.V.")]
 
@@ -1006,7 +1008,7 @@ def test_each_row_says_who_sent_it_and_when_its_link_expires(
     by_bram = send(session, bram, client_email="b@example.com")
     by_desk = send(session, nameless, client_email="c@example.com")
 
-    rows = {row.id: row for row in authorisations.list_requests(session, actor=anna)}
+    rows = {row.id: row for row in authorisations.requests_page(session, actor=anna).rows}
 
     assert rows[by_anna.id].requested_by_name == "Anna de Vries"
     assert rows[by_bram.id].requested_by_name == "Bram Smit"
@@ -1020,9 +1022,11 @@ def test_each_row_says_who_sent_it_and_when_its_link_expires(
 def test_filter_and_search_combine(
     session: Session, anna: User, three_requests: list[AuthorisationRequest]
 ) -> None:
-    rows = authorisations.list_requests(session, actor=anna, status="Pending", search="example")
+    rows = authorisations.requests_page(
+        session, actor=anna, status="Pending", query=ListQuery(search="example")
+    ).rows
     assert [row.client_name.split()[0] for row in rows] == ["Marie", "Piet"]
-    assert authorisations.list_requests(session, actor=anna, limit=1)[0].client_name.startswith("Marie")
+    assert authorisations.requests_page(session, actor=anna, query=ListQuery(page_size=25)).rows[0].client_name.startswith("Marie")
 
 
 @pytest.mark.parametrize("role", [Role.ADVANCED_USER.value, Role.ADMINISTRATOR.value])
@@ -1031,14 +1035,14 @@ def test_advanced_users_and_administrators_see_the_list(
 ) -> None:
     send(session, anna)
     actor = make_user(session, firm, role=role)
-    assert len(authorisations.list_requests(session, actor=actor)) == 1
+    assert len(authorisations.requests_page(session, actor=actor).rows) == 1
 
 
 def test_a_user_may_not_see_the_list(session: Session, anna: User, firm: Environment) -> None:
     send(session, anna)
     actor = make_user(session, firm, role=Role.USER.value)
     with pytest.raises(PermissionDenied):
-        authorisations.list_requests(session, actor=actor)
+        authorisations.requests_page(session, actor=actor)
 
 
 def test_the_list_is_kept_after_a_downgrade(session: Session, anna: User, firm: Environment) -> None:
@@ -1046,7 +1050,7 @@ def test_the_list_is_kept_after_a_downgrade(session: Session, anna: User, firm: 
     firm.plan = Plan.INVOICE_PORTAL.value
     session.add(firm)
     session.commit()
-    assert len(authorisations.list_requests(session, actor=anna)) == 1
+    assert len(authorisations.requests_page(session, actor=anna).rows) == 1
 
 
 def test_count_pending_counts_one_environment(session: Session, anna: User, firm: Environment) -> None:

@@ -496,3 +496,134 @@ def test_a_txt_file_with_csv_text_is_read(session: Session, anna: User) -> None:
         f"{HEADER}\nPiet,piet@example.com,Exact Online,Piet BV\n".encode(), filename="Klanten.TXT"
     )
     assert len(run(session, anna, decoded.text).saved) == 1
+
+
+# --- the preview before sending, and the template -------------------------------------------------
+
+
+def preview(session: Session, actor: User, text: str) -> import_csv.ImportPreview:
+    return authorisations.preview_import(session, actor=actor, csv_text=text)
+
+
+def test_the_preview_lists_the_ready_rows_and_each_error_row_and_writes_nothing(
+    session: Session, anna: User
+) -> None:
+    text = "\n".join(
+        [
+            HEADER,
+            "Piet Bakker,piet@example.com,Exact Online,Bakkerij Piet BV",  # line 2: ready
+            ",not-an-email,Quickbooks,",  # line 3: four problems
+            "Klaas Vos,klaas@vos.example,twinfield,Vos & Zn",  # line 4: ready
+            "Piet again,PIET@example.com,Twinfield,bakkerij  piet bv",  # line 5: duplicate of line 2
+            '"Marie,marie@example.com,Twinfield,Marie BV',  # line 6: a quote never closed
+        ]
+    )
+    result = preview(session, anna, text)
+
+    assert result.ready == [
+        import_csv.ReadyRow(line=2, client="Piet Bakker <piet@example.com>"),
+        import_csv.ReadyRow(line=4, client="Klaas Vos <klaas@vos.example>"),
+    ]
+    assert [(error.line, error.client) for error in result.errors] == [
+        (3, "not-an-email"),
+        (5, "Piet again <PIET@example.com>"),
+        (6, ""),
+    ]
+    assert result.errors[0].message.startswith("Enter the client's name. Enter a valid email address")
+    assert result.errors[1].message == "Duplicate of line 2."
+    assert result.errors[2].message == import_csv.UNCLOSED_QUOTE_MESSAGE
+    assert count(session, AuthorisationRequest) == 0
+    assert count(session, AuthorisationLink) == 0
+    assert count(session, OutboxMessage) == 0
+    assert activities(session, action="authorisation.created") == []
+
+
+def test_sending_finds_what_the_preview_found(session: Session, anna: User) -> None:
+    """One set of checks: the import refuses exactly the rows the preview listed, for the same reasons."""
+    text = "\n".join(
+        [
+            HEADER,
+            "Piet,piet@example.com,Exact Online,Piet BV",
+            "Anna,anna@devries.example,Exact Online,Self BV",  # own address
+            "Klaas,klaas@example.com,,Vos BV",
+            "Piet,piet@example.com,Twinfield,piet bv",  # duplicate
+            "Joop,joop@example.com,Twinfield,Joop BV",
+        ]
+    )
+    previewed = preview(session, anna, text)
+    sent = run(session, anna, text)
+
+    assert sent.errors == previewed.errors
+    assert [(row.line, row.client) for row in sent.saved] == [(row.line, row.client) for row in previewed.ready]
+
+
+def test_sending_checks_every_row_again_whatever_the_preview_said(session: Session, anna: User) -> None:
+    """A row that was ready in the preview but now replaces a request sent a moment ago is refused."""
+    text = f"{HEADER}\nPiet,piet@example.com,Exact Online,Piet BV\n"
+    assert len(preview(session, anna, text).ready) == 1
+    authorisations.create_request(
+        session,
+        actor=anna,
+        client_name="Piet",
+        client_email="piet@example.com",
+        software_package_id="Exact Online",
+        organisation_name="Piet BV",
+    )
+
+    result = run(session, anna, text)
+
+    assert result.saved == []
+    [error] = result.errors
+    assert error.line == 2 and error.client == "Piet <piet@example.com>"
+    assert count(session, AuthorisationRequest) == 1
+
+
+def test_the_preview_refuses_like_the_import(session: Session, firm: Environment, anna: User) -> None:
+    plain_user = make_user(session, firm, role=Role.USER.value)
+    with pytest.raises(PermissionDenied):
+        preview(session, plain_user, f"{HEADER}\nPiet,piet@example.com,Exact Online,Piet BV\n")
+    with pytest.raises(ValidationFailed) as caught:
+        preview(session, anna, "name,email\nPiet,piet@example.com\n")
+    assert caught.value.errors["file"].endswith("Missing: software package, organisation.")
+
+
+def test_the_preview_reports_the_rows_beyond_the_limit(
+    session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_csv, "MAX_IMPORT_ROWS", 2)
+    rows = [f"Client {n},client{n}@example.com,Exact Online,Org {n}" for n in range(1, 6)]
+    result = preview(session, anna, "\n".join([HEADER, *rows]))
+    assert [row.line for row in result.ready] == [2, 3]
+    assert [error.line for error in result.errors] == [4]
+    assert result.errors[0].message.startswith("A file can hold at most 2 requests")
+
+
+def test_a_thousand_rows_are_all_checked_in_the_preview(
+    session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How long it takes is measured in benchmarks/csv_preview.py (target: p95 under 1 s)."""
+    monkeypatch.setattr(import_csv, "MAX_IMPORT_ROWS", 1000)  # every row checked, none cut off
+    rows = [
+        f"Client {n},client{n}@example.com,{'Twinfield' if n % 10 else 'Quickbooks'},Org {n}" for n in range(1000)
+    ]
+    text = "\n".join([HEADER, *rows])
+
+    result = preview(session, anna, text)
+
+    assert (len(result.ready), len(result.errors)) == (900, 100)
+
+
+def test_the_template_has_exactly_the_columns_the_import_reads_and_its_example_row_is_ready(
+    session: Session, anna: User
+) -> None:
+    template = authorisations.csv_template()
+    header, example, *rest = template.splitlines()
+
+    assert header.split(",") == ["Client name", "Email", "Software package", "Organisation"]
+    assert [column.lower() for column in header.split(",")] == list(authorisations.CSV_COLUMNS)
+    assert rest == []
+    assert authorisations.TEMPLATE_FILENAME == "econnect-authorisation-requests.csv"
+    result = preview(session, anna, template)  # the example row passes every check
+    assert result.ready == [import_csv.ReadyRow(line=2, client="Jan de Boer <jan@example.com>")]
+    assert result.errors == []
+    assert example == "Jan de Boer,jan@example.com,Twinfield,De Boer Installatie BV"

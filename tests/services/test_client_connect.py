@@ -128,7 +128,7 @@ def connections(session: Session) -> list[AppConnection]:
 # --- the link -------------------------------------------------------------------------------------
 
 
-def test_the_first_opening_makes_one_link_stored_as_a_hash(
+def test_opening_the_section_writes_nothing_and_create_link_makes_one_link_stored_as_a_hash(
     session: Session, pair: Pair, published: list[int]
 ) -> None:
     organisation_id = pair.client_organisation.id
@@ -136,7 +136,8 @@ def test_the_first_opening_makes_one_link_stored_as_a_hash(
     view = client_connect.client_connect_view(session, actor=pair.accountant, organisation_id=organisation_id)
     assert (view.can_manage, view.link_url, view.not_manager_reason) == (True, "", "")
     assert [app.name for app in view.apps] == [name for _slug, name in CATALOGUE]
-    assert snapshot(session) == before  # reading never writes
+    assert snapshot(session) == before  # reading never writes, even for a manager without a link
+    assert activities(session, action="client_connect.link_created") == []
 
     link = client_connect.ensure_link(session, actor=pair.accountant, organisation_id=organisation_id)
 
@@ -159,7 +160,7 @@ def test_the_first_opening_makes_one_link_stored_as_a_hash(
     assert entry.summary == "Ada Lovelace created the Client Connect link of Bakkerij De Korenbloem."
     assert published == [pair.firm.id]
 
-    # Opening again (another tab, a colleague of the same firm) shows the same link.
+    # Create link again (another tab, a colleague of the same firm): the same link.
     again = client_connect.ensure_link(session, actor=pair.firm_admin, organisation_id=organisation_id)
     assert again.id == link.id
     assert count(session, ClientConnectLink) == 1
@@ -185,17 +186,17 @@ def test_each_managing_environment_has_its_own_link(session: Session, pair: Pair
     assert client_connect.link_view(session, token=firm_token).firm_name == "Lovelace Accounting"
 
 
-def test_two_tabs_opening_at_once_make_one_link(
+def test_two_tabs_creating_the_link_at_once_make_one_link(
     engine: Engine, session: Session, pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hold_until_both_arrive(monkeypatch, client_connect, "_add_link")
 
-    def open_section(actor: User) -> Callable[[Session], ClientConnectLink]:
+    def create_link(actor: User) -> Callable[[Session], ClientConnectLink]:
         return lambda own: client_connect.ensure_link(
             own, actor=actor, organisation_id=pair.client_organisation.id
         )
 
-    results = run_together(engine, open_section(pair.accountant), open_section(pair.firm_admin))
+    results = run_together(engine, create_link(pair.accountant), create_link(pair.firm_admin))
 
     assert all(isinstance(result, ClientConnectLink) for result in results), results
     assert results[0].id == results[1].id
@@ -388,7 +389,7 @@ def test_ask_owner_to_connect_sends_one_email_with_the_accountant_in_cc(
     assert app_link in message.text_body and app_link in message.html_body
     assert "enter your office code" in message.text_body
     assert "Ada Lovelace (ada@lovelace.example) receives a copy" in message.text_body
-    # The link was made with the email (nobody had opened the section yet), in the same transaction.
+    # The link was made with the email (nobody had created it yet), in the same transaction.
     assert len(activities(session, action="client_connect.link_created")) == 1
     asked = activities(session, action="client_connect.owner_asked")
     assert sorted((entry.environment_id, entry.summary) for entry in asked) == sorted(

@@ -47,7 +47,7 @@ def test_confirmed_the_plan_changes_the_links_pause_and_the_history_stays(sessio
         authorisations.accept_request(
             session, user=scene.client, token=scene.token, new_organisation={"name": "X", "kvk_number": "12345678"}
         )
-    [row] = authorisations.list_requests(session, actor=admin)
+    [row] = authorisations.requests_page(session, actor=admin).rows
     assert (row.status, row.paused, row.can_resend, row.can_withdraw) == ("Pending", True, False, True)
     assert authorisations.count_pending(session, environment_id=scene.firm.id) == 1
 

@@ -1,6 +1,7 @@
 """The CSV upload on /authorisations/new (pages/new_authorisation.py): the session is checked before
 the file is read, a file over the size limit is refused before it is read whole, and every file gets
-a clear outcome (no handler crash), naming the encoding it was read with.
+a clear outcome (no handler crash), naming the encoding it was read with. Choosing a file only
+previews it (nothing sent, its bytes kept in a backend-only var); ``send_csv`` then sends it.
 
 The background handler runs as Reflex runs it (its async generator to the end) on a real state tree
 with a real database; the upload arrives as Reflex's chunk iterator would deliver it.
@@ -71,15 +72,25 @@ def page(session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> N
     return state
 
 
-def upload(state: NewAuthorisationState, chunks: Upload) -> str:
-    """Run the import handler to its end; the events the browser gets, as text."""
+def run_handler(state: NewAuthorisationState, name: str, *args: Any) -> str:
+    """Run a background handler to its end; the events the browser gets, as text."""
 
     async def run() -> list[Any]:
-        handler = NewAuthorisationState.event_handlers["import_csv"].fn
-        return [update async for update in handler(state, chunks)]
+        handler = NewAuthorisationState.event_handlers[name].fn
+        return [update async for update in handler(state, *args)]
 
     updates = asyncio.run(run())
     return " ".join(str(event) for update in updates if update for event in Event.from_event_type(update))
+
+
+def upload(state: NewAuthorisationState, chunks: Upload) -> str:
+    """Choose the file: its preview."""
+    return run_handler(state, "preview_csv", chunks)
+
+
+def send(state: NewAuthorisationState) -> str:
+    """Click ``Send N requests``."""
+    return run_handler(state, "send_csv")
 
 
 def requests(session: Session) -> list[AuthorisationRequest]:
@@ -97,7 +108,7 @@ def test_a_file_over_the_limit_is_refused_without_being_read_whole(
     assert new_authorisation.FILE_TOO_LARGE_MESSAGE in events
     assert chunks.read_chunks == CSV_MAX_BYTES // CHUNK_BYTES + 1  # just past the limit, not one more
     assert requests(session) == []
-    assert not page.importing
+    assert not page.checking and page.preview_ready == -1
 
 
 def test_an_invalid_session_goes_to_the_log_in_page_before_the_file_is_read(
@@ -110,7 +121,7 @@ def test_an_invalid_session_goes_to_the_log_in_page_before_the_file_is_read(
 
     assert "/login?next=" in events
     assert chunks.read_chunks == 0
-    assert not page.importing
+    assert not page.checking and page.preview_ready == -1
 
 
 def test_dutch_column_names_import_and_the_report_names_each_client(
@@ -122,7 +133,18 @@ def test_dutch_column_names_import_and_the_report_names_each_client(
         "Els Kok;not-an-email;Twinfield;Kok Catering\n"
     )
 
-    events = upload(page, Upload(text.encode()))
+    upload(page, Upload(text.encode()))
+
+    assert requests(session) == []  # the preview sends nothing
+    assert page.preview_ready == 1
+    assert [(row.lines, row.client) for row in page.preview_errors] == [("3", "Els Kok <not-an-email>")]
+    assert page.preview_summary == (
+        "clients.csv: 1 row is ready to send. 1 row has errors (listed below). Nothing has been sent yet. "
+        "The file was read as UTF-8."
+    )
+    assert page.send_label == "Send 1 request"
+
+    events = send(page)
 
     assert "1 requests sent; 1 rows were not sent" in events
     assert [request.client_name for request in requests(session)] == ["Jan de Boer"]
@@ -136,6 +158,8 @@ def test_a_windows_1252_file_is_read_and_says_so(page: NewAuthorisationState, se
     text = "Client name,Email,Software package,Organisation\nJosé Müller,jose@example.com,Twinfield,Café BV\n"
 
     upload(page, Upload(text.encode("cp1252")))
+    assert "Windows-1252" in page.preview_summary
+    send(page)
 
     [request] = requests(session)
     assert (request.client_name, request.organisation_name) == ("José Müller", "Café BV")
@@ -157,4 +181,30 @@ def test_any_other_file_gets_a_clear_message_beside_the_upload(
 
     assert message in page.field_errors["file"]
     assert requests(session) == []
-    assert not page.importing and page.import_created == -1
+    assert not page.checking and page.preview_ready == -1 and page.import_created == -1
+
+
+def test_the_previewed_file_waits_in_a_backend_only_var_and_is_sent_once(
+    page: NewAuthorisationState, session: Session
+) -> None:
+    content = b"client name,email,software package,organisation\nJan,jan@example.com,Twinfield,Jan BV\n"
+    upload(page, Upload(content))
+
+    assert page._csv_content == content
+    assert not any("csv_content" in name for name in NewAuthorisationState.base_vars)  # never sent to the browser
+    assert not any(content.decode() in str(value) for value in page.dict().values())
+
+    send(page)
+    assert send(page) == ""  # a second click finds nothing left to send
+    assert [request.client_name for request in requests(session)] == ["Jan"]
+    assert page._csv_content == b"" and page.preview_ready == -1
+
+
+def test_cancel_forgets_the_file_and_sends_nothing(page: NewAuthorisationState, session: Session) -> None:
+    upload(page, Upload(b"client name,email,software package,organisation\nJan,jan@example.com,Twinfield,Jan BV\n"))
+
+    NewAuthorisationState.event_handlers["cancel_csv"].fn(page)
+    send(page)
+
+    assert page._csv_content == b"" and page.preview_ready == -1
+    assert requests(session) == []

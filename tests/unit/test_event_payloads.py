@@ -116,7 +116,7 @@ def _organisation(session: Session) -> Organisation:
         (OrganisationsState, "add_organisation", {"form": {"name": ["Evil", "BV"], "kvk_number": "12345678"}}),
         (OrganisationsState, "add_organisation", {"form": {"name": {"nested": 1}}}),
         (NewAuthorisationState, "send_request", {"form": {"client_name": ["Piet"], "client_email": "p@example.com"}}),
-        (NewAuthorisationState, "import_csv", {"chunks": "abc"}),
+        (NewAuthorisationState, "preview_csv", {"chunks": "abc"}),
         (AuthState, "log_out", {"extra": 1}),
     ],
 )

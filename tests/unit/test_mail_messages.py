@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -302,13 +303,13 @@ def test_password_changed_says_when_and_what_to_do_if_it_was_not_you() -> None:
         "name": "Ann",
         "email": "ann@example.com",
         "how": "reset through an emailed link",
-        "when": "3 Mar 2025, 14:05 UTC",
+        "when": datetime(2025, 3, 3, 14, 5, tzinfo=UTC),
         "reset_link": "http://localhost:3000/forgot-password",
     }
 
     message = render_message("password_changed", context)
 
     assert message.subject == "Your eConnect password was changed"
-    assert "was reset through an emailed link on 3 Mar 2025, 14:05 UTC" in message.text_body
+    assert "was reset through an emailed link on 3 Mar 2025, 15:05 CET" in message.text_body
     assert "If this was not you" in message.text_body and "If this was not you" in message.html_body
     assert 'href="http://localhost:3000/forgot-password"' in message.html_body

@@ -34,14 +34,25 @@ from econnect_app.services.authorisations.answering import (
     accept_request,
     decline_request,
 )
+from econnect_app.services.authorisations.bulk import (
+    BULK_MAX,
+    BulkOutcome,
+    resend_each,
+    withdraw_each,
+)
 from econnect_app.services.authorisations.expiry import expire_due_requests
 from econnect_app.services.authorisations.import_csv import (
     CSV_COLUMNS,
     MAX_IMPORT_ROWS,
     MISSING_COLUMNS_MESSAGE,
+    TEMPLATE_FILENAME,
     BulkImportResult,
+    ImportPreview,
+    ReadyRow,
     RowError,
+    csv_template,
     import_requests_csv,
+    preview_import,
 )
 from econnect_app.services.authorisations.links import (
     ActivationView,
@@ -54,11 +65,13 @@ from econnect_app.services.authorisations.links import (
     look_up_link,
 )
 from econnect_app.services.authorisations.queries import (
+    REQUEST_SORT_KEYS,
     IncomingRequestRow,
     RequestRow,
     count_pending,
     incoming_requests,
-    list_requests,
+    matching_request_ids,
+    requests_page,
 )
 from econnect_app.services.authorisations.sending import (
     NOT_FOUND_MESSAGE,
@@ -76,6 +89,10 @@ from econnect_app.services.authorisations.sending import (
 )
 
 __all__ = [
+    "BULK_MAX",
+    "BulkOutcome",
+    "resend_each",
+    "withdraw_each",
     "ACCEPTED_NOTIFICATION_LINK",
     "CHOOSE_ORGANISATION_MESSAGE",
     "CHOOSE_PACKAGE_MESSAGE",
@@ -94,14 +111,17 @@ __all__ = [
     "PLAN_MESSAGE",
     "RACE_MESSAGE",
     "REQUEST_NOT_FOUND_MESSAGE",
+    "REQUEST_SORT_KEYS",
     "ROLE_MESSAGE",
     "SEND_ACTIONS",
     "STATUS_CHOICES",
     "SUBJECT_TYPE",
+    "TEMPLATE_FILENAME",
     "VIEW_ROLE_MESSAGE",
     "AcceptOutcome",
     "ActivationView",
     "BulkImportResult",
+    "ImportPreview",
     "IncomingRequestRow",
     "LinkAlreadyUsed",
     "LinkExpired",
@@ -109,17 +129,21 @@ __all__ = [
     "LinkReplaced",
     "LinkUnknown",
     "LinkWithdrawn",
+    "ReadyRow",
     "RequestRow",
     "RowError",
     "accept_request",
     "count_pending",
     "create_request",
+    "csv_template",
     "decline_request",
     "expire_due_requests",
     "import_requests_csv",
     "incoming_requests",
-    "list_requests",
+    "matching_request_ids",
+    "requests_page",
     "look_up_link",
+    "preview_import",
     "replaced_request",
     "resend_request",
     "why_cannot_send",

@@ -6,15 +6,19 @@ are read strictly: a quote that is never closed, a cell too long to be a name or
 line the CSV reader cannot read is reported as that line's error and reading goes on with the next
 line, so one bad line never swallows the rows after it.
 
-Each data row is its own transaction: a valid row is saved (and its email queued) whatever the
-other rows hold, a refused row writes nothing. The result says exactly which rows were saved and
-why each other row was not, naming its client.
+The page first shows a preview (``preview_import``: the rows ready to send and why each other row
+is not, writing nothing), then sends (``import_requests_csv``), which checks every row again with the
+same checks (``_RowChecker``). Each data row is its own transaction: a valid row is saved (and its
+email queued) whatever the other rows hold, a refused row writes nothing. The result says exactly
+which rows were saved and why each other row was not, naming its client. ``csv_template`` is the file
+to fill in.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from econnect_app.models import Environment, SoftwarePackage, User, organisation_key
-from econnect_app.services.authorisations._input import clean_input
+from econnect_app.services.authorisations._input import CleanRequest, clean_input
 from econnect_app.services.authorisations.sending import create_checked, require_sender
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.services.software_packages import list_software_packages, match_software_package
@@ -35,6 +39,8 @@ MAX_IMPORT_ROWS = 500
 MAX_CELL_CHARACTERS = 1000
 CSV_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".txt")
 CSV_COLUMNS: tuple[str, ...] = ("client name", "email", "software package", "organisation")
+TEMPLATE_FILENAME = "econnect-authorisation-requests.csv"
+TEMPLATE_EXAMPLE_ROW: tuple[str, ...] = ("Jan de Boer", "jan@example.com", "Twinfield", "De Boer Installatie BV")
 MISSING_COLUMNS_MESSAGE = (
     "The first row must name the columns: client name, email, software package and organisation."
 )
@@ -144,6 +150,23 @@ class SavedRow:
     line: int
     client: str
     request_id: int
+
+
+@dataclass(frozen=True)
+class ReadyRow:
+    """A CSV row that passed every check of the preview: it will be sent (checked again then)."""
+
+    line: int
+    client: str
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What an import of the file would send, before anything is sent: the rows ready to send and
+    why each other row would not be sent."""
+
+    ready: list[ReadyRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -273,6 +296,41 @@ def _header_and_rows(csv_text: str) -> tuple[dict[str, int], list[_Record]]:
     return columns, data_rows
 
 
+def csv_template() -> str:
+    """The CSV file to fill in: the header row the import reads and one example row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(column.capitalize() for column in CSV_COLUMNS)
+    writer.writerow(TEMPLATE_EXAMPLE_ROW)
+    return buffer.getvalue()
+
+
+def preview_import(session: Session, *, actor: User, csv_text: str) -> ImportPreview:
+    """What ``import_requests_csv`` would do with this file, writing nothing: the rows ready to send
+    and every other row with its reasons (the same checks, row by row, in the same order).
+
+    Only what can change between now and the send is left to the send itself: the rate limits and a
+    pending request to the same client sent too recently. Refuses like the import (the actor's
+    right to send, a file without the four columns).
+    """
+    _, environment = require_sender(session, actor)
+    columns, data_rows = _header_and_rows(csv_text)
+    to_read, beyond_limit = data_rows[:MAX_IMPORT_ROWS], data_rows[MAX_IMPORT_ROWS:]
+    checker = _RowChecker(session, environment=environment, columns=columns)
+    ready: list[ReadyRow] = []
+    errors: list[RowError] = []
+    for record in to_read:
+        checked = checker.check(record)
+        if isinstance(checked, RowError):
+            errors.append(checked)
+            continue
+        checker.accepted(record, checked.clean)
+        ready.append(ReadyRow(line=record.line, client=checked.client))
+    if beyond_limit:
+        errors.append(_beyond_limit_error(beyond_limit))
+    return ImportPreview(ready=ready, errors=errors)
+
+
 def import_requests_csv(
     session: Session,
     *,
@@ -283,10 +341,10 @@ def import_requests_csv(
     """Create one request per valid CSV row; report every other row with its line, client and reasons.
 
     Columns (header row required, in any order, ";", "," or tab separated, English or Dutch names):
-    client name, email, software package (name or slug), organisation. Each row is its own
-    transaction, so valid rows are kept whatever the other rows hold; the result lists exactly
-    the rows saved. At most ``MAX_IMPORT_ROWS`` rows are read. A file without the four columns
-    raises ValidationFailed({"file": ...}).
+    client name, email, software package (name or slug), organisation. Each row is checked again
+    here (whatever a preview said) and is its own transaction, so valid rows are kept whatever the
+    other rows hold; the result lists exactly the rows saved. At most ``MAX_IMPORT_ROWS`` rows are
+    read. A file without the four columns raises ValidationFailed({"file": ...}).
 
     ``on_progress(done, total)`` is called after each data row is handled (saved or refused);
     ``total`` is the number of data rows that will be read.
@@ -309,45 +367,52 @@ def import_requests_csv(
         if on_progress is not None:
             on_progress(done, len(to_read))
     if beyond_limit:
-        importer.errors.append(
-            RowError(
-                line=beyond_limit[0].line,
-                message=(
-                    f"A file can hold at most {MAX_IMPORT_ROWS} requests: this row and the "
-                    f"{len(beyond_limit) - 1} after it were not imported. Upload them in another file."
-                ),
-            )
-        )
+        importer.errors.append(_beyond_limit_error(beyond_limit))
     return BulkImportResult(saved=importer.saved, errors=importer.errors)
 
 
-class _RowImporter:
-    """Saves one data row at a time (each in its own transaction) and keeps the report."""
+def _beyond_limit_error(beyond_limit: list[_Record]) -> RowError:
+    return RowError(
+        line=beyond_limit[0].line,
+        message=(
+            f"A file can hold at most {MAX_IMPORT_ROWS} requests: this row and the "
+            f"{len(beyond_limit) - 1} after it were not imported. Upload them in another file."
+        ),
+    )
 
-    def __init__(
-        self, session: Session, *, actor: User, environment: Environment, columns: dict[str, int]
-    ) -> None:
+
+@dataclass(frozen=True)
+class _CheckedRow:
+    """A data row whose fields passed every check: the request to send and its client's label."""
+
+    clean: CleanRequest
+    client: str
+
+
+class _RowChecker:
+    """The checks of one data row, shared by the preview and the import (in file order).
+
+    A row repeating the client email and organisation of an earlier accepted row is a duplicate of
+    that row; ``accepted`` records a row as such (sent, or ready to send in a preview).
+    """
+
+    def __init__(self, session: Session, *, environment: Environment, columns: dict[str, int]) -> None:
         self.session = session
-        self.actor = actor
         self.environment = environment
         self.columns = columns
         self.packages = list_software_packages(session)
         self.package_names = ", ".join(package.name for package in self.packages)
-        self.saved: list[SavedRow] = []
-        self.errors: list[RowError] = []
-        self.saved_lines: dict[tuple[str, str], int] = {}  # (client email, organisation) -> its line
+        self.accepted_lines: dict[tuple[str, str], int] = {}  # (client email, organisation) -> its line
 
-    def import_row(self, record: _Record) -> None:
-        """Save the row's request, or add the row's error to the report."""
+    def check(self, record: _Record) -> _CheckedRow | RowError:
+        """The row's checked request, or its error."""
         if record.cells is None:
-            self._refuse(record, record.problem, client="")
-            return
+            return _row_error(record, record.problem, client="")
         cells = record.cells
         values = {name: cells[index] if index < len(cells) else "" for name, index in self.columns.items()}
         client = _client_label(values)
         if any(len(cell) > MAX_CELL_CHARACTERS for cell in cells):
-            self._refuse(record, CELL_TOO_LONG_MESSAGE, client=client)
-            return
+            return _row_error(record, CELL_TOO_LONG_MESSAGE, client=client)
         try:
             clean = clean_input(
                 self.session,
@@ -359,20 +424,13 @@ class _RowImporter:
                 organisation_name=values["organisation"],
                 extra=self._duplicate(values),
             )
-            request = create_checked(
-                self.session, actor=self.actor, environment=self.environment, clean=clean
-            )
         except ValidationFailed as error:
-            self._refuse(record, " ".join(error.errors.values()), client=client)
-        except DomainError as error:
-            self._refuse(record, error.message, client=client)
-        else:
-            self.saved.append(SavedRow(line=record.line, client=client, request_id=request.id))  # type: ignore[arg-type]
-            self.saved_lines[(clean.client_email, organisation_key(clean.organisation_name))] = record.line
+            return _row_error(record, " ".join(error.errors.values()), client=client)
+        return _CheckedRow(clean=clean, client=client)
 
-    def _refuse(self, record: _Record, message: str, *, client: str) -> None:
-        last_line = record.last_line if record.last_line > record.line else 0
-        self.errors.append(RowError(line=record.line, message=message, client=client, last_line=last_line))
+    def accepted(self, record: _Record, clean: CleanRequest) -> None:
+        """Later rows to the same client email and organisation are duplicates of this one."""
+        self.accepted_lines[(clean.client_email, organisation_key(clean.organisation_name))] = record.line
 
     def _package(self, text: str) -> SoftwarePackage | None:
         text = text.strip()
@@ -385,10 +443,47 @@ class _RowImporter:
         return f'Unknown software package "{text}". Use one of: {self.package_names}.'
 
     def _duplicate(self, values: dict[str, str]) -> dict[str, str]:
-        """{"client_email": "Duplicate of line N."} when an earlier row saved the same request."""
+        """{"client_email": "Duplicate of line N."} when an earlier row was accepted for the same request."""
         try:
             address = clean_email(values["client_email"])
         except FieldError:
             return {}
-        line = self.saved_lines.get((address, organisation_key(values["organisation"])))
+        line = self.accepted_lines.get((address, organisation_key(values["organisation"])))
         return {"client_email": f"Duplicate of line {line}."} if line is not None else {}
+
+
+def _row_error(record: _Record, message: str, *, client: str) -> RowError:
+    last_line = record.last_line if record.last_line > record.line else 0
+    return RowError(line=record.line, message=message, client=client, last_line=last_line)
+
+
+class _RowImporter:
+    """Checks and saves one data row at a time (each in its own transaction) and keeps the report."""
+
+    def __init__(
+        self, session: Session, *, actor: User, environment: Environment, columns: dict[str, int]
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.environment = environment
+        self.checker = _RowChecker(session, environment=environment, columns=columns)
+        self.saved: list[SavedRow] = []
+        self.errors: list[RowError] = []
+
+    def import_row(self, record: _Record) -> None:
+        """Save the row's request, or add the row's error to the report."""
+        checked = self.checker.check(record)
+        if isinstance(checked, RowError):
+            self.errors.append(checked)
+            return
+        try:
+            request = create_checked(
+                self.session, actor=self.actor, environment=self.environment, clean=checked.clean
+            )
+        except ValidationFailed as error:
+            self.errors.append(_row_error(record, " ".join(error.errors.values()), client=checked.client))
+        except DomainError as error:
+            self.errors.append(_row_error(record, error.message, client=checked.client))
+        else:
+            self.saved.append(SavedRow(line=record.line, client=checked.client, request_id=request.id))  # type: ignore[arg-type]
+            self.checker.accepted(record, checked.clean)

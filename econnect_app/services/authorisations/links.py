@@ -154,7 +154,7 @@ def issue_link_and_email(
             "organisation_name": request.organisation_name,
             "software_name": package.name,
             "link": routes.absolute(routes.activate(raw)),
-            "expires_on": format_date(request.expires_at),
+            "expires_on": request.expires_at,
             "expires_days": days,
             "what_accepting_grants": (
                 f"Accepting creates a partnership between {firm} and your environment on "

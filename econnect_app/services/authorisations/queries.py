@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from econnect_app.formatting import display_name
 from econnect_app.models import AuthorisationRequest, Environment, SoftwarePackage, User, utcnow
+from econnect_app.services import paging
 from econnect_app.services.authorisations._common import (
     PENDING,
     STATUS_CHOICES,
@@ -24,9 +26,9 @@ from econnect_app.services.authorisations._common import (
     require_manager,
 )
 from econnect_app.services.errors import ValidationFailed
+from econnect_app.services.paging import ListQuery, Page
 from econnect_app.services.permissions import environment_has_partnerships, load_actor
 from econnect_app.services.user_emails import confirmed_addresses
-from econnect_app.services.validation import without_nul
 
 
 @dataclass(frozen=True)
@@ -65,40 +67,17 @@ class IncomingRequestRow:
     expires_at: datetime
 
 
-def _matches_client(term: str) -> ColumnElement[bool]:
-    """Client name, client email or organisation name contains ``term``, case-insensitively.
-
-    Written as ``lower(column) LIKE lower('%term%')`` (not ILIKE) so that on PostgreSQL the GIN
-    trigram indexes on ``lower(client_name)`` and ``lower(client_email)`` serve it (migration
-    "postgresql search indexes"); SQLite reads it as its ILIKE. ``organisation_name`` has no such
-    index yet: within one environment's requests the scan is bounded.
-    """
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = func.lower(f"%{escaped}%")
-    return or_(
-        func.lower(AuthorisationRequest.client_name).like(pattern, escape="\\"),
-        func.lower(AuthorisationRequest.client_email).like(pattern, escape="\\"),
-        func.lower(AuthorisationRequest.organisation_name).like(pattern, escape="\\"),
-    )
+REQUEST_SORT_KEYS = ("client", "organisation", "status", "sent", "sent_by", "last_sent", "expires")
+DEFAULT_SORT = "sent"  # newest first
 
 
-def list_requests(
-    session: Session,
-    *,
-    actor: User,
-    status: str | None = None,
-    search: str = "",
-    limit: int = 200,
-) -> list[RequestRow]:
-    """The environment's requests, newest first, optionally by status and by a search term found in
-    the client's name or email or the organisation's name.
-
-    ``status`` and the rows' status are as of now (a Pending request past its expiry is Expired).
-    """
-    actor = require_manager(session, actor)
+def _requests_statement(
+    *, environment_id: int, status: str | None, search: str, now: datetime
+) -> Any:
+    """The environment's requests with what a row shows, by status as of ``now`` and by a search
+    term found in the client's name or email or the organisation's name."""
     if status and status not in STATUS_CHOICES:
         raise ValidationFailed({"status": "Choose Pending, Accepted, Declined, Withdrawn or Expired."})
-    now = utcnow()
     replacement = aliased(AuthorisationRequest)
     statement = (
         select(
@@ -112,45 +91,103 @@ def list_requests(
         .join(SoftwarePackage, col(SoftwarePackage.id) == col(AuthorisationRequest.software_package_id))
         .join(User, col(User.id) == col(AuthorisationRequest.requested_by_id))
         .outerjoin(replacement, replacement.id == AuthorisationRequest.replaced_by_id)
-        .where(AuthorisationRequest.environment_id == actor.environment_id)
+        .where(AuthorisationRequest.environment_id == environment_id)
     )
-    paused = not environment_has_partnerships(session, environment_id=actor.environment_id)
     if status:
         statement = statement.where(has_status(status, now))
-    term = " ".join(without_nul(search or "").split())
+    term = paging.search_text(search)
     if term:
-        statement = statement.where(_matches_client(term))
-    statement = statement.order_by(
-        col(AuthorisationRequest.created_at).desc(), col(AuthorisationRequest.id).desc()
-    ).limit(max(1, min(int(limit), 1000)))
-    statement = statement.execution_options(populate_existing=True)
-
-    rows: list[RequestRow] = []
-    for request, status_now, software_name, requester_name, requester_email, replaced_on in session.exec(
-        statement
-    ):
-        pending = status_now == PENDING
-        rows.append(
-            RequestRow(
-                id=request.id,
-                client_name=request.client_name,
-                client_email=request.client_email,
-                organisation_name=request.organisation_name,
-                software_name=software_name,
-                status=status_now,
-                created_at=request.created_at,
-                last_sent_at=request.last_sent_at,
-                expires_at=request.expires_at,
-                responded_at=request.responded_at,
-                decline_reason=request.decline_reason,
-                requested_by_name=requester_name or requester_email,
-                can_resend=pending and not paused,
-                can_withdraw=pending,
-                replaced_on=replaced_on,
-                paused=pending and paused,
+        # lower(column) LIKE: the GIN trigram indexes on the three lowered columns serve it on
+        # PostgreSQL (migrations "postgresql search indexes" and cafed0a4a24e).
+        statement = statement.where(
+            paging.contains_text(
+                term,
+                AuthorisationRequest.client_name,
+                AuthorisationRequest.client_email,
+                AuthorisationRequest.organisation_name,
             )
         )
-    return rows
+    return statement
+
+
+def _sort_columns(now: datetime) -> dict[str, Any]:
+    return {
+        "client": func.lower(AuthorisationRequest.client_name),
+        "organisation": func.lower(AuthorisationRequest.organisation_name),
+        "status": current_status(now),
+        "sent": col(AuthorisationRequest.created_at),
+        "sent_by": func.lower(func.coalesce(User.name, User.email)),
+        "last_sent": col(AuthorisationRequest.last_sent_at),
+        "expires": col(AuthorisationRequest.expires_at),
+    }
+
+
+def requests_page(
+    session: Session,
+    *,
+    actor: User,
+    query: ListQuery = ListQuery(),
+    status: str | None = None,
+) -> Page[RequestRow]:
+    """One page of the environment's requests (newest first unless ``query`` sorts otherwise),
+    optionally by status and by a search term found in the client's name or email or the
+    organisation's name.
+
+    ``status`` and the rows' status are as of now (a Pending request past its expiry is Expired).
+    """
+    actor = require_manager(session, actor)
+    now = utcnow()
+    statement = _requests_statement(
+        environment_id=actor.environment_id, status=status, search=query.search, now=now
+    ).execution_options(populate_existing=True)
+    page = paging.page_of(
+        session,
+        statement,
+        query=query,
+        sort_columns=_sort_columns(now),
+        default_sort=DEFAULT_SORT,
+        default_descending=True,
+        tiebreaker=col(AuthorisationRequest.id),
+    )
+    paused = not environment_has_partnerships(session, environment_id=actor.environment_id)
+    return page.map(lambda row: _request_row(row, paused=paused))
+
+
+def matching_request_ids(
+    session: Session, *, actor: User, status: str | None = None, search: str = ""
+) -> list[int]:
+    """The ids of every request the list shows with this filter, newest first (for "all matching")."""
+    actor = require_manager(session, actor)
+    statement = _requests_statement(
+        environment_id=actor.environment_id, status=status, search=search, now=utcnow()
+    )
+    ids = statement.with_only_columns(col(AuthorisationRequest.id)).order_by(
+        col(AuthorisationRequest.created_at).desc(), col(AuthorisationRequest.id).desc()
+    )
+    return [int(row[0]) for row in session.exec(ids)]
+
+
+def _request_row(row: Any, *, paused: bool) -> RequestRow:
+    request, status_now, software_name, requester_name, requester_email, replaced_on = row
+    pending = status_now == PENDING
+    return RequestRow(
+        id=request.id,
+        client_name=request.client_name,
+        client_email=request.client_email,
+        organisation_name=request.organisation_name,
+        software_name=software_name,
+        status=status_now,
+        created_at=request.created_at,
+        last_sent_at=request.last_sent_at,
+        expires_at=request.expires_at,
+        responded_at=request.responded_at,
+        decline_reason=request.decline_reason,
+        requested_by_name=requester_name or requester_email,
+        can_resend=pending and not paused,
+        can_withdraw=pending,
+        replaced_on=replaced_on,
+        paused=pending and paused,
+    )
 
 
 def count_pending(session: Session, *, environment_id: int) -> int:
