@@ -22,7 +22,7 @@ SERVICES := bash scripts/services.sh
 service_url = $$($(SERVICES) env | sed -n 's/^$(1)=//p')
 
 .PHONY: run run-prod services services-stop test test-scale setup lock lock-upgrade toolchain browser \
-	migrate makemigrations test-unit test-e2e bench clean
+	migrate makemigrations messages test-unit test-e2e bench clean
 
 run: setup migrate ## Serve the app on http://localhost:3000 (SQLite, mail kept in /dev/mailbox)
 	REFLEX_HOT_RELOAD_OVERRIDE_PATHS="$(RELOAD_PATHS)" $(BIN)/reflex run
@@ -89,6 +89,14 @@ migrate: setup ## Apply the database migrations
 
 makemigrations: setup ## Generate a migration from the models (review it, then commit it)
 	$(BIN)/reflex db makemigrations --message "$(MESSAGE)"
+
+# The markers of econnect_app/i18n.py: gettext, ngettext and _ are Babel's own.
+MESSAGE_KEYWORDS := -k t -k t_plural:1,2 -k N_ -k translate:2 -k translate_plural:2,3
+messages: setup ## After changing texts: extract them and add the new ones to the Dutch catalogue (then translate those)
+	$(BIN)/pybabel --quiet extract -F babel.cfg $(MESSAGE_KEYWORDS) --no-location --sort-output \
+	  -o econnect_app/locale/messages.pot .
+	$(BIN)/pybabel --quiet update -i econnect_app/locale/messages.pot -d econnect_app/locale -l nl \
+	  --no-fuzzy-matching --ignore-obsolete --no-wrap
 
 test-unit: setup ## Only the fast suites (no browser)
 	$(BIN)/python -m pytest tests/unit tests/services tests/integration $(PYTEST_ARGS)

@@ -202,7 +202,7 @@ def browser_run(app: AppServer, catcher: MailCatcher, clients: list[Client], *, 
     try:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            context = browser.new_context(base_url=app.base_url, viewport={"width": 1280, "height": 900})
+            context = browser.new_context(base_url=app.base_url, viewport={"width": 1280, "height": 900}, locale="en-GB")
             context.set_default_timeout(timeout_ms)
             page = context.new_page()
             log_in(page, account)

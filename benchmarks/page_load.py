@@ -100,7 +100,7 @@ def measure(app: AppServer, *, runs: int) -> dict[str, Any]:
     scripts: list[dict[str, Any]] = []
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        options: dict[str, Any] = {"base_url": app.base_url, "viewport": {"width": 1280, "height": 900}}
+        options: dict[str, Any] = {"base_url": app.base_url, "viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
         signing_in = browser.new_context(**options)
         log_in(signing_in.new_page(), account)
         cookie_only = signing_in.storage_state()

@@ -14,6 +14,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import get_month_names
+
+from econnect_app import i18n
 from econnect_app.models import User
 
 MISSING = "—"
@@ -79,10 +82,24 @@ def zone_name(local_moment: datetime) -> str:
     return getattr(zone, "key", None) or abbreviation
 
 
+@lru_cache(maxsize=8)
+def _month_names(language: str, width: str) -> dict[int, str]:
+    return dict(get_month_names(width, locale=language))
+
+
+def _month(moment: datetime, width: str) -> str:
+    """The month of ``moment`` in the language in effect ("March" / "maart", "Mar" / "mrt")."""
+    language = i18n.language_in_effect()
+    if language == i18n.ENGLISH:
+        return f"{moment:%B}" if width == "wide" else f"{moment:%b}"
+    return _month_names(language, width)[moment.month]
+
+
 def format_date(moment: datetime) -> str:
-    """A date as people write it in a sentence: ``3 March 2025`` (the day in the zone in effect)."""
+    """A date as people write it in a sentence: ``3 March 2025`` / ``3 maart 2025`` (the day in the
+    zone in effect, the month in the language in effect)."""
     moment = local_time(moment)
-    return f"{moment.day} {moment:%B %Y}"
+    return f"{moment.day} {_month(moment, 'wide')} {moment:%Y}"
 
 
 def format_datetime(moment: datetime | None, *, missing: str = MISSING) -> str:
@@ -91,7 +108,7 @@ def format_datetime(moment: datetime | None, *, missing: str = MISSING) -> str:
     if moment is None:
         return missing
     moment = local_time(moment)
-    return f"{moment.day} {moment:%b %Y, %H:%M} {zone_name(moment)}"
+    return f"{moment.day} {_month(moment, 'abbreviated')} {moment:%Y, %H:%M} {zone_name(moment)}"
 
 
 def display_name(user: User | None, *, missing: str = "") -> str:

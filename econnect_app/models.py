@@ -161,6 +161,7 @@ class User(SQLModel, table=True):
     password_changed_at: datetime | None = None
     last_login_at: datetime | None = None
     email_confirmed_at: datetime | None = None  # the primary address proved by an emailed link
+    language: str | None = Field(default=None, max_length=8)  # "en" / "nl"; None: the browser's
 
 
 class UserEmail(SQLModel, table=True):
@@ -183,7 +184,7 @@ class Organisation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     environment_id: int = Field(foreign_key="environment.id", index=True)
     name: str = Field(max_length=200)
-    kvk_number: str = Field(max_length=8, index=True)
+    kvk_number: str = Field(max_length=10, index=True)  # Dutch KvK (8 digits) or Belgian enterprise number (10)
     vat_number: str | None = Field(default=None, max_length=14)
     street: str = Field(default="", max_length=200)
     postal_code: str = Field(default="", max_length=16)
@@ -567,7 +568,7 @@ class OrganisationSearch(SQLModel, table=True):
     environment_id: int
     name_key: str = Field(sa_type=_search_key_type(400))
     city_key: str = Field(sa_type=_search_key_type(200))
-    kvk_number: str = Field(max_length=8, index=True)
+    kvk_number: str = Field(max_length=10, index=True)  # Dutch KvK (8 digits) or Belgian enterprise number (10)
 
 
 class OrganisationSearchTerm(SQLModel, table=True):

@@ -198,7 +198,7 @@ def openapi_document() -> dict[str, Any]:
                         "name": {"type": "string"},
                         "kvk_number": {
                             "type": "string",
-                            "description": "Dutch Chamber of Commerce number (8 digits).",
+                            "description": "Dutch Chamber of Commerce number (8 digits) or Belgian enterprise number (10 digits).",
                         },
                         "vat_number": {"type": ["string", "null"]},
                         "software_package": {

@@ -6,13 +6,16 @@ from typing import Any
 
 import reflex as rx
 
+from econnect_app.components.forms import shown
+from econnect_app.components.translated import Text, t
+
 
 def confirm_dialog(
     trigger: rx.Component,
     *,
-    title: str | rx.Var,
-    description: str | rx.Var,
-    confirm_label: str,
+    title: Text,
+    description: Text,
+    confirm_label: Text,
     on_confirm: Any,
     color_scheme: str = "red",
     extra: rx.Component | None = None,
@@ -22,12 +25,14 @@ def confirm_dialog(
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(trigger),
         rx.alert_dialog.content(
-            rx.alert_dialog.title(title),
-            rx.alert_dialog.description(description, size="2"),
+            rx.alert_dialog.title(shown(title)),
+            rx.alert_dialog.description(shown(description), size="2"),
             extra if extra is not None else rx.fragment(),
             rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button(confirm_label, color_scheme=color_scheme, on_click=on_confirm)),
+                rx.alert_dialog.cancel(rx.button(t("Cancel"), variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(shown(confirm_label), color_scheme=color_scheme, on_click=on_confirm)
+                ),
                 justify="end",
                 spacing="3",
                 margin_top="16px",
@@ -53,12 +58,12 @@ def visually_hidden(*children: Any) -> rx.Component:
     )
 
 
-def copy_field(label: str | rx.Var, element_id: Any, value: Any, copy_what: Any, *, size: str = "3") -> rx.Component:
+def copy_field(label: Text, element_id: Any, value: Any, copy_what: Any, *, size: str = "3") -> rx.Component:
     """A labelled read-only value with a Copy button named after what it copies
     (``"Copy " + copy_what``, e.g. "Copy App key"); the rest of the name is for screen readers and
     comes from the content, so looking a field up by its label finds only the field."""
     return rx.vstack(
-        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=element_id),
+        rx.el.label(rx.text(shown(label), size="2", weight="medium"), html_for=element_id),
         rx.hstack(
             rx.input(
                 id=element_id,
@@ -72,12 +77,12 @@ def copy_field(label: str | rx.Var, element_id: Any, value: Any, copy_what: Any,
             ),
             rx.button(
                 rx.icon("copy", size=16),
-                "Copy",
-                visually_hidden(" ", copy_what),
+                t("Copy"),
+                visually_hidden(" ", shown(copy_what)),
                 type="button",
                 size=size,
                 variant="soft",
-                on_click=[rx.set_clipboard(value), rx.toast.success("Copied")],
+                on_click=[rx.set_clipboard(value), rx.toast.success(t("Copied"))],
             ),
             spacing="2",
             width="100%",
@@ -90,13 +95,13 @@ def copy_field(label: str | rx.Var, element_id: Any, value: Any, copy_what: Any,
 
 
 def confirm_button(
-    label: str | rx.Var,
+    label: Text,
     *,
     busy: rx.Var,
-    title: str | rx.Var,
-    description: str | rx.Var,
+    title: Text,
+    description: Text,
     on_confirm: Any,
-    confirm_label: str | None = None,
+    confirm_label: Text | None = None,
     color_scheme: str = "red",
     button_color_scheme: str | None = None,
     icon: str | None = None,
@@ -106,7 +111,8 @@ def confirm_button(
     """A soft button (``label``, spinning while ``busy``) that asks in a :func:`confirm_dialog`
     before ``on_confirm`` runs; the confirm button is named ``confirm_label`` (default: ``label``)
     and coloured ``color_scheme``, the button itself ``button_color_scheme`` (default: the same)."""
-    props: dict[str, Any] = {"aria_label": aria_label} if aria_label is not None else {}
+    label = shown(label)
+    props: dict[str, Any] = {"aria_label": shown(aria_label)} if aria_label is not None else {}
     trigger = rx.button(
         *([rx.icon(icon, size=16)] if icon else []),
         label,
@@ -120,7 +126,7 @@ def confirm_button(
         trigger,
         title=title,
         description=description,
-        confirm_label=confirm_label or str(label),
+        confirm_label=label if confirm_label is None else confirm_label,
         on_confirm=on_confirm,
         color_scheme=color_scheme,
     )

@@ -9,7 +9,10 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from econnect_app import i18n
 from econnect_app.components.forms import is_busy_with
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t
 from econnect_app.models import User
 from econnect_app.services import user_emails
 from econnect_app.state.auth import AuthState, Updates
@@ -39,8 +42,8 @@ class EmailConfirmationState(AuthState):
             address = user_emails.resend_primary_confirmation(db, user=actor)
             self._live_refresh(db, actor)
             if not self.unconfirmed_email:
-                return rx.toast.success(f"{address} is already confirmed.")
-            return rx.toast.success(f"We sent the email again to {address}.")
+                return rx.toast.success(i18n.gettext("{address} is already confirmed.", address=address))
+            return rx.toast.success(i18n.gettext("We sent the email again to {address}.", address=address))
 
         return self._act(action, busy_with=SEND_AGAIN, action_id=action_id)
 
@@ -56,14 +59,17 @@ def email_confirmation_notice() -> rx.Component:
             rx.callout(
                 rx.vstack(
                     rx.text(
-                        "Confirm your email address ",
-                        rx.text.strong(EmailConfirmationState.unconfirmed_email),
-                        ": open the link we emailed you and click Confirm. Until then, authorisation "
-                        "requests sent to this address are not listed here: open them through the link in "
-                        "their email.",
+                        t_rich(
+                            i18n.N_(
+                                "Confirm your email address {address}: open the link we emailed you and click "
+                                "Confirm. Until then, authorisation requests sent to this address are not listed "
+                                "here: open them through the link in their email."
+                            ),
+                            address=rx.text.strong(EmailConfirmationState.unconfirmed_email),
+                        ),
                     ),
                     rx.button(
-                        "Send the email again",
+                        t("Send the email again"),
                         size="1",
                         variant="soft",
                         on_click=EmailConfirmationState.send_again(AuthState.action_id),

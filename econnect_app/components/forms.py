@@ -8,7 +8,22 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventHandler, EventSpec
 
+from econnect_app.components.translated import Text, t
 from econnect_app.state.auth import ACTION_ID_FIELD, AuthState
+
+
+def shown(text: Text) -> Text:
+    """What a helper displays of a text it was given: a plain str (English, as written in the
+    code) in the tab's language, a Var (translated by the caller) as it is."""
+    return t(text) if isinstance(text, str) and text else text
+
+
+def _options(options: list[str] | tuple[str, ...] | rx.Var) -> list[rx.Component]:
+    """The ``<option>``s of a select: a list's values stay as they are (English, what the server
+    reads), each shown in the tab's language; a Var's are shown as they are."""
+    if isinstance(options, rx.Var):
+        return [rx.foreach(options, lambda option: rx.el.option(option, value=option))]
+    return [rx.el.option(shown(option), value=option) for option in options]
 
 
 def field_id(name: str) -> str:
@@ -26,13 +41,13 @@ def field_error(errors: rx.Var, name: str) -> rx.Component:
 
 
 def text_field(
-    label: str,
+    label: Text,
     name: str,
     errors: rx.Var,
     *,
     type: str = "text",
-    placeholder: str = "",
-    hint: str = "",
+    placeholder: Text = "",
+    hint: Text = "",
     autocomplete: str | None = None,
     default_value: Any = None,
     required: bool = False,
@@ -40,11 +55,12 @@ def text_field(
 ) -> rx.Component:
     """A labelled input; its error (``errors[name]``) is shown and linked beneath it."""
     element_id = field_id(name)
+    hint = shown(hint)
     input_props: dict[str, Any] = dict(
         id=element_id,
         name=name,
         type=type,
-        placeholder=placeholder,
+        placeholder=shown(placeholder),
         required=required,
         aria_describedby=f"{element_id}-error {element_id}-hint",
         aria_invalid=rx.cond(errors[name].to(str), "true", "false"),
@@ -57,7 +73,7 @@ def text_field(
     if default_value is not None:
         input_props["default_value"] = default_value
     return rx.vstack(
-        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=element_id),
+        rx.el.label(rx.text(shown(label), size="2", weight="medium"), html_for=element_id),
         rx.input(**input_props),
         rx.cond(hint != "", rx.text(hint, id=f"{element_id}-hint", size="1", color_scheme="gray")),
         field_error(errors, name),
@@ -68,21 +84,23 @@ def text_field(
 
 
 def select_field(
-    label: str,
+    label: Text,
     name: str,
     options: list[str] | rx.Var,
     errors: rx.Var,
     *,
     default_value: str | rx.Var = "",
-    hint: str = "",
+    hint: Text = "",
     **props: Any,
 ) -> rx.Component:
-    """A labelled native select (works in forms and with screen readers)."""
+    """A labelled native select (works in forms and with screen readers); the options of a list
+    are shown in the tab's language, their values stay English."""
     element_id = field_id(name)
+    hint = shown(hint)
     return rx.vstack(
-        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=element_id),
+        rx.el.label(rx.text(shown(label), size="2", weight="medium"), html_for=element_id),
         rx.el.select(
-            rx.foreach(options, lambda option: rx.el.option(option, value=option)),
+            *_options(options),
             id=element_id,
             name=name,
             default_value=default_value,
@@ -115,10 +133,10 @@ def submitting(on_submit: EventHandler | EventSpec) -> rx.Var[bool]:
     return is_busy_with(form_name(on_submit))
 
 
-def submit_button(label: str, busy: rx.Var, **props: Any) -> rx.Component:
+def submit_button(label: Text, busy: rx.Var, **props: Any) -> rx.Component:
     """The form's submit button, showing a spinner (and disabled) while ``busy``; pass
     ``submitting(State.handler)``."""
-    return rx.button(label, type="submit", loading=busy, size="3", **props)
+    return rx.button(shown(label), type="submit", loading=busy, size="3", **props)
 
 
 def form_error_banner(message: rx.Var) -> rx.Component:
@@ -158,13 +176,20 @@ def app_form(*children: rx.Component, on_submit: EventHandler | EventSpec, **pro
 
 
 def filter_select(
-    label: str, element_id: str, options: list[str], value: rx.Var, on_change: Any, *, min_width: str = "180px"
+    label: Text,
+    element_id: str,
+    options: list[str],
+    value: rx.Var,
+    on_change: Any,
+    *,
+    min_width: str = "180px",
 ) -> rx.Component:
-    """A labelled select that filters a list at once (no form, no submit button)."""
+    """A labelled select that filters a list at once (no form, no submit button); the options are
+    shown in the tab's language, their values stay English."""
     return rx.vstack(
-        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=element_id),
+        rx.el.label(rx.text(shown(label), size="2", weight="medium"), html_for=element_id),
         rx.el.select(
-            rx.foreach(options, lambda option: rx.el.option(option, value=option)),
+            *_options(options),
             id=element_id,
             value=value,
             on_change=on_change,
@@ -175,23 +200,24 @@ def filter_select(
     )
 
 
-def file_upload(label: str, *children: rx.Component, **props: Any) -> rx.Component:
+def file_upload(label: Text, *children: rx.Component, **props: Any) -> rx.Component:
     """``rx.upload`` (a drop zone) whose file input is named ``label`` for screen readers: react-dropzone
     renders that input itself, visually hidden and without a label, and takes no props for it."""
     upload = rx.upload(*children, **props)
     zone = upload.children[0]
     file_input = zone.children[0]
     assert file_input.tag == "input", "rx.upload no longer renders its file input first"
-    file_input.custom_attrs["aria-label"] = label
+    file_input.custom_attrs["aria-label"] = shown(label)
     return upload
 
 
 def switch_row(
-    label: str, element_id: str, *, busy: rx.Var | None = None, weight: str = "regular", **switch_props: Any
+    label: Text, element_id: str, *, busy: rx.Var | None = None, weight: str = "regular", **switch_props: Any
 ) -> rx.Component:
     """A switch named by its label beside it (a click on the label flips it too), with a spinner
     while ``busy``. In a form pass ``name``, ``value="on"`` and ``default_checked``; acting at once,
     ``checked`` and ``on_change``."""
+    label = shown(label)
     return rx.hstack(
         rx.switch(id=element_id, aria_label=label, **switch_props),
         rx.el.label(rx.text(label, size="2", weight=weight), html_for=element_id),  # type: ignore[arg-type]
@@ -206,8 +232,8 @@ def form_actions(*buttons: rx.Component, spacing: str = "3") -> rx.Component:
     return rx.hstack(*buttons, justify="end", spacing=spacing, width="100%")  # type: ignore[arg-type]
 
 
-def secondary_button(label: str, on_click: Any = None, **props: Any) -> rx.Component:
+def secondary_button(label: Text, on_click: Any = None, **props: Any) -> rx.Component:
     """A grey button next to a form's submit button (Back, Cancel, Later): it never submits."""
     if on_click is not None:
         props["on_click"] = on_click
-    return rx.button(label, type="button", variant="soft", color_scheme="gray", size="3", **props)
+    return rx.button(shown(label), type="button", variant="soft", color_scheme="gray", size="3", **props)

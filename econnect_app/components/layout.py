@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import reflex as rx
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.email_confirmation_notice import email_confirmation_notice
+from econnect_app.components.forms import shown
 from econnect_app.components.notifications import notification_bell
+from econnect_app.components.translated import Text, t, t_choice
 from econnect_app.state.auth import AuthState
 
 BRAND = "eConnect"
 
 
-def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+def _nav_link(label: Text, href: str, icon: str) -> rx.Component:
     path = AuthState.router.url.path
     active = (path == href) | (path == href + "/")  # production serves /dashboard/
     return rx.link(
@@ -34,31 +36,35 @@ def _navigation() -> rx.Component:
     """Only what the user's role may use."""
     return rx.el.nav(
         rx.vstack(
-            _nav_link("Dashboard", routes.DASHBOARD, "layout-dashboard"),
-            _nav_link("Activity", routes.ACTIVITY, "activity"),  # every role (services/activity_log.py)
-            _nav_link("Organisations", routes.ORGANISATIONS, "building-2"),
+            _nav_link(t("Dashboard"), routes.DASHBOARD, "layout-dashboard"),
+            _nav_link(t("Activity"), routes.ACTIVITY, "activity"),  # every role (services/activity_log.py)
+            _nav_link(t("Organisations"), routes.ORGANISATIONS, "building-2"),
             rx.cond(
                 AuthState.can_manage_partnerships,
                 rx.fragment(
-                    _nav_link("Partners", routes.PARTNERS, "handshake"),
-                    _nav_link("Authorisations", routes.AUTHORISATIONS, "send"),
+                    _nav_link(t("Partners"), routes.PARTNERS, "handshake"),
+                    _nav_link(t("Authorisations"), routes.AUTHORISATIONS, "send"),
                     # A client that never asked anyone for access has no keys to copy.
-                    rx.cond(~AuthState.client_only, _nav_link("Connection keys", routes.KEYS, "key-round")),
-                    rx.cond(~AuthState.client_only, _nav_link("Configurations", routes.CONFIGURATIONS, "plug")),
+                    rx.cond(
+                        ~AuthState.client_only, _nav_link(t("Connection keys"), routes.KEYS, "key-round")
+                    ),
+                    rx.cond(
+                        ~AuthState.client_only, _nav_link(t("Configurations"), routes.CONFIGURATIONS, "plug")
+                    ),
                 ),
             ),
             rx.cond(
                 AuthState.is_admin,
                 rx.fragment(
-                    _nav_link("Users", routes.USERS, "users"),
-                    _nav_link("Settings", routes.SETTINGS, "settings"),
+                    _nav_link(t("Users"), routes.USERS, "users"),
+                    _nav_link(t("Settings"), routes.SETTINGS, "settings"),
                 ),
             ),
-            _nav_link("My profile", routes.PROFILE, "circle-user"),
+            _nav_link(t("My profile"), routes.PROFILE, "circle-user"),
             spacing="1",
             width="100%",
         ),
-        aria_label="Main",
+        aria_label=t("Main"),
         width="100%",
     )
 
@@ -83,7 +89,7 @@ def _sidebar() -> rx.Component:
         rx.vstack(
             _brand(),
             rx.box(
-                rx.text("Environment", size="1", color_scheme="gray"),
+                rx.text(t("Environment"), size="1", color_scheme="gray"),
                 rx.text(AuthState.environment_name, size="2", weight="medium", id="environment-name"),
                 rx.badge(AuthState.environment_plan, variant="soft", size="1"),
                 width="100%",
@@ -108,7 +114,7 @@ def _sidebar() -> rx.Component:
 def _mobile_menu() -> rx.Component:
     return rx.box(
         rx.drawer.root(
-            rx.drawer.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")),
+            rx.drawer.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label=t("Open menu"))),
             rx.drawer.overlay(),
             rx.drawer.portal(
                 rx.drawer.content(
@@ -131,13 +137,21 @@ def _user_menu() -> rx.Component:
                 rx.avatar(fallback=AuthState.user_initials, size="2", radius="full"),
                 rx.vstack(
                     rx.text(AuthState.user_name, size="2", weight="medium"),
-                    rx.text(AuthState.user_role, size="1", color_scheme="gray", id="user-role"),
+                    rx.text(
+                        t_choice(
+                            AuthState.user_role,
+                            (i18n.N_("User"), i18n.N_("Advanced user"), i18n.N_("Administrator")),
+                        ),
+                        size="1",
+                        color_scheme="gray",
+                        id="user-role",
+                    ),
                     spacing="0",
                     align="start",
                     display=["none", "flex"],
                 ),
                 variant="ghost",
-                aria_label="Account menu",
+                aria_label=t("Account menu"),
                 height="auto",
                 padding="4px 8px",
             )
@@ -145,8 +159,8 @@ def _user_menu() -> rx.Component:
         rx.menu.content(
             rx.menu.item(rx.text(AuthState.user_email, size="2", color_scheme="gray"), disabled=True),
             rx.menu.separator(),
-            rx.menu.item("My profile", on_click=rx.redirect(routes.PROFILE)),
-            rx.menu.item("Log out", on_click=AuthState.log_out, color_scheme="red"),
+            rx.menu.item(t("My profile"), on_click=rx.redirect(routes.PROFILE)),
+            rx.menu.item(t("Log out"), on_click=AuthState.log_out, color_scheme="red"),
         ),
     )
 
@@ -156,13 +170,17 @@ def header_extras() -> list[rx.Component]:
     return [notification_bell()]
 
 
-def _header(title: str) -> rx.Component:
+def _header(title: Text) -> rx.Component:
     return rx.el.header(
         rx.hstack(
-            rx.hstack(_mobile_menu(), rx.heading(title, size="6", as_="h1"), align="center", spacing="3"),
+            rx.hstack(
+                _mobile_menu(), rx.heading(shown(title), size="6", as_="h1"), align="center", spacing="3"
+            ),
             rx.spacer(),
             rx.hstack(
-                rx.cond(AuthState.is_relationship_manager, rx.badge("Relationship manager", variant="outline")),
+                rx.cond(
+                    AuthState.is_relationship_manager, rx.badge(t("Relationship manager"), variant="outline")
+                ),
                 *header_extras(),
                 _user_menu(),
                 align="center",
@@ -180,7 +198,7 @@ def _header(title: str) -> rx.Component:
     )
 
 
-def app_layout(title: str, *children: rx.Component) -> rx.Component:
+def app_layout(title: Text, *children: rx.Component) -> rx.Component:
     """Signed-in page frame: sidebar, header with environment/user/role, and the content."""
     return rx.cond(
         AuthState.signed_in,
@@ -189,7 +207,9 @@ def app_layout(title: str, *children: rx.Component) -> rx.Component:
             rx.box(
                 _header(title),
                 rx.el.main(
-                    rx.vstack(email_confirmation_notice(), *children, spacing="5", width="100%", max_width="1100px"),
+                    rx.vstack(
+                        email_confirmation_notice(), *children, spacing="5", width="100%", max_width="1100px"
+                    ),
                     padding=["16px", "24px", "32px"],
                 ),
                 flex="1",
@@ -199,18 +219,19 @@ def app_layout(title: str, *children: rx.Component) -> rx.Component:
             align="start",
             width="100%",
         ),
-        rx.center(rx.spinner(size="3"), height="100vh", aria_label="Loading"),
+        rx.center(rx.spinner(size="3"), height="100vh", aria_label=t("Loading")),
     )
 
 
-def public_layout(title: str, *children: rx.Component, subtitle: str = "") -> rx.Component:
+def public_layout(title: Text, *children: rx.Component, subtitle: Text = "") -> rx.Component:
     """A centred card for log-in, sign-up and the emailed-link pages (the whole page is its main landmark)."""
     return rx.el.main(
         _public_page(title, *children, subtitle=subtitle),
     )
 
 
-def _public_page(title: str, *children: rx.Component, subtitle: str) -> rx.Component:
+def _public_page(title: Text, *children: rx.Component, subtitle: Text) -> rx.Component:
+    title, subtitle = shown(title), shown(subtitle)
     return rx.center(
         rx.vstack(
             rx.hstack(
@@ -241,8 +262,9 @@ def _public_page(title: str, *children: rx.Component, subtitle: str) -> rx.Compo
     )
 
 
-def empty_state(icon: str, title: str, text: str, *actions: rx.Component) -> rx.Component:
+def empty_state(icon: str, title: Text, text: Text, *actions: rx.Component) -> rx.Component:
     """What to show when a list is empty: what it is and what to do next."""
+    title, text = shown(title), shown(text)
     return rx.center(
         rx.vstack(
             rx.icon(icon, size=36, color=rx.color("gray", 8)),
@@ -260,8 +282,9 @@ def empty_state(icon: str, title: str, text: str, *actions: rx.Component) -> rx.
     )
 
 
-def section_card(title: str, *children: rx.Component, description: str = "") -> rx.Component:
+def section_card(title: Text, *children: rx.Component, description: Text = "") -> rx.Component:
     """A titled card for one part of a page."""
+    title, description = shown(title), shown(description)
     return rx.card(
         rx.vstack(
             rx.heading(title, size="4", as_="h2"),
@@ -276,18 +299,24 @@ def section_card(title: str, *children: rx.Component, description: str = "") -> 
 
 
 def loading_or_problem(
-    loaded: rx.Var, problem: rx.Var, content: rx.Component, *, loading_label: str, back_label: str, back_href: str
+    loaded: rx.Var,
+    problem: rx.Var,
+    content: rx.Component,
+    *,
+    loading_label: Text,
+    back_label: Text,
+    back_href: str,
 ) -> rx.Component:
     """A page's content once loaded, or why it cannot be shown (e.g. the user lost access) with a
     way back; a spinner until then."""
     return rx.cond(
         ~loaded,
-        rx.center(rx.spinner(), padding="24px", aria_label=loading_label),
+        rx.center(rx.spinner(), padding="24px", aria_label=shown(loading_label)),
         rx.cond(
             problem != "",
             rx.vstack(
                 rx.callout(problem, icon="lock", color_scheme="amber", role="alert", width="100%"),
-                rx.link(back_label, href=back_href),
+                rx.link(shown(back_label), href=back_href),
                 spacing="3",
             ),
             content,

@@ -12,6 +12,8 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from econnect_app import i18n
+from econnect_app.components.translated import t
 from econnect_app.formatting import format_datetime
 from econnect_app.models import User
 from econnect_app.services import notifications
@@ -41,8 +43,8 @@ class NotificationsState(AuthState):
 
     @rx.var
     def bell_label(self) -> str:
-        """The bell's accessible name."""
-        return f"Notifications, {self.unread_count} unread"
+        """The bell's accessible name (in the tab's language)."""
+        return i18n.translate(self.language, "Notifications, {count} unread", count=self.unread_count)
 
     @rx.var
     def unread_badge(self) -> str:
@@ -147,10 +149,10 @@ def notification_bell() -> rx.Component:
         rx.popover.content(
             rx.vstack(
                 rx.hstack(
-                    rx.heading("Notifications", size="3", as_="h2"),
+                    rx.heading(t("Notifications"), size="3", as_="h2"),
                     rx.spacer(),
                     rx.button(
-                        "Mark all as read",
+                        t("Mark all as read"),
                         size="1",
                         variant="soft",
                         on_click=NotificationsState.mark_all_read(AuthState.action_id),
@@ -162,7 +164,7 @@ def notification_bell() -> rx.Component:
                 ),
                 rx.cond(
                     NotificationsState.notifications.length() == 0,
-                    rx.text("No notifications yet.", size="2", color_scheme="gray", padding_y="8px"),
+                    rx.text(t("No notifications yet."), size="2", color_scheme="gray", padding_y="8px"),
                     rx.el.ul(
                         rx.foreach(NotificationsState.notifications, _notification_row),
                         id="notifications-list",
@@ -178,6 +180,6 @@ def notification_bell() -> rx.Component:
             ),
             width="360px",
             max_width="90vw",
-            aria_label="Notifications",
+            aria_label=t("Notifications"),
         ),
     )

@@ -7,17 +7,20 @@ from typing import Any
 
 import reflex as rx
 
-from econnect_app.components.forms import filter_select
+from econnect_app.components.forms import filter_select, shown
+from econnect_app.components.translated import Text, t
 from econnect_app.services import paging
 
 
-def list_search(state: Any, *, element_id: str, placeholder: str, label: str = "Search") -> rx.Component:
-    """The labelled search box of a list (searches as one types, after a short pause)."""
+def list_search(state: Any, *, element_id: str, placeholder: Text, label: Text | None = None) -> rx.Component:
+    """The labelled search box of a list (searches as one types, after a short pause); its label
+    is "Search" unless given."""
+    label = t("Search") if label is None else shown(label)
     return rx.vstack(
         rx.el.label(rx.text(label, size="2", weight="medium"), html_for=element_id),
         rx.input(
             id=element_id,
-            placeholder=placeholder,
+            placeholder=shown(placeholder),
             value=state.search,
             on_change=state.set_search.debounce(300),
             type="search",
@@ -29,9 +32,10 @@ def list_search(state: Any, *, element_id: str, placeholder: str, label: str = "
     )
 
 
-def sortable_header(state: Any, label: str, key: str, **props: Any) -> rx.Component:
+def sortable_header(state: Any, label: Text, key: str, **props: Any) -> rx.Component:
     """A column header that sorts the list by its column (again: the other way round); it says how
     the list is sorted to screen readers (``aria-sort``)."""
+    label = shown(label)
     active = state.sort == key
     direction = rx.cond(active, rx.cond(state.descending, "descending", "ascending"), "none")
     return rx.table.column_header_cell(
@@ -45,22 +49,28 @@ def sortable_header(state: Any, label: str, key: str, **props: Any) -> rx.Compon
             on_click=state.sort_by(key),
             type="button",
             class_name="econnect-sort-button",
-            aria_label=f"Sort by {label}",
+            aria_label=t("Sort by {label}", label=label),
         ),
         aria_sort=direction,
         **props,
     )
 
 
-def pager(state: Any, *, noun: str, element_id: str) -> rx.Component:
+def pager(state: Any, *, noun: Text, element_id: str) -> rx.Component:
     """Under a list: which rows are shown of how many, rows per page, and the page buttons."""
+    noun = shown(noun)
     return rx.hstack(
         rx.text(
             rx.cond(
                 state.total == 0,
-                f"No {noun}",
-                "Showing " + state.first_index.to_string() + "–" + state.last_index.to_string()
-                + " of " + state.total.to_string() + f" {noun}",
+                t("No {noun}", noun=noun),
+                t(
+                    "Showing {first}–{last} of {total} {noun}",
+                    first=state.first_index,
+                    last=state.last_index,
+                    total=state.total,
+                    noun=noun,
+                ),
             ),
             size="2",
             color_scheme="gray",
@@ -68,7 +78,7 @@ def pager(state: Any, *, noun: str, element_id: str) -> rx.Component:
         ),
         rx.spacer(),
         filter_select(
-            "Rows per page",
+            t("Rows per page"),
             element_id,
             [str(size) for size in paging.PAGE_SIZES],
             state.page_size.to_string(),
@@ -78,15 +88,15 @@ def pager(state: Any, *, noun: str, element_id: str) -> rx.Component:
         rx.hstack(
             rx.button(
                 rx.icon("chevron-left", size=16),
-                "Previous page",
+                t("Previous page"),
                 variant="soft",
                 size="2",
                 disabled=state.page <= 1,
                 on_click=state.go_to_page(state.page - 1),
             ),
-            rx.text("Page " + state.page.to_string() + " of " + state.page_count.to_string(), size="2"),
+            rx.text(t("Page {page} of {count}", page=state.page, count=state.page_count), size="2"),
             rx.button(
-                "Next page",
+                t("Next page"),
                 rx.icon("chevron-right", size=16),
                 variant="soft",
                 size="2",
@@ -101,15 +111,15 @@ def pager(state: Any, *, noun: str, element_id: str) -> rx.Component:
         width="100%",
         flex_wrap="wrap",
         role="navigation",
-        aria_label=f"Pages of {noun}",
+        aria_label=t("Pages of {noun}", noun=noun),
     )
 
 
-def card_cell(label: str, *children: rx.Component, header: bool = False, **props: Any) -> rx.Component:
+def card_cell(label: Text, *children: rx.Component, header: bool = False, **props: Any) -> rx.Component:
     """A table cell that, on a phone, shows under its column's name (``data-label``) in the row's
     card: put the table in a box with ``class_name=LIST_CARDS`` (assets/styles.css)."""
     cell = rx.table.row_header_cell if header else rx.table.cell
-    return cell(*children, custom_attrs={"data-label": label}, **props)
+    return cell(*children, custom_attrs={"data-label": shown(label)}, **props)
 
 
 LIST_CARDS = "econnect-cards"

@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.formatting import in_time_zone
 from econnect_app.mail import stored_bodies  # noqa: F401  (stores bodies encrypted)
 from econnect_app.mail.messages import render_message
-from econnect_app.models import Environment, OutboxMessage
+from econnect_app.models import Environment, OutboxMessage, User
 from econnect_app.settings import Settings, get_settings
 
 
@@ -47,10 +48,13 @@ def queue_email(
     """Render a template and add the message to the outbox (committed with the caller's change).
 
     ``environment_id``: the recipient's environment, or the sending one for a recipient outside
-    the app (a client); the message's dates and times are written in its time zone.
+    the app (a client); the message's dates and times are written in its time zone. The message is
+    written in the language the recipient chose (``User.language``), else in the language in
+    effect (the sender's: a firm writes to its clients in its own language).
     """
     zone = _time_zone_of(session, environment_id) if environment_id is not None else None
-    with in_time_zone(zone) if zone else nullcontext():  # else: the zone in effect
+    language = _language_chosen_by(session, to) or i18n.language_in_effect()
+    with in_time_zone(zone) if zone else nullcontext(), i18n.in_language(language):  # else: the zone in effect
         rendered = render_message(template, context)
     message = OutboxMessage(
         template=template,
@@ -63,6 +67,12 @@ def queue_email(
     )
     session.add(message)
     return message
+
+
+def _language_chosen_by(session: Session, address: str) -> str | None:
+    """The language the user with this (primary) address chose, if any."""
+    with session.no_autoflush:
+        return session.exec(select(User.language).where(User.email == address.strip().lower())).first()
 
 
 def _time_zone_of(session: Session, environment_id: int) -> str | None:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.forms import (
     app_form,
     field_error,
@@ -26,6 +26,8 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import public_layout
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t
 from econnect_app.formatting import format_date, in_time_zone
 from econnect_app.models import User
 from econnect_app.services import authorisations, environments, organisations
@@ -88,13 +90,17 @@ class ActivateState(AuthState):
             view = authorisations.look_up_link(db, token=locator["token"], user=user)
         else:
             if user is None:
-                raise NotFound("Log in to see this request.")
+                raise NotFound(i18n.gettext("Log in to see this request."))
             view = next(
-                (row for row in authorisations.incoming_requests(db, user=user) if row.request_id == locator["request_id"]),
+                (
+                    row
+                    for row in authorisations.incoming_requests(db, user=user)
+                    if row.request_id == locator["request_id"]
+                ),
                 None,
             )
             if view is None:
-                raise NotFound("This request is no longer waiting for an answer.")
+                raise NotFound(i18n.gettext("This request is no longer waiting for an answer."))
         self.firm_name = view.firm_name
         self.requester_name = view.requester_name
         self.organisation_name = view.organisation_name
@@ -179,11 +185,12 @@ class ActivateState(AuthState):
                 answer_for_address=self.answer_for_address,
                 **self._locator(),
             )
-            self.outcome = (
-                f"You accepted. {outcome.firm_name} is now your partner and has access to "
-                f"{outcome.organisation_name}."
+            self.outcome = i18n.gettext(
+                "You accepted. {firm} is now your partner and has access to {organisation}.",
+                firm=outcome.firm_name,
+                organisation=outcome.organisation_name,
             )
-            return rx.toast.success("Request accepted.")
+            return rx.toast.success(i18n.gettext("Request accepted."))
 
         return self._act(self._answering(answer), form=form)
 
@@ -199,8 +206,10 @@ class ActivateState(AuthState):
                 answer_for_address=self.answer_for_address,
                 **self._locator(),
             )
-            self.outcome = f"You declined the request. {self.firm_name} has been told."
-            return rx.toast.success("Request declined.")
+            self.outcome = i18n.gettext(
+                "You declined the request. {firm} has been told.", firm=self.firm_name
+            )
+            return rx.toast.success(i18n.gettext("Request declined."))
 
         return self._act(self._answering(answer), busy_with=DECLINE, action_id=action_id)
 
@@ -208,28 +217,34 @@ class ActivateState(AuthState):
 def _summary() -> rx.Component:
     return rx.vstack(
         rx.text(
-            rx.text.strong(ActivateState.requester_name),
-            " of ",
-            rx.text.strong(ActivateState.firm_name),
-            " asks for access to ",
-            rx.text.strong(ActivateState.organisation_name),
-            " to connect your accounting software (",
-            ActivateState.software_name,
-            ").",
+            t_rich(
+                i18n.N_(
+                    "{requester} of {firm} asks for access to {organisation} to connect your accounting software "
+                    "({software})."
+                ),
+                requester=rx.text.strong(ActivateState.requester_name),
+                firm=rx.text.strong(ActivateState.firm_name),
+                organisation=rx.text.strong(ActivateState.organisation_name),
+                software=ActivateState.software_name,
+            ),
         ),
         rx.callout(
-            "Accepting creates a partnership between your environment and "
-            + ActivateState.firm_name
-            + ". They become a member of the organisation and can retrieve the connection keys for your "
-            "accounting software. You can end the partnership at any time.",
+            t(
+                "Accepting creates a partnership between your environment and {firm}. They become a member of "
+                "the organisation and can retrieve the connection keys for your accounting software. You can end "
+                "the partnership at any time.",
+                firm=ActivateState.firm_name,
+            ),
             icon="info",
             color_scheme="gray",
             size="1",
         ),
         rx.text(
-            "This request was sent to ",
-            rx.text.strong(ActivateState.client_email, id="request-sent-to"),
-            ". It is valid until " + ActivateState.expires + ".",
+            t_rich(
+                i18n.N_("This request was sent to {address}. It is valid until {expires}."),
+                address=rx.text.strong(ActivateState.client_email, id="request-sent-to"),
+                expires=ActivateState.expires,
+            ),
             size="2",
         ),
         spacing="3",
@@ -239,11 +254,11 @@ def _summary() -> rx.Component:
 
 def _logged_out_choices() -> rx.Component:
     return rx.vstack(
-        rx.text("Log in to answer, or create a free account if you do not have one yet.", size="2"),
+        rx.text(t("Log in to answer, or create a free account if you do not have one yet."), size="2"),
         rx.hstack(
-            rx.link(rx.button("Log in", size="3"), href=routes.LOGIN + ActivateState.account_query),
+            rx.link(rx.button(t("Log in"), size="3"), href=routes.LOGIN + ActivateState.account_query),
             rx.link(
-                rx.button("Create account", size="3", variant="soft"),
+                rx.button(t("Create account"), size="3", variant="soft"),
                 href=routes.SIGNUP + ActivateState.account_query,
             ),
             spacing="3",
@@ -260,13 +275,15 @@ def _answer_for_address() -> rx.Component:
         rx.vstack(
             rx.callout(
                 rx.text(
-                    "This request was sent to ",
-                    rx.text.strong(ActivateState.client_email),
-                    ", which is not a confirmed address of your account (",
-                    ActivateState.user_email,
-                    "). Answer it only if you are allowed to answer for ",
-                    ActivateState.client_email,
-                    ".",
+                    t_rich(
+                        i18n.N_(
+                            "This request was sent to {address}, which is not a confirmed address of your account "
+                            "({account}). Answer it only if you are allowed to answer for {same_address}."
+                        ),
+                        address=rx.text.strong(ActivateState.client_email),
+                        account=ActivateState.user_email,
+                        same_address=ActivateState.client_email,
+                    ),
                 ),
                 icon="triangle_alert",
                 color_scheme="amber",
@@ -274,7 +291,7 @@ def _answer_for_address() -> rx.Component:
                 width="100%",
             ),
             rx.checkbox(
-                "I am allowed to answer for " + ActivateState.client_email,
+                t("I am allowed to answer for {address}", address=ActivateState.client_email),
                 checked=ActivateState.answer_for_address,
                 on_change=ActivateState.set_answer_for_address,
                 id="answer-for-address",
@@ -289,10 +306,12 @@ def _answer_for_address() -> rx.Component:
 def _new_organisation_fields() -> rx.Component:
     errors = ActivateState.field_errors
     return rx.vstack(
-        text_field("Organisation name", "name", errors, default_value=ActivateState.organisation_name),
-        text_field("KvK number", "kvk_number", errors, hint="8 digits, from the Chamber of Commerce."),
-        text_field("VAT number", "vat_number", errors, hint="Optional, e.g. NL123456782B01 or BE0123456749."),
-        text_field("City", "city", errors),
+        text_field(t("Organisation name"), "name", errors, default_value=ActivateState.organisation_name),
+        text_field(t("KvK number"), "kvk_number", errors, hint=t("8 digits, from the Chamber of Commerce; a Belgian enterprise number has 10.")),
+        text_field(
+            t("VAT number"), "vat_number", errors, hint=t("Optional, e.g. NL123456782B01 or BE0123456749.")
+        ),
+        text_field(t("City"), "city", errors),
         spacing="3",
         width="100%",
     )
@@ -301,19 +320,26 @@ def _new_organisation_fields() -> rx.Component:
 def _answer_form() -> rx.Component:
     return app_form(
         rx.vstack(
-            rx.text("Which of your organisations is this for?", weight="medium", size="2", id="organisation-choice"),
+            rx.text(
+                t("Which of your organisations is this for?"),
+                weight="medium",
+                size="2",
+                id="organisation-choice",
+            ),
             rx.radio_group.root(
                 rx.vstack(
                     rx.foreach(
                         ActivateState.choices,
                         lambda choice: rx.el.label(
-                            rx.hstack(rx.radio_group.item(value=choice.value), rx.text(choice.label), spacing="2"),
+                            rx.hstack(
+                                rx.radio_group.item(value=choice.value), rx.text(choice.label), spacing="2"
+                            ),
                         ),
                     ),
                     rx.el.label(
                         rx.hstack(
                             rx.radio_group.item(value=NEW_ORGANISATION),
-                            rx.text("A new organisation"),
+                            rx.text(t("A new organisation")),
                             spacing="2",
                         )
                     ),
@@ -325,7 +351,7 @@ def _answer_form() -> rx.Component:
             ),
             field_error(ActivateState.field_errors, "organisation"),
             rx.cond(ActivateState.choice == NEW_ORGANISATION, _new_organisation_fields()),
-            submit_button("Accept", submitting(ActivateState.accept), width="100%"),
+            submit_button(t("Accept"), submitting(ActivateState.accept), width="100%"),
             spacing="3",
             width="100%",
         ),
@@ -337,13 +363,20 @@ def _decline_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
             rx.button(
-                "Decline", variant="soft", color_scheme="red", size="3", width="100%", loading=is_busy_with(DECLINE)
+                t("Decline"),
+                variant="soft",
+                color_scheme="red",
+                size="3",
+                width="100%",
+                loading=is_busy_with(DECLINE),
             )
         ),
         rx.alert_dialog.content(
-            rx.alert_dialog.title("Decline this request?"),
-            rx.alert_dialog.description(ActivateState.firm_name + " will be told that you declined."),
-            rx.el.label(rx.text("Reason (optional)", size="2"), html_for="decline-reason"),
+            rx.alert_dialog.title(t("Decline this request?")),
+            rx.alert_dialog.description(
+                t("{firm} will be told that you declined.", firm=ActivateState.firm_name)
+            ),
+            rx.el.label(rx.text(t("Reason (optional)"), size="2"), html_for="decline-reason"),
             rx.text_area(
                 id="decline-reason",
                 value=ActivateState.decline_reason,
@@ -352,9 +385,11 @@ def _decline_dialog() -> rx.Component:
             ),
             field_error(ActivateState.field_errors, "reason"),
             rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.cancel(rx.button(t("Cancel"), variant="soft", color_scheme="gray")),
                 rx.alert_dialog.action(
-                    rx.button("Decline", color_scheme="red", on_click=ActivateState.decline(AuthState.action_id))
+                    rx.button(
+                        t("Decline"), color_scheme="red", on_click=ActivateState.decline(AuthState.action_id)
+                    )
                 ),
                 justify="end",
                 spacing="3",
@@ -367,22 +402,26 @@ def _decline_dialog() -> rx.Component:
 def activate_page() -> rx.Component:
     """The page."""
     return public_layout(
-        "Authorisation request",
+        t("Authorisation request"),
         rx.cond(
             ~ActivateState.loaded,
-            rx.center(rx.spinner(), padding="24px", aria_label="Loading the request"),
+            rx.center(rx.spinner(), padding="24px", aria_label=t("Loading the request")),
             rx.cond(
                 ActivateState.problem != "",
                 rx.vstack(
-                    rx.callout(ActivateState.problem, icon="triangle_alert", color_scheme="amber", role="alert"),
-                    rx.link("Go to eConnect", href="/", size="2"),
+                    rx.callout(
+                        ActivateState.problem, icon="triangle_alert", color_scheme="amber", role="alert"
+                    ),
+                    rx.link(t("Go to eConnect"), href="/", size="2"),
                     spacing="3",
                 ),
                 rx.cond(
                     ActivateState.outcome != "",
                     rx.vstack(
-                        rx.callout(ActivateState.outcome, icon="circle_check", color_scheme="green", role="status"),
-                        rx.link(rx.button("Go to my dashboard"), href=routes.DASHBOARD),
+                        rx.callout(
+                            ActivateState.outcome, icon="circle_check", color_scheme="green", role="status"
+                        ),
+                        rx.link(rx.button(t("Go to my dashboard")), href=routes.DASHBOARD),
                         spacing="3",
                     ),
                     rx.vstack(
@@ -392,7 +431,11 @@ def activate_page() -> rx.Component:
                             ActivateState.signed_in,
                             rx.vstack(
                                 rx.text(
-                                    "Logged in as " + ActivateState.user_email + " (" + ActivateState.environment_name + ")",
+                                    t(
+                                        "Logged in as {email} ({environment})",
+                                        email=ActivateState.user_email,
+                                        environment=ActivateState.environment_name,
+                                    ),
                                     size="1",
                                     color_scheme="gray",
                                 ),

@@ -12,10 +12,12 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from econnect_app import i18n
 from econnect_app.components.forms import is_busy_with
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.components.paged_list import LIST_CARDS, card_cell, list_search, pager, sortable_header
 from econnect_app.components.sections import data_table
+from econnect_app.components.translated import t
 from econnect_app.formatting import format_datetime
 from econnect_app.models import User
 from econnect_app.services import activity_export, activity_kinds, activity_log
@@ -212,10 +214,14 @@ class ActivityState(ListView, AuthState):
                 )
             ]
             if export.truncated:
+                shown, total = f"{len(export.entries):,}", f"{export.total:,}"
                 events.append(
                     rx.toast.warning(
-                        f"The file holds the first {len(export.entries):,} of {export.total:,} rows. "
-                        "Choose a shorter period for the rest."
+                        i18n.gettext(
+                            "The file holds the first {shown} of {total} rows. Choose a shorter period for the rest.",
+                            shown=shown,
+                            total=total,
+                        )
                     )
                 )
             return events
@@ -229,7 +235,7 @@ class ActivityState(ListView, AuthState):
 
 
 def _choice_select(
-    label: str, element_id: str, everything: str, options: rx.Var, value: rx.Var, on_change: Any
+    label: Any, element_id: str, everything: Any, options: rx.Var, value: rx.Var, on_change: Any
 ) -> rx.Component:
     """A labelled select whose options send an id and show a name; the first shows everything."""
     return rx.vstack(
@@ -248,7 +254,7 @@ def _choice_select(
     )
 
 
-def _date_input(label: str, element_id: str, value: rx.Var, on_change: Any) -> rx.Component:
+def _date_input(label: Any, element_id: str, value: rx.Var, on_change: Any) -> rx.Component:
     return rx.vstack(
         rx.el.label(rx.text(label, size="2", weight="medium"), html_for=element_id),
         rx.input(id=element_id, type="date", value=value, on_change=on_change),
@@ -261,48 +267,51 @@ def _filters() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             _choice_select(
-                "Who",
+                t("Who"),
                 "activity-who",
-                "Everyone",
+                t("Everyone"),
                 ActivityState.people,
                 ActivityState.who,
                 ActivityState.set_who,
             ),
             _choice_select(
-                "What",
+                t("What"),
                 "activity-what",
-                "Everything",
+                t("Everything"),
                 ActivityState.kinds,
                 ActivityState.kind,
                 ActivityState.set_kind,
             ),
             _choice_select(
-                "Organisation",
+                t("Organisation"),
                 "activity-organisation",
-                "All organisations",
+                t("All organisations"),
                 ActivityState.organisations,
                 ActivityState.organisation,
                 ActivityState.set_organisation,
             ),
-            _date_input("From", "activity-from", ActivityState.date_from, ActivityState.set_date_from),
-            _date_input("To", "activity-to", ActivityState.date_to, ActivityState.set_date_to),
+            _date_input(t("From"), "activity-from", ActivityState.date_from, ActivityState.set_date_from),
+            _date_input(t("To"), "activity-to", ActivityState.date_to, ActivityState.set_date_to),
             align="end",
             spacing="4",
             width="100%",
             flex_wrap="wrap",
         ),
         rx.hstack(
-            list_search(ActivityState, element_id="activity-search", placeholder="Words in the summary"),
+            list_search(ActivityState, element_id="activity-search", placeholder=t("Words in the summary")),
             rx.cond(
                 ActivityState.has_filters,
                 rx.button(
-                    "Clear filters", variant="soft", color_scheme="gray", on_click=ActivityState.clear_filters
+                    t("Clear filters"),
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=ActivityState.clear_filters,
                 ),
             ),
             rx.spacer(),
             rx.button(
                 rx.icon("download", size=16),
-                "Export CSV",
+                t("Export CSV"),
                 variant="soft",
                 on_click=ActivityState.export_csv,
                 loading=is_busy_with(EXPORT),
@@ -316,24 +325,30 @@ def _filters() -> rx.Component:
         spacing="4",
         width="100%",
         role="search",
-        aria_label="Filter the activity",
+        aria_label=t("Filter the activity"),
     )
 
 
 def _entry_row(entry: rx.Var[EntryView]) -> rx.Component:
     return rx.table.row(
-        card_cell("Time", rx.text(entry.when, size="2", white_space="nowrap")),
-        card_cell("Who", rx.text(entry.who, size="2")),
-        card_cell("What", rx.text(entry.what, size="2")),
-        card_cell("Organisation", rx.text(entry.organisation, size="2")),
-        card_cell("Summary", rx.text(entry.summary, size="2")),
+        card_cell(t("Time"), rx.text(entry.when, size="2", white_space="nowrap")),
+        card_cell(t("Who"), rx.text(entry.who, size="2")),
+        card_cell(t("What"), rx.text(entry.what, size="2")),
+        card_cell(t("Organisation"), rx.text(entry.organisation, size="2")),
+        card_cell(t("Summary"), rx.text(entry.summary, size="2")),
         align="center",
     )
 
 
 def _table() -> rx.Component:
     return data_table(
-        [sortable_header(ActivityState, "Time", SORT_TIME), "Who", "What", "Organisation", "Summary"],
+        [
+            sortable_header(ActivityState, t("Time"), SORT_TIME),
+            t("Who"),
+            t("What"),
+            t("Organisation"),
+            t("Summary"),
+        ],
         ActivityState.entries,
         _entry_row,
         element_id="activity-log",
@@ -343,12 +358,14 @@ def _table() -> rx.Component:
 
 def _log() -> rx.Component:
     return section_card(
-        "Activity log",
+        t("Activity log"),
         rx.cond(
             ~ActivityState.whole_log,
             rx.callout(
-                "You see what happened to the organisations you are a member of. Administrators and Advanced "
-                "users see the whole environment's activity.",
+                t(
+                    "You see what happened to the organisations you are a member of. Administrators and Advanced "
+                    "users see the whole environment's activity."
+                ),
                 icon="info",
                 size="1",
                 width="100%",
@@ -357,30 +374,30 @@ def _log() -> rx.Component:
         _filters(),
         rx.cond(
             ~ActivityState.loaded,
-            rx.center(rx.spinner(), padding="24px", aria_label="Loading activity"),
+            rx.center(rx.spinner(), padding="24px", aria_label=t("Loading activity")),
             rx.cond(
                 ActivityState.total == 0,
                 empty_state(
                     "activity",
-                    "No activity here",
+                    t("No activity here"),
                     rx.cond(
                         ActivityState.has_filters,
-                        "Nothing matches these filters. Clear them to see the whole log.",
-                        "What people do in this environment appears here.",
+                        t("Nothing matches these filters. Clear them to see the whole log."),
+                        t("What people do in this environment appears here."),
                     ),
                 ),
                 rx.vstack(
                     _table(),
-                    pager(ActivityState, noun="entries", element_id="activity-page-size"),
+                    pager(ActivityState, noun=t("entries"), element_id="activity-page-size"),
                     spacing="3",
                     width="100%",
                 ),
             ),
         ),
-        description="Everything that happened, newest first; new activity appears by itself.",
+        description=t("Everything that happened, newest first; new activity appears by itself."),
     )
 
 
 def activity_page() -> rx.Component:
     """The activity log page."""
-    return app_layout("Activity", _log())
+    return app_layout(t("Activity"), _log())

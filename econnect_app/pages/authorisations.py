@@ -10,11 +10,13 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_dialog
 from econnect_app.components.forms import filter_select, is_busy_with
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.components.paged_list import LIST_CARDS, card_cell, list_search, pager, sortable_header
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t, t_choice
 from econnect_app.db import db_session
 from econnect_app.formatting import format_date, format_datetime
 from econnect_app.models import AuthorisationStatus, User
@@ -25,14 +27,22 @@ from econnect_app.state.auth import AuthState, Updates, row_activity
 from econnect_app.state.list_view import ListView
 from econnect_app.state.off_loop import ProgressCallback, ThreadWithProgress
 
-ALL_STATUSES = "All statuses"
+ALL_STATUSES = i18n.N_("All statuses")
 STATUS_OPTIONS = [ALL_STATUSES] + [status.value for status in AuthorisationStatus]
 RESEND = "resend"
 WITHDRAW = "withdraw"
 DECLINE = "decline"
 BULK = "bulk"
 STATUS_PARAMETER = "status"
-BULK_RUNNING_MESSAGE = "A bulk action is still running on this page."
+BULK_RUNNING_MESSAGE = i18n.N_("A bulk action is still running on this page.")
+# The statuses' names as a person reads them (the values stay English: the server compares them).
+STATUS_NAMES = (
+    i18n.N_("Pending"),
+    i18n.N_("Accepted"),
+    i18n.N_("Declined"),
+    i18n.N_("Withdrawn"),
+    i18n.N_("Expired"),
+)
 STATUS_COLOURS = {
     "Pending": "amber",
     "Accepted": "green",
@@ -94,12 +104,13 @@ class _BulkOrder:
     search: str
     session_cookie: str
     client_address: str
+    language: str  # the tab's: the outcomes' messages are in it
 
 
 def _run_bulk(order: _BulkOrder, on_progress: ProgressCallback) -> list[authorisations.BulkOutcome] | None:
     """The bulk action for the user of a browser session (in a worker thread); None when that
     session is no longer valid. "All matching" is the filter read again now, on the server."""
-    with caller.calling_from(order.client_address), db_session() as db:
+    with caller.calling_from(order.client_address), db_session() as db, i18n.in_language(order.language):
         actor = sessions.authenticate(db, token=order.session_cookie or None)
         if actor is None:
             return None
@@ -113,11 +124,36 @@ def _run_bulk(order: _BulkOrder, on_progress: ProgressCallback) -> list[authoris
 
 
 def _bulk_summary(action: str, outcomes: list[authorisations.BulkOutcome]) -> str:
+    """What a bulk action did, in the language in effect: "2 of 3 requests withdrawn; 1 not (see why below)."."""
     done = sum(1 for outcome in outcomes if outcome.done)
     not_done = len(outcomes) - done
-    verb = "sent again" if action == RESEND else "withdrawn"
-    text = f"{done} of {len(outcomes)} {'request' if len(outcomes) == 1 else 'requests'} {verb}"
-    return text + (f"; {not_done} not (see why below)." if not_done else ".")
+    total = len(outcomes)
+    if action == RESEND and not_done:
+        return i18n.ngettext(
+            "{done} of {count} request sent again; {not_done} not (see why below).",
+            "{done} of {count} requests sent again; {not_done} not (see why below).",
+            total,
+            done=done,
+            not_done=not_done,
+        )
+    if action == RESEND:
+        return i18n.ngettext(
+            "{done} of {count} request sent again.",
+            "{done} of {count} requests sent again.",
+            total,
+            done=done,
+        )
+    if not_done:
+        return i18n.ngettext(
+            "{done} of {count} request withdrawn; {not_done} not (see why below).",
+            "{done} of {count} requests withdrawn; {not_done} not (see why below).",
+            total,
+            done=done,
+            not_done=not_done,
+        )
+    return i18n.ngettext(
+        "{done} of {count} request withdrawn.", "{done} of {count} requests withdrawn.", total, done=done
+    )
 
 
 def _expires(row: authorisations.RequestRow) -> str:
@@ -132,9 +168,9 @@ def _note(row: authorisations.RequestRow) -> str:
     if row.status == AuthorisationStatus.DECLINED.value:
         return row.decline_reason or ""
     if row.replaced_on is not None:
-        return f"Replaced by the request sent on {format_date(row.replaced_on)}"
+        return i18n.gettext("Replaced by the request sent on {date}", date=format_date(row.replaced_on))
     if row.paused:
-        return "Paused: clients cannot answer while your plan has no partnerships"
+        return i18n.gettext("Paused: clients cannot answer while your plan has no partnerships")
     return ""
 
 
@@ -169,7 +205,9 @@ class AuthorisationsState(ListView, AuthState):
     def _refresh(self, db: Session, actor: User) -> None:
         self.cannot_send = authorisations.why_cannot_send(db, actor=actor) or ""
         try:  # the history stays visible whatever the plan; plain users have no sent requests
-            page = authorisations.requests_page(db, actor=actor, query=self._list_query(), status=self._status())
+            page = authorisations.requests_page(
+                db, actor=actor, query=self._list_query(), status=self._status()
+            )
         except PermissionDenied:
             page = Page(rows=[], total=0, query=self._list_query())
         self._show_page(page)
@@ -317,7 +355,8 @@ class AuthorisationsState(ListView, AuthState):
             if outcomes is None:
                 finished: Any = self._login_redirect()
             else:
-                self.bulk_summary = _bulk_summary(action, outcomes)
+                with i18n.in_language(self.language):
+                    self.bulk_summary = _bulk_summary(action, outcomes)
                 self.bulk_outcomes = [
                     BulkOutcomeView(client=outcome.client, done=outcome.done, message=outcome.message)
                     for outcome in outcomes
@@ -329,7 +368,7 @@ class AuthorisationsState(ListView, AuthState):
     def _start_bulk(self, action: str, action_id: str | None) -> _BulkOrder | Any:
         """The order for a bulk action, marked as running; else what to say (None: a double click)."""
         if self.bulk_running:
-            return rx.toast.error(BULK_RUNNING_MESSAGE)
+            return rx.toast.error(i18n.translate(self.language, BULK_RUNNING_MESSAGE))
         if not self._accept_once(f"{BULK}-{action}", action_id):
             return None
         self.bulk_running = True
@@ -343,6 +382,7 @@ class AuthorisationsState(ListView, AuthState):
             search=self.search,
             session_cookie=self.session_cookie,
             client_address=self.router.session.client_ip,
+            language=self.language,
         )
 
     @rx.event
@@ -352,7 +392,12 @@ class AuthorisationsState(ListView, AuthState):
         def action(db: Session, actor: User) -> Any:
             request = authorisations.resend_request(db, actor=actor, request_id=request_id)
             self._refresh(db, actor)
-            return rx.toast.success(f"A new link was sent to {request.client_email}. The old link no longer works.")
+            return rx.toast.success(
+                i18n.gettext(
+                    "A new link was sent to {email}. The old link no longer works.",
+                    email=request.client_email,
+                )
+            )
 
         return self._act(action, busy_with=row_activity(RESEND, request_id), action_id=action_id)
 
@@ -363,7 +408,9 @@ class AuthorisationsState(ListView, AuthState):
         def action(db: Session, actor: User) -> Any:
             request = authorisations.withdraw_request(db, actor=actor, request_id=request_id)
             self._refresh(db, actor)
-            return rx.toast.success(f"The request to {request.client_email} was withdrawn.")
+            return rx.toast.success(
+                i18n.gettext("The request to {email} was withdrawn.", email=request.client_email)
+            )
 
         return self._act(action, busy_with=row_activity(WITHDRAW, request_id), action_id=action_id)
 
@@ -385,7 +432,7 @@ class AuthorisationsState(ListView, AuthState):
             authorisations.decline_request(db, user=actor, request_id=request_id, reason=self.decline_reason)
             self.decline_reason = ""
             self._refresh(db, actor)
-            return rx.toast.success("The request was declined. The accountant has been told.")
+            return rx.toast.success(i18n.gettext("The request was declined. The accountant has been told."))
 
         return self._act(action, busy_with=row_activity(DECLINE, request_id), action_id=action_id)
 
@@ -396,11 +443,11 @@ def _request_row(row: rx.Var[RequestView]) -> rx.Component:
             rx.checkbox(
                 checked=AuthorisationsState.all_matching | AuthorisationsState.selected.contains(row.id),
                 on_change=lambda checked: AuthorisationsState.toggle_selected(row.id, checked),
-                aria_label="Select request to " + row.client_email,
+                aria_label=t("Select request to {email}", email=row.client_email),
             )
         ),
         card_cell(
-            "Client",
+            t("Client"),
             rx.vstack(
                 rx.text(row.client_name, weight="medium"),
                 rx.text(row.client_email, size="1", color_scheme="gray"),
@@ -409,53 +456,55 @@ def _request_row(row: rx.Var[RequestView]) -> rx.Component:
             header=True,
         ),
         card_cell(
-            "Organisation",
+            t("Organisation"),
             rx.vstack(
                 rx.text(row.organisation_name),
                 rx.text(row.software_name, size="1", color_scheme="gray"),
                 spacing="0",
-            )
+            ),
         ),
         card_cell(
-            "Status",
+            t("Status"),
             rx.vstack(
-                rx.badge(row.status, color_scheme=row.colour),
+                rx.badge(t_choice(row.status, STATUS_NAMES), color_scheme=row.colour),
                 rx.cond(row.note != "", rx.text(row.note, size="1", color_scheme="gray")),
                 spacing="1",
-            )
+            ),
         ),
-        card_cell("Sent", rx.text(row.sent, size="2")),
-        card_cell("Sent by", rx.text(row.sent_by, size="2")),
-        card_cell("Last sent", rx.text(row.last_sent, size="2")),
-        card_cell("Expires", rx.text(row.expires, size="2")),
+        card_cell(t("Sent"), rx.text(row.sent, size="2")),
+        card_cell(t("Sent by"), rx.text(row.sent_by, size="2")),
+        card_cell(t("Last sent"), rx.text(row.last_sent, size="2")),
+        card_cell(t("Expires"), rx.text(row.expires, size="2")),
         rx.table.cell(
             rx.hstack(
                 rx.cond(
                     row.can_resend,
                     rx.button(
-                        "Resend",
+                        t("Resend"),
                         size="1",
                         variant="soft",
                         on_click=AuthorisationsState.resend(row.id, AuthState.action_id),
                         loading=is_busy_with(row_activity(RESEND, row.id)),
-                        aria_label="Resend to " + row.client_email,
+                        aria_label=t("Resend to {email}", email=row.client_email),
                     ),
                 ),
                 rx.cond(
                     row.can_withdraw,
                     confirm_dialog(
                         rx.button(
-                            "Withdraw",
+                            t("Withdraw"),
                             size="1",
                             variant="soft",
                             color_scheme="red",
                             loading=is_busy_with(row_activity(WITHDRAW, row.id)),
-                            aria_label="Withdraw request to " + row.client_email,
+                            aria_label=t("Withdraw request to {email}", email=row.client_email),
                         ),
-                        title="Withdraw this request?",
-                        description="The link in the client's email stops working. The request stays in this "
-                        "list as Withdrawn.",
-                        confirm_label="Withdraw",
+                        title=t("Withdraw this request?"),
+                        description=t(
+                            "The link in the client's email stops working. The request stays in this "
+                            "list as Withdrawn."
+                        ),
+                        confirm_label=t("Withdraw"),
                         on_confirm=AuthorisationsState.withdraw(row.id, AuthState.action_id),
                     ),
                 ),
@@ -469,11 +518,20 @@ def _request_row(row: rx.Var[RequestView]) -> rx.Component:
 def _filters() -> rx.Component:
     return rx.hstack(
         filter_select(
-            "Status", "status-filter", STATUS_OPTIONS, AuthorisationsState.status_filter, AuthorisationsState.set_status_filter
+            t("Status"),
+            "status-filter",
+            STATUS_OPTIONS,
+            AuthorisationsState.status_filter,
+            AuthorisationsState.set_status_filter,
         ),
-        list_search(AuthorisationsState, element_id="request-search", placeholder="Client, email or organisation"),
+        list_search(
+            AuthorisationsState, element_id="request-search", placeholder=t("Client, email or organisation")
+        ),
         rx.spacer(),
-        rx.link(rx.button(rx.icon("plus"), "New authorisation request", size="3"), href=routes.NEW_AUTHORISATION),
+        rx.link(
+            rx.button(rx.icon("plus"), t("New authorisation request"), size="3"),
+            href=routes.NEW_AUTHORISATION,
+        ),
         align="end",
         spacing="4",
         width="100%",
@@ -483,24 +541,32 @@ def _filters() -> rx.Component:
 
 def _sent_requests() -> rx.Component:
     return section_card(
-        "Sent requests",
+        t("Sent requests"),
         rx.cond(
             AuthorisationsState.cannot_send != "",
-            rx.callout(AuthorisationsState.cannot_send, icon="info", color_scheme="amber", size="1", width="100%"),
+            rx.callout(
+                AuthorisationsState.cannot_send, icon="info", color_scheme="amber", size="1", width="100%"
+            ),
         ),
         _filters(),
         rx.cond(
             ~AuthorisationsState.loaded,
-            rx.center(rx.spinner(), padding="24px", aria_label="Loading requests"),
+            rx.center(rx.spinner(), padding="24px", aria_label=t("Loading requests")),
             rx.cond(
-                (AuthorisationsState.total == 0) & (AuthorisationsState.search == "")
+                (AuthorisationsState.total == 0)
+                & (AuthorisationsState.search == "")
                 & (AuthorisationsState.status_filter == ALL_STATUSES),
                 empty_state(
                     "send",
-                    "No requests here",
-                    "Send an authorisation request to a client; when they accept, the partnership appears "
-                    "on your dashboard.",
-                    rx.link(rx.button("New authorisation request", variant="soft"), href=routes.NEW_AUTHORISATION),
+                    t("No requests here"),
+                    t(
+                        "Send an authorisation request to a client; when they accept, the partnership appears "
+                        "on your dashboard."
+                    ),
+                    rx.link(
+                        rx.button(t("New authorisation request"), variant="soft"),
+                        href=routes.NEW_AUTHORISATION,
+                    ),
                 ),
                 rx.box(
                     rx.table.root(
@@ -510,18 +576,18 @@ def _sent_requests() -> rx.Component:
                                     rx.checkbox(
                                         checked=AuthorisationsState.page_selected,
                                         on_change=AuthorisationsState.toggle_page,
-                                        aria_label="Select all requests on this page",
+                                        aria_label=t("Select all requests on this page"),
                                     ),
                                     width="36px",
                                 ),
-                                sortable_header(AuthorisationsState, "Client", "client"),
-                                sortable_header(AuthorisationsState, "Organisation", "organisation"),
-                                sortable_header(AuthorisationsState, "Status", "status"),
-                                sortable_header(AuthorisationsState, "Sent", "sent"),
-                                sortable_header(AuthorisationsState, "Sent by", "sent_by"),
-                                sortable_header(AuthorisationsState, "Last sent", "last_sent"),
-                                sortable_header(AuthorisationsState, "Expires", "expires"),
-                                rx.table.column_header_cell("Actions"),
+                                sortable_header(AuthorisationsState, t("Client"), "client"),
+                                sortable_header(AuthorisationsState, t("Organisation"), "organisation"),
+                                sortable_header(AuthorisationsState, t("Status"), "status"),
+                                sortable_header(AuthorisationsState, t("Sent"), "sent"),
+                                sortable_header(AuthorisationsState, t("Sent by"), "sent_by"),
+                                sortable_header(AuthorisationsState, t("Last sent"), "last_sent"),
+                                sortable_header(AuthorisationsState, t("Expires"), "expires"),
+                                rx.table.column_header_cell(t("Actions")),
                             )
                         ),
                         rx.table.body(rx.foreach(AuthorisationsState.requests, _request_row)),
@@ -530,7 +596,9 @@ def _sent_requests() -> rx.Component:
                     ),
                     rx.cond(
                         AuthorisationsState.total == 0,
-                        rx.text("No requests match this filter.", size="2", color_scheme="gray", padding="16px"),
+                        rx.text(
+                            t("No requests match this filter."), size="2", color_scheme="gray", padding="16px"
+                        ),
                     ),
                     overflow_x="auto",
                     width="100%",
@@ -542,7 +610,7 @@ def _sent_requests() -> rx.Component:
         _bulk_bar(),
         _bulk_progress(),
         _bulk_result(),
-        pager(AuthorisationsState, noun="requests", element_id="requests-page-size"),
+        pager(AuthorisationsState, noun=t("requests"), element_id="requests-page-size"),
     )
 
 
@@ -556,8 +624,8 @@ def _bulk_bar() -> rx.Component:
             rx.text(
                 rx.cond(
                     state.all_matching,
-                    "All " + count + " requests matching the filter are selected.",
-                    count + " selected.",
+                    t("All {count} requests matching the filter are selected.", count=count),
+                    t("{count} selected.", count=count),
                 ),
                 size="2",
                 weight="medium",
@@ -565,26 +633,36 @@ def _bulk_bar() -> rx.Component:
             rx.cond(
                 state.page_selected & ~state.all_matching & (state.total > state.requests.length()),
                 rx.button(
-                    "Select all " + state.total.to_string() + " matching requests",
+                    t("Select all {count} matching requests", count=state.total.to_string()),
                     variant="ghost",
                     size="2",
                     on_click=state.select_all_matching,
                 ),
             ),
-            rx.button("Clear selection", variant="ghost", color_scheme="gray", size="2", on_click=state.clear_selection),
+            rx.button(
+                t("Clear selection"),
+                variant="ghost",
+                color_scheme="gray",
+                size="2",
+                on_click=state.clear_selection,
+            ),
             rx.spacer(),
             rx.button(
-                "Resend",
+                t("Resend"),
                 size="2",
                 on_click=state.bulk_resend(AuthState.action_id),
                 loading=state.bulk_running,
             ),
             confirm_dialog(
-                rx.button("Withdraw", size="2", color_scheme="red", variant="soft", loading=state.bulk_running),
-                title="Withdraw " + count + " requests?",
-                description="Each pending request is withdrawn and its link stops working; requests that are no "
-                "longer pending are left as they are. The summary says what happened to each.",
-                confirm_label="Withdraw",
+                rx.button(
+                    t("Withdraw"), size="2", color_scheme="red", variant="soft", loading=state.bulk_running
+                ),
+                title=t("Withdraw {count} requests?", count=count),
+                description=t(
+                    "Each pending request is withdrawn and its link stops working; requests that are no "
+                    "longer pending are left as they are. The summary says what happened to each."
+                ),
+                confirm_label=t("Withdraw"),
                 on_confirm=state.bulk_withdraw(AuthState.action_id),
             ),
             align="center",
@@ -595,20 +673,24 @@ def _bulk_bar() -> rx.Component:
             border_radius="var(--radius-3)",
             background="var(--accent-3)",
             role="toolbar",
-            aria_label="Selected requests",
+            aria_label=t("Selected requests"),
         ),
     )
 
 
 def _bulk_progress() -> rx.Component:
     state = AuthorisationsState
-    text = "Working… " + state.bulk_done.to_string() + " of " + state.bulk_total.to_string() + " requests done"
+    text = t(
+        "Working… {done} of {total} requests done",
+        done=state.bulk_done.to_string(),
+        total=state.bulk_total.to_string(),
+    )
     return rx.cond(
         state.bulk_running,
         rx.vstack(
             rx.progress(
                 value=rx.cond(state.bulk_total > 0, state.bulk_done * 100 / state.bulk_total, 0),
-                aria_label="Bulk action progress",
+                aria_label=t("Bulk action progress"),
                 aria_valuetext=text,
             ),
             rx.text(text, size="2", role="status"),
@@ -646,7 +728,13 @@ def _bulk_result() -> rx.Component:
                 rx.hstack(
                     rx.text(state.bulk_summary, weight="medium", size="2"),
                     rx.spacer(),
-                    rx.button("Dismiss", variant="ghost", color_scheme="gray", size="1", on_click=state.dismiss_bulk_summary),
+                    rx.button(
+                        t("Dismiss"),
+                        variant="ghost",
+                        color_scheme="gray",
+                        size="1",
+                        on_click=state.dismiss_bulk_summary,
+                    ),
                     width="100%",
                     align="center",
                 ),
@@ -654,8 +742,8 @@ def _bulk_result() -> rx.Component:
                     rx.table.root(
                         rx.table.header(
                             rx.table.row(
-                                rx.table.column_header_cell("Client"),
-                                rx.table.column_header_cell("Outcome"),
+                                rx.table.column_header_cell(t("Client")),
+                                rx.table.column_header_cell(t("Outcome")),
                             )
                         ),
                         rx.table.body(rx.foreach(state.bulk_outcomes, _bulk_outcome_row)),
@@ -671,7 +759,7 @@ def _bulk_result() -> rx.Component:
             ),
             width="100%",
             role="region",
-            aria_label="What the bulk action did",
+            aria_label=t("What the bulk action did"),
         ),
     )
 
@@ -681,30 +769,39 @@ def _incoming_card(row: rx.Var[IncomingView]) -> rx.Component:
         rx.vstack(
             rx.text(row.firm_name, weight="bold"),
             rx.text(
-                row.requester_name + " asks for access to " + row.organisation_name + " (" + row.software_name + ").",
+                t(
+                    "{requester} asks for access to {organisation} ({software}).",
+                    requester=row.requester_name,
+                    organisation=row.organisation_name,
+                    software=row.software_name,
+                ),
                 size="2",
             ),
-            rx.text("The link expires on " + row.expires + ".", size="1", color_scheme="gray"),
+            rx.text(t("The link expires on {date}.", date=row.expires), size="1", color_scheme="gray"),
             rx.hstack(
                 rx.button(
-                    "Accept",
+                    t("Accept"),
                     on_click=AuthorisationsState.accept_incoming(row.request_id),
-                    aria_label="Accept request from " + row.firm_name,
+                    aria_label=t("Accept request from {firm}", firm=row.firm_name),
                 ),
                 rx.alert_dialog.root(
                     rx.alert_dialog.trigger(
                         rx.button(
-                            "Decline",
+                            t("Decline"),
                             variant="soft",
                             color_scheme="red",
                             loading=is_busy_with(row_activity(DECLINE, row.request_id)),
-                            aria_label="Decline request from " + row.firm_name,
+                            aria_label=t("Decline request from {firm}", firm=row.firm_name),
                         )
                     ),
                     rx.alert_dialog.content(
-                        rx.alert_dialog.title("Decline this request?"),
-                        rx.alert_dialog.description(row.firm_name + " will be told that you declined."),
-                        rx.el.label(rx.text("Reason (optional)", size="2"), html_for="decline-reason-list"),
+                        rx.alert_dialog.title(t("Decline this request?")),
+                        rx.alert_dialog.description(
+                            t("{firm} will be told that you declined.", firm=row.firm_name)
+                        ),
+                        rx.el.label(
+                            rx.text(t("Reason (optional)"), size="2"), html_for="decline-reason-list"
+                        ),
                         rx.text_area(
                             id="decline-reason-list",
                             value=AuthorisationsState.decline_reason,
@@ -712,10 +809,12 @@ def _incoming_card(row: rx.Var[IncomingView]) -> rx.Component:
                             max_length=500,
                         ),
                         rx.hstack(
-                            rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                            rx.alert_dialog.cancel(
+                                rx.button(t("Cancel"), variant="soft", color_scheme="gray")
+                            ),
                             rx.alert_dialog.action(
                                 rx.button(
-                                    "Decline",
+                                    t("Decline"),
                                     color_scheme="red",
                                     on_click=AuthorisationsState.decline_incoming(
                                         row.request_id, AuthState.action_id
@@ -733,33 +832,37 @@ def _incoming_card(row: rx.Var[IncomingView]) -> rx.Component:
             spacing="2",
         ),
         role="region",
-        aria_label="Request from " + row.firm_name,
+        aria_label=t("Request from {firm}", firm=row.firm_name),
     )
 
 
 def authorisations_page() -> rx.Component:
     """The page."""
     return app_layout(
-        "Authorisations",
+        t("Authorisations"),
         rx.cond(
             AuthorisationsState.incoming.length() > 0,
             section_card(
-                "Requests for you",
+                t("Requests for you"),
                 rx.grid(
                     rx.foreach(AuthorisationsState.incoming, _incoming_card),
                     columns=rx.breakpoints(initial="1", md="2"),
                     spacing="4",
                     width="100%",
                 ),
-                description="Accountants who ask for access to one of your organisations.",
+                description=t("Accountants who ask for access to one of your organisations."),
             ),
         ),
         rx.cond(
             AuthState.client_only & (AuthorisationsState.requests.length() == 0),
             rx.text(
-                "You have not sent authorisation requests yourself. Accountants send them to link their clients: ",
-                rx.link("New authorisation request", href=routes.NEW_AUTHORISATION),
-                ".",
+                t_rich(
+                    i18n.N_(
+                        "You have not sent authorisation requests yourself. Accountants send them to link "
+                        "their clients: {link}."
+                    ),
+                    link=rx.link(t("New authorisation request"), href=routes.NEW_AUTHORISATION),
+                ),
                 size="2",
                 color_scheme="gray",
             ),

@@ -15,6 +15,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from econnect_app import i18n
 from econnect_app.components.forms import (
     app_form,
     field_error,
@@ -24,6 +25,8 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import public_layout
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t
 from econnect_app.services import client_connect
 from econnect_app.services.errors import InvalidToken, TooManyAttempts
 from econnect_app.state.auth import AuthState, Updates
@@ -130,15 +133,18 @@ class ClientConnectPageState(AuthState):
                 self.form_error = error.message
                 return None
             if outcome.created:
-                self.outcome = (
-                    f"{outcome.package_name} is now connected to {outcome.organisation_name}. "
-                    f"{outcome.firm_name} sees the connection, and the administrators of "
-                    f"{outcome.organisation_name} have been emailed."
+                self.outcome = i18n.gettext(
+                    "{package} is now connected to {organisation}. {firm} sees the connection, and the "
+                    "administrators of {organisation} have been emailed.",
+                    package=outcome.package_name,
+                    organisation=outcome.organisation_name,
+                    firm=outcome.firm_name,
                 )
-                return rx.toast.success(f"{outcome.package_name} is connected.")
-            self.outcome = (
-                f"{outcome.package_name} was already connected to {outcome.organisation_name} with these "
-                "details. Nothing changed."
+                return rx.toast.success(i18n.gettext("{package} is connected.", package=outcome.package_name))
+            self.outcome = i18n.gettext(
+                "{package} was already connected to {organisation} with these details. Nothing changed.",
+                package=outcome.package_name,
+                organisation=outcome.organisation_name,
             )
             return None
 
@@ -149,13 +155,16 @@ def _summary() -> rx.Component:
     state = ClientConnectPageState
     return rx.vstack(
         rx.text(
-            rx.text.strong(state.firm_name, id="connect-firm"),
-            " asks you to connect your software to eConnect for ",
-            rx.text.strong(state.organisation_name, id="connect-organisation"),
-            ". You do not need an account.",
+            t_rich(
+                i18n.N_(
+                    "{firm} asks you to connect your software to eConnect for {organisation}. You do not need an account."
+                ),
+                firm=rx.text.strong(state.firm_name, id="connect-firm"),
+                organisation=rx.text.strong(state.organisation_name, id="connect-organisation"),
+            ),
         ),
         rx.vstack(
-            rx.text("Available apps", size="2", weight="medium", id="available-apps"),
+            rx.text(t("Available apps"), size="2", weight="medium", id="available-apps"),
             rx.el.ul(
                 rx.foreach(state.apps, lambda app: rx.el.li(rx.badge(app.name, variant="soft", size="2"))),
                 aria_labelledby="available-apps",
@@ -178,9 +187,9 @@ def _package_select() -> rx.Component:
     state = ClientConnectPageState
     element_id = "field-software-package"
     return rx.vstack(
-        rx.el.label(rx.text("Software package", size="2", weight="medium"), html_for=element_id),
+        rx.el.label(rx.text(t("Software package"), size="2", weight="medium"), html_for=element_id),
         rx.el.select(
-            rx.el.option("Choose your software", value=""),
+            rx.el.option(t("Choose your software"), value=""),
             rx.foreach(state.apps, lambda app: rx.el.option(app.name, value=app.slug)),
             id=element_id,
             name=PACKAGE_FIELD,
@@ -201,19 +210,19 @@ def _terms() -> rx.Component:
     state = ClientConnectPageState
     return rx.vstack(
         rx.text(
-            "By connecting you allow ",
-            state.firm_name,
-            " to receive the financial data of ",
-            state.organisation_name,
-            " from the chosen software through eConnect, for their work for you. Only what the software "
-            "sends is shared; you can ask them to disconnect it at any time, and every connection is "
-            "recorded.",
+            t(
+                "By connecting you allow {firm} to receive the financial data of {organisation} from the chosen "
+                "software through eConnect, for their work for you. Only what the software sends is shared; you "
+                "can ask them to disconnect it at any time, and every connection is recorded.",
+                firm=state.firm_name,
+                organisation=state.organisation_name,
+            ),
             size="1",
             color_scheme="gray",
             id="connect-terms",
         ),
         rx.checkbox(
-            "I agree to the terms",
+            t("I agree to the terms"),
             name="terms",
             value="on",
             id="field-terms",
@@ -238,10 +247,10 @@ def _form() -> rx.Component:
                     state.field_label, "administration", errors, hint=state.field_hint, autocomplete="off"
                 ),
             ),
-            text_field("Your name", "name", errors, autocomplete="name"),
-            text_field("Your email", "email", errors, type="email", autocomplete="email"),
+            text_field(t("Your name"), "name", errors, autocomplete="name"),
+            text_field(t("Your email"), "email", errors, type="email", autocomplete="email"),
             _terms(),
-            submit_button("Connect", submitting(state.connect), width="100%"),
+            submit_button(t("Connect"), submitting(state.connect), width="100%"),
             spacing="3",
             width="100%",
         ),
@@ -253,7 +262,7 @@ def _form() -> rx.Component:
 def _outcome() -> rx.Component:
     return rx.vstack(
         rx.callout(ClientConnectPageState.outcome, icon="circle_check", color_scheme="green", role="status"),
-        rx.button("Connect another app", variant="soft", on_click=ClientConnectPageState.connect_another),
+        rx.button(t("Connect another app"), variant="soft", on_click=ClientConnectPageState.connect_another),
         spacing="3",
         width="100%",
     )
@@ -263,10 +272,10 @@ def client_connect_page() -> rx.Component:
     """/connect/[token]."""
     state = ClientConnectPageState
     return public_layout(
-        "Client Connect",
+        t("Client Connect"),
         rx.cond(
             ~state.loaded,
-            rx.center(rx.spinner(), padding="24px", aria_label="Loading the link"),
+            rx.center(rx.spinner(), padding="24px", aria_label=t("Loading the link")),
             rx.cond(
                 state.problem != "",
                 rx.callout(state.problem, icon="triangle_alert", color_scheme="amber", role="alert"),

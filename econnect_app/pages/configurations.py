@@ -26,7 +26,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_button, visually_hidden
 from econnect_app.components.forms import (
     app_form,
@@ -43,8 +43,9 @@ from econnect_app.components.forms import (
 )
 from econnect_app.components.layout import app_layout, empty_state, loading_or_problem, section_card
 from econnect_app.components.sections import data_table, sub_heading, two_lines
+from econnect_app.components.translated import Text, t, t_choice
 from econnect_app.exports.cloud import Dossier
-from econnect_app.formatting import format_date, plural
+from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import configurations, oauth_sign_in
 from econnect_app.services.errors import DomainError, NotFound, PermissionDenied
@@ -60,17 +61,18 @@ ARCHIVE = "archive-configuration"
 MODIFY = "modify-configuration"
 FINISH_ROW = "finish-configuration"
 SIGN_IN = "sign-in"
-TERMS_TEXT = (
+TERMS_TEXT = i18n.N_(
     "By connecting, you allow eConnect to send the invoices and bank statements of the client organisations you "
     "assign to this configuration to this destination, with the credentials you give here. They are stored "
     "encrypted and used only for these deliveries; every delivery is logged, and you can archive the "
     "configuration at any time."
 )
 DESCRIPTIONS = {
-    SFTP: "Your own server: documents are written into invoices/ and statements/ folders over SFTP.",
-    DROPBOX: "A Dropbox account: documents go into its invoices/ and statements/ folders.",
-    OCTOPUS: "An Octopus account: documents are added to the dossier you choose.",
+    SFTP: i18n.N_("Your own server: documents are written into invoices/ and statements/ folders over SFTP."),
+    DROPBOX: i18n.N_("A Dropbox account: documents go into its invoices/ and statements/ folders."),
+    OCTOPUS: i18n.N_("An Octopus account: documents are added to the dossier you choose."),
 }
+STATUSES = (configurations.CONNECTED, configurations.NOT_FINISHED)  # English values, shown translated
 
 
 @dataclasses.dataclass
@@ -86,7 +88,8 @@ class ConfigurationView:
     status: str
     finished: bool
     created: str
-    clients: str
+    clients: str  # "3 clients" / "No clients yet"
+    client_count: int
     fingerprint: str
 
 
@@ -172,8 +175,15 @@ class ConfigurationsState(AuthState):
                 exports=row.exports,
                 status=row.status,
                 finished=row.status == configurations.CONNECTED,
-                created=f"{format_date(row.created_at)} by {row.created_by}",
-                clients=plural(row.clients, "client") if row.clients else "No clients yet",
+                created=i18n.gettext(
+                    "{date} by {name}", date=format_date(row.created_at), name=row.created_by
+                ),
+                clients=(
+                    i18n.ngettext("{count} client", "{count} clients", row.clients)
+                    if row.clients
+                    else i18n.gettext("No clients yet")
+                ),
+                client_count=row.clients,
                 fingerprint=row.host_key_fingerprint,
             )
             for row in found
@@ -208,9 +218,9 @@ class ConfigurationsState(AuthState):
             db, environment_id=actor.environment_id, configuration_id=configuration_id
         )
         if configuration.archived_at is not None or configuration.target not in configurations.OAUTH_TARGETS:
-            raise NotFound(configurations.CONFIGURATION_NOT_FOUND)
+            raise NotFound(i18n.gettext(configurations.CONFIGURATION_NOT_FOUND))
         if configuration.terms_accepted_at is not None:
-            raise DomainError(configurations.ALREADY_CONNECTED)
+            raise DomainError(i18n.gettext(configurations.ALREADY_CONNECTED))
         self.finish_id = configuration.id  # type: ignore[assignment]
         self.finish_target = configuration.target
         self.finish_label = configurations.target_label(configuration.target)
@@ -251,11 +261,14 @@ class ConfigurationsState(AuthState):
     @rx.event
     def next_step(self) -> None:
         """Next: the chosen target's form (a provider without settings cannot be chosen)."""
-        options = {option.value: option for option in configurations.target_options()}
-        option = options.get(self.choice)
-        if option is None or not option.available:
-            self.field_errors = {"target": option.note if option else "Choose SFTP, Dropbox or Octopus."}
-            return
+        with i18n.in_language(self.language):
+            options = {option.value: option for option in configurations.target_options()}
+            option = options.get(self.choice)
+            if option is None or not option.available:
+                self.field_errors = {
+                    "target": option.note if option else i18n.gettext("Choose SFTP, Dropbox or Octopus.")
+                }
+                return
         self.field_errors = {}
         self.form_key += 1
         self.step = self.choice
@@ -286,7 +299,10 @@ class ConfigurationsState(AuthState):
             )
             self._close_and_refresh(db, actor)
             return rx.toast.success(
-                f"\u201c{configuration.name}\u201d is connected: the server accepted the login and a test file."
+                i18n.gettext(
+                    "\u201c{name}\u201d is connected: the server accepted the login and a test file.",
+                    name=configuration.name,
+                )
             )
 
         return self._act(action, form=form)
@@ -317,7 +333,7 @@ class ConfigurationsState(AuthState):
             self._close_and_refresh(db, actor)
             return [
                 rx.redirect(routes.CONFIGURATIONS, replace=True),
-                rx.toast.success(f"\u201c{configuration.name}\u201d is connected."),
+                rx.toast.success(i18n.gettext("\u201c{name}\u201d is connected.", name=configuration.name)),
             ]
 
         return self._act(action, form=form)
@@ -344,7 +360,7 @@ class ConfigurationsState(AuthState):
                 db, environment_id=actor.environment_id, configuration_id=configuration_id
             )
             if configuration.archived_at is not None:
-                raise NotFound(configurations.CONFIGURATION_NOT_FOUND)
+                raise NotFound(i18n.gettext(configurations.CONFIGURATION_NOT_FOUND))
             row = next((row for row in self.rows if row.id == configuration.id), None)
             self.modify_id = configuration.id  # type: ignore[assignment]
             self.modify_target = configuration.target
@@ -395,7 +411,7 @@ class ConfigurationsState(AuthState):
                 dossier_id=_text(form, "dossier") if self.modify_target == OCTOPUS else None,
             )
             self._close_and_refresh(db, actor)
-            return rx.toast.success(f"\u201c{configuration.name}\u201d is saved.")
+            return rx.toast.success(i18n.gettext("\u201c{name}\u201d is saved.", name=configuration.name))
 
         return self._act(action, form=form)
 
@@ -413,7 +429,9 @@ class ConfigurationsState(AuthState):
             )
             self._close_and_refresh(db, actor)
             return rx.toast.success(
-                f"The connection of \u201c{configuration.name}\u201d is checked and saved."
+                i18n.gettext(
+                    "The connection of \u201c{name}\u201d is checked and saved.", name=configuration.name
+                )
             )
 
         return self._act(action, form=form)
@@ -440,7 +458,10 @@ class ConfigurationsState(AuthState):
             )
             self._live_refresh(db, actor)
             return rx.toast.success(
-                f"\u201c{configuration.name}\u201d is archived: it receives no documents any more."
+                i18n.gettext(
+                    "\u201c{name}\u201d is archived: it receives no documents any more.",
+                    name=configuration.name,
+                )
             )
 
         return self._act(action, busy_with=row_activity(ARCHIVE, configuration_id), action_id=action_id)
@@ -450,16 +471,20 @@ class ConfigurationsState(AuthState):
 
 
 def _status_badge(row: rx.Var[ConfigurationView]) -> rx.Component:
-    return rx.badge(row.status, color_scheme=rx.cond(row.finished, "green", "amber"), variant="soft")
+    return rx.badge(
+        t_choice(row.status, STATUSES), color_scheme=rx.cond(row.finished, "green", "amber"), variant="soft"
+    )
 
 
-def _row_button(label: str, row: rx.Var[ConfigurationView], activity: str, on_click: Any) -> rx.Component:
-    """Modify / Finish: named after the configuration for screen readers."""
+def _row_button(
+    label: Text, aria_label: Text, row: rx.Var[ConfigurationView], activity: str, on_click: Any
+) -> rx.Component:
+    """Modify / Finish: named after the configuration for screen readers (``aria_label``)."""
     return rx.button(
         label,
         size="1",
         variant="soft",
-        aria_label=label + " " + row.name,
+        aria_label=aria_label,
         loading=is_busy_with(row_activity(activity, row.id)),
         disabled=AuthState.busy,
         on_click=on_click,
@@ -469,25 +494,31 @@ def _row_button(label: str, row: rx.Var[ConfigurationView], activity: str, on_cl
 def _row_actions(row: rx.Var[ConfigurationView]) -> rx.Component:
     state = ConfigurationsState
     archive = confirm_button(
-        "Archive",
+        t("Archive"),
         size="1",
-        aria_label="Archive " + row.name,
+        aria_label=t("Archive {name}", name=row.name),
         busy=is_busy_with(row_activity(ARCHIVE, row.id)),
-        title="Archive " + row.name + "?",
+        title=t("Archive {name}?", name=row.name),
         description=rx.cond(
-            row.clients == "No clients yet",
-            "It receives no documents any more. It is kept, with its delivery log, as history.",
-            row.clients
-            + " use it: their documents are no longer exported until another configuration is chosen for "
-            "them. It is kept, with its delivery log, as history.",
+            row.client_count == 0,
+            t("It receives no documents any more. It is kept, with its delivery log, as history."),
+            t(
+                "{clients} use it: their documents are no longer exported until another configuration is chosen "
+                "for them. It is kept, with its delivery log, as history.",
+                clients=row.clients,
+            ),
         ),
         on_confirm=state.archive(row.id, AuthState.action_id),
     )
     return rx.hstack(
         rx.cond(
             row.finished,
-            _row_button("Modify", row, MODIFY, state.open_modify(row.id)),
-            _row_button("Finish", row, FINISH_ROW, state.finish_row(row.id)),
+            _row_button(
+                t("Modify"), t("Modify {name}", name=row.name), row, MODIFY, state.open_modify(row.id)
+            ),
+            _row_button(
+                t("Finish"), t("Finish {name}", name=row.name), row, FINISH_ROW, state.finish_row(row.id)
+            ),
         ),
         archive,
         spacing="2",
@@ -504,7 +535,7 @@ def _row(row: rx.Var[ConfigurationView]) -> rx.Component:
                 rx.cond(
                     row.fingerprint != "",
                     rx.text(
-                        "Host key " + row.fingerprint,
+                        t("Host key {fingerprint}", fingerprint=row.fingerprint),
                         size="1",
                         color_scheme="gray",
                         word_break="break-all",
@@ -527,16 +558,26 @@ def _list() -> rx.Component:
     return rx.cond(
         state.rows.length() > 0,
         data_table(
-            ["Name", "Target", "Details", "Exports", "Status", "Created", visually_hidden("Actions")],
+            [
+                t("Name"),
+                t("Target"),
+                t("Details"),
+                t("Exports"),
+                t("Status"),
+                t("Created"),
+                visually_hidden(t("Actions")),
+            ],
             state.rows,
             _row,
             element_id="configurations",
         ),
         empty_state(
             "plug",
-            "No configurations yet",
-            "A configuration is where your clients' invoices and bank statements are sent: your SFTP server, "
-            "a Dropbox account or an Octopus dossier. Create one, then choose it on each client's page.",
+            t("No configurations yet"),
+            t(
+                "A configuration is where your clients' invoices and bank statements are sent: your SFTP server, "
+                "a Dropbox account or an Octopus dossier. Create one, then choose it on each client's page."
+            ),
         ),
     )
 
@@ -558,35 +599,35 @@ def _settings_form(
 
 
 def _server_fields(
-    errors: rx.Var, *, hints: dict[str, str], defaults: dict[str, Any], spacing: str
+    errors: rx.Var, *, hints: dict[str, Text], defaults: dict[str, Any], spacing: str
 ) -> rx.Component:
     """The SFTP server and account: Username, Password, Host, Port (the password is never shown)."""
 
-    def field(label: str, name: str, **props: Any) -> rx.Component:
+    def field(label: Text, name: str, **props: Any) -> rx.Component:
         return text_field(
             label, name, errors, hint=hints.get(name, ""), default_value=defaults.get(name), **props
         )
 
     return rx.grid(
-        field("Username", "username", autocomplete="off"),
-        field("Password", "password", type="password", autocomplete="new-password"),
-        field("Host", "host", autocomplete="off"),
-        field("Port", "port", input_mode="numeric"),
+        field(t("Username"), "username", autocomplete="off"),
+        field(t("Password"), "password", type="password", autocomplete="new-password"),
+        field(t("Host"), "host", autocomplete="off"),
+        field(t("Port"), "port", input_mode="numeric"),
         columns=rx.breakpoints(initial="1", sm="2"),
         spacing=spacing,  # type: ignore[arg-type]
         width="100%",
     )
 
 
-def _note(text: str) -> rx.Component:
+def _note(text: Text) -> rx.Component:
     return rx.text(text, size="1", color_scheme="gray")
 
 
 def _terms(errors: rx.Var) -> rx.Component:
     return rx.vstack(
-        rx.text(TERMS_TEXT, size="1", color_scheme="gray", id="configuration-terms"),
+        rx.text(t(TERMS_TEXT), size="1", color_scheme="gray", id="configuration-terms"),
         rx.checkbox(
-            "I agree to the terms of service",
+            t("I agree to the terms of service"),
             name="terms",
             value="on",
             id=field_id("terms"),
@@ -605,9 +646,9 @@ def _dossier_select(
     that is not rendered would be submitted as null."""
     element_id = field_id("dossier")
     return rx.vstack(
-        rx.el.label(rx.text("Dossier", size="2", weight="medium"), html_for=element_id),
+        rx.el.label(rx.text(t("Dossier"), size="2", weight="medium"), html_for=element_id),
         rx.el.select(
-            rx.el.option("Choose a dossier", value=""),
+            rx.el.option(t("Choose a dossier"), value=""),
             rx.foreach(options, lambda option: rx.el.option(option.label, value=option.value)),
             id=element_id,
             name="dossier",
@@ -657,7 +698,7 @@ def _target_card(
                 align="center",
             ),
         ),
-        rx.text(DESCRIPTIONS[value], size="1", color_scheme="gray", id=description_id),
+        rx.text(t(DESCRIPTIONS[value]), size="1", color_scheme="gray", id=description_id),
         rx.cond(note, rx.text(note, size="1", color_scheme="amber", weight="medium"))
         if note is not None
         else rx.fragment(),
@@ -674,7 +715,7 @@ def _target_card(
 def _choose_step() -> rx.Component:
     state = ConfigurationsState
     return rx.vstack(
-        rx.text("Where should documents go?", weight="medium", size="2", id="target-choice"),
+        rx.text(t("Where should documents go?"), weight="medium", size="2", id="target-choice"),
         rx.radio_group.root(
             rx.grid(
                 _target_card(SFTP, "SFTP"),
@@ -691,8 +732,8 @@ def _choose_step() -> rx.Component:
         ),
         field_error(state.field_errors, "target"),
         form_actions(
-            secondary_button("Cancel", state.cancel),
-            rx.button("Next", size="3", on_click=state.next_step),
+            secondary_button(t("Cancel"), state.cancel),
+            rx.button(t("Next"), size="3", on_click=state.next_step),
         ),
         spacing="3",
         width="100%",
@@ -705,30 +746,35 @@ def _sftp_step() -> rx.Component:
     return _settings_form(
         form_error_banner(errors["connection"].to(str)),
         text_field(
-            "Name", "name", errors, hint="Optional; e.g. \u201cOffice SFTP\u201d. Default: SFTP user@host."
+            t("Name"),
+            "name",
+            errors,
+            hint=t("Optional; e.g. \u201cOffice SFTP\u201d. Default: SFTP user@host."),
         ),
         _server_fields(
             errors,
             hints={
-                "username": "The username of your SSH account.",
-                "password": "The password of your SSH account (stored encrypted).",
-                "host": "The host name or IP address of the server.",
-                "port": "22 unless your server listens on another port.",
+                "username": t("The username of your SSH account."),
+                "password": t("The password of your SSH account (stored encrypted)."),
+                "host": t("The host name or IP address of the server."),
+                "port": t("22 unless your server listens on another port."),
             },
             defaults={"port": "22"},
             spacing="4",
         ),
         _terms(errors),
         _note(
-            "Connect logs in, records the server's host key and writes and removes a test file before anything "
-            "is saved."
+            t(
+                "Connect logs in, records the server's host key and writes and removes a test file before "
+                "anything is saved."
+            )
         ),
         actions=form_actions(
-            secondary_button("Back", state.back),
-            submit_button("Connect", submitting(state.connect_sftp)),
+            secondary_button(t("Back"), state.back),
+            submit_button(t("Connect"), submitting(state.connect_sftp)),
         ),
         on_submit=state.connect_sftp,
-        aria_label="SFTP server",
+        aria_label=t("SFTP server"),
     )
 
 
@@ -736,14 +782,24 @@ def _oauth_step(target: str, label: str) -> rx.Component:
     state = ConfigurationsState
     return rx.vstack(
         rx.text(
-            f"You are sent to {label} to sign in and allow eConnect to add files to your account. Then you come back "
-            + ("here to choose the dossier and " if target == OCTOPUS else "here to ")
-            + "agree to the terms of service.",
+            t(
+                "You are sent to {provider} to sign in and allow eConnect to add files to your account. Then you "
+                "come back here to choose the dossier and agree to the terms of service.",
+                provider=label,
+            )
+            if target == OCTOPUS
+            else t(
+                "You are sent to {provider} to sign in and allow eConnect to add files to your account. Then you "
+                "come back here to agree to the terms of service.",
+                provider=label,
+            ),
             size="2",
         ),
         form_actions(
-            secondary_button("Back", state.back),
-            _sign_in_button(f"Sign in with {label}", row_activity(SIGN_IN, 0), state.sign_in(target)),
+            secondary_button(t("Back"), state.back),
+            _sign_in_button(
+                t("Sign in with {provider}", provider=label), row_activity(SIGN_IN, 0), state.sign_in(target)
+            ),
         ),
         spacing="4",
         width="100%",
@@ -757,21 +813,25 @@ def _finish_step() -> rx.Component:
         rx.callout(
             rx.cond(
                 state.finish_account != "",
-                "Signed in with " + state.finish_label + " as " + state.finish_account + ".",
-                "Signed in with " + state.finish_label + ".",
+                t(
+                    "Signed in with {provider} as {account}.",
+                    provider=state.finish_label,
+                    account=state.finish_account,
+                ),
+                t("Signed in with {provider}.", provider=state.finish_label),
             ),
             icon="circle_check",
             color_scheme="green",
             width="100%",
         ),
-        text_field("Name", "name", errors, default_value=state.finish_name),
+        text_field(t("Name"), "name", errors, default_value=state.finish_name),
         _dossier_select(
             state.dossiers, "", state.dossier_problem, errors, shown=state.finish_target == OCTOPUS
         ),
         _terms(errors),
         actions=form_actions(
-            secondary_button("Later", state.cancel),
-            submit_button("Connect", submitting(state.connect_oauth)),
+            secondary_button(t("Later"), state.cancel),
+            submit_button(t("Connect"), submitting(state.connect_oauth)),
         ),
         on_submit=state.connect_oauth,
     )
@@ -782,7 +842,7 @@ def _new_configuration() -> rx.Component:
     return rx.cond(
         state.step != "",
         section_card(
-            "New configuration",
+            t("New configuration"),
             rx.match(
                 state.step,
                 (CHOOSE, _choose_step()),
@@ -799,7 +859,7 @@ def _new_configuration() -> rx.Component:
 # --- Modify ---------------------------------------------------------------------------------------------------
 
 
-def _export_switch(label: str, name: str, checked: rx.Var) -> rx.Component:
+def _export_switch(label: Text, name: str, checked: rx.Var) -> rx.Component:
     return switch_row(label, field_id(name), name=name, value="on", default_checked=checked)
 
 
@@ -807,12 +867,12 @@ def _modify_settings_form() -> rx.Component:
     state = ConfigurationsState
     errors = state.field_errors
     return _settings_form(
-        text_field("Name", "name", errors, default_value=state.modify_name),
+        text_field(t("Name"), "name", errors, default_value=state.modify_name),
         rx.vstack(
-            rx.text("What it exports", size="2", weight="medium"),
-            _export_switch("Invoices export for accounting", "exports_invoices", state.modify_invoices),
+            rx.text(t("What it exports"), size="2", weight="medium"),
+            _export_switch(t("Invoices export for accounting"), "exports_invoices", state.modify_invoices),
             _export_switch(
-                "Bank statements export for accounting", "exports_statements", state.modify_statements
+                t("Bank statements export for accounting"), "exports_statements", state.modify_statements
             ),
             spacing="2",
         ),
@@ -823,7 +883,7 @@ def _modify_settings_form() -> rx.Component:
             errors,
             shown=state.modify_target == OCTOPUS,
         ),
-        actions=form_actions(submit_button("Save", submitting(state.save_modify))),
+        actions=form_actions(submit_button(t("Save"), submitting(state.save_modify))),
         on_submit=state.save_modify,
     )
 
@@ -832,11 +892,11 @@ def _modify_sftp_form() -> rx.Component:
     state = ConfigurationsState
     errors = state.field_errors
     return _settings_form(
-        sub_heading("Server and account"),
+        sub_heading(t("Server and account")),
         form_error_banner(errors["connection"].to(str)),
         _server_fields(
             errors,
-            hints={"password": "Leave empty to keep the stored password."},
+            hints={"password": t("Leave empty to keep the stored password.")},
             defaults={
                 "username": state.modify_username,
                 "host": state.modify_host,
@@ -846,20 +906,24 @@ def _modify_sftp_form() -> rx.Component:
         ),
         rx.cond(
             state.modify_fingerprint != "",
-            _note("Recorded host key: " + state.modify_fingerprint),  # type: ignore[arg-type]
+            _note(t("Recorded host key: {fingerprint}", fingerprint=state.modify_fingerprint)),
         ),
         rx.checkbox(
-            "Trust the server's new host key",
+            t("Trust the server's new host key"),
             name="trust_new_host_key",
             value="on",
             id=field_id("trust_new_host_key"),
         ),
         _note(
-            "Only after the server's administrator confirmed that the server was reinstalled: a changed key can "
-            "also mean that someone intercepts the connection."
+            t(
+                "Only after the server's administrator confirmed that the server was reinstalled: a changed key "
+                "can also mean that someone intercepts the connection."
+            )
         ),
         actions=form_actions(
-            submit_button("Check and update connection", submitting(state.change_connection), variant="soft")
+            submit_button(
+                t("Check and update connection"), submitting(state.change_connection), variant="soft"
+            )
         ),
         on_submit=state.change_connection,
         spacing="3",
@@ -869,17 +933,26 @@ def _modify_sftp_form() -> rx.Component:
 def _modify_sign_in() -> rx.Component:
     state = ConfigurationsState
     return rx.vstack(
-        sub_heading("Account"),
+        sub_heading(t("Account")),
         rx.text(
-            rx.cond(state.modify_account != "", "Signed in as " + state.modify_account + ". ", ""),
-            "Sign in again when "
-            + state.modify_label
-            + " no longer accepts the sign-in (the delivery log says so).",
+            rx.cond(
+                state.modify_account != "",
+                t(
+                    "Signed in as {account}. Sign in again when {provider} no longer accepts the sign-in (the "
+                    "delivery log says so).",
+                    account=state.modify_account,
+                    provider=state.modify_label,
+                ),
+                t(
+                    "Sign in again when {provider} no longer accepts the sign-in (the delivery log says so).",
+                    provider=state.modify_label,
+                ),
+            ),
             size="2",
         ),
         form_actions(
             _sign_in_button(
-                "Sign in with " + state.modify_label + " again",
+                t("Sign in with {provider} again", provider=state.modify_label),
                 row_activity(SIGN_IN, state.modify_id),
                 state.sign_in_again,
                 variant="soft",
@@ -894,9 +967,12 @@ def _modify_dialog() -> rx.Component:
     state = ConfigurationsState
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Modify " + state.modify_name),
+            rx.dialog.title(t("Modify {name}", name=state.modify_name)),
             rx.dialog.description(
-                state.modify_label + " configuration. Choose which documents it exports for accounting.",
+                t(
+                    "{provider} configuration. Choose which documents it exports for accounting.",
+                    provider=state.modify_label,
+                ),
                 size="2",
                 color_scheme="gray",
                 margin_bottom="12px",
@@ -905,7 +981,7 @@ def _modify_dialog() -> rx.Component:
                 _modify_settings_form(),
                 rx.separator(size="4"),
                 rx.cond(state.modify_target == SFTP, _modify_sftp_form(), _modify_sign_in()),
-                form_actions(rx.dialog.close(secondary_button("Close"))),
+                form_actions(rx.dialog.close(secondary_button(t("Close")))),
                 spacing="4",
                 width="100%",
             ),
@@ -924,15 +1000,17 @@ def _content() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.text(
-                "Where your clients' invoices and bank statements are sent. Choose a configuration on each client's "
-                "page under Accounting package connection.",
+                t(
+                    "Where your clients' invoices and bank statements are sent. Choose a configuration on each "
+                    "client's page under Accounting package connection."
+                ),
                 size="2",
                 color_scheme="gray",
             ),
             rx.spacer(),
             rx.button(
                 rx.icon("plus", size=16),
-                "New configuration",
+                t("New configuration"),
                 size="3",
                 on_click=state.start_new,
                 disabled=state.step != "",
@@ -943,7 +1021,7 @@ def _content() -> rx.Component:
             wrap="wrap",
         ),
         _new_configuration(),
-        section_card("Configurations", _list()),
+        section_card(t("Configurations"), _list()),
         _modify_dialog(),
         spacing="5",
         width="100%",
@@ -953,13 +1031,13 @@ def _content() -> rx.Component:
 def configurations_page() -> rx.Component:
     """/configurations."""
     return app_layout(
-        "Accounting package configurations",
+        t("Accounting package configurations"),
         loading_or_problem(
             ConfigurationsState.loaded,
             ConfigurationsState.problem,
             _content(),
-            loading_label="Loading configurations",
-            back_label="Go to the dashboard",
+            loading_label=t("Loading configurations"),
+            back_label=t("Go to the dashboard"),
             back_href=routes.DASHBOARD,
         ),
     )

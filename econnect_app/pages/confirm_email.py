@@ -13,9 +13,11 @@ from urllib.parse import quote
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.forms import is_busy_with
 from econnect_app.components.layout import public_layout
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t
 from econnect_app.models import User
 from econnect_app.services import user_emails
 from econnect_app.services.errors import InvalidToken, PermissionDenied
@@ -81,7 +83,7 @@ class ConfirmEmailState(AuthState):
                 return None
             self.address = address
             self.outcome = CONFIRMED
-            return rx.toast.success(f"{address} is confirmed.")
+            return rx.toast.success(i18n.gettext("{address} is confirmed.", address=address))
 
         return self._act(action, busy_with=CONFIRM, action_id=action_id)
 
@@ -99,15 +101,18 @@ def confirm_email_page() -> rx.Component:
     """The page behind an email confirmation link."""
     address = rx.text.strong(ConfirmEmailState.address)
     return public_layout(
-        "Confirm email address",
+        t("Confirm email address"),
         rx.match(
             ConfirmEmailState.outcome,
             (
                 READY,
                 rx.vstack(
-                    rx.text("Confirm that ", address, " is your email address.", size="2"),
+                    rx.text(
+                        t_rich(i18n.N_("Confirm that {address} is your email address."), address=address),
+                        size="2",
+                    ),
                     rx.button(
-                        "Confirm",
+                        t("Confirm"),
                         size="3",
                         width="100%",
                         on_click=ConfirmEmailState.confirm(AuthState.action_id),
@@ -120,8 +125,18 @@ def confirm_email_page() -> rx.Component:
             (
                 LOG_IN_FIRST,
                 rx.vstack(
-                    rx.text("Log in to confirm ", address, ". You come back here afterwards.", size="2"),
-                    rx.link(rx.button("Log in", size="3", width="100%"), href=ConfirmEmailState.log_in_href, width="100%"),
+                    rx.text(
+                        t_rich(
+                            i18n.N_("Log in to confirm {address}. You come back here afterwards."),
+                            address=address,
+                        ),
+                        size="2",
+                    ),
+                    rx.link(
+                        rx.button(t("Log in"), size="3", width="100%"),
+                        href=ConfirmEmailState.log_in_href,
+                        width="100%",
+                    ),
                     spacing="3",
                     width="100%",
                 ),
@@ -131,31 +146,43 @@ def confirm_email_page() -> rx.Component:
                 rx.vstack(
                     _callout(
                         rx.text(
-                            "This link confirms ",
-                            address,
-                            " for another account. Log out, then log in with the account that asked for it.",
+                            t_rich(
+                                i18n.N_(
+                                    "This link confirms {address} for another account. Log out, then log in with "
+                                    "the account that asked for it."
+                                ),
+                                address=address,
+                            )
                         )
                     ),
-                    rx.button("Log out", variant="soft", on_click=AuthState.log_out),
+                    rx.button(t("Log out"), variant="soft", on_click=AuthState.log_out),
                     spacing="3",
                 ),
             ),
             (
                 CONFIRMED,
                 rx.vstack(
-                    _callout(rx.text(address, " is confirmed and can now be used with your account."), ok=True),
-                    rx.link(rx.button("Continue", size="3"), href=routes.DASHBOARD),
+                    _callout(
+                        rx.text(
+                            t_rich(
+                                i18n.N_("{address} is confirmed and can now be used with your account."),
+                                address=address,
+                            )
+                        ),
+                        ok=True,
+                    ),
+                    rx.link(rx.button(t("Continue"), size="3"), href=routes.DASHBOARD),
                     spacing="3",
                 ),
             ),
             (
                 INVALID,
                 rx.vstack(
-                    _callout(user_emails.INVALID_CONFIRMATION_MESSAGE),
-                    rx.link("Go to eConnect", href="/", size="2"),
+                    _callout(t(user_emails.INVALID_CONFIRMATION_MESSAGE)),
+                    rx.link(t("Go to eConnect"), href="/", size="2"),
                     spacing="3",
                 ),
             ),
-            rx.center(rx.spinner(), padding="24px", aria_label="Checking the link"),
+            rx.center(rx.spinner(), padding="24px", aria_label=t("Checking the link")),
         ),
     )

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from econnect_app import routes
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.components.translated import Text, t
 from econnect_app.formatting import format_datetime
 from econnect_app.models import User
 from econnect_app.pages.partners import who_has_access_section
@@ -58,7 +59,7 @@ class DashboardState(AuthState):
         return self._load_live()
 
 
-def _stat(label: str, value: rx.Var, icon: str, stat_id: str, *, size: str = "7") -> rx.Component:
+def _stat(label: Text, value: rx.Var, icon: str, stat_id: str, *, size: str = "7") -> rx.Component:
     return rx.card(
         rx.hstack(
             rx.icon(icon, size=28 if size == "7" else 22, color=rx.color("accent", 9)),
@@ -81,17 +82,17 @@ def _stat_grid(*stats: rx.Component) -> rx.Component:
 
 def _activity_feed() -> rx.Component:
     return section_card(
-        "Recent activity",
+        t("Recent activity"),
         rx.cond(
             ~DashboardState.loaded,
-            rx.center(rx.spinner(), padding="16px", aria_label="Loading activity"),
+            rx.center(rx.spinner(), padding="16px", aria_label=t("Loading activity")),
             rx.cond(
                 DashboardState.feed.length() == 0,
                 empty_state(
                     "activity",
-                    "Nothing has happened yet",
-                    "Add your organisations to get started.",
-                    rx.link(rx.button("Go to organisations", variant="soft"), href=routes.ORGANISATIONS),
+                    t("Nothing has happened yet"),
+                    t("Add your organisations to get started."),
+                    rx.link(rx.button(t("Go to organisations"), variant="soft"), href=routes.ORGANISATIONS),
                 ),
                 rx.el.ul(
                     rx.foreach(
@@ -115,16 +116,26 @@ def _activity_feed() -> rx.Component:
                 ),
             ),
         ),
-        rx.link("View all activity", href=routes.ACTIVITY, size="2"),
-        description="Newest first; updates by itself.",
+        rx.link(t("View all activity"), href=routes.ACTIVITY, size="2"),
+        description=t("Newest first; updates by itself."),
     )
 
 
 def _accountant_figures() -> rx.Component:
     return _stat_grid(
-        _stat("Pending requests", DashboardState.pending_requests, "hourglass", "stat-pending-requests"),
-        _stat("Active partnerships", DashboardState.active_partnerships, "handshake", "stat-active-partnerships"),
-        _stat("Client organisations", DashboardState.client_organisations, "briefcase", "stat-client-organisations"),
+        _stat(t("Pending requests"), DashboardState.pending_requests, "hourglass", "stat-pending-requests"),
+        _stat(
+            t("Active partnerships"),
+            DashboardState.active_partnerships,
+            "handshake",
+            "stat-active-partnerships",
+        ),
+        _stat(
+            t("Client organisations"),
+            DashboardState.client_organisations,
+            "briefcase",
+            "stat-client-organisations",
+        ),
     )
 
 
@@ -132,12 +143,19 @@ def _client_figures() -> rx.Component:
     """A client's environment (it never sent a request): its partners, not accountant figures."""
     return rx.vstack(
         _stat_grid(
-            _stat("Active partnerships", DashboardState.active_partnerships, "handshake", "stat-active-partnerships"),
+            _stat(
+                t("Active partnerships"),
+                DashboardState.active_partnerships,
+                "handshake",
+                "stat-active-partnerships",
+            ),
         ),
         rx.text(
-            "Accountants you accepted appear under Who has access. Sending authorisation requests to your own "
-            "clients? Use ",
-            rx.link("Authorisations", href=routes.AUTHORISATIONS),
+            t(
+                "Accountants you accepted appear under Who has access. Sending authorisation requests to your own "
+                "clients? Use "
+            ),
+            rx.link(t("Authorisations"), href=routes.AUTHORISATIONS),
             ".",
             size="2",
             color_scheme="gray",
@@ -160,20 +178,20 @@ def dashboard_page() -> rx.Component:
                 rx.cond(AuthState.client_only, _client_figures(), _accountant_figures()),
                 _stat_grid(
                     _stat(
-                        "Organisations",
+                        t("Organisations"),
                         DashboardState.own_organisations,
                         "building-2",
                         "stat-organisations",
                         size="5",
                     ),
                     _stat(
-                        "Activated organisations",
+                        t("Activated organisations"),
                         DashboardState.active_organisations,
                         "badge-check",
                         "stat-activated",
                         size="5",
                     ),
-                    _stat("Active users", DashboardState.active_users, "users", "stat-users", size="5"),
+                    _stat(t("Active users"), DashboardState.active_users, "users", "stat-users", size="5"),
                 ),
                 spacing="4",
                 width="100%",

@@ -18,9 +18,10 @@ import reflex as rx
 from reflex_components_core.el.elements.forms import FORM_DATA
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.forms import app_form, field_error, file_upload, submit_button, submitting
 from econnect_app.components.layout import app_layout, empty_state, loading_or_problem, section_card
+from econnect_app.components.translated import t
 from econnect_app.formatting import format_datetime, in_time_zone
 from econnect_app.models import User
 from econnect_app.services import documents, environments
@@ -33,12 +34,12 @@ from econnect_app.state.uploads import SignedOut, Upload, events, for_session_us
 logger = logging.getLogger(__name__)
 
 UPLOAD_ID = "document-file"
-KIND_OPTIONS = [("invoice", "Invoice"), ("statement", "Statement")]
+KIND_OPTIONS = [("invoice", i18n.N_("Invoice")), ("statement", i18n.N_("Statement"))]
 # What the browser's file picker offers and accepts (the server judges the content again).
 ACCEPTED_TYPES = {"application/pdf": [".pdf"], "application/xml": [".xml"], "text/xml": [".xml"]}
-UPLOAD_RUNNING_MESSAGE = "An upload is already running. Wait until it has finished."
-STORE_FAILED_MESSAGE = "The document could not be stored. Please try again in a moment."
-ONE_FILE_MESSAGE = "Choose one file at a time."
+UPLOAD_RUNNING_MESSAGE = i18n.N_("An upload is already running. Wait until it has finished.")
+STORE_FAILED_MESSAGE = i18n.N_("The document could not be stored. Please try again in a moment.")
+ONE_FILE_MESSAGE = i18n.N_("Choose one file at a time.")
 CHECKSUM_SHOWN = 12  # characters of the SHA-256 shown in the table (the whole one on hover)
 
 
@@ -75,7 +76,9 @@ def _items(view: documents.DocumentsView) -> list[DocumentItem]:
         DocumentItem(
             id=row.id,
             filename=row.filename,
-            kind=documents.KIND_LABELS.get(row.kind, row.kind),
+            kind=i18n.gettext(documents.KIND_LABELS[row.kind])
+            if row.kind in documents.KIND_LABELS
+            else row.kind,
             format=documents.FORMAT_LABELS.get(row.format, row.format),
             size=documents.size_label(row.size_bytes),
             uploaded_by=row.uploaded_by,
@@ -112,19 +115,20 @@ def _store_upload(
         )
     except OSError:
         logger.exception("Storing a document of organisation %s failed", organisation_id)
-        raise DomainError(STORE_FAILED_MESSAGE) from None
+        raise DomainError(i18n.gettext(STORE_FAILED_MESSAGE)) from None
     view = documents.documents_view(db, actor=actor, organisation_id=organisation_id, limit=shown)
     time_zone = environments.time_zone_of(db, environment_id=actor.environment_id)
     return _Uploaded(filename=document.filename, view=view, time_zone=time_zone)
 
 
 def _refusal_message(code: str) -> str:
-    """What the browser's refusal of a chosen file (react-dropzone's error code) means."""
+    """What the browser's refusal of a chosen file (react-dropzone's error code) means, in the
+    language in effect."""
     if code == "file-too-large":
         return documents.too_large_message()
     if code == "too-many-files":
-        return ONE_FILE_MESSAGE
-    return documents.WRONG_TYPE
+        return i18n.gettext(ONE_FILE_MESSAGE)
+    return i18n.gettext(documents.WRONG_TYPE)
 
 
 class DocumentsState(AuthState):
@@ -151,8 +155,13 @@ class DocumentsState(AuthState):
     def count_text(self) -> str:
         """How many documents there are, and how many are shown."""
         if self.total == len(self.rows):
-            return f"{self.total} document" + ("" if self.total == 1 else "s")
-        return f"Showing the newest {len(self.rows)} of {self.total} documents"
+            return i18n.translate_plural(self.language, "{count} document", "{count} documents", self.total)
+        return i18n.translate(
+            self.language,
+            "Showing the newest {shown} of {total} documents",
+            shown=len(self.rows),
+            total=self.total,
+        )
 
     def _show(self, view: documents.DocumentsView) -> None:
         self.problem = ""
@@ -191,7 +200,9 @@ class DocumentsState(AuthState):
     @rx.event
     def file_refused(self, code: str) -> None:
         """The browser refused the chosen file (wrong type, too large): say why beside the picker."""
-        self.field_errors = {**self.field_errors, documents.FILE_FIELD: _refusal_message(code)}
+        with i18n.in_language(self.language):
+            message = _refusal_message(code)
+        self.field_errors = {**self.field_errors, documents.FILE_FIELD: message}
 
     @rx.event(background=True)
     async def upload(self, chunks: rx.UploadChunkIterator, form: dict[str, Any]) -> Updates:
@@ -202,8 +213,9 @@ class DocumentsState(AuthState):
         """
         async with self:
             busy_with, _, action_id = str(form.get(ACTION_ID_FIELD, "")).rpartition(":")
+            language = self.language
             if self.uploading:
-                yield rx.toast.error(UPLOAD_RUNNING_MESSAGE)
+                yield rx.toast.error(i18n.translate(language, UPLOAD_RUNNING_MESSAGE))
                 return
             if not self._accept_once(busy_with, action_id):
                 return  # the repeat of an accepted submission (a double click)
@@ -217,7 +229,8 @@ class DocumentsState(AuthState):
             )
         outcome: Any = None
         try:
-            outcome = await self._upload(session_cookie, organisation_id, form.get("kind"), chunks, shown)
+            with i18n.in_language(language):  # the worker threads' too: they run in a copy of this context
+                outcome = await self._upload(session_cookie, organisation_id, form.get("kind"), chunks, shown)
         finally:
             async with self:
                 self.uploading = False
@@ -234,7 +247,9 @@ class DocumentsState(AuthState):
     ) -> Any:
         """Check, read and store the upload; the events to send."""
         refusal = await run_off_loop(
-            lambda: for_session_user(session_cookie, lambda db, actor: _why_not_upload(db, actor, organisation_id))
+            lambda: for_session_user(
+                session_cookie, lambda db, actor: _why_not_upload(db, actor, organisation_id)
+            )
         )
         if isinstance(refusal, SignedOut):
             async with self:
@@ -244,14 +259,18 @@ class DocumentsState(AuthState):
         upload = await read_upload(chunks, limit=_max_bytes())
 
         def store(db: Session, actor: User) -> _Uploaded:
-            return _store_upload(db, actor, organisation_id=organisation_id, kind=kind, upload=upload, shown=shown)
+            return _store_upload(
+                db, actor, organisation_id=organisation_id, kind=kind, upload=upload, shown=shown
+            )
 
         try:
             done = await run_off_loop(lambda: for_session_user(session_cookie, store))
         except ValidationFailed as error:
             async with self:
                 self.field_errors = error.errors
-            return events(rx.clear_selected_files(UPLOAD_ID) if documents.FILE_FIELD in error.errors else None)
+            return events(
+                rx.clear_selected_files(UPLOAD_ID) if documents.FILE_FIELD in error.errors else None
+            )
         except DomainError as error:
             return rx.toast.error(error.message)
         async with self:
@@ -259,7 +278,10 @@ class DocumentsState(AuthState):
                 return self._login_redirect()
             with in_time_zone(done.time_zone):
                 self._show(done.view)
-        return [rx.clear_selected_files(UPLOAD_ID), rx.toast.success(f"{done.filename} was uploaded.")]
+        return [
+            rx.clear_selected_files(UPLOAD_ID),
+            rx.toast.success(i18n.gettext("{filename} was uploaded.", filename=done.filename)),
+        ]
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -295,13 +317,13 @@ def _document_table() -> rx.Component:
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(
-                            rx.table.column_header_cell("Name"),
-                            rx.table.column_header_cell("Kind"),
-                            rx.table.column_header_cell("Format"),
-                            rx.table.column_header_cell("Size"),
-                            rx.table.column_header_cell("Uploaded by"),
-                            rx.table.column_header_cell("Uploaded"),
-                            rx.table.column_header_cell("Checksum"),
+                            rx.table.column_header_cell(t("Name")),
+                            rx.table.column_header_cell(t("Kind")),
+                            rx.table.column_header_cell(t("Format")),
+                            rx.table.column_header_cell(t("Size")),
+                            rx.table.column_header_cell(t("Uploaded by")),
+                            rx.table.column_header_cell(t("Uploaded")),
+                            rx.table.column_header_cell(t("Checksum")),
                         )
                     ),
                     rx.table.body(rx.foreach(state.rows, _document_row)),
@@ -317,7 +339,7 @@ def _document_table() -> rx.Component:
                 rx.cond(
                     state.has_more,
                     rx.button(
-                        "Load more", variant="soft", on_click=DocumentsState.load_more, disabled=state.busy
+                        t("Load more"), variant="soft", on_click=DocumentsState.load_more, disabled=state.busy
                     ),
                 ),
                 align="center",
@@ -328,10 +350,11 @@ def _document_table() -> rx.Component:
         ),
         empty_state(
             "file-text",
-            "No documents yet",
-            "Upload the first invoice or bank statement below: a PDF or UBL 2.1 XML file of at most "
-            + documents.size_label(_max_bytes())
-            + ".",
+            t("No documents yet"),
+            t(
+                "Upload the first invoice or bank statement below: a PDF or UBL 2.1 XML file of at most {size}.",
+                size=documents.size_label(_max_bytes()),
+            ),
         ),
     )
 
@@ -339,10 +362,10 @@ def _document_table() -> rx.Component:
 def _kind_select() -> rx.Component:
     errors = DocumentsState.field_errors
     return rx.vstack(
-        rx.el.label(rx.text("Kind", size="2", weight="medium"), html_for="field-kind"),
+        rx.el.label(rx.text(t("Kind"), size="2", weight="medium"), html_for="field-kind"),
         rx.el.select(
-            rx.el.option("Choose invoice or statement", value=""),
-            *[rx.el.option(label, value=value) for value, label in KIND_OPTIONS],
+            rx.el.option(t("Choose invoice or statement"), value=""),
+            *[rx.el.option(t(label), value=value) for value, label in KIND_OPTIONS],
             id="field-kind",
             name="kind",
             default_value="",
@@ -362,9 +385,9 @@ def _file_picker() -> rx.Component:
     chosen = rx.selected_files(UPLOAD_ID)
     limit = documents.size_label(_max_bytes())
     return rx.vstack(
-        rx.text("File", size="2", weight="medium", id="document-file-label"),
+        rx.text(t("File"), size="2", weight="medium", id="document-file-label"),
         file_upload(
-            "File",
+            t("File"),
             rx.vstack(
                 rx.icon("file-up", size=28, color=rx.color("accent", 9)),
                 rx.cond(
@@ -372,9 +395,9 @@ def _file_picker() -> rx.Component:
                     rx.foreach(
                         chosen, lambda name: rx.text(name, weight="medium", size="2", id="chosen-file")
                     ),
-                    rx.text("Drop a PDF or UBL 2.1 XML file here, or click to choose one", size="2"),
+                    rx.text(t("Drop a PDF or UBL 2.1 XML file here, or click to choose one"), size="2"),
                 ),
-                rx.text(f"At most {limit}.", size="1", color_scheme="gray"),
+                rx.text(t("At most {size}.", size=limit), size="1", color_scheme="gray"),
                 align="center",
                 spacing="2",
             ),
@@ -390,7 +413,7 @@ def _file_picker() -> rx.Component:
             padding="24px",
             width="100%",
             cursor="pointer",
-            aria_label="Choose a file",
+            aria_label=t("Choose a file"),
             aria_describedby="field-file-error",
         ),
         field_error(state.field_errors, documents.FILE_FIELD),
@@ -405,7 +428,7 @@ def _upload_form() -> rx.Component:
         rx.vstack(
             _kind_select(),
             _file_picker(),
-            submit_button("Upload document", submitting(on_submit)),
+            submit_button(t("Upload document"), submitting(on_submit)),
             spacing="4",
             width="100%",
             align="start",
@@ -420,20 +443,24 @@ def _content() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.link("← " + state.organisation_name, href=organisation_href),
-            rx.text("· owned by " + state.owner_name, size="2", color_scheme="gray"),
+            rx.text(t("· owned by {owner}", owner=state.owner_name), size="2", color_scheme="gray"),
             spacing="2",
             align="center",
         ),
-        section_card("Documents of " + state.organisation_name, _document_table()),
         section_card(
-            "Upload document",
+            t("Documents of {organisation}", organisation=state.organisation_name), _document_table()
+        ),
+        section_card(
+            t("Upload document"),
             rx.cond(
                 state.activated,
                 _upload_form(),
-                rx.callout(documents.NOT_ACTIVATED, icon="info", color_scheme="amber"),
+                rx.callout(t(documents.NOT_ACTIVATED), icon="info", color_scheme="amber"),
             ),
-            description="Invoices and bank statements as PDF or UBL 2.1 XML. The type is checked by the "
-            "file's content; each document is kept with its SHA-256 checksum.",
+            description=t(
+                "Invoices and bank statements as PDF or UBL 2.1 XML. The type is checked by the "
+                "file's content; each document is kept with its SHA-256 checksum."
+            ),
         ),
         spacing="5",
         width="100%",
@@ -443,13 +470,13 @@ def _content() -> rx.Component:
 def documents_page() -> rx.Component:
     """/organisations/[organisation_id]/documents."""
     return app_layout(
-        "Documents",
+        t("Documents"),
         loading_or_problem(
             DocumentsState.loaded,
             DocumentsState.problem,
             _content(),
-            loading_label="Loading documents",
-            back_label="Go to organisations",
+            loading_label=t("Loading documents"),
+            back_label=t("Go to organisations"),
             back_href=routes.ORGANISATIONS,
         ),
     )

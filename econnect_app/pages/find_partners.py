@@ -8,15 +8,16 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.forms import app_form, field_error, submitting
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.components.translated import t
 from econnect_app.models import User
 from econnect_app.services import find_partners, relationship_requests
 from econnect_app.services.errors import PermissionDenied
 from econnect_app.state.auth import AuthState, Updates
 
-DENIED_MESSAGE = "Only Advanced users and Administrators can look for partners."
+DENIED_MESSAGE = i18n.N_("Only Advanced users and Administrators can look for partners.")
 PAGE_SIZE = 20
 
 
@@ -60,7 +61,9 @@ class FindPartnersState(AuthState):
                 kvk_number=row.kvk_number,
                 city=row.city,
                 environment_name=row.environment_name,
-                reason=relationship_requests.why_cannot_request(db, actor=actor, organisation_id=row.organisation_id)
+                reason=relationship_requests.why_cannot_request(
+                    db, actor=actor, organisation_id=row.organisation_id
+                )
                 or "",
             )
             for row in found.rows
@@ -110,10 +113,16 @@ class FindPartnersState(AuthState):
             relationship_requests.send_relationship_request(
                 db, actor=actor, organisation_id=organisation_id, message=str(form.get("message") or "")
             )
-            name = next((row.environment_name for row in self.rows if row.organisation_id == organisation_id), "")
+            name = next(
+                (row.environment_name for row in self.rows if row.organisation_id == organisation_id), ""
+            )
             self.dialog_for = 0
             self._search(db, actor)
-            return rx.toast.success(f"Relationship request sent to {name}. You will hear when they answer.")
+            return rx.toast.success(
+                i18n.gettext(
+                    "Relationship request sent to {name}. You will hear when they answer.", name=name
+                )
+            )
 
         return self._act(action, form=form)
 
@@ -123,31 +132,35 @@ def _send_dialog(row: rx.Var[ResultRow]) -> rx.Component:
         rx.dialog.trigger(
             rx.button(
                 rx.icon("send", size=14),
-                "Send relationship request",
+                t("Send relationship request"),
                 size="2",
-                aria_label="Send relationship request to " + row.environment_name,
+                aria_label=t("Send relationship request to {name}", name=row.environment_name),
             )
         ),
         rx.dialog.content(
-            rx.dialog.title("Send a relationship request to " + row.environment_name),
+            rx.dialog.title(t("Send a relationship request to {name}", name=row.environment_name)),
             rx.dialog.description(
-                "They found as "
-                + row.name
-                + ". Their Administrators and relationship managers get an email to accept or decline; "
-                "a partnership lets both sides give each other access to organisations.",
+                t(
+                    "They found as {name}. Their Administrators and relationship managers get an email to accept "
+                    "or decline; a partnership lets both sides give each other access to organisations.",
+                    name=row.name,
+                ),
                 size="2",
             ),
             app_form(
                 rx.vstack(
-                    rx.el.label(rx.text("Message (optional)", size="2", weight="medium"), html_for="relationship-message"),
+                    rx.el.label(
+                        rx.text(t("Message (optional)"), size="2", weight="medium"),
+                        html_for="relationship-message",
+                    ),
                     rx.text_area(id="relationship-message", name="message", max_length=1000, width="100%"),
                     field_error(FindPartnersState.field_errors, "message"),
                     rx.hstack(
                         rx.dialog.close(
-                            rx.button("Cancel", type="button", variant="soft", color_scheme="gray")
+                            rx.button(t("Cancel"), type="button", variant="soft", color_scheme="gray")
                         ),
                         rx.button(
-                            "Send relationship request",
+                            t("Send relationship request"),
                             type="submit",
                             loading=submitting(FindPartnersState.send_request),
                         ),
@@ -184,13 +197,18 @@ def _result(row: rx.Var[ResultRow]) -> rx.Component:
                 _send_dialog(row),
                 rx.vstack(
                     rx.button(
-                        "Send relationship request",
+                        t("Send relationship request"),
                         size="2",
                         disabled=True,
-                        aria_label="Send relationship request to " + row.environment_name,
+                        aria_label=t("Send relationship request to {name}", name=row.environment_name),
                         aria_describedby="reason-" + row.organisation_id.to_string(),
                     ),
-                    rx.text(row.reason, id="reason-" + row.organisation_id.to_string(), size="1", color_scheme="gray"),
+                    rx.text(
+                        row.reason,
+                        id="reason-" + row.organisation_id.to_string(),
+                        size="1",
+                        color_scheme="gray",
+                    ),
                     spacing="1",
                     max_width="320px",
                 ),
@@ -205,9 +223,9 @@ def _results() -> rx.Component:
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    rx.table.column_header_cell("Organisation"),
-                    rx.table.column_header_cell("KvK number"),
-                    rx.table.column_header_cell("City"),
+                    rx.table.column_header_cell(t("Organisation")),
+                    rx.table.column_header_cell(t("KvK number")),
+                    rx.table.column_header_cell(t("City")),
                     rx.table.column_header_cell(""),
                 )
             ),
@@ -221,13 +239,18 @@ def _results() -> rx.Component:
     )
     pager = rx.hstack(
         rx.button(
-            "Previous",
+            t("Previous"),
             variant="soft",
             disabled=FindPartnersState.page <= 1,
             on_click=FindPartnersState.previous_page,
         ),
-        rx.text("Page ", FindPartnersState.page, size="2", color_scheme="gray"),
-        rx.button("Next", variant="soft", disabled=~FindPartnersState.has_more, on_click=FindPartnersState.next_page),
+        rx.text(t("Page {page}", page=FindPartnersState.page), size="2", color_scheme="gray"),
+        rx.button(
+            t("Next"),
+            variant="soft",
+            disabled=~FindPartnersState.has_more,
+            on_click=FindPartnersState.next_page,
+        ),
         align="center",
         spacing="3",
     )
@@ -241,9 +264,11 @@ def _results() -> rx.Component:
                 FindPartnersState.searched,
                 empty_state(
                     "search-x",
-                    "No organisations found",
-                    "Try the start of the name, a word of it, the 8-digit KvK number or the city. "
-                    "Organisations that are not activated, or chose not to be findable, are not listed.",
+                    t("No organisations found"),
+                    t(
+                        "Try the start of the name, a word of it, the 8-digit KvK number or the city. "
+                        "Organisations that are not activated, or chose not to be findable, are not listed."
+                    ),
                 ),
             ),
         ),
@@ -253,18 +278,18 @@ def _results() -> rx.Component:
 def find_partners_page() -> rx.Component:
     """/partners/find."""
     return app_layout(
-        "Find partners",
+        t("Find partners"),
         rx.cond(
             FindPartnersState.denied,
-            rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
+            rx.callout(t(DENIED_MESSAGE), icon="lock", color_scheme="amber", role="alert", width="100%"),
             section_card(
-                "Find partners",
+                t("Find partners"),
                 rx.vstack(
-                    rx.el.label(rx.text("Search", size="2", weight="medium"), html_for="partner-search"),
+                    rx.el.label(rx.text(t("Search"), size="2", weight="medium"), html_for="partner-search"),
                     rx.input(
                         id="partner-search",
                         type="search",
-                        placeholder="Name, KvK number or city",
+                        placeholder=t("Name, KvK number or city"),
                         default_value=FindPartnersState.query,
                         on_change=FindPartnersState.set_query.debounce(300),
                         size="3",
@@ -275,9 +300,11 @@ def find_partners_page() -> rx.Component:
                     width="100%",
                 ),
                 _results(),
-                rx.link("Back to partners", href=routes.PARTNERS, size="2"),
-                description="Organisations of other environments, by name, KvK number or city. Send one a "
-                "relationship request to become partners.",
+                rx.link(t("Back to partners"), href=routes.PARTNERS, size="2"),
+                description=t(
+                    "Organisations of other environments, by name, KvK number or city. Send one a "
+                    "relationship request to become partners."
+                ),
             ),
         ),
     )

@@ -7,9 +7,10 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.forms import app_form, submit_button, submitting, text_field
 from econnect_app.components.layout import public_layout
+from econnect_app.components.translated import t
 from econnect_app.services import accounts
 from econnect_app.services.errors import InvalidToken, ValidationFailed
 from econnect_app.state.auth import AuthState, Updates
@@ -33,7 +34,7 @@ class ForgotPasswordState(AuthState):
 
         def action(db: Session) -> None:
             if not email:
-                raise ValidationFailed({"email": "Enter the email address of your account."})
+                raise ValidationFailed({"email": i18n.gettext("Enter the email address of your account.")})
             accounts.request_password_reset(db, email=email)
             self.sent_to = email
 
@@ -43,20 +44,31 @@ class ForgotPasswordState(AuthState):
 def forgot_password_page() -> rx.Component:
     """The forgot-password page."""
     return public_layout(
-        "Reset your password",
+        t("Reset your password"),
         rx.cond(
             ForgotPasswordState.sent_to != "",
             rx.callout(
-                "If an account exists for " + ForgotPasswordState.sent_to
-                + ", we have sent it an email with a link to set a new password. The link works once and expires in 30 minutes.",
+                t(
+                    "If an account exists for {address}, we have sent it an email with a link to set a new "
+                    "password. The link works once and expires in 30 minutes.",
+                    address=ForgotPasswordState.sent_to,
+                ),
                 icon="mail",
                 color_scheme="green",
                 role="status",
             ),
             app_form(
                 rx.vstack(
-                    text_field("Email", "email", ForgotPasswordState.field_errors, type="email", autocomplete="email"),
-                    submit_button("Send reset link", submitting(ForgotPasswordState.send_link), width="100%"),
+                    text_field(
+                        t("Email"),
+                        "email",
+                        ForgotPasswordState.field_errors,
+                        type="email",
+                        autocomplete="email",
+                    ),
+                    submit_button(
+                        t("Send reset link"), submitting(ForgotPasswordState.send_link), width="100%"
+                    ),
                     spacing="4",
                     width="100%",
                 ),
@@ -64,8 +76,8 @@ def forgot_password_page() -> rx.Component:
                 width="100%",
             ),
         ),
-        rx.link("Back to log in", href=routes.LOGIN, size="2"),
-        subtitle="Enter the email address of your account and we will email you a link.",
+        rx.link(t("Back to log in"), href=routes.LOGIN, size="2"),
+        subtitle=t("Enter the email address of your account and we will email you a link."),
     )
 
 
@@ -89,11 +101,13 @@ class ResetPasswordState(AuthState):
 
         def action(db: Session) -> Any:
             try:
-                user = accounts.reset_password(db, token=self._link_token(), password=form.get("password", ""))
+                user = accounts.reset_password(
+                    db, token=self._link_token(), password=form.get("password", "")
+                )
             except InvalidToken:
                 self.link_valid = False
                 return None
-            return self._welcome(db, user, "Your password has been changed.")
+            return self._welcome(db, user, i18n.gettext("Your password has been changed."))
 
         return self._act_public(action, form=form)
 
@@ -101,20 +115,22 @@ class ResetPasswordState(AuthState):
 def reset_password_page() -> rx.Component:
     """The page behind the emailed reset link."""
     return public_layout(
-        "Choose a new password",
+        t("Choose a new password"),
         rx.cond(
             ResetPasswordState.link_valid,
             app_form(
                 rx.vstack(
                     text_field(
-                        "New password",
+                        t("New password"),
                         "password",
                         ResetPasswordState.field_errors,
                         type="password",
                         autocomplete="new-password",
-                        hint="At least 12 characters. A few random words work well.",
+                        hint=t("At least 12 characters. A few random words work well."),
                     ),
-                    submit_button("Set new password", submitting(ResetPasswordState.set_password), width="100%"),
+                    submit_button(
+                        t("Set new password"), submitting(ResetPasswordState.set_password), width="100%"
+                    ),
                     spacing="4",
                     width="100%",
                 ),
@@ -123,12 +139,14 @@ def reset_password_page() -> rx.Component:
             ),
             rx.vstack(
                 rx.callout(
-                    "This password reset link is invalid or has expired. Links work once and for 30 minutes.",
+                    t(
+                        "This password reset link is invalid or has expired. Links work once and for 30 minutes."
+                    ),
                     icon="triangle_alert",
                     color_scheme="red",
                     role="alert",
                 ),
-                rx.link("Ask for a new link", href=routes.FORGOT_PASSWORD),
+                rx.link(t("Ask for a new link"), href=routes.FORGOT_PASSWORD),
             ),
         ),
     )

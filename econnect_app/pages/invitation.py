@@ -7,8 +7,11 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from econnect_app import i18n
 from econnect_app.components.forms import app_form, submit_button, submitting, text_field
 from econnect_app.components.layout import public_layout
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t
 from econnect_app.services import users
 from econnect_app.services.errors import InvalidToken
 from econnect_app.state.auth import AuthState, Updates
@@ -49,7 +52,7 @@ class InvitationState(AuthState):
             except InvalidToken:
                 self.link_valid = False
                 return None
-            return self._welcome(db, user, "Welcome! Your account is active.")
+            return self._welcome(db, user, i18n.gettext("Welcome! Your account is active."))
 
         return self._act_public(action, form=form)
 
@@ -57,30 +60,34 @@ class InvitationState(AuthState):
 def invitation_page() -> rx.Component:
     """The page behind an invitation email."""
     return public_layout(
-        "Join your team on eConnect",
+        t("Join your team on eConnect"),
         rx.cond(
             InvitationState.link_valid,
             rx.vstack(
                 rx.text(
-                    "You were invited to ",
-                    rx.text.strong(InvitationState.inviting_environment),
-                    " as ",
-                    rx.text.strong(InvitationState.invited_email),
-                    ". Choose your name and a password to start.",
+                    t_rich(
+                        i18n.N_(
+                            "You were invited to {environment} as {email}. Choose your name and a password to start."
+                        ),
+                        environment=rx.text.strong(InvitationState.inviting_environment),
+                        email=rx.text.strong(InvitationState.invited_email),
+                    ),
                     size="2",
                 ),
                 app_form(
                     rx.vstack(
-                        text_field("Name", "name", InvitationState.field_errors, autocomplete="name"),
+                        text_field(t("Name"), "name", InvitationState.field_errors, autocomplete="name"),
                         text_field(
-                            "Password",
+                            t("Password"),
                             "password",
                             InvitationState.field_errors,
                             type="password",
                             autocomplete="new-password",
-                            hint="At least 12 characters. A few random words work well.",
+                            hint=t("At least 12 characters. A few random words work well."),
                         ),
-                        submit_button("Accept invitation", submitting(InvitationState.accept), width="100%"),
+                        submit_button(
+                            t("Accept invitation"), submitting(InvitationState.accept), width="100%"
+                        ),
                         spacing="4",
                         width="100%",
                     ),
@@ -91,7 +98,9 @@ def invitation_page() -> rx.Component:
                 width="100%",
             ),
             rx.callout(
-                "This invitation link is invalid or has expired. Ask your administrator to send a new one.",
+                t(
+                    "This invitation link is invalid or has expired. Ask your administrator to send a new one."
+                ),
                 icon="triangle_alert",
                 color_scheme="red",
                 role="alert",

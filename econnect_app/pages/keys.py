@@ -23,12 +23,14 @@ import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_dialog, copy_field
 from econnect_app.components.forms import app_form, is_busy_with, submit_button, submitting, text_field
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.components.paged_list import LIST_CARDS, card_cell, list_search, pager, sortable_header
-from econnect_app.formatting import format_datetime, plural
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t
+from econnect_app.formatting import format_datetime
 from econnect_app.models import KeySet, User
 from econnect_app.services import keys as keys_service
 from econnect_app.services.errors import PermissionDenied
@@ -40,20 +42,20 @@ from econnect_app.state.list_view import ListView
 ROTATE_SECRET = "rotate-secret"
 REVOKE_PREVIOUS_SECRET = "revoke-previous-secret"
 REVOKE_KEY_SET = "revoke-key-set"
-DENIED_MESSAGE = "Only Advanced users and Administrators can see the connection keys."
-NO_CLIENTS_MESSAGE = (
+DENIED_MESSAGE = i18n.N_("Only Advanced users and Administrators can see the connection keys.")
+NO_CLIENTS_MESSAGE = i18n.N_(
     "No client organisations yet. Send an authorisation request; when the client accepts, "
     "the organisation appears here."
 )
-SECRET_WARNING = (
+SECRET_WARNING = i18n.N_(
     "Copy the Secret now and store it in your accounting software. It will not be shown again: "
     "we keep only a fingerprint of it. If it gets lost, rotate it."
 )
-REVOKE_PREVIOUS_WARNING = (
+REVOKE_PREVIOUS_WARNING = i18n.N_(
     "Software that still uses the previous Secret of this key set stops working at once. "
     "The current Secret keeps working."
 )
-REVOKE_KEY_SET_WARNING = (
+REVOKE_KEY_SET_WARNING = i18n.N_(
     "Its App key and Secrets stop working at once, for every accounting package that uses them. "
     "This cannot be undone; the organisation identifiers stay the same."
 )
@@ -117,8 +119,8 @@ def key_card(row: keys_service.ClientKeyRow) -> KeyCard:
 
 
 def grace_period_text(hours: int) -> str:
-    """How long a previous Secret keeps working, in words: "24 hours"."""
-    return plural(hours, "hour")
+    """How long a previous Secret keeps working, in words (the language in effect): "24 hours"."""
+    return i18n.ngettext("{count} hour", "{count} hours", hours)
 
 
 class KeysState(ListView, AuthState):
@@ -201,7 +203,7 @@ class KeysState(ListView, AuthState):
                 actor,
                 key_set,
                 secret,
-                f"Key set \u201c{key_set.name}\u201d created. Copy the Secret now.",
+                i18n.gettext("Key set \u201c{name}\u201d created. Copy the Secret now.", name=key_set.name),
             )
 
         # Any Secret still on screen is forgotten as the work starts.
@@ -217,9 +219,9 @@ class KeysState(ListView, AuthState):
                 format_datetime(key_set.previous_secret_valid_until) if key_set.previous_secret_hash else ""
             )
             message = (
-                f"Secret rotated. The previous Secret works until {until}."
+                i18n.gettext("Secret rotated. The previous Secret works until {until}.", until=until)
                 if until
-                else "Secret rotated. The previous Secret no longer works."
+                else i18n.gettext("Secret rotated. The previous Secret no longer works.")
             )
             return self._show_new_secret(db, actor, key_set, secret, message)
 
@@ -237,7 +239,9 @@ class KeysState(ListView, AuthState):
         def action(db: Session, actor: User) -> Any:
             key_set = keys_service.revoke_previous_secret(db, actor=actor, key_set_id=key_set_id)
             self._refresh(db, actor)
-            return rx.toast.success(f"The previous Secret of \u201c{key_set.name}\u201d no longer works.")
+            return rx.toast.success(
+                i18n.gettext("The previous Secret of \u201c{name}\u201d no longer works.", name=key_set.name)
+            )
 
         return self._act(action, busy_with=f"{REVOKE_PREVIOUS_SECRET}-{key_set_id}", action_id=action_id)
 
@@ -248,7 +252,11 @@ class KeysState(ListView, AuthState):
         def action(db: Session, actor: User) -> Any:
             key_set = keys_service.revoke_key_set(db, actor=actor, key_set_id=key_set_id)
             self._refresh(db, actor)
-            return rx.toast.success(f"Key set \u201c{key_set.name}\u201d revoked. Its keys no longer work.")
+            return rx.toast.success(
+                i18n.gettext(
+                    "Key set \u201c{name}\u201d revoked. Its keys no longer work.", name=key_set.name
+                )
+            )
 
         return self._act(
             action,
@@ -265,24 +273,28 @@ def _busy(activity: str, card: rx.Var) -> rx.Var[bool]:
 def _rotate_dialog(card: rx.Var) -> rx.Component:
     keeps = rx.cond(
         KeysState.grace_period != "",
-        "The current Secret keeps working for " + KeysState.grace_period + ", so you can update the "
-        "accounting software that uses it (Revoke now ends that sooner). A previous Secret that still "
-        "works stops at once.",
-        "The current Secret stops working at once: every accounting package that uses it must get "
-        "the new one.",
+        t(
+            "The current Secret keeps working for {period}, so you can update the accounting software that "
+            "uses it (Revoke now ends that sooner). A previous Secret that still works stops at once.",
+            period=KeysState.grace_period,
+        ),
+        t(
+            "The current Secret stops working at once: every accounting package that uses it must get "
+            "the new one."
+        ),
     )
     return confirm_dialog(
         rx.button(
             rx.icon("refresh-cw", size=16),
-            "Rotate",
+            t("Rotate"),
             size="2",
             variant="soft",
             color_scheme="amber",
             loading=_busy(ROTATE_SECRET, card),
         ),
-        title="Rotate the Secret of \u201c" + card.name + "\u201d?",
-        description=rx.fragment("A new Secret replaces the current one. ", keeps),
-        confirm_label="Rotate",
+        title=t("Rotate the Secret of \u201c{name}\u201d?", name=card.name),
+        description=rx.fragment(t("A new Secret replaces the current one."), " ", keeps),
+        confirm_label=t("Rotate"),
         on_confirm=KeysState.rotate_secret(card.id, AuthState.action_id),
         color_scheme="amber",
     )
@@ -292,15 +304,15 @@ def _revoke_key_set_dialog(card: rx.Var) -> rx.Component:
     return confirm_dialog(
         rx.button(
             rx.icon("ban", size=16),
-            "Revoke key set",
+            t("Revoke key set"),
             size="2",
             variant="soft",
             color_scheme="red",
             loading=_busy(REVOKE_KEY_SET, card),
         ),
-        title="Revoke the key set \u201c" + card.name + "\u201d?",
-        description=REVOKE_KEY_SET_WARNING,
-        confirm_label="Revoke key set",
+        title=t("Revoke the key set \u201c{name}\u201d?", name=card.name),
+        description=t(REVOKE_KEY_SET_WARNING),
+        confirm_label=t("Revoke key set"),
         on_confirm=KeysState.revoke_key_set(card.id, AuthState.action_id),
     )
 
@@ -308,15 +320,15 @@ def _revoke_key_set_dialog(card: rx.Var) -> rx.Component:
 def _previous_secret_notice(card: rx.Var) -> rx.Component:
     revoke_now = confirm_dialog(
         rx.button(
-            "Revoke now",
+            t("Revoke now"),
             size="1",
             variant="outline",
             color_scheme="red",
             loading=_busy(REVOKE_PREVIOUS_SECRET, card),
         ),
-        title="Stop the previous Secret of \u201c" + card.name + "\u201d now?",
-        description=REVOKE_PREVIOUS_WARNING,
-        confirm_label="Revoke now",
+        title=t("Stop the previous Secret of \u201c{name}\u201d now?", name=card.name),
+        description=t(REVOKE_PREVIOUS_WARNING),
+        confirm_label=t("Revoke now"),
         on_confirm=KeysState.revoke_previous_secret(card.id, AuthState.action_id),
     )
     return rx.cond(
@@ -324,9 +336,13 @@ def _previous_secret_notice(card: rx.Var) -> rx.Component:
         rx.callout.root(
             rx.callout.icon(rx.icon("clock", size=16)),
             rx.callout.text(
-                "The previous Secret keeps working until ",
-                rx.text.strong(card.previous_works_until),
-                ". Update the accounting software that still uses it before then.",
+                t_rich(
+                    i18n.N_(
+                        "The previous Secret keeps working until {until}. Update the accounting software "
+                        "that still uses it before then."
+                    ),
+                    until=rx.text.strong(card.previous_works_until),
+                ),
             ),
             rx.cond(AuthState.is_admin, rx.box(revoke_now)),
             color_scheme="amber",
@@ -341,12 +357,12 @@ def _new_secret_panel(card: rx.Var) -> rx.Component:
         (NEW_SECRET.value != "") & (NEW_SECRET_KEY_SET.value == card.id),
         rx.vstack(
             rx.callout(
-                SECRET_WARNING, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"
+                t(SECRET_WARNING), icon="triangle_alert", color_scheme="amber", role="alert", width="100%"
             ),
-            copy_field("Secret", "secret", NEW_SECRET.value, "Secret of " + card.name),
+            copy_field("Secret", "secret", NEW_SECRET.value, t("Secret of {name}", name=card.name)),
             rx.hstack(
                 rx.button(
-                    "I have stored the Secret",
+                    t("I have stored the Secret"),
                     type="button",
                     variant="outline",
                     on_click=NEW_SECRET.set_value(""),
@@ -368,12 +384,18 @@ def _key_set(card: rx.Var) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading(card.name, size="3", as_="h3"),
-            copy_field("App key", "app-key-" + card.id.to_string(), card.app_key, "App key of " + card.name),
+            copy_field(
+                "App key",
+                "app-key-" + card.id.to_string(),
+                card.app_key,
+                t("App key of {name}", name=card.name),
+            ),
             _new_secret_panel(card),
             rx.text(
-                "Created ",
-                card.created,
-                rx.cond(card.rotated != "", rx.fragment(" · Secret rotated ", card.rotated)),
+                t("Created {date}", date=card.created),
+                rx.cond(
+                    card.rotated != "", rx.fragment(" · ", t("Secret rotated {date}", date=card.rotated))
+                ),
                 size="1",
                 color_scheme="gray",
             ),
@@ -388,8 +410,10 @@ def _key_set(card: rx.Var) -> rx.Component:
                     width="100%",
                 ),
                 rx.text(
-                    "The Secret was shown once to the administrator who created it. Ask an "
-                    "administrator to rotate it if it is lost.",
+                    t(
+                        "The Secret was shown once to the administrator who created it. Ask an "
+                        "administrator to rotate it if it is lost."
+                    ),
                     size="2",
                     color_scheme="gray",
                 ),
@@ -398,29 +422,29 @@ def _key_set(card: rx.Var) -> rx.Component:
             width="100%",
         ),
         role="region",
-        aria_label="Key set " + card.name,
+        aria_label=t("Key set {name}", name=card.name),
         width="100%",
     )
 
 
 def _create_form() -> rx.Component:
     return app_form(
-        rx.heading("New key set", size="3", as_="h3", margin_bottom="8px"),
+        rx.heading(t("New key set"), size="3", as_="h3", margin_bottom="8px"),
         rx.hstack(
             rx.box(
                 text_field(
-                    "Name",
+                    t("Name"),
                     "name",
                     KeysState.field_errors,
                     default_value=KeysState.new_key_set_name,
-                    hint="For example the software installation that will use it.",
+                    hint=t("For example the software installation that will use it."),
                     autocomplete="off",
                 ),
                 flex="1",
                 min_width="220px",
             ),
             rx.box(
-                submit_button("Create key set", submitting(KeysState.create_key_set)),
+                submit_button(t("Create key set"), submitting(KeysState.create_key_set)),
                 padding_top="22px",
             ),
             align="start",
@@ -440,17 +464,17 @@ def _key_sets_card() -> rx.Component:
         rx.text(
             rx.cond(
                 AuthState.is_admin,
-                "Your environment has no key set yet.",
-                "Your environment has no key set yet. Ask an administrator to create one.",
+                t("Your environment has no key set yet."),
+                t("Your environment has no key set yet. Ask an administrator to create one."),
             ),
             size="2",
         ),
     )
     return section_card(
-        "Key sets",
+        t("Key sets"),
         key_sets,
         rx.cond(AuthState.is_admin, _create_form()),
-        description=(
+        description=t(
             "Accounting software connects with the App key and Secret of a key set (HTTP Basic: user "
             "name = App key, password = Secret) and the Organisation identifier of the organisation. "
             "Use one key set per software installation, so each can be rotated or revoked on its own."
@@ -463,24 +487,26 @@ def _organisation_card(card: rx.Var, *, own: bool) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.heading(card.name, size="3", as_="h3"),
-                rx.badge("Your organisation", variant="outline") if own else rx.fragment(),
+                rx.badge(t("Your organisation"), variant="outline") if own else rx.fragment(),
                 align="center",
                 spacing="2",
                 wrap="wrap",
             ),
-            rx.text("Owned by ", card.environment_name, size="2", color_scheme="gray"),
+            rx.text(t("Owned by {name}", name=card.environment_name), size="2", color_scheme="gray"),
             copy_field(
-                "Organisation identifier",
+                t("Organisation identifier"),
                 "organisation-identifier-" + card.id.to_string(),
                 card.identifier,
-                "organisation identifier for " + card.name,
+                t("organisation identifier for {name}", name=card.name),
             ),
             rx.cond(
                 card.software_name != "",
                 rx.vstack(
                     rx.text(
-                        "Accounting software: ",
-                        rx.text.strong(card.software_name),
+                        t_rich(
+                            i18n.N_("Accounting software: {software}"),
+                            software=rx.text.strong(card.software_name),
+                        ),
                         size="2",
                     ),
                     rx.text(card.instructions, size="2", white_space="pre-line", color_scheme="gray"),
@@ -488,7 +514,7 @@ def _organisation_card(card: rx.Var, *, own: bool) -> rx.Component:
                     width="100%",
                 ),
                 rx.text(
-                    "No accounting software chosen for this organisation.", size="2", color_scheme="gray"
+                    t("No accounting software chosen for this organisation."), size="2", color_scheme="gray"
                 ),
             ),
             spacing="3",
@@ -500,15 +526,19 @@ def _organisation_card(card: rx.Var, *, own: bool) -> rx.Component:
     )
 
 
-CLIENT_COLUMNS = (("Organisation", "organisation"), ("Owned by", "owner"), ("Accounting software", "software"))
+CLIENT_COLUMNS = (
+    (i18n.N_("Organisation"), "organisation"),
+    (i18n.N_("Owned by"), "owner"),
+    (i18n.N_("Accounting software"), "software"),
+)
 
 
 def _client_row(card: rx.Var) -> rx.Component:
     return rx.table.row(
-        card_cell("Organisation", rx.text(card.name, weight="medium", size="2"), header=True),
-        card_cell("Owned by", rx.text(card.environment_name, size="2")),
+        card_cell(t("Organisation"), rx.text(card.name, weight="medium", size="2"), header=True),
+        card_cell(t("Owned by"), rx.text(card.environment_name, size="2")),
         card_cell(
-            "Accounting software",
+            t("Accounting software"),
             rx.cond(
                 card.software_name != "",
                 rx.vstack(
@@ -516,16 +546,16 @@ def _client_row(card: rx.Var) -> rx.Component:
                     rx.text(card.instructions, size="1", white_space="pre-line", color_scheme="gray"),
                     spacing="1",
                 ),
-                rx.text("None chosen", size="2", color_scheme="gray"),
+                rx.text(t("None chosen"), size="2", color_scheme="gray"),
             ),
             max_width="360px",
         ),
         rx.table.cell(
             copy_field(
-                "Organisation identifier",
+                t("Organisation identifier"),
                 "organisation-identifier-" + card.id.to_string(),
                 card.identifier,
-                "organisation identifier for " + card.name,
+                t("organisation identifier for {name}", name=card.name),
                 size="2",
             ),
             min_width="260px",
@@ -539,8 +569,8 @@ def _client_table() -> rx.Component:
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    *(sortable_header(KeysState, label, key) for label, key in CLIENT_COLUMNS),
-                    rx.table.column_header_cell("Organisation identifier"),
+                    *(sortable_header(KeysState, t(label), key) for label, key in CLIENT_COLUMNS),
+                    rx.table.column_header_cell(t("Organisation identifier")),
                 )
             ),
             rx.table.body(rx.foreach(KeysState.client_cards, _client_row)),
@@ -548,7 +578,7 @@ def _client_table() -> rx.Component:
             id="client-organisations",
             class_name=LIST_CARDS,
         ),
-        pager(KeysState, noun="client organisations", element_id="client-organisations-page-size"),
+        pager(KeysState, noun=t("client organisations"), element_id="client-organisations-page-size"),
         spacing="3",
         width="100%",
     )
@@ -556,13 +586,13 @@ def _client_table() -> rx.Component:
 
 def _client_organisations() -> rx.Component:
     return section_card(
-        "Client organisations",
+        t("Client organisations"),
         rx.cond(
             (KeysState.total > 0) | (KeysState.search != ""),
             list_search(
                 KeysState,
                 element_id="client-organisation-search",
-                placeholder="Organisation, owner or identifier",
+                placeholder=t("Organisation, owner or identifier"),
             ),
         ),
         rx.cond(
@@ -570,16 +600,16 @@ def _client_organisations() -> rx.Component:
             _client_table(),
             rx.cond(
                 KeysState.search != "",
-                empty_state("search", "Nothing here", "No client organisations match your search."),
+                empty_state("search", t("Nothing here"), t("No client organisations match your search.")),
                 empty_state(
                     "building-2",
-                    "Waiting for your first client",
-                    NO_CLIENTS_MESSAGE,
-                    rx.link("New authorisation request", href=routes.NEW_AUTHORISATION),
+                    t("Waiting for your first client"),
+                    t(NO_CLIENTS_MESSAGE),
+                    rx.link(t("New authorisation request"), href=routes.NEW_AUTHORISATION),
                 ),
             ),
         ),
-        description="Organisations of your clients that your keys reach through a partnership.",
+        description=t("Organisations of your clients that your keys reach through a partnership."),
     )
 
 
@@ -587,7 +617,7 @@ def _own_organisations() -> rx.Component:
     return rx.cond(
         KeysState.own_cards.length() > 0,
         section_card(
-            "Your own organisations",
+            t("Your own organisations"),
             rx.vstack(
                 rx.foreach(KeysState.own_cards, lambda card: _organisation_card(card, own=True)),
                 spacing="3",
@@ -600,7 +630,9 @@ def _own_organisations() -> rx.Component:
 def _content() -> rx.Component:
     return rx.cond(
         KeysState.loading,
-        rx.center(rx.spinner(size="3"), padding="40px", width="100%", aria_label="Loading connection keys"),
+        rx.center(
+            rx.spinner(size="3"), padding="40px", width="100%", aria_label=t("Loading connection keys")
+        ),
         rx.vstack(_key_sets_card(), _client_organisations(), _own_organisations(), spacing="5", width="100%"),
     )
 
@@ -608,13 +640,13 @@ def _content() -> rx.Component:
 def keys_page() -> rx.Component:
     """The connection keys page (Advanced users and Administrators)."""
     return app_layout(
-        "Connection keys",
+        t("Connection keys"),
         rx.box(
             NEW_SECRET,  # declares the browser-only variables here, at the top of the page
             NEW_SECRET_KEY_SET,
             rx.cond(
                 KeysState.denied,
-                rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
+                rx.callout(t(DENIED_MESSAGE), icon="lock", color_scheme="amber", role="alert", width="100%"),
                 _content(),
             ),
             # Leaving the page forgets a Secret that is still on screen.

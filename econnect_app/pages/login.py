@@ -10,6 +10,7 @@ from sqlmodel import Session
 from econnect_app import routes
 from econnect_app.components.forms import app_form, form_error_banner, submit_button, submitting, text_field
 from econnect_app.components.layout import public_layout
+from econnect_app.components.translated import t
 from econnect_app.services import sessions
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.state.auth import AuthState, Updates
@@ -40,7 +41,9 @@ class LoginState(AuthState):
                 self.form_error = error.message
                 return None
             self._start_session(db, user, token)
-            return rx.redirect(routes.safe_next_path(self.router.url.query_parameters.get("next"), routes.DASHBOARD))
+            return rx.redirect(
+                routes.safe_next_path(self.router.url.query_parameters.get("next"), routes.DASHBOARD)
+            )
 
         # Password checks queue on their own thread: a burst of log-ins never holds up other tabs.
         return self._act_public(action, form=form, executor=PASSWORD_CHECKS)
@@ -51,16 +54,23 @@ def login_page() -> rx.Component:
     errors = LoginState.field_errors
     prefilled_email = LoginState.router.url.query_parameters.get("email", "")  # from an emailed link
     return public_layout(
-        "Log in",
+        t("Log in"),
         form_error_banner(LoginState.form_error),
         app_form(
             rx.vstack(
                 text_field(
-                    "Email", "email", errors, type="email", autocomplete="username", default_value=prefilled_email
+                    t("Email"),
+                    "email",
+                    errors,
+                    type="email",
+                    autocomplete="username",
+                    default_value=prefilled_email,
                 ),
-                text_field("Password", "password", errors, type="password", autocomplete="current-password"),
-                rx.link("Forgot your password?", href=routes.FORGOT_PASSWORD, size="2"),
-                submit_button("Log in", submitting(LoginState.log_in), width="100%"),
+                text_field(
+                    t("Password"), "password", errors, type="password", autocomplete="current-password"
+                ),
+                rx.link(t("Forgot your password?"), href=routes.FORGOT_PASSWORD, size="2"),
+                submit_button(t("Log in"), submitting(LoginState.log_in), width="100%"),
                 spacing="4",
                 width="100%",
             ),
@@ -69,8 +79,11 @@ def login_page() -> rx.Component:
             width="100%",
         ),
         rx.text(
-            "New to eConnect? ",
-            rx.link("Create account", href=routes.SIGNUP + "?next=" + LoginState.router.url.query_parameters.get("next", "")),
+            t("New to eConnect? "),
+            rx.link(
+                t("Create account"),
+                href=routes.SIGNUP + "?next=" + LoginState.router.url.query_parameters.get("next", ""),
+            ),
             size="2",
         ),
     )

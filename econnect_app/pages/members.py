@@ -8,10 +8,11 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_dialog
 from econnect_app.components.forms import app_form, field_error, is_busy_with, submit_button, submitting
 from econnect_app.components.layout import app_layout, empty_state, loading_or_problem, section_card
+from econnect_app.components.translated import t, t_choice, translated_options
 from econnect_app.formatting import format_date
 from econnect_app.models import MembershipRole, User
 from econnect_app.services import members
@@ -19,9 +20,11 @@ from econnect_app.services.errors import NotFound
 from econnect_app.state.auth import AuthState, Updates, row_activity
 
 ROLE_OPTIONS = [role.value for role in MembershipRole]
+ROLE_NAMES = (i18n.N_("Member"), i18n.N_("Administrator"))  # ROLE_OPTIONS, shown translated
+STATUSES = (i18n.N_("Invited"), i18n.N_("Active"), i18n.N_("Ended"))  # models.MembershipStatus
 REMOVE = "remove-member"
-NOT_MANAGER_NOTE = "Only administrators of this organisation can add and remove its members."
-PARTNER_NOTE = (
+NOT_MANAGER_NOTE = i18n.N_("Only administrators of this organisation can add and remove its members.")
+PARTNER_NOTE = i18n.N_(
     "A user of a partner environment is invited first: they get access once they accept (they are told "
     "in the app and by email)."
 )
@@ -95,8 +98,14 @@ class MembersState(AuthState):
         self.candidates = [
             CandidateOption(
                 value=str(candidate.user_id),
-                label=f"{candidate.name} ({candidate.email})"
-                + (f" · {candidate.environment_name}, partner" if candidate.is_partner else ""),
+                label=i18n.gettext(
+                    "{name} ({email}) · {environment}, partner",
+                    name=candidate.name,
+                    email=candidate.email,
+                    environment=candidate.environment_name,
+                )
+                if candidate.is_partner
+                else f"{candidate.name} ({candidate.email})",
             )
             for candidate in view.candidates
         ]
@@ -125,10 +134,19 @@ class MembersState(AuthState):
             self._live_refresh(db, actor)
             self.form_key += 1
             added = next((row for row in self.rows if row.membership_id == membership.id), None)
-            name = added.name if added else "The user"
+            name = added.name if added else i18n.gettext("The user")
             if membership.status == "Invited":
-                return rx.toast.success(f"{name} is invited. They get access once they accept.")
-            return rx.toast.success(f"{name} is now {membership.role} of {self.organisation_name}.")
+                return rx.toast.success(
+                    i18n.gettext("{name} is invited. They get access once they accept.", name=name)
+                )
+            return rx.toast.success(
+                i18n.gettext(
+                    "{name} is now {role} of {organisation}.",
+                    name=name,
+                    role=i18n.gettext(membership.role),
+                    organisation=self.organisation_name,
+                )
+            )
 
         return self._act(action, form=form)
 
@@ -138,8 +156,12 @@ class MembersState(AuthState):
 
         def action(db: Session, actor: User) -> Any:
             def change() -> Any:
-                membership = members.change_member_role(db, actor=actor, membership_id=membership_id, role=role)
-                return rx.toast.success(f"Role changed to {membership.role}.")
+                membership = members.change_member_role(
+                    db, actor=actor, membership_id=membership_id, role=role
+                )
+                return rx.toast.success(
+                    i18n.gettext("Role changed to {role}.", role=i18n.gettext(membership.role))
+                )
 
             outcome = self._outcome(db, change)
             self._live_refresh(db, actor)  # a refused change shows the saved role again
@@ -152,10 +174,19 @@ class MembersState(AuthState):
         """Remove a member (confirmed first); kept in the history."""
 
         def action(db: Session, actor: User) -> Any:
-            name = next((row.name for row in self.rows if row.membership_id == membership_id), "The member")
+            name = next(
+                (row.name for row in self.rows if row.membership_id == membership_id),
+                i18n.gettext("The member"),
+            )
             members.remove_member(db, actor=actor, membership_id=membership_id)
             self._live_refresh(db, actor)
-            return rx.toast.success(f"{name} no longer has access to {self.organisation_name}.")
+            return rx.toast.success(
+                i18n.gettext(
+                    "{name} no longer has access to {organisation}.",
+                    name=name,
+                    organisation=self.organisation_name,
+                )
+            )
 
         return self._act(action, busy_with=row_activity(REMOVE, membership_id), action_id=action_id)
 
@@ -165,15 +196,15 @@ def _role_cell(row: rx.Var[MemberView]) -> rx.Component:
     return rx.cond(
         MembersState.can_manage,
         rx.el.select(
-            rx.foreach(ROLE_OPTIONS, lambda option: rx.el.option(option, value=option)),
+            *translated_options(ROLE_OPTIONS),
             id=select_id,
             value=row.role,
-            aria_label="Role of " + row.name,
+            aria_label=t("Role of {name}", name=row.name),
             disabled=AuthState.busy,
             on_change=lambda value: MembersState.change_role(row.membership_id, value),
             class_name="econnect-select",
         ),
-        rx.text(row.role, size="2"),
+        rx.text(t_choice(row.role, ROLE_NAMES), size="2"),
     )
 
 
@@ -181,7 +212,7 @@ def _member_row(row: rx.Var[MemberView]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
-                rx.text(row.name, rx.cond(row.is_self, " (you)", ""), weight="medium"),
+                rx.text(row.name, rx.cond(row.is_self, t(" (you)"), ""), weight="medium"),
                 rx.text(row.email, size="1", color_scheme="gray"),
                 spacing="0",
             )
@@ -189,14 +220,18 @@ def _member_row(row: rx.Var[MemberView]) -> rx.Component:
         rx.table.cell(
             rx.hstack(
                 rx.text(row.environment_name, size="2"),
-                rx.cond(row.is_partner, rx.badge("Partner", variant="outline", size="1")),
+                rx.cond(row.is_partner, rx.badge(t("Partner"), variant="outline", size="1")),
                 spacing="2",
                 align="center",
             )
         ),
         rx.table.cell(_role_cell(row)),
         rx.table.cell(
-            rx.badge(row.status, color_scheme=rx.cond(row.status == "Active", "green", "amber"), variant="soft")
+            rx.badge(
+                t_choice(row.status, STATUSES),
+                color_scheme=rx.cond(row.status == "Active", "green", "amber"),
+                variant="soft",
+            )
         ),
         rx.table.cell(rx.text(row.since, size="2")),
         rx.table.cell(
@@ -204,19 +239,21 @@ def _member_row(row: rx.Var[MemberView]) -> rx.Component:
                 MembersState.can_manage,
                 confirm_dialog(
                     rx.button(
-                        "Remove",
+                        t("Remove"),
                         size="1",
                         variant="soft",
                         color_scheme="red",
-                        aria_label="Remove " + row.name,
+                        aria_label=t("Remove {name}", name=row.name),
                         loading=is_busy_with(row_activity(REMOVE, row.membership_id)),
                     ),
-                    title="Remove " + row.name + "?",
-                    description=row.name
-                    + " loses access to "
-                    + MembersState.organisation_name
-                    + " at once, including pages they have open. The membership is kept in the history.",
-                    confirm_label="Remove",
+                    title=t("Remove {name}?", name=row.name),
+                    description=t(
+                        "{name} loses access to {organisation} at once, including pages they have open. The "
+                        "membership is kept in the history.",
+                        name=row.name,
+                        organisation=MembersState.organisation_name,
+                    ),
+                    confirm_label=t("Remove"),
                     on_confirm=MembersState.remove(row.membership_id, AuthState.action_id),
                 ),
             )
@@ -232,11 +269,11 @@ def _member_table() -> rx.Component:
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        rx.table.column_header_cell("Member"),
-                        rx.table.column_header_cell("Environment"),
-                        rx.table.column_header_cell("Role"),
-                        rx.table.column_header_cell("Status"),
-                        rx.table.column_header_cell("Since"),
+                        rx.table.column_header_cell(t("Member")),
+                        rx.table.column_header_cell(t("Environment")),
+                        rx.table.column_header_cell(t("Role")),
+                        rx.table.column_header_cell(t("Status")),
+                        rx.table.column_header_cell(t("Since")),
                         rx.table.column_header_cell(""),
                     )
                 ),
@@ -248,7 +285,7 @@ def _member_table() -> rx.Component:
             width="100%",
             id="members",
         ),
-        empty_state("users", "No members yet", "Add the first member below."),
+        empty_state("users", t("No members yet"), t("Add the first member below.")),
     )
 
 
@@ -258,9 +295,9 @@ def _add_form() -> rx.Component:
         rx.vstack(
             rx.grid(
                 rx.vstack(
-                    rx.el.label(rx.text("User", size="2", weight="medium"), html_for="field-user"),
+                    rx.el.label(rx.text(t("User"), size="2", weight="medium"), html_for="field-user"),
                     rx.el.select(
-                        rx.el.option("Choose a user", value=""),
+                        rx.el.option(t("Choose a user"), value=""),
                         rx.foreach(MembersState.candidates, lambda c: rx.el.option(c.label, value=c.value)),
                         id="field-user",
                         name="user",
@@ -273,9 +310,9 @@ def _add_form() -> rx.Component:
                     width="100%",
                 ),
                 rx.vstack(
-                    rx.el.label(rx.text("Role", size="2", weight="medium"), html_for="field-role"),
+                    rx.el.label(rx.text(t("Role"), size="2", weight="medium"), html_for="field-role"),
                     rx.el.select(
-                        rx.foreach(ROLE_OPTIONS, lambda option: rx.el.option(option, value=option)),
+                        *translated_options(ROLE_OPTIONS),
                         id="field-role",
                         name="role",
                         default_value=MembershipRole.MEMBER.value,
@@ -291,12 +328,13 @@ def _add_form() -> rx.Component:
                 width="100%",
             ),
             rx.text(
-                "Member: view, create and send documents. Administrator: also add and remove members. ",
-                PARTNER_NOTE,
+                t("Member: view, create and send documents. Administrator: also add and remove members."),
+                " ",
+                t(PARTNER_NOTE),
                 size="1",
                 color_scheme="gray",
             ),
-            submit_button("Add member", submitting(MembersState.add_member)),
+            submit_button(t("Add member"), submitting(MembersState.add_member)),
             spacing="3",
             width="100%",
             align="start",
@@ -309,23 +347,28 @@ def _add_form() -> rx.Component:
 def _content() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.link("← " + MembersState.organisation_name, href=routes.ORGANISATIONS + "/" + MembersState.organisation_id.to_string()),
-            rx.text("· owned by " + MembersState.owner_name, size="2", color_scheme="gray"),
+            rx.link(
+                "← " + MembersState.organisation_name,
+                href=routes.ORGANISATIONS + "/" + MembersState.organisation_id.to_string(),
+            ),
+            rx.text(t("· owned by {name}", name=MembersState.owner_name), size="2", color_scheme="gray"),
             spacing="2",
             align="center",
         ),
-        section_card("Members of " + MembersState.organisation_name, _member_table()),
+        section_card(
+            t("Members of {organisation}", organisation=MembersState.organisation_name), _member_table()
+        ),
         rx.cond(
             MembersState.can_manage,
             section_card(
-                "Add member",
+                t("Add member"),
                 rx.cond(
                     MembersState.activated,
                     _add_form(),
-                    rx.callout(members.NOT_ACTIVATED, icon="info", color_scheme="amber"),
+                    rx.callout(t(members.NOT_ACTIVATED), icon="info", color_scheme="amber"),
                 ),
             ),
-            rx.callout(NOT_MANAGER_NOTE, icon="info", color_scheme="gray", size="1"),
+            rx.callout(t(NOT_MANAGER_NOTE), icon="info", color_scheme="gray", size="1"),
         ),
         spacing="5",
         width="100%",
@@ -335,13 +378,13 @@ def _content() -> rx.Component:
 def members_page() -> rx.Component:
     """/organisations/[organisation_id]/members."""
     return app_layout(
-        "Members",
+        t("Members"),
         loading_or_problem(
             MembersState.loaded,
             MembersState.problem,
             _content(),
-            loading_label="Loading members",
-            back_label="Go to organisations",
+            loading_label=t("Loading members"),
+            back_label=t("Go to organisations"),
             back_href=routes.ORGANISATIONS,
         ),
     )

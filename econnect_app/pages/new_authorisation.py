@@ -11,12 +11,13 @@ progress (and stays usable), changing the page's state only inside short ``async
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.forms import (
     app_form,
     field_error,
@@ -27,6 +28,7 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import app_layout, section_card
+from econnect_app.components.translated import t
 from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import authorisations, software_packages
@@ -39,17 +41,20 @@ from econnect_app.state.uploads import SignedOut, Upload, events, for_session_us
 CSV_UPLOAD_ID = "authorisations-csv"
 CSV_MAX_BYTES = 512 * 1024
 FILE_FIELD = "file"  # the field_errors key of a file the import refuses as a whole
-FILE_TOO_LARGE_MESSAGE = "The file is larger than 512 KB. Split it into files of at most 500 rows."
-FILE_REFUSED_MESSAGE = "Choose one CSV file (.csv or .txt) of at most 512 KB."
-IMPORT_RUNNING_MESSAGE = "An import is already running. Wait until it has finished."
+FILE_TOO_LARGE_MESSAGE = i18n.N_("The file is larger than 512 KB. Split it into files of at most 500 rows.")
+FILE_REFUSED_MESSAGE = i18n.N_("Choose one CSV file (.csv or .txt) of at most 512 KB.")
+IMPORT_RUNNING_MESSAGE = i18n.N_("An import is already running. Wait until it has finished.")
+# In English in the state (``import_encoding_note``), translated where shown (the summaries).
 ENCODING_NOTES = {
-    csv_file.UTF8: "The file was read as UTF-8.",
-    csv_file.UTF16: "The file was read as UTF-16 (Unicode text).",
-    csv_file.WINDOWS_1252: (
+    csv_file.UTF8: i18n.N_("The file was read as UTF-8."),
+    csv_file.UTF16: i18n.N_("The file was read as UTF-16 (Unicode text)."),
+    csv_file.WINDOWS_1252: i18n.N_(
         "The file was not UTF-8, so it was read as Windows-1252 (what Excel saves as CSV): check that "
         "letters such as é and ü came through."
     ),
 }
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -77,16 +82,33 @@ def _import_upload(
 ) -> tuple[authorisations.BulkImportResult, str]:
     """The import of the file (every row checked again), and the encoding it was read with."""
     decoded = csv_file.decode_csv_file(upload.content or b"", filename=upload.filename)
-    result = authorisations.import_requests_csv(db, actor=actor, csv_text=decoded.text, on_progress=on_progress)
+    result = authorisations.import_requests_csv(
+        db, actor=actor, csv_text=decoded.text, on_progress=on_progress
+    )
     return result, decoded.encoding
 
 
 def _outcomes(errors: list[authorisations.RowError]) -> list[CsvRowOutcome]:
-    return [CsvRowOutcome(lines=error.lines, client=error.client or "—", message=error.message) for error in errors]
+    return [
+        CsvRowOutcome(lines=error.lines, client=error.client or "—", message=error.message)
+        for error in errors
+    ]
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count:,} {one if count == 1 else many}"
+def _thousands(count: int) -> str:
+    """A count as the summaries write it: "1,234"."""
+    return f"{count:,}"
+
+
+def _in_language(language: str, work: Callable[[Session, User], T]) -> Callable[[Session, User], T]:
+    """``work`` done in ``language`` (in the worker thread of a background event: the refusals and
+    row messages it makes are in the tab's language)."""
+
+    def in_language(db: Session, actor: User) -> T:
+        with i18n.in_language(language):
+            return work(db, actor)
+
+    return in_language
 
 
 class NewAuthorisationState(AuthState):
@@ -117,18 +139,32 @@ class NewAuthorisationState(AuthState):
     def import_progress_text(self) -> str:
         """What the running import has done so far."""
         if self.import_total <= 0:
-            return "Starting the import…"
-        return f"Imported {self.import_done} of {self.import_total} rows"
+            return i18n.translate(self.language, "Starting the import…")
+        return i18n.translate(
+            self.language, "Imported {done} of {total} rows", done=self.import_done, total=self.import_total
+        )
 
     @rx.var
     def import_summary(self) -> str:
         """What the finished import did, in one sentence or three."""
-        summary = f"{self.import_created} requests sent."
-        if self.import_errors:
-            summary += (
-                f" {len(self.import_errors)} rows were not sent: nothing was sent for them (listed below)."
+        # English keeps one form whatever the count ("1 requests sent."); Dutch has both.
+        parts = [
+            i18n.translate_plural(
+                self.language, "{count} requests sent.", "{count} requests sent.", self.import_created
             )
-        return f"{summary} {self.import_encoding_note}".strip()
+        ]
+        if self.import_errors:
+            parts.append(
+                i18n.translate_plural(
+                    self.language,
+                    "{count} rows were not sent: nothing was sent for them (listed below).",
+                    "{count} rows were not sent: nothing was sent for them (listed below).",
+                    len(self.import_errors),
+                )
+            )
+        if self.import_encoding_note:
+            parts.append(i18n.translate(self.language, self.import_encoding_note))
+        return " ".join(parts).strip()
 
     @rx.var
     def import_percent(self) -> int:
@@ -138,18 +174,46 @@ class NewAuthorisationState(AuthState):
     @rx.var
     def preview_summary(self) -> str:
         """What sending the previewed file would do; that nothing has been sent yet."""
+        language = self.language
         if self.preview_ready > 0:
-            ready = _plural(self.preview_ready, "row is", "rows are") + " ready to send."
+            ready = i18n.translate_plural(
+                language,
+                "{count} row is ready to send.",
+                "{count} rows are ready to send.",
+                self.preview_ready,
+                count=_thousands(self.preview_ready),
+            )
         else:
-            ready = "No row is ready to send."
+            ready = i18n.translate(language, "No row is ready to send.")
         if self.preview_errors:
-            ready += " " + _plural(len(self.preview_errors), "row has", "rows have") + " errors (listed below)."
-        return f"{self.preview_filename}: {ready} Nothing has been sent yet. {self.import_encoding_note}".strip()
+            errors = len(self.preview_errors)
+            ready += " " + i18n.translate_plural(
+                language,
+                "{count} row has errors (listed below).",
+                "{count} rows have errors (listed below).",
+                errors,
+                count=_thousands(errors),
+            )
+        summary = i18n.translate(
+            language,
+            "{filename}: {ready} Nothing has been sent yet.",
+            filename=self.preview_filename,
+            ready=ready,
+        )
+        if self.import_encoding_note:
+            summary += " " + i18n.translate(language, self.import_encoding_note)
+        return summary.strip()
 
     @rx.var
     def send_label(self) -> str:
         """The send button: "Send 2 requests"."""
-        return "Send " + _plural(self.preview_ready, "request", "requests")
+        return i18n.translate_plural(
+            self.language,
+            "Send {count} request",
+            "Send {count} requests",
+            self.preview_ready,
+            count=_thousands(self.preview_ready),
+        )
 
     @rx.event
     def load(self) -> Updates:
@@ -183,9 +247,13 @@ class NewAuthorisationState(AuthState):
             )
             self.form_key += 1
             replaced = authorisations.replaced_request(db, request=request)
-            outcome = f"Request sent to {request.client_email}. It is pending until the client answers."
+            outcome = i18n.gettext(
+                "Request sent to {email}. It is pending until the client answers.", email=request.client_email
+            )
             if replaced is not None:
-                outcome += f" Replaced the pending request sent on {format_date(replaced.created_at)}."
+                outcome += " " + i18n.gettext(
+                    "Replaced the pending request sent on {date}.", date=format_date(replaced.created_at)
+                )
             return [rx.redirect(routes.AUTHORISATIONS), rx.toast.success(outcome)]
 
         return self._act(action, form=form)
@@ -201,24 +269,28 @@ class NewAuthorisationState(AuthState):
         """
         async with self:
             if self.importing or self.checking:
-                yield events(rx.toast.error(IMPORT_RUNNING_MESSAGE), _clear_file())
+                yield events(
+                    rx.toast.error(i18n.translate(self.language, IMPORT_RUNNING_MESSAGE)), _clear_file()
+                )
                 return
             self.checking = True
             self._forget_import()
             self._forget_preview()
             self.field_errors = {}
-            session_cookie = self.session_cookie
+            session_cookie, language = self.session_cookie, self.language
         outcome: Any = None
         try:
-            outcome = await self._preview(session_cookie, chunks)
+            outcome = await self._preview(session_cookie, language, chunks)
         finally:
             async with self:
                 self.checking = False
         yield events(outcome, _clear_file())
 
-    async def _preview(self, session_cookie: str, chunks: rx.UploadChunkIterator) -> Any:
-        """Check, read and preview the upload; the message to send."""
-        refusal = await run_off_loop(lambda: for_session_user(session_cookie, _why_not_import))
+    async def _preview(self, session_cookie: str, language: str, chunks: rx.UploadChunkIterator) -> Any:
+        """Check, read and preview the upload (in the tab's ``language``); the message to send."""
+        refusal = await run_off_loop(
+            lambda: for_session_user(session_cookie, _in_language(language, _why_not_import))
+        )
         if isinstance(refusal, SignedOut):
             async with self:
                 return self._login_redirect()
@@ -226,10 +298,13 @@ class NewAuthorisationState(AuthState):
             return rx.toast.error(refusal)
         upload = await read_upload(chunks, limit=CSV_MAX_BYTES)
         if upload.too_large:
-            return rx.toast.error(FILE_TOO_LARGE_MESSAGE)
+            return rx.toast.error(i18n.translate(language, FILE_TOO_LARGE_MESSAGE))
         try:
             previewed = await run_off_loop(
-                lambda: for_session_user(session_cookie, lambda db, actor: _preview_upload(db, actor, upload))
+                lambda: for_session_user(
+                    session_cookie,
+                    _in_language(language, lambda db, actor: _preview_upload(db, actor, upload)),
+                )
             )
         except DomainError as error:
             async with self:
@@ -262,27 +337,28 @@ class NewAuthorisationState(AuthState):
             if not self._csv_filename:  # sent or cancelled already (a second click): nothing to do
                 return
             if self.importing or self.checking:
-                yield rx.toast.error(IMPORT_RUNNING_MESSAGE)
+                yield rx.toast.error(i18n.translate(self.language, IMPORT_RUNNING_MESSAGE))
                 return
             upload = Upload(filename=self._csv_filename, content=self._csv_content)
             self._forget_preview()
             self.importing = True
             self.import_done = self.import_total = 0
             self.field_errors = {}
-            session_cookie = self.session_cookie
+            session_cookie, language = self.session_cookie, self.language
         outcome: Any = None
         try:
-            outcome = await self._send(session_cookie, upload)
+            outcome = await self._send(session_cookie, language, upload)
         finally:
             async with self:
                 self.importing = False  # already so, unless the import failed unexpectedly
         yield outcome
 
-    async def _send(self, session_cookie: str, upload: Upload) -> Any:
-        """Import the file, showing the progress; the message to send."""
+    async def _send(self, session_cookie: str, language: str, upload: Upload) -> Any:
+        """Import the file (in the tab's ``language``), showing the progress; the message to send."""
         work = ThreadWithProgress(
             lambda on_progress: for_session_user(
-                session_cookie, lambda db, actor: _import_upload(db, actor, upload, on_progress)
+                session_cookie,
+                _in_language(language, lambda db, actor: _import_upload(db, actor, upload, on_progress)),
             )
         )
         async for done, total in work.progress():
@@ -324,15 +400,26 @@ class NewAuthorisationState(AuthState):
         """Show what the finished import did (under the state's lock); the message to send."""
         self.import_created = len(result.saved)
         self.import_encoding_note = ENCODING_NOTES.get(encoding, "")
+        sent = i18n.translate(self.language, "Sent")
         self.import_saved = [
-            CsvRowOutcome(lines=str(row.line), client=row.client, message="Sent") for row in result.saved
+            CsvRowOutcome(lines=str(row.line), client=row.client, message=sent) for row in result.saved
         ]
         self.import_errors = _outcomes(result.errors)
+        saved = len(result.saved)
+        # English keeps one form whatever the counts ("1 requests sent."); Dutch has both.
         if result.errors:
             return rx.toast.warning(
-                f"{len(result.saved)} requests sent; {len(result.errors)} rows were not sent and need attention."
+                i18n.translate_plural(
+                    self.language,
+                    "{saved} requests sent; {count} rows were not sent and need attention.",
+                    "{saved} requests sent; {count} rows were not sent and need attention.",
+                    len(result.errors),
+                    saved=saved,
+                )
             )
-        return rx.toast.success(f"{len(result.saved)} requests sent.")
+        return rx.toast.success(
+            i18n.translate_plural(self.language, "{count} requests sent.", "{count} requests sent.", saved)
+        )
 
 
 def _clear_file() -> Any:
@@ -340,7 +427,7 @@ def _clear_file() -> Any:
     return rx.clear_selected_files(CSV_UPLOAD_ID)
 
 
-CHOOSE_PACKAGE_PLACEHOLDER = "Choose…"
+CHOOSE_PACKAGE_PLACEHOLDER = i18n.N_("Choose…")
 
 
 def _package_select(errors: rx.Var) -> rx.Component:
@@ -348,9 +435,9 @@ def _package_select(errors: rx.Var) -> rx.Component:
     gets "Choose a software package." beside the field, from the service."""
     element_id = field_id("software_package")
     return rx.vstack(
-        rx.el.label(rx.text("Software package", size="2", weight="medium"), html_for=element_id),
+        rx.el.label(rx.text(t("Software package"), size="2", weight="medium"), html_for=element_id),
         rx.el.select(
-            rx.el.option(CHOOSE_PACKAGE_PLACEHOLDER, value="", disabled=True),
+            rx.el.option(t(CHOOSE_PACKAGE_PLACEHOLDER), value="", disabled=True),
             rx.foreach(NewAuthorisationState.package_names, lambda name: rx.el.option(name, value=name)),
             id=element_id,
             name="software_package",
@@ -360,7 +447,12 @@ def _package_select(errors: rx.Var) -> rx.Component:
             aria_invalid=rx.cond(errors["software_package"].to(str), "true", "false"),
             class_name="econnect-select",
         ),
-        rx.text("The accounting software the client uses.", id=f"{element_id}-hint", size="1", color_scheme="gray"),
+        rx.text(
+            t("The accounting software the client uses."),
+            id=f"{element_id}-hint",
+            size="1",
+            color_scheme="gray",
+        ),
         field_error(errors, "software_package"),
         spacing="1",
         width="100%",
@@ -373,20 +465,25 @@ def _request_form() -> rx.Component:
     return app_form(
         rx.vstack(
             rx.grid(
-                text_field("Client name", "client_name", errors, hint="The person you ask, e.g. the owner."),
-                text_field("Client email", "client_email", errors, type="email"),
+                text_field(
+                    t("Client name"), "client_name", errors, hint=t("The person you ask, e.g. the owner.")
+                ),
+                text_field(t("Client email"), "client_email", errors, type="email"),
                 _package_select(errors),
                 text_field(
-                    "Organisation", "organisation", errors, hint="The client's company you need access to."
+                    t("Organisation"),
+                    "organisation",
+                    errors,
+                    hint=t("The client's company you need access to."),
                 ),
                 columns=rx.breakpoints(initial="1", sm="2"),
                 spacing="4",
                 width="100%",
             ),
             rx.hstack(
-                submit_button("Send request", submitting(NewAuthorisationState.send_request)),
+                submit_button(t("Send request"), submitting(NewAuthorisationState.send_request)),
                 rx.link(
-                    rx.button("Cancel", variant="soft", color_scheme="gray", type="button"),
+                    rx.button(t("Cancel"), variant="soft", color_scheme="gray", type="button"),
                     href=routes.AUTHORISATIONS,
                 ),
                 spacing="3",
@@ -406,7 +503,7 @@ def _import_progress() -> rx.Component:
         rx.progress(
             value=NewAuthorisationState.import_percent,
             max=100,
-            aria_label="Import progress",
+            aria_label=t("Import progress"),
             aria_valuetext=NewAuthorisationState.import_progress_text,
             width="100%",
         ),
@@ -416,15 +513,15 @@ def _import_progress() -> rx.Component:
     )
 
 
-def _rows_table(rows: rx.Var, *, element_id: str, caption: str, outcome_header: str) -> rx.Component:
+def _rows_table(rows: rx.Var, *, element_id: str, caption: Any, outcome_header: Any) -> rx.Component:
     """A table of report rows: line, client and what happened."""
     return rx.box(
         rx.text(caption, size="2", weight="medium"),
         rx.table.root(
             rx.table.header(
                 rx.table.row(
-                    rx.table.column_header_cell("Line"),
-                    rx.table.column_header_cell("Client"),
+                    rx.table.column_header_cell(t("Line")),
+                    rx.table.column_header_cell(t("Client")),
                     rx.table.column_header_cell(outcome_header),
                 )
             ),
@@ -448,11 +545,13 @@ def _template_download() -> rx.Component:
     """The CSV file to fill in, with the columns the import reads and one example row."""
     return rx.button(
         rx.icon("download", size=16),
-        "Download CSV template",
+        t("Download CSV template"),
         type="button",
         variant="soft",
         on_click=rx.download(
-            data=authorisations.csv_template(), filename=authorisations.TEMPLATE_FILENAME, mime_type="text/csv"
+            data=authorisations.csv_template(),
+            filename=authorisations.TEMPLATE_FILENAME,
+            mime_type="text/csv",
         ),
     )
 
@@ -474,8 +573,8 @@ def _preview() -> rx.Component:
             _rows_table(
                 state.preview_errors,
                 element_id="preview-errors",
-                caption="Rows with errors (these will not be sent)",
-                outcome_header="Problem",
+                caption=t("Rows with errors (these will not be sent)"),
+                outcome_header=t("Problem"),
             ),
         ),
         rx.hstack(
@@ -483,7 +582,9 @@ def _preview() -> rx.Component:
                 state.preview_ready > 0,
                 rx.button(state.send_label, type="button", on_click=state.send_csv, disabled=state.importing),
             ),
-            rx.button("Cancel", type="button", variant="soft", color_scheme="gray", on_click=state.cancel_csv),
+            rx.button(
+                t("Cancel"), type="button", variant="soft", color_scheme="gray", on_click=state.cancel_csv
+            ),
             spacing="3",
         ),
         id="import-preview",
@@ -496,20 +597,22 @@ def _bulk_import() -> rx.Component:
     state = NewAuthorisationState
     return rx.vstack(
         rx.text(
-            "A CSV file (.csv or .txt, at most 512 KB and 500 rows) with a header row naming the columns "
-            "client name, email, software package and organisation (in English or Dutch: naam, e-mail, "
-            "softwarepakket, organisatie). After choosing the file you see which rows are ready to send "
-            "and which have errors; nothing is sent until you click Send. Each valid row is sent on its "
-            "own, whatever the other rows hold; afterwards you see exactly which rows were sent.",
+            t(
+                "A CSV file (.csv or .txt, at most 512 KB and 500 rows) with a header row naming the columns "
+                "client name, email, software package and organisation (in English or Dutch: naam, e-mail, "
+                "softwarepakket, organisatie). After choosing the file you see which rows are ready to send "
+                "and which have errors; nothing is sent until you click Send. Each valid row is sent on its "
+                "own, whatever the other rows hold; afterwards you see exactly which rows were sent."
+            ),
             size="2",
             color_scheme="gray",
         ),
         _template_download(),
         file_upload(
-            "CSV file",
+            t("CSV file"),
             rx.vstack(
                 rx.icon("file-up", size=28, color=rx.color("accent", 9)),
-                rx.text("Drop a CSV file here, or click to choose one", size="2"),
+                rx.text(t("Drop a CSV file here, or click to choose one"), size="2"),
                 align="center",
                 spacing="2",
             ),
@@ -519,19 +622,21 @@ def _bulk_import() -> rx.Component:
             max_size=CSV_MAX_BYTES,
             multiple=False,
             on_drop=state.preview_csv(rx.upload_files_chunk(upload_id=CSV_UPLOAD_ID)),
-            on_drop_rejected=lambda _files: rx.toast.error(FILE_REFUSED_MESSAGE),
+            on_drop_rejected=lambda _files: rx.toast.error(t(FILE_REFUSED_MESSAGE)),
             disabled=state.importing | state.checking,
             border=f"1px dashed {rx.color('accent', 7)}",
             border_radius="var(--radius-3)",
             padding="24px",
             width="100%",
             cursor="pointer",
-            aria_label="Upload CSV file",
+            aria_label=t("Upload CSV file"),
         ),
         field_error(state.field_errors, FILE_FIELD),
         rx.cond(
             state.checking,
-            rx.hstack(rx.spinner(size="2"), rx.text("Checking the file…", size="2"), align="center", spacing="2"),
+            rx.hstack(
+                rx.spinner(size="2"), rx.text(t("Checking the file…"), size="2"), align="center", spacing="2"
+            ),
         ),
         rx.cond(state.preview_ready >= 0, _preview()),
         rx.cond(state.importing, _import_progress()),
@@ -548,13 +653,16 @@ def _bulk_import() -> rx.Component:
         rx.cond(
             state.import_errors.length() > 0,
             _rows_table(
-                state.import_errors, element_id="import-errors", caption="Not sent", outcome_header="Problem"
+                state.import_errors,
+                element_id="import-errors",
+                caption=t("Not sent"),
+                outcome_header=t("Problem"),
             ),
         ),
         rx.cond(
             state.import_saved.length() > 0,
             _rows_table(
-                state.import_saved, element_id="import-saved", caption="Sent", outcome_header="Result"
+                state.import_saved, element_id="import-saved", caption=t("Sent"), outcome_header=t("Result")
             ),
         ),
         spacing="3",
@@ -565,7 +673,7 @@ def _bulk_import() -> rx.Component:
 def new_authorisation_page() -> rx.Component:
     """The page."""
     return app_layout(
-        "New authorisation request",
+        t("New authorisation request"),
         rx.cond(
             ~NewAuthorisationState.loaded,
             rx.center(rx.spinner(), padding="24px"),
@@ -576,14 +684,14 @@ def new_authorisation_page() -> rx.Component:
                 ),
                 rx.fragment(
                     section_card(
-                        "Ask a client for access",
+                        t("Ask a client for access"),
                         _request_form(),
-                        description=(
+                        description=t(
                             "The client receives an email with a link that works for 14 days. When they "
                             "accept, a partnership is created and you can retrieve the connection keys."
                         ),
                     ),
-                    section_card("Send many requests at once", _bulk_import()),
+                    section_card(t("Send many requests at once"), _bulk_import()),
                 ),
             ),
         ),

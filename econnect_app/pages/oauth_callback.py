@@ -15,8 +15,9 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.layout import app_layout, section_card
+from econnect_app.components.translated import t
 from econnect_app.models import User
 from econnect_app.services import oauth_sign_in
 from econnect_app.services.configurations import OAUTH_TARGETS, target_label
@@ -36,7 +37,9 @@ class OAuthCallbackState(AuthState):
         """Exchange the code for tokens (off the event loop) and continue on /configurations."""
         target = routes.last_path_segment(self.router.url.path)
         query = self.router.url.query_parameters
-        self.provider_label = target_label(target) if target in OAUTH_TARGETS else "the provider"
+        self.provider_label = (
+            target_label(target) if target in OAUTH_TARGETS else i18n.translate(self.language, "the provider")
+        )
         self.problem, self.done = "", False
 
         def action(db: Session, actor: User) -> Any:
@@ -61,7 +64,10 @@ class OAuthCallbackState(AuthState):
             return [
                 rx.redirect(routes.CONFIGURATIONS, replace=True),
                 rx.toast.success(
-                    f"Signed in with {target_label(result.target)} again: new documents go there."
+                    i18n.gettext(
+                        "Signed in with {provider} again: new documents go there.",
+                        provider=target_label(result.target),
+                    )
                 ),
             ]
 
@@ -72,20 +78,23 @@ def oauth_callback_page() -> rx.Component:
     """/configurations/oauth/[provider]."""
     state = OAuthCallbackState
     return app_layout(
-        "Accounting package configurations",
+        t("Accounting package configurations"),
         rx.cond(
             state.problem != "",
             section_card(
-                "Sign-in not completed",
+                t("Sign-in not completed"),
                 rx.callout(
                     state.problem, icon="triangle_alert", color_scheme="amber", role="alert", width="100%"
                 ),
-                rx.link("Back to configurations", href=routes.CONFIGURATIONS),
+                rx.link(t("Back to configurations"), href=routes.CONFIGURATIONS),
             ),
             rx.center(
                 rx.vstack(
                     rx.spinner(size="3"),
-                    rx.text("Finishing the sign-in with " + state.provider_label + "\u2026", size="2"),
+                    rx.text(
+                        t("Finishing the sign-in with {provider}\u2026", provider=state.provider_label),
+                        size="2",
+                    ),
                     align="center",
                     spacing="3",
                 ),

@@ -17,12 +17,13 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_button, visually_hidden
 from econnect_app.components.forms import field_error, field_id, is_busy_with, switch_row
 from econnect_app.components.layout import empty_state
-from econnect_app.components.sections import data_table, intro_text, live_section, sub_heading
-from econnect_app.formatting import format_datetime, plural
+from econnect_app.components.sections import data_table, intro_text, live_section, sub_heading, t_rich
+from econnect_app.components.translated import t, t_choice
+from econnect_app.formatting import format_datetime
 from econnect_app.models import DeliveryStatus, DocumentKind, User
 from econnect_app.services import exports
 from econnect_app.services.errors import NotFound
@@ -39,6 +40,14 @@ SHARE = "share-documents"
 CHOOSE = "choose-configuration"
 INVOICE = DocumentKind.INVOICE.value
 STATEMENT = DocumentKind.STATEMENT.value
+# A delivery's status: an English value (compared here), shown translated with ``t_choice``.
+DELIVERY_STATUSES = (
+    i18n.N_("Pending"),
+    i18n.N_("Delivering"),
+    i18n.N_("Retrying"),
+    i18n.N_("Delivered"),
+    i18n.N_("Failed"),
+)
 STATUS_COLOURS = {
     DeliveryStatus.DELIVERED.value: "green",
     DeliveryStatus.RETRYING.value: "amber",
@@ -61,7 +70,7 @@ class ExportLine:
     """One online connection (export invoices or statements) as the section shows it."""
 
     kind: str
-    title: str  # "Export invoices"
+    title: str  # "Export invoices" (these texts in the language in effect)
     plural: str  # "invoices"
     activate_label: str
     deactivate_label: str
@@ -95,27 +104,50 @@ class SharedLine:
     exports: str
 
 
+def _not_exported(count: int, kind: str) -> str:
+    """``3 earlier invoices were not exported.`` (in the language in effect)."""
+    if kind == INVOICE:
+        return i18n.ngettext(
+            "{count} earlier invoice was not exported.", "{count} earlier invoices were not exported.", count
+        )
+    return i18n.ngettext(
+        "{count} earlier statement was not exported.", "{count} earlier statements were not exported.", count
+    )
+
+
+def _queued(count: int, kind: str) -> str:
+    """``3 earlier invoices queued for export.`` (in the language in effect)."""
+    if kind == INVOICE:
+        return i18n.ngettext(
+            "{count} earlier invoice queued for export.", "{count} earlier invoices queued for export.", count
+        )
+    return i18n.ngettext(
+        "{count} earlier statement queued for export.", "{count} earlier statements queued for export.", count
+    )
+
+
 def _export_line(state: exports.ExportState, configuration_name: str) -> ExportLine:
     kind = exports.KINDS[state.kind]
     active = state.active_since is not None
+    connection = i18n.gettext(kind.connection)
     note = ""
     if configuration_name and not state.configuration_exports_it:
         note = exports.not_exported_message(configuration_name, kind)
     earlier_text = ""
     if state.earlier_documents:
-        verb = "was" if state.earlier_documents == 1 else "were"
-        earlier_text = (
-            f"{plural(state.earlier_documents, 'earlier ' + kind.singular, 'earlier ' + kind.plural)} "
-            f"{verb} not exported."
-        )
+        earlier_text = _not_exported(state.earlier_documents, kind.value)
     return ExportLine(
         kind=kind.value,
-        title="Export " + kind.plural,
-        plural=kind.plural,
-        activate_label=f"Activate online connection for {kind.connection}",
-        deactivate_label=f"Deactivate online connection for {kind.connection}",
+        title=i18n.gettext("Export {documents}", documents=i18n.gettext(kind.plural)),
+        plural=i18n.gettext(kind.plural),
+        activate_label=i18n.gettext("Activate online connection for {connection}", connection=connection),
+        deactivate_label=i18n.gettext("Deactivate online connection for {connection}", connection=connection),
         active=active,
-        status=f"Active since {format_datetime(state.active_since)}" if active else "Not active",
+        status=(
+            i18n.gettext("Active since {date}", date=format_datetime(state.active_since))
+            if active
+            else i18n.gettext("Not active")
+        ),
         note=note,
         earlier=state.earlier_documents if active else 0,
         earlier_text=earlier_text if active else "",
@@ -124,17 +156,30 @@ def _export_line(state: exports.ExportState, configuration_name: str) -> ExportL
 
 def _detail(row: exports.DeliveryRow) -> str:
     if row.status == DeliveryStatus.DELIVERED.value:
-        return f"Delivered to {row.remote_path} on {format_datetime(row.delivered_at)}."
+        return i18n.gettext(
+            "Delivered to {path} on {date}.", path=row.remote_path, date=format_datetime(row.delivered_at)
+        )
     if row.status == DeliveryStatus.RETRYING.value:
-        return (
-            f"{plural(row.attempts, 'attempt')} so far; next try {format_datetime(row.next_attempt_at)}. "
-            f"Last error: {row.last_error}"
+        return i18n.ngettext(
+            "{count} attempt so far; next try {date}. Last error: {error}",
+            "{count} attempts so far; next try {date}. Last error: {error}",
+            row.attempts,
+            date=format_datetime(row.next_attempt_at),
+            error=row.last_error,
         )
     if row.status == DeliveryStatus.FAILED.value:
-        return row.last_error or "The delivery failed."
+        return row.last_error or i18n.gettext("The delivery failed.")
     if row.status == DeliveryStatus.DELIVERING.value:
-        return "Being delivered now."
-    return "Waiting to be delivered."
+        return i18n.gettext("Being delivered now.")
+    return i18n.gettext("Waiting to be delivered.")
+
+
+def _listed(names: list[str]) -> str:
+    """``a and b`` (in the language in effect)."""
+    listed = names[0] if names else ""
+    for name in names[1:]:
+        listed = i18n.gettext("{first} and {second}", first=listed, second=name)
+    return listed
 
 
 class AccountingConnectionState(AuthState):
@@ -179,7 +224,15 @@ class AccountingConnectionState(AuthState):
         self.configuration_options = [
             ConfigurationOption(
                 value=str(choice.id),
-                label=f"{choice.name} ({choice.target})" + ("" if choice.usable else " \u2014 cannot receive documents"),
+                label=(
+                    f"{choice.name} ({choice.target})"
+                    if choice.usable
+                    else i18n.gettext(
+                        "{name} ({target}) \u2014 cannot receive documents",
+                        name=choice.name,
+                        target=choice.target,
+                    )
+                ),
             )
             for choice in view.configurations
         ]
@@ -191,7 +244,7 @@ class AccountingConnectionState(AuthState):
             DeliveryLine(
                 delivery_id=row.delivery_id,
                 document_name=row.document_name,
-                kind=exports.KINDS[row.kind].title if row.kind in exports.KINDS else row.kind,
+                kind=i18n.gettext(exports.KINDS[row.kind].title) if row.kind in exports.KINDS else row.kind,
                 uploaded_at=format_datetime(row.uploaded_at),
                 configuration_name=row.configuration_name,
                 status=row.status,
@@ -206,9 +259,9 @@ class AccountingConnectionState(AuthState):
             SharedLine(
                 environment_name=shared.environment_name,
                 exports=(
-                    "Online connection for " + " and ".join(shared.exports)
+                    i18n.gettext("Online connection for {exports}", exports=_listed(shared.exports))
                     if shared.exports
-                    else "No online connection active"
+                    else i18n.gettext("No online connection active")
                 ),
             )
             for shared in view.shared_with
@@ -240,8 +293,13 @@ class AccountingConnectionState(AuthState):
         def change(db: Session, actor: User) -> str:
             exports.set_share_documents(db, actor=actor, organisation_id=self.organisation_id, share=share)
             if share:
-                return f"Documents of {self.organisation_name} are shared with you."
-            return f"Documents of {self.organisation_name} are no longer shared with you."
+                return i18n.gettext(
+                    "Documents of {organisation} are shared with you.", organisation=self.organisation_name
+                )
+            return i18n.gettext(
+                "Documents of {organisation} are no longer shared with you.",
+                organisation=self.organisation_name,
+            )
 
         return self._change(change, busy_with=SHARE)
 
@@ -254,8 +312,11 @@ class AccountingConnectionState(AuthState):
                 db, actor=actor, organisation_id=self.organisation_id, configuration_id=value
             )
             if not value:
-                return "The configuration was removed."
-            return f"Documents of {self.organisation_name} go to the configuration you chose."
+                return i18n.gettext("The configuration was removed.")
+            return i18n.gettext(
+                "Documents of {organisation} go to the configuration you chose.",
+                organisation=self.organisation_name,
+            )
 
         return self._change(change, busy_with=CHOOSE)
 
@@ -265,7 +326,10 @@ class AccountingConnectionState(AuthState):
 
         def change(db: Session, actor: User) -> str:
             exports.activate_export(db, actor=actor, organisation_id=self.organisation_id, kind=kind)
-            return f"The online connection for {exports.export_kind(kind).connection} is active."
+            return i18n.gettext(
+                "The online connection for {connection} is active.",
+                connection=i18n.gettext(exports.export_kind(kind).connection),
+            )
 
         return self._change(change, busy_with=row_activity(ACTIVATE, _kind_number(kind)), action_id=action_id)
 
@@ -275,7 +339,10 @@ class AccountingConnectionState(AuthState):
 
         def change(db: Session, actor: User) -> str:
             exports.deactivate_export(db, actor=actor, organisation_id=self.organisation_id, kind=kind)
-            return f"The online connection for {exports.export_kind(kind).connection} is deactivated."
+            return i18n.gettext(
+                "The online connection for {connection} is deactivated.",
+                connection=i18n.gettext(exports.export_kind(kind).connection),
+            )
 
         return self._change(
             change, busy_with=row_activity(DEACTIVATE, _kind_number(kind)), action_id=action_id
@@ -289,8 +356,7 @@ class AccountingConnectionState(AuthState):
             queued = exports.export_earlier_documents(
                 db, actor=actor, organisation_id=self.organisation_id, kind=kind
             )
-            export = exports.export_kind(kind)
-            return f"{plural(queued, 'earlier ' + export.singular, 'earlier ' + export.plural)} queued for export."
+            return _queued(queued, exports.export_kind(kind).value)
 
         return self._change(
             change, busy_with=row_activity(EXPORT_EARLIER, _kind_number(kind)), action_id=action_id
@@ -303,7 +369,9 @@ class AccountingConnectionState(AuthState):
         def change(db: Session, actor: User) -> str:
             exports.retry_delivery(db, actor=actor, delivery_id=delivery_id)
             name = next((row.document_name for row in self.deliveries if row.delivery_id == delivery_id), "")
-            return f"\u201c{name}\u201d is queued for delivery again." if name else "Queued for delivery again."
+            if name:
+                return i18n.gettext("\u201c{name}\u201d is queued for delivery again.", name=name)
+            return i18n.gettext("Queued for delivery again.")
 
         return self._change(change, busy_with=row_activity(RETRY, delivery_id), action_id=action_id)
 
@@ -321,7 +389,7 @@ def _kind_number(kind: str | rx.Var) -> Any:
 def _share_switch() -> rx.Component:
     state = AccountingConnectionState
     return switch_row(
-        "Share documents with accountant",
+        t("Share documents with accountant"),
         SHARE_SWITCH_ID,
         busy=is_busy_with(SHARE),
         weight="medium",
@@ -335,10 +403,10 @@ def _configuration_select() -> rx.Component:
     state = AccountingConnectionState
     element_id = field_id(CONFIGURATION_FIELD)
     return rx.vstack(
-        rx.el.label(rx.text("Configuration", size="2", weight="medium"), html_for=element_id),
+        rx.el.label(rx.text(t("Configuration"), size="2", weight="medium"), html_for=element_id),
         rx.hstack(
             rx.el.select(
-                rx.el.option("Choose a configuration", value=""),
+                rx.el.option(t("Choose a configuration"), value=""),
                 rx.foreach(
                     state.configuration_options,
                     lambda option: rx.el.option(option.label, value=option.value),
@@ -359,17 +427,19 @@ def _configuration_select() -> rx.Component:
         rx.cond(
             state.configuration_options.length() == 0,
             rx.text(
-                "Your environment has no configuration that can receive documents yet. ",
-                rx.link("Create one on Configurations", href=routes.CONFIGURATIONS),
-                ".",
+                t_rich(
+                    i18n.N_("Your environment has no configuration that can receive documents yet. {link}."),
+                    link=rx.link(t("Create one on Configurations"), href=routes.CONFIGURATIONS),
+                ),
                 id=f"{element_id}-hint",
                 size="1",
                 color_scheme="gray",
             ),
             rx.text(
-                "Where this organisation's documents are delivered: ",
-                rx.link("your configurations", href=routes.CONFIGURATIONS),
-                ".",
+                t_rich(
+                    i18n.N_("Where this organisation's documents are delivered: {link}."),
+                    link=rx.link(t("your configurations"), href=routes.CONFIGURATIONS),
+                ),
                 id=f"{element_id}-hint",
                 size="1",
                 color_scheme="gray",
@@ -399,7 +469,7 @@ def _export_line_view(line: rx.Var[ExportLine]) -> rx.Component:
                 rx.text(line.title, weight="medium", size="3"),
                 rx.hstack(
                     rx.badge(
-                        rx.cond(line.active, "Active", "Not active"),
+                        rx.cond(line.active, t("Active"), t("Not active")),
                         color_scheme=rx.cond(line.active, "green", "gray"),
                         variant="soft",
                     ),
@@ -417,17 +487,15 @@ def _export_line_view(line: rx.Var[ExportLine]) -> rx.Component:
                         line.deactivate_label,
                         busy=is_busy_with(row_activity(DEACTIVATE, number)),
                         title=line.deactivate_label + "?",
-                        description=(
-                            "New "
-                            + line.plural
-                            + " of "
-                            + state.organisation_name
-                            + " are no longer delivered to "
-                            + state.configuration_name
-                            + ". Documents still waiting are not delivered (they stay in eConnect and can be "
-                            "sent again after activating). Nothing already delivered is removed."
+                        description=t(
+                            "New {documents} of {organisation} are no longer delivered to {configuration}. Documents "
+                            "still waiting are not delivered (they stay in eConnect and can be sent again after "
+                            "activating). Nothing already delivered is removed.",
+                            documents=line.plural,
+                            organisation=state.organisation_name,
+                            configuration=state.configuration_name,
                         ),
-                        confirm_label="Deactivate",
+                        confirm_label=t("Deactivate"),
                         on_confirm=state.deactivate(line.kind, AuthState.action_id),
                     ),
                     rx.button(
@@ -457,7 +525,7 @@ def _export_line_view(line: rx.Var[ExportLine]) -> rx.Component:
                     rx.cond(
                         state.can_change,
                         rx.button(
-                            "Export earlier documents",
+                            t("Export earlier documents"),
                             visually_hidden(" (", line.plural, ")"),
                             size="1",
                             on_click=state.export_earlier(line.kind, AuthState.action_id),
@@ -488,14 +556,16 @@ def _delivery_row(row: rx.Var[DeliveryLine]) -> rx.Component:
         rx.table.cell(rx.text(row.kind, size="2")),
         rx.table.cell(rx.text(row.uploaded_at, size="2", white_space="nowrap")),
         rx.table.cell(rx.text(row.configuration_name, size="2")),
-        rx.table.cell(rx.badge(row.status, color_scheme=row.colour, variant="soft")),
+        rx.table.cell(
+            rx.badge(t_choice(row.status, DELIVERY_STATUSES), color_scheme=row.colour, variant="soft")
+        ),
         rx.table.cell(rx.text(row.detail, size="1", color_scheme="gray"), max_width="360px"),
         rx.table.cell(
             rx.cond(
                 row.can_retry,
                 rx.button(
                     rx.icon("rotate-ccw", size=14),
-                    "Retry",
+                    t("Retry"),
                     visually_hidden(" ", row.document_name),
                     size="1",
                     variant="soft",
@@ -512,12 +582,20 @@ def _delivery_row(row: rx.Var[DeliveryLine]) -> rx.Component:
 def _delivery_log() -> rx.Component:
     state = AccountingConnectionState
     return rx.vstack(
-        sub_heading("Delivery log"),
+        sub_heading(t("Delivery log")),
         rx.cond(
             state.deliveries.length() > 0,
             rx.vstack(
                 data_table(
-                    ["Document", "Kind", "Uploaded", "Configuration", "Status", "Details", ""],
+                    [
+                        t("Document"),
+                        t("Kind"),
+                        t("Uploaded"),
+                        t("Configuration"),
+                        t("Status"),
+                        t("Details"),
+                        "",
+                    ],
                     state.deliveries,
                     _delivery_row,
                     element_id="delivery-log",
@@ -525,11 +603,11 @@ def _delivery_log() -> rx.Component:
                 rx.cond(
                     state.delivery_count > state.deliveries.length(),
                     rx.text(
-                        "The newest ",
-                        state.deliveries.length().to_string(),
-                        " of ",
-                        state.delivery_count.to_string(),
-                        " deliveries are shown.",
+                        t(
+                            "The newest {shown} of {total} deliveries are shown.",
+                            shown=state.deliveries.length().to_string(),
+                            total=state.delivery_count.to_string(),
+                        ),
                         size="1",
                         color_scheme="gray",
                     ),
@@ -539,9 +617,11 @@ def _delivery_log() -> rx.Component:
             ),
             empty_state(
                 "send",
-                "Nothing delivered yet",
-                "Once an online connection is active, every new document of its kind is delivered to the "
-                "configuration and shows here, updated as it goes.",
+                t("Nothing delivered yet"),
+                t(
+                    "Once an online connection is active, every new document of its kind is delivered to the "
+                    "configuration and shows here, updated as it goes."
+                ),
             ),
         ),
         spacing="3",
@@ -556,16 +636,15 @@ def _accountant_view() -> rx.Component:
     state = AccountingConnectionState
     return rx.vstack(
         intro_text(
-            "Receive the documents of ",
-            state.organisation_name,
-            " in your accounting package: share them, choose a configuration and activate the online "
-            "connections.",
+            t(
+                "Receive the documents of {organisation} in your accounting package: share them, choose a "
+                "configuration and activate the online connections.",
+                organisation=state.organisation_name,
+            )
         ),
         rx.cond(
             ~state.can_change,
-            rx.callout(
-                exports.CHANGE_DENIED, icon="info", color_scheme="gray", size="1", width="100%"
-            ),
+            rx.callout(t(exports.CHANGE_DENIED), icon="info", color_scheme="gray", size="1", width="100%"),
         ),
         _share_switch(),
         _configuration_select(),
@@ -591,15 +670,17 @@ def _shared_line(line: rx.Var[SharedLine]) -> rx.Component:
 def _own_view() -> rx.Component:
     state = AccountingConnectionState
     return rx.vstack(
-        intro_text("The accountants who manage this organisation set up where its documents are delivered."),
+        intro_text(
+            t("The accountants who manage this organisation set up where its documents are delivered.")
+        ),
         rx.cond(
             state.shared_with.length() > 0,
             rx.vstack(
-                rx.text("Documents are shared with:", size="2"),
+                rx.text(t("Documents are shared with:"), size="2"),
                 rx.foreach(state.shared_with, _shared_line),
                 spacing="2",
             ),
-            rx.text("No accountant receives this organisation's documents.", size="2"),
+            rx.text(t("No accountant receives this organisation's documents."), size="2"),
         ),
         spacing="3",
         width="100%",
@@ -610,10 +691,10 @@ def accounting_connection_section() -> rx.Component:
     """The section, shown under the organisation's details."""
     state = AccountingConnectionState
     return live_section(
-        "Accounting package connection",
+        t("Accounting package connection"),
         rx.cond(state.is_accountant, _accountant_view(), _own_view()),
         section_id=SECTION_ID,
         loaded=state.loaded,
         visible=state.visible,
-        loading_label="Loading the accounting package connection",
+        loading_label=t("Loading the accounting package connection"),
     )

@@ -16,7 +16,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_button, copy_field, visually_hidden
 from econnect_app.components.forms import (
     app_form,
@@ -30,6 +30,7 @@ from econnect_app.components.forms import (
 )
 from econnect_app.components.layout import empty_state
 from econnect_app.components.sections import data_table, intro_text, live_section, sub_heading, two_lines
+from econnect_app.components.translated import t, t_choice
 from econnect_app.formatting import format_datetime
 from econnect_app.models import User
 from econnect_app.services import client_connect
@@ -40,6 +41,10 @@ CREATE_LINK = "create-client-connect-link"
 REGENERATE = "regenerate-client-connect-link"
 DISCONNECT = "disconnect-app"
 SECTION_ID = "client-connect"
+# A connection's status: an English value (compared on the page), shown translated with ``t_choice``.
+CONNECTION_STATUSES = (i18n.N_("Connected"), i18n.N_("Disconnected"))
+LINK_READY = i18n.N_("The Client Connect link is ready. Share it with the owner.")
+LINK_REPLACED = i18n.N_("A new Client Connect link was made. The previous link no longer works.")
 
 
 @dataclasses.dataclass
@@ -122,12 +127,7 @@ class ClientConnectState(AuthState):
                 connected_by_name=row.connected_by_name,
                 connected_by_email=row.connected_by_email,
                 connected_at=format_datetime(row.connected_at),
-                disconnected=(
-                    f"Disconnected {format_datetime(row.disconnected_at)}"
-                    + (f" by {row.disconnected_by}" if row.disconnected_by else "")
-                    if row.disconnected_at
-                    else ""
-                ),
+                disconnected=_disconnected(row),
                 firm_name=row.firm_name,
                 can_disconnect=row.can_disconnect,
             )
@@ -148,12 +148,12 @@ class ClientConnectState(AuthState):
 
     def _change_link(self, change: Any, *, done: str, busy_with: str, action_id: str | None) -> Updates:
         """Run ``change`` (a ``client_connect`` use case on this organisation's link), show the
-        section again and say ``done``."""
+        section again and say ``done`` (marked with ``i18n.N_``, shown translated)."""
 
         def action(db: Session, actor: User) -> Any:
             change(db, actor=actor, organisation_id=self.organisation_id)
             self._live_refresh(db, actor)
-            return rx.toast.success(done)
+            return rx.toast.success(i18n.gettext(done))
 
         return self._act(action, busy_with=busy_with, action_id=action_id)
 
@@ -161,17 +161,15 @@ class ClientConnectState(AuthState):
     def create_link(self, action_id: str | None = None) -> Updates:
         """Create link: the organisation's link for this environment (the one a colleague or
         another tab made meanwhile, if any)."""
-        done = "The Client Connect link is ready. Share it with the owner."
         return self._change_link(
-            client_connect.ensure_link, done=done, busy_with=CREATE_LINK, action_id=action_id
+            client_connect.ensure_link, done=LINK_READY, busy_with=CREATE_LINK, action_id=action_id
         )
 
     @rx.event
     def regenerate(self, action_id: str | None = None) -> Updates:
         """Replace the link (confirmed first): the old one stops working at once."""
-        done = "A new Client Connect link was made. The previous link no longer works."
         return self._change_link(
-            client_connect.regenerate_link, done=done, busy_with=REGENERATE, action_id=action_id
+            client_connect.regenerate_link, done=LINK_REPLACED, busy_with=REGENERATE, action_id=action_id
         )
 
     @rx.event
@@ -210,7 +208,7 @@ class ClientConnectState(AuthState):
             )
             self.ask_package_id = 0
             self._live_refresh(db, actor)
-            return rx.toast.success(f"Email sent to {address}, with you in Cc.")
+            return rx.toast.success(i18n.gettext("Email sent to {address}, with you in Cc.", address=address))
 
         return self._act(action, form=form)
 
@@ -220,13 +218,30 @@ class ClientConnectState(AuthState):
 
         def action(db: Session, actor: User) -> Any:
             name = next(
-                (c.package_name for c in self.connections if c.connection_id == connection_id), "The app"
+                (c.package_name for c in self.connections if c.connection_id == connection_id),
+                i18n.gettext("The app"),
             )
             client_connect.disconnect(db, actor=actor, connection_id=connection_id)
             self._live_refresh(db, actor)
-            return rx.toast.success(f"{name} was disconnected from {self.organisation_name}.")
+            return rx.toast.success(
+                i18n.gettext(
+                    "{name} was disconnected from {organisation}.",
+                    name=name,
+                    organisation=self.organisation_name,
+                )
+            )
 
         return self._act(action, busy_with=row_activity(DISCONNECT, connection_id), action_id=action_id)
+
+
+def _disconnected(row: Any) -> str:
+    """``Disconnected <when> by <whom>`` ("" while connected), in the language in effect."""
+    if not row.disconnected_at:
+        return ""
+    when = format_datetime(row.disconnected_at)
+    if row.disconnected_by:
+        return i18n.gettext("Disconnected {date} by {name}", date=when, name=row.disconnected_by)
+    return i18n.gettext("Disconnected {date}", date=when)
 
 
 # --- the link -------------------------------------------------------------------------------------
@@ -236,11 +251,11 @@ def _no_link_yet() -> rx.Component:
     """Before anyone made the link: what it is for, and Create link."""
     return empty_state(
         "link",
-        "No Client Connect link yet",
-        "Create it to share it with the owner; asking the owner to connect by email creates it too.",
+        t("No Client Connect link yet"),
+        t("Create it to share it with the owner; asking the owner to connect by email creates it too."),
         rx.button(
             rx.icon("link", size=16),
-            "Create link",
+            t("Create link"),
             loading=is_busy_with(CREATE_LINK),
             disabled=AuthState.busy,
             on_click=ClientConnectState.create_link(AuthState.action_id),
@@ -252,11 +267,11 @@ def _regenerate() -> rx.Component:
     state = ClientConnectState
     return rx.hstack(
         confirm_button(
-            "Regenerate",
+            t("Regenerate"),
             icon="refresh-cw",
             busy=is_busy_with(REGENERATE),
-            title="Regenerate the Client Connect link?",
-            description=(
+            title=t("Regenerate the Client Connect link?"),
+            description=t(
                 "The current link stops working at once: whoever opens it is told that it no longer works. "
                 "Connections made through it stay. Share the new link with the owner again."
             ),
@@ -266,7 +281,7 @@ def _regenerate() -> rx.Component:
         ),
         rx.cond(
             state.link_since != "",
-            rx.text("Made " + state.link_since, size="1", color_scheme="gray"),
+            rx.text(t("Made {date}", date=state.link_since), size="1", color_scheme="gray"),
         ),
         spacing="3",
         align="center",
@@ -284,7 +299,7 @@ def _link() -> rx.Component:
         ),
         rx.cond(
             state.link_url != "",
-            copy_field("Client Connect link", "client-connect-link", state.link_url, "link"),
+            copy_field(t("Client Connect link"), "client-connect-link", state.link_url, t("link")),
         ),
         rx.cond((state.link_url != "") | (state.link_problem != ""), _regenerate(), _no_link_yet()),
         spacing="3",
@@ -299,10 +314,14 @@ def _app_card(app: rx.Var[AppCard]) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading(app.name, size="3", as_="h4"),
-            rx.text("The owner enters the " + app.field_label.lower() + ".", size="1", color_scheme="gray"),
+            rx.text(
+                t("The owner enters the {field}.", field=app.field_label.lower()),
+                size="1",
+                color_scheme="gray",
+            ),
             rx.button(
                 rx.icon("mail", size=14),
-                "Ask owner to connect",
+                t("Ask owner to connect"),
                 visually_hidden(" ", app.name),
                 size="2",
                 variant="soft",
@@ -321,10 +340,12 @@ def _app_card(app: rx.Var[AppCard]) -> rx.Component:
 
 def _available_apps() -> rx.Component:
     return rx.vstack(
-        sub_heading("Available apps", id="available-apps-heading"),
+        sub_heading(t("Available apps"), id="available-apps-heading"),
         intro_text(
-            "The software the owner can connect through the link. Ask the owner by email, or copy the link "
-            "and share it yourself."
+            t(
+                "The software the owner can connect through the link. Ask the owner by email, or copy the link "
+                "and share it yourself."
+            )
         ),
         rx.cond(
             ClientConnectState.apps.length() > 0,
@@ -334,7 +355,7 @@ def _available_apps() -> rx.Component:
                 spacing="3",
                 width="100%",
             ),
-            empty_state("package", "No apps available", "The software package catalogue is empty."),
+            empty_state("package", t("No apps available"), t("The software package catalogue is empty.")),
         ),
         spacing="3",
         width="100%",
@@ -346,23 +367,24 @@ def _ask_dialog() -> rx.Component:
     errors = state.field_errors
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Ask the owner to connect " + state.ask_package_name),
+            rx.dialog.title(t("Ask the owner to connect {package}", package=state.ask_package_name)),
             rx.dialog.description(
-                "We email the owner of "
-                + state.organisation_name
-                + " the Client Connect link, with "
-                + state.ask_package_name
-                + " chosen. You receive the same email in Cc.",
+                t(
+                    "We email the owner of {organisation} the Client Connect link, with {package} chosen. You "
+                    "receive the same email in Cc.",
+                    organisation=state.organisation_name,
+                    package=state.ask_package_name,
+                ),
                 size="2",
                 margin_bottom="12px",
             ),
             app_form(
                 rx.vstack(
-                    text_field("Owner email", "owner_email", errors, type="email", autocomplete="off"),
+                    text_field(t("Owner email"), "owner_email", errors, type="email", autocomplete="off"),
                     field_error(errors, "package"),
                     form_actions(
-                        rx.dialog.close(secondary_button("Cancel")),
-                        submit_button("Send", submitting(state.send_ask)),
+                        rx.dialog.close(secondary_button(t("Cancel"))),
+                        submit_button(t("Send"), submitting(state.send_ask)),
                     ),
                     spacing="3",
                     width="100%",
@@ -374,12 +396,12 @@ def _ask_dialog() -> rx.Component:
                 state.link_url != "",
                 rx.fragment(
                     rx.separator(margin_y="16px"),
-                    rx.text("Or share the link yourself:", size="2"),
+                    rx.text(t("Or share the link yourself:"), size="2"),
                     copy_field(
-                        "Link for the owner",
+                        t("Link for the owner"),
                         "client-connect-app-link",
                         state.ask_link,
-                        "link for the owner",
+                        t("link for the owner"),
                         size="2",
                     ),
                 ),
@@ -399,7 +421,9 @@ def _connection_row(row: rx.Var[ConnectionLine]) -> rx.Component:
         rx.table.row_header_cell(two_lines(row.package_name, row.detail, weight="medium")),
         rx.table.cell(
             rx.badge(
-                row.status, color_scheme=rx.cond(row.status == "Connected", "green", "gray"), variant="soft"
+                t_choice(row.status, CONNECTION_STATUSES),
+                color_scheme=rx.cond(row.status == "Connected", "green", "gray"),
+                variant="soft",
             )
         ),
         rx.table.cell(two_lines(row.connected_by_name, row.connected_by_email, size="2")),
@@ -415,15 +439,17 @@ def _connection_row(row: rx.Var[ConnectionLine]) -> rx.Component:
             rx.cond(
                 row.can_disconnect,
                 confirm_button(
-                    "Disconnect",
+                    t("Disconnect"),
                     size="1",
-                    aria_label="Disconnect " + row.package_name,
+                    aria_label=t("Disconnect {package}", package=row.package_name),
                     busy=is_busy_with(row_activity(DISCONNECT, row.connection_id)),
-                    title="Disconnect " + row.package_name + "?",
-                    description=row.package_name
-                    + " stops being connected to "
-                    + ClientConnectState.organisation_name
-                    + ". The connection is kept in the history; the owner can connect it again through the link.",
+                    title=t("Disconnect {package}?", package=row.package_name),
+                    description=t(
+                        "{package} stops being connected to {organisation}. The connection is kept in the history; "
+                        "the owner can connect it again through the link.",
+                        package=row.package_name,
+                        organisation=ClientConnectState.organisation_name,
+                    ),
                     on_confirm=ClientConnectState.disconnect(row.connection_id, AuthState.action_id),
                 ),
             )
@@ -434,19 +460,19 @@ def _connection_row(row: rx.Var[ConnectionLine]) -> rx.Component:
 
 def _connections() -> rx.Component:
     return rx.vstack(
-        sub_heading("Connections"),
+        sub_heading(t("Connections")),
         rx.cond(
             ClientConnectState.connections.length() > 0,
             data_table(
-                ["Software package", "Status", "Connected by", "When", "Link of", ""],
+                [t("Software package"), t("Status"), t("Connected by"), t("When"), t("Link of"), ""],
                 ClientConnectState.connections,
                 _connection_row,
                 element_id="client-connect-connections",
             ),
             empty_state(
                 "plug",
-                "No apps connected yet",
-                "When the owner connects an app through the Client Connect link, it shows here at once.",
+                t("No apps connected yet"),
+                t("When the owner connects an app through the Client Connect link, it shows here at once."),
             ),
         ),
         spacing="3",
@@ -458,11 +484,13 @@ def client_connect_section() -> rx.Component:
     """The section, shown under the organisation's details."""
     state = ClientConnectState
     return live_section(
-        "Client Connect",
+        t("Client Connect"),
         intro_text(
-            "Share this link with the owner of ",
-            state.organisation_name,
-            ": they connect their software without an eConnect account, and you see the connection here.",
+            t(
+                "Share this link with the owner of {organisation}: they connect their software without an eConnect "
+                "account, and you see the connection here.",
+                organisation=state.organisation_name,
+            )
         ),
         rx.cond(
             state.can_manage,
@@ -474,5 +502,5 @@ def client_connect_section() -> rx.Component:
         section_id=SECTION_ID,
         loaded=state.loaded,
         visible=state.visible,
-        loading_label="Loading Client Connect",
+        loading_label=t("Loading Client Connect"),
     )

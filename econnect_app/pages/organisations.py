@@ -12,7 +12,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.dialogs import visually_hidden
 from econnect_app.components.forms import (
     app_form,
@@ -25,6 +25,7 @@ from econnect_app.components.forms import (
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.components.paged_list import LIST_CARDS, card_cell, list_search, pager, sortable_header
 from econnect_app.components.sections import data_table
+from econnect_app.components.translated import t, t_choice
 from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import members, organisation_overview, organisations
@@ -35,14 +36,19 @@ ACTIVATE = "activate"
 ACCEPT_INVITATION = "accept-invitation"
 DECLINE_INVITATION = "decline-invitation"
 FINISH_ONBOARDING = "finish-onboarding"
-SCOPES = {"All organisations": "all", "Own organisations": "own", "Partner organisations": "partner"}
+SCOPES = {
+    i18n.N_("All organisations"): "all",
+    i18n.N_("Own organisations"): "own",
+    i18n.N_("Partner organisations"): "partner",
+}
 DEFAULT_SCOPE_LABEL = "All organisations"
 SCOPE_PARAMETER = "show"  # in the URL: own / partner (all is the default)
-SEARCH_PLACEHOLDER = "Name, KvK number, city, owner or identifier"
-E_INVOICE_NOTE = (
+SEARCH_PLACEHOLDER = i18n.N_("Name, KvK number, city, owner or identifier")
+E_INVOICE_NOTE = i18n.N_(
     "Receiving e-invoices costs money, so it is off by default. Switch it on per organisation "
     "when that organisation should receive e-invoices."
 )
+MEMBERSHIP_ROLES = (i18n.N_("Member"), i18n.N_("Administrator"))  # models.MembershipRole, shown translated
 
 
 @dataclasses.dataclass
@@ -123,7 +129,9 @@ class OrganisationsState(ListView, AuthState):
     def _refresh(self, db: Session, actor: User) -> None:
         """Read the page of organisations the view asks for, and the open invitations."""
         scope = "own" if self._on_onboarding() else SCOPES.get(self.scope_label, "all")
-        page = organisation_overview.organisations_page(db, actor=actor, query=self._list_query(), scope=scope)
+        page = organisation_overview.organisations_page(
+            db, actor=actor, query=self._list_query(), scope=scope
+        )
         self.rows = [_row(row) for row in page.rows]
         self._show_page(page)
         self.has_activated = organisations.has_activated_organisation(db, environment_id=actor.environment_id)
@@ -173,7 +181,9 @@ class OrganisationsState(ListView, AuthState):
             )
             self._refresh(db, actor)
             self.form_key += 1
-            return rx.toast.success(f"{organisation.name} was added. Activate it to start using it.")
+            return rx.toast.success(
+                i18n.gettext("{name} was added. Activate it to start using it.", name=organisation.name)
+            )
 
         return self._act(action, form=form)
 
@@ -182,9 +192,11 @@ class OrganisationsState(ListView, AuthState):
         """Activate one organisation."""
 
         def action(db: Session, actor: User) -> Any:
-            organisation = organisations.activate_organisation(db, actor=actor, organisation_id=organisation_id)
+            organisation = organisations.activate_organisation(
+                db, actor=actor, organisation_id=organisation_id
+            )
             self._refresh(db, actor)
-            return rx.toast.success(f"{organisation.name} is activated.")
+            return rx.toast.success(i18n.gettext("{name} is activated.", name=organisation.name))
 
         return self._act(action, busy_with=row_activity(ACTIVATE, organisation_id), action_id=action_id)
 
@@ -197,8 +209,13 @@ class OrganisationsState(ListView, AuthState):
                 db, actor=actor, organisation_id=organisation_id, enabled=enabled
             )
             self._refresh(db, actor)
-            state = "on" if enabled else "off"
-            return rx.toast.success(f"Receiving e-invoices is {state} for {organisation.name}.")
+            if enabled:
+                return rx.toast.success(
+                    i18n.gettext("Receiving e-invoices is on for {name}.", name=organisation.name)
+                )
+            return rx.toast.success(
+                i18n.gettext("Receiving e-invoices is off for {name}.", name=organisation.name)
+            )
 
         return self._act(action)
 
@@ -207,22 +224,33 @@ class OrganisationsState(ListView, AuthState):
         """Choose whether other environments find one organisation in Find partners."""
 
         def action(db: Session, actor: User) -> Any:
-            organisation = organisations.set_findable(db, actor=actor, organisation_id=organisation_id, findable=findable)
+            organisation = organisations.set_findable(
+                db, actor=actor, organisation_id=organisation_id, findable=findable
+            )
             self._refresh(db, actor)
-            what = "can be found" if findable else "can no longer be found"
-            return rx.toast.success(f"{organisation.name} {what} in Find partners.")
+            if findable:
+                return rx.toast.success(
+                    i18n.gettext("{name} can be found in Find partners.", name=organisation.name)
+                )
+            return rx.toast.success(
+                i18n.gettext("{name} can no longer be found in Find partners.", name=organisation.name)
+            )
 
         return self._act(action)
 
     def _answer(self, membership_id: int, action_id: str | None, *, accept: bool) -> Updates:
         def action(db: Session, actor: User) -> Any:
             answer = members.accept_invitation if accept else members.decline_invitation
-            name = next((row.organisation_name for row in self.invitations if row.membership_id == membership_id), "")
+            name = next(
+                (row.organisation_name for row in self.invitations if row.membership_id == membership_id), ""
+            )
             answer(db, actor=actor, membership_id=membership_id)
             self._refresh(db, actor)
             if accept:
-                return rx.toast.success(f"You now have access to {name}.")
-            return rx.toast.success(f"You declined to work with {name}. They have been told.")
+                return rx.toast.success(i18n.gettext("You now have access to {name}.", name=name))
+            return rx.toast.success(
+                i18n.gettext("You declined to work with {name}. They have been told.", name=name)
+            )
 
         activity = ACCEPT_INVITATION if accept else DECLINE_INVITATION
         return self._act(action, busy_with=row_activity(activity, membership_id), action_id=action_id)
@@ -243,7 +271,7 @@ class OrganisationsState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             organisations.complete_onboarding(db, actor=actor)
-            return [rx.redirect(routes.DASHBOARD), rx.toast.success("You are all set.")]
+            return [rx.redirect(routes.DASHBOARD), rx.toast.success(i18n.gettext("You are all set."))]
 
         return self._act(action, busy_with=FINISH_ONBOARDING, action_id=action_id)
 
@@ -253,17 +281,28 @@ def _add_form() -> rx.Component:
     return app_form(
         rx.vstack(
             rx.grid(
-                text_field("Organisation name", "name", errors, autocomplete="organization"),
-                text_field("KvK number", "kvk_number", errors, hint="8 digits, from the Chamber of Commerce.", input_mode="numeric"),
-                text_field("VAT number", "vat_number", errors, hint="Optional, e.g. NL123456782B01 or BE0123456749."),
-                text_field("Street", "street", errors, autocomplete="address-line1"),
-                text_field("Postal code", "postal_code", errors, autocomplete="postal-code"),
-                text_field("City", "city", errors, autocomplete="address-level2"),
+                text_field(t("Organisation name"), "name", errors, autocomplete="organization"),
+                text_field(
+                    t("KvK number"),
+                    "kvk_number",
+                    errors,
+                    hint=t("8 digits, from the Chamber of Commerce; a Belgian enterprise number has 10."),
+                    input_mode="numeric",
+                ),
+                text_field(
+                    t("VAT number"),
+                    "vat_number",
+                    errors,
+                    hint=t("Optional, e.g. NL123456782B01 or BE0123456749."),
+                ),
+                text_field(t("Street"), "street", errors, autocomplete="address-line1"),
+                text_field(t("Postal code"), "postal_code", errors, autocomplete="postal-code"),
+                text_field(t("City"), "city", errors, autocomplete="address-level2"),
                 columns=rx.breakpoints(initial="1", sm="2"),
                 spacing="4",
                 width="100%",
             ),
-            submit_button("Add organisation", submitting(OrganisationsState.add_organisation)),
+            submit_button(t("Add organisation"), submitting(OrganisationsState.add_organisation)),
             spacing="4",
             width="100%",
             align="start",
@@ -277,17 +316,17 @@ def _add_form() -> rx.Component:
 def _status_cell(row: rx.Var[OrganisationRow]) -> rx.Component:
     return rx.cond(
         row.activated,
-        rx.badge("Active", color_scheme="green"),
+        rx.badge(t("Active"), color_scheme="green"),
         rx.cond(
             row.can_configure,
             rx.button(
-                "Activate",
+                t("Activate"),
                 size="1",
                 on_click=OrganisationsState.activate(row.id, AuthState.action_id),
                 loading=is_busy_with(row_activity(ACTIVATE, row.id)),
-                aria_label="Activate " + row.name,
+                aria_label=t("Activate {name}", name=row.name),
             ),
-            rx.badge("Not activated", color_scheme="gray"),
+            rx.badge(t("Not activated"), color_scheme="gray"),
         ),
     )
 
@@ -299,11 +338,11 @@ def _identifier_cell(row: rx.Var[OrganisationRow]) -> rx.Component:
             rx.code(row.identifier, size="1", id="identifier-" + row.id.to_string()),
             rx.icon_button(
                 rx.icon("copy", size=14),
-                visually_hidden("Copy organisation identifier for ", row.name),
+                visually_hidden(t("Copy organisation identifier for {name}", name=row.name)),
                 size="1",
                 variant="ghost",
                 type="button",
-                on_click=[rx.set_clipboard(row.identifier), rx.toast.success("Copied")],
+                on_click=[rx.set_clipboard(row.identifier), rx.toast.success(t("Copied"))],
             ),
             spacing="1",
             align="center",
@@ -312,7 +351,7 @@ def _identifier_cell(row: rx.Var[OrganisationRow]) -> rx.Component:
     )
 
 
-def _switch(row: rx.Var[OrganisationRow], checked: rx.Var, on_change: Any, label: rx.Var) -> rx.Component:
+def _switch(row: rx.Var[OrganisationRow], checked: rx.Var, on_change: Any, label: Any) -> rx.Component:
     return rx.cond(
         row.is_own,
         rx.switch(
@@ -328,43 +367,58 @@ def _switch(row: rx.Var[OrganisationRow], checked: rx.Var, on_change: Any, label
 def _organisation_row(row: rx.Var[OrganisationRow]) -> rx.Component:
     return rx.table.row(
         card_cell(
-            "Organisation",
+            t("Organisation"),
             rx.vstack(
                 rx.link(row.name, href=row.link, weight="medium"),
-                rx.text(row.kvk_number, rx.cond(row.city != "", " · " + row.city, ""), size="1", color_scheme="gray"),
+                rx.text(
+                    row.kvk_number,
+                    rx.cond(row.city != "", " · " + row.city, ""),
+                    size="1",
+                    color_scheme="gray",
+                ),
                 spacing="0",
             ),
             header=True,
         ),
         card_cell(
-            "Owner",
+            t("Owner"),
             rx.vstack(
                 rx.text(row.environment_name, size="2"),
-                rx.cond(~row.is_own, rx.badge("Partner", variant="outline", size="1")),
+                rx.cond(~row.is_own, rx.badge(t("Partner"), variant="outline", size="1")),
                 spacing="1",
+            ),
+        ),
+        card_cell(
+            t("Your role"),
+            rx.text(rx.cond(row.role != "", t_choice(row.role, MEMBERSHIP_ROLES), "—"), size="2"),
+        ),
+        card_cell(t("Status"), _status_cell(row)),
+        card_cell(t("Organisation identifier"), _identifier_cell(row)),
+        rx.table.cell(
+            rx.link(
+                t("Members"),
+                href=row.members_link,
+                size="2",
+                aria_label=t("Members of {organisation}", organisation=row.name),
             )
         ),
-        card_cell("Your role", rx.text(rx.cond(row.role != "", row.role, "—"), size="2")),
-        card_cell("Status", _status_cell(row)),
-        card_cell("Organisation identifier", _identifier_cell(row)),
-        rx.table.cell(rx.link("Members", href=row.members_link, size="2", aria_label="Members of " + row.name)),
         card_cell(
-            "Receive e-invoices",
+            t("Receive e-invoices"),
             _switch(
                 row,
                 row.receive_e_invoices,
                 lambda enabled: OrganisationsState.set_receive_e_invoices(row.id, enabled),
-                "Receive e-invoices for " + row.name,
-            )
+                t("Receive e-invoices for {name}", name=row.name),
+            ),
         ),
         card_cell(
-            "Findable in Find partners",
+            t("Findable in Find partners"),
             _switch(
                 row,
                 row.findable,
                 lambda findable: OrganisationsState.set_findable(row.id, findable),
-                "Findable in Find partners for " + row.name,
-            )
+                t("Findable in Find partners for {name}", name=row.name),
+            ),
         ),
         align="center",
     )
@@ -373,12 +427,14 @@ def _organisation_row(row: rx.Var[OrganisationRow]) -> rx.Component:
 def _nothing_found() -> rx.Component:
     return rx.cond(
         OrganisationsState.search != "",
-        rx.text("No organisations match your search.", color_scheme="gray", size="2", padding_y="12px"),
+        rx.text(t("No organisations match your search."), color_scheme="gray", size="2", padding_y="12px"),
         empty_state(
             "building-2",
-            "No organisations here",
-            "Add your company with its KvK number, then activate it here. Organisations of partners "
-            "appear once someone adds you as a member.",
+            t("No organisations here"),
+            t(
+                "Add your company with its KvK number, then activate it here. Organisations of partners "
+                "appear once someone adds you as a member."
+            ),
         ),
     )
 
@@ -388,7 +444,7 @@ def organisation_list() -> rx.Component:
     state = OrganisationsState
     return rx.cond(
         ~OrganisationsState.loaded,
-        rx.center(rx.spinner(), padding="24px", aria_label="Loading organisations"),
+        rx.center(rx.spinner(), padding="24px", aria_label=t("Loading organisations")),
         rx.cond(
             OrganisationsState.rows.length() == 0,
             _nothing_found(),
@@ -398,10 +454,10 @@ def organisation_list() -> rx.Component:
                     sortable_header(state, "Owner", "owner"),
                     sortable_header(state, "Your role", "role"),
                     sortable_header(state, "Status", "status"),
-                    "Organisation identifier",
-                    "Members",
-                    "Receive e-invoices",
-                    "Findable in Find partners",
+                    t("Organisation identifier"),
+                    t("Members"),
+                    t("Receive e-invoices"),
+                    t("Findable in Find partners"),
                 ],
                 OrganisationsState.rows,
                 _organisation_row,
@@ -417,28 +473,36 @@ def _invitation_card(row: rx.Var[InvitationView]) -> rx.Component:
         rx.vstack(
             rx.text(
                 rx.text.strong(row.organisation_name),
-                " (",
-                row.environment_name,
-                ") wants to work with you as ",
-                row.role,
-                ".",
+                t(
+                    " ({environment}) wants to work with you as {role}.",
+                    environment=row.environment_name,
+                    role=t_choice(row.role, MEMBERSHIP_ROLES),
+                ),
                 size="2",
             ),
-            rx.text("Invited by " + row.invited_by + " on " + row.invited_on + ".", size="1", color_scheme="gray"),
+            rx.text(
+                t("Invited by {name} on {date}.", name=row.invited_by, date=row.invited_on),
+                size="1",
+                color_scheme="gray",
+            ),
             rx.hstack(
                 rx.button(
-                    "Accept",
+                    t("Accept"),
                     size="2",
-                    aria_label="Accept the invitation of " + row.organisation_name,
+                    aria_label=t(
+                        "Accept the invitation of {organisation}", organisation=row.organisation_name
+                    ),
                     loading=is_busy_with(row_activity(ACCEPT_INVITATION, row.membership_id)),
                     on_click=OrganisationsState.accept_invitation(row.membership_id, AuthState.action_id),
                 ),
                 rx.button(
-                    "Decline",
+                    t("Decline"),
                     size="2",
                     variant="soft",
                     color_scheme="red",
-                    aria_label="Decline the invitation of " + row.organisation_name,
+                    aria_label=t(
+                        "Decline the invitation of {organisation}", organisation=row.organisation_name
+                    ),
                     loading=is_busy_with(row_activity(DECLINE_INVITATION, row.membership_id)),
                     on_click=OrganisationsState.decline_invitation(row.membership_id, AuthState.action_id),
                 ),
@@ -447,7 +511,7 @@ def _invitation_card(row: rx.Var[InvitationView]) -> rx.Component:
             spacing="2",
         ),
         role="region",
-        aria_label="Invitation of " + row.organisation_name,
+        aria_label=t("Invitation of {organisation}", organisation=row.organisation_name),
     )
 
 
@@ -455,14 +519,16 @@ def _invitations() -> rx.Component:
     return rx.cond(
         OrganisationsState.invitations.length() > 0,
         section_card(
-            "Invitations",
+            t("Invitations"),
             rx.grid(
                 rx.foreach(OrganisationsState.invitations, _invitation_card),
                 columns=rx.breakpoints(initial="1", md="2"),
                 spacing="3",
                 width="100%",
             ),
-            description="Partners who want you to work with their organisations. You get access once you accept.",
+            description=t(
+                "Partners who want you to work with their organisations. You get access once you accept."
+            ),
         ),
     )
 
@@ -470,14 +536,19 @@ def _invitations() -> rx.Component:
 def _list_filters() -> rx.Component:
     return rx.hstack(
         filter_select(
-            "Show",
+            t("Show"),
             "organisation-scope",
             list(SCOPES),
             OrganisationsState.scope_label,
             OrganisationsState.set_scope,
             min_width="200px",
         ),
-        list_search(OrganisationsState, element_id="organisation-search", placeholder=SEARCH_PLACEHOLDER),
+        list_search(
+            OrganisationsState,
+            element_id="organisation-search",
+            placeholder=t(SEARCH_PLACEHOLDER),
+            label=t("Search"),
+        ),
         align="end",
         spacing="4",
         width="100%",
@@ -490,23 +561,24 @@ def _pager() -> rx.Component:
 
 
 def _e_invoice_note() -> rx.Component:
-    return rx.callout(E_INVOICE_NOTE, icon="info", color_scheme="gray", size="1")
+    return rx.callout(t(E_INVOICE_NOTE), icon="info", color_scheme="gray", size="1")
 
 
-PLAN_NOTICE = "The Invoice Portal plan allows two organisations; Basic and higher allow more."
-CHANGE_PLAN_LINK = "Change the plan in Settings"
-ASK_ADMINISTRATOR = "An Administrator of your environment can change the plan in Settings."
+PLAN_NOTICE = i18n.N_("The Invoice Portal plan allows two organisations; Basic and higher allow more.")
+CHANGE_PLAN_LINK = i18n.N_("Change the plan in Settings")
+ASK_ADMINISTRATOR = i18n.N_("An Administrator of your environment can change the plan in Settings.")
 
 
 def _plan_notice() -> rx.Component:
     """How many organisations the plan allows, with the way to change it: a link to Settings for
     Administrators (the only ones who may change the plan), who to ask for anyone else."""
     return rx.text(
-        PLAN_NOTICE + " ",
+        t(PLAN_NOTICE),
+        " ",
         rx.cond(
             AuthState.is_admin,
-            rx.link(CHANGE_PLAN_LINK, href=routes.SETTINGS, weight="medium"),
-            rx.fragment(ASK_ADMINISTRATOR),
+            rx.link(t(CHANGE_PLAN_LINK), href=routes.SETTINGS, weight="medium"),
+            rx.fragment(t(ASK_ADMINISTRATOR)),
         ),
         color_scheme="gray",
         size="2",
@@ -517,12 +589,12 @@ def _plan_notice() -> rx.Component:
 def organisations_page() -> rx.Component:
     """/organisations."""
     return app_layout(
-        "Organisations",
+        t("Organisations"),
         _invitations(),
-        section_card("Organisations", _list_filters(), organisation_list(), _pager(), _e_invoice_note()),
+        section_card(t("Organisations"), _list_filters(), organisation_list(), _pager(), _e_invoice_note()),
         rx.cond(
             AuthState.can_manage_partnerships,
-            section_card("Add organisation", _plan_notice(), _add_form()),
+            section_card(t("Add organisation"), _plan_notice(), _add_form()),
         ),
     )
 
@@ -530,22 +602,24 @@ def organisations_page() -> rx.Component:
 def onboarding_page() -> rx.Component:
     """/onboarding: the first organisation after sign-up."""
     return app_layout(
-        "Welcome to eConnect",
+        t("Welcome to eConnect"),
         rx.text(
-            "Start by adding your own organisation. Activate it before you use it, and choose whether it "
-            "should receive e-invoices.",
+            t(
+                "Start by adding your own organisation. Activate it before you use it, and choose whether it "
+                "should receive e-invoices."
+            ),
             color_scheme="gray",
         ),
-        section_card("1. Add your organisation", _add_form()),
+        section_card(t("1. Add your organisation"), _add_form()),
         section_card(
-            "2. Activate and choose e-invoice receiving",
+            t("2. Activate and choose e-invoice receiving"),
             organisation_list(),
             rx.cond(OrganisationsState.page_count > 1, _pager()),
             _e_invoice_note(),
         ),
         rx.hstack(
             rx.button(
-                "Continue to dashboard",
+                t("Continue to dashboard"),
                 size="3",
                 on_click=OrganisationsState.finish_onboarding(AuthState.action_id),
                 disabled=~OrganisationsState.has_activated,
@@ -553,7 +627,7 @@ def onboarding_page() -> rx.Component:
             ),
             rx.cond(
                 ~OrganisationsState.has_activated,
-                rx.text("Activate at least one organisation to continue.", size="2", color_scheme="gray"),
+                rx.text(t("Activate at least one organisation to continue."), size="2", color_scheme="gray"),
             ),
             align="center",
             spacing="3",

@@ -12,11 +12,12 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_dialog
 from econnect_app.components.forms import app_form, filter_select, is_busy_with, submitting
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.components.paged_list import list_search, pager, sortable_header
+from econnect_app.components.translated import Text, t, t_choice
 from econnect_app.formatting import format_date, format_datetime
 from econnect_app.models import CostAllocation, User
 from econnect_app.services import members, partners, relationship_managers, relationship_requests
@@ -24,8 +25,10 @@ from econnect_app.services.errors import PermissionDenied
 from econnect_app.state.auth import AuthState, Updates, row_activity
 from econnect_app.state.list_view import ListView
 
-DENIED_MESSAGE = "Only Advanced users and Administrators can see the partnerships of this environment."
-STATUS_FILTERS = ["Active", "Ended", "All"]
+DENIED_MESSAGE = i18n.N_(
+    "Only Advanced users and Administrators can see the partnerships of this environment."
+)
+STATUS_FILTERS = [i18n.N_("Active"), i18n.N_("Ended"), i18n.N_("All")]
 DEFAULT_STATUS_FILTER = "Active"
 STATUS_PARAMETER = "status"  # the Show filter in the URL
 END, DISCONNECT, REMOVE, ACCEPT, DECLINE, WITHDRAW = (
@@ -36,7 +39,25 @@ END, DISCONNECT, REMOVE, ACCEPT, DECLINE, WITHDRAW = (
     "decline-relationship",
     "withdraw-relationship",
 )
-REQUEST_COLOURS = {"Pending": "amber", "Accepted": "green", "Declined": "red", "Withdrawn": "gray", "Expired": "gray"}
+REQUEST_COLOURS = {
+    "Pending": "amber",
+    "Accepted": "green",
+    "Declined": "red",
+    "Withdrawn": "gray",
+    "Expired": "gray",
+}
+# The English values the server sends, shown translated (models.*Status, services/partners.ORIGIN_LABELS, ...).
+REQUEST_STATUSES = (
+    i18n.N_("Pending"),
+    i18n.N_("Accepted"),
+    i18n.N_("Declined"),
+    i18n.N_("Withdrawn"),
+    i18n.N_("Expired"),
+)
+PARTNERSHIP_STATUSES = (i18n.N_("Active"), i18n.N_("Ended"))
+ORIGINS = (i18n.N_("Authorisation request"), i18n.N_("Relationship request"))
+COST_ALLOCATIONS = (i18n.N_("Client"), i18n.N_("Intermediary"))
+MEMBERSHIP_ROLES = (i18n.N_("Member"), i18n.N_("Administrator"))
 
 
 @dataclasses.dataclass
@@ -123,7 +144,9 @@ def _shared(rows: list[partners.SharedOrganisation], *, own: bool) -> list[Share
         SharedOrganisationView(
             organisation_id=row.organisation_id,
             name=row.name,
-            members_link=routes.organisation_members(row.organisation_id) if own else routes.organisation(row.organisation_id),
+            members_link=routes.organisation_members(row.organisation_id)
+            if own
+            else routes.organisation(row.organisation_id),
             members=[
                 MemberAccessView(
                     membership_id=member.membership_id,
@@ -144,8 +167,10 @@ def _cost_hint(view: partners.PartnershipView) -> str:
         return ""
     if view.cost_choices_allowed:
         return ""
-    payer = view.intermediary_name if view.cost_allocation == CostAllocation.CLIENT.value else view.client_name
-    return f"Only an Administrator of {payer} can change this: that side would pay."
+    payer = (
+        view.intermediary_name if view.cost_allocation == CostAllocation.CLIENT.value else view.client_name
+    )
+    return i18n.gettext("Only an Administrator of {payer} can change this: that side would pay.", payer=payer)
 
 
 def _card(view: partners.PartnershipView) -> PartnershipCard:
@@ -153,7 +178,11 @@ def _card(view: partners.PartnershipView) -> PartnershipCard:
     theirs = [ManagerView(link_id=row.link_id, name=row.name, email=row.email) for row in view.their_managers]
     ended = ""
     if view.ended_at is not None:
-        ended = f"Ended on {format_date(view.ended_at)}" + (f" by {view.ended_by}" if view.ended_by else "")
+        date = format_date(view.ended_at)
+        if view.ended_by:
+            ended = i18n.gettext("Ended on {date} by {name}", date=date, name=view.ended_by)
+        else:
+            ended = i18n.gettext("Ended on {date}", date=date)
     return PartnershipCard(
         id=view.id,
         partner_name=view.partner_name,
@@ -163,10 +192,15 @@ def _card(view: partners.PartnershipView) -> PartnershipCard:
         ended=ended,
         cost_allocation=view.cost_allocation,
         cost_options=[
-            Choice(value=CostAllocation.CLIENT.value, label=f"The client pays ({view.client_name})"),
+            Choice(
+                value=CostAllocation.CLIENT.value,
+                label=i18n.gettext("The client pays ({name})", name=view.client_name),
+            ),
             Choice(
                 value=CostAllocation.INTERMEDIARY.value,
-                label=f"The intermediary takes on the costs ({view.intermediary_name})",
+                label=i18n.gettext(
+                    "The intermediary takes on the costs ({name})", name=view.intermediary_name
+                ),
             ),
         ],
         cost_editable=bool(view.cost_choices_allowed),
@@ -175,7 +209,9 @@ def _card(view: partners.PartnershipView) -> PartnershipCard:
         can_connect=bool(view.manager_candidates),
         our_managers=managers,
         their_managers=theirs,
-        manager_candidates=[Choice(value=str(user_id), label=label) for user_id, label in view.manager_candidates],
+        manager_candidates=[
+            Choice(value=str(user_id), label=label) for user_id, label in view.manager_candidates
+        ],
         their_organisations=_shared(view.their_organisations, own=False),
         our_organisations=_shared(view.our_organisations, own=True),
     )
@@ -240,7 +276,8 @@ class PartnersState(ListView, AuthState):
                 self.cards = [_card(view) for view in page.rows]
                 self._show_page(page)
                 self.requests = [
-                    _request_view(row) for row in relationship_requests.list_relationship_requests(db, actor=actor)
+                    _request_view(row)
+                    for row in relationship_requests.list_relationship_requests(db, actor=actor)
                 ]
         except PermissionDenied:
             self.denied, self.cards, self.who_has_access, self.requests, self.loaded = True, [], [], [], True
@@ -281,8 +318,13 @@ class PartnersState(ListView, AuthState):
         def action(db: Session, actor: User) -> Any:
             partnership = partners.end_partnership(db, actor=actor, partnership_id=partnership_id)
             shown = [*self.cards, *self.who_has_access]
-            name = next((card.partner_name for card in shown if card.id == partnership.id), "your partner")
-            return self._then_refresh(f"The partnership with {name} has ended.")(db, actor)
+            name = next(
+                (card.partner_name for card in shown if card.id == partnership.id),
+                i18n.gettext("your partner"),
+            )
+            return self._then_refresh(i18n.gettext("The partnership with {name} has ended.", name=name))(
+                db, actor
+            )
 
         return self._act(action, busy_with=row_activity(END, partnership_id), action_id=action_id)
 
@@ -291,8 +333,12 @@ class PartnersState(ListView, AuthState):
         """Choose who pays for the client connection."""
 
         def action(db: Session, actor: User) -> Any:
-            partners.set_cost_allocation(db, actor=actor, partnership_id=partnership_id, cost_allocation=value)
-            return self._then_refresh("Cost allocation saved. Your partner has been told.")(db, actor)
+            partners.set_cost_allocation(
+                db, actor=actor, partnership_id=partnership_id, cost_allocation=value
+            )
+            return self._then_refresh(i18n.gettext("Cost allocation saved. Your partner has been told."))(
+                db, actor
+            )
 
         def refresh_after_refusal(db: Session, actor: User) -> Any:
             outcome = self._outcome(db, lambda: action(db, actor))
@@ -312,7 +358,7 @@ class PartnersState(ListView, AuthState):
                 partnership_id=int(str(form.get("partnership_id") or 0)),
                 user_id=str(form.get("manager") or ""),
             )
-            return self._then_refresh("Relationship manager connected.")(db, actor)
+            return self._then_refresh(i18n.gettext("Relationship manager connected."))(db, actor)
 
         return self._act(action, form=form)
 
@@ -322,7 +368,7 @@ class PartnersState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             relationship_managers.disconnect_manager(db, actor=actor, manager_link_id=link_id)
-            return self._then_refresh("Relationship manager disconnected.")(db, actor)
+            return self._then_refresh(i18n.gettext("Relationship manager disconnected."))(db, actor)
 
         return self._act(action, busy_with=row_activity(DISCONNECT, link_id), action_id=action_id)
 
@@ -332,7 +378,7 @@ class PartnersState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             members.remove_member(db, actor=actor, membership_id=membership_id)
-            return self._then_refresh("Access removed.")(db, actor)
+            return self._then_refresh(i18n.gettext("Access removed."))(db, actor)
 
         return self._act(action, busy_with=row_activity(REMOVE, membership_id), action_id=action_id)
 
@@ -342,7 +388,7 @@ class PartnersState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             relationship_requests.accept_relationship_request(db, actor=actor, request_id=request_id)
-            return self._then_refresh("You are partners now.")(db, actor)
+            return self._then_refresh(i18n.gettext("You are partners now."))(db, actor)
 
         return self._act(action, busy_with=row_activity(ACCEPT, request_id), action_id=action_id)
 
@@ -352,7 +398,7 @@ class PartnersState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             relationship_requests.decline_relationship_request(db, actor=actor, request_id=request_id)
-            return self._then_refresh("The relationship request was declined.")(db, actor)
+            return self._then_refresh(i18n.gettext("The relationship request was declined."))(db, actor)
 
         return self._act(action, busy_with=row_activity(DECLINE, request_id), action_id=action_id)
 
@@ -362,7 +408,7 @@ class PartnersState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             relationship_requests.withdraw_relationship_request(db, actor=actor, request_id=request_id)
-            return self._then_refresh("The relationship request was withdrawn.")(db, actor)
+            return self._then_refresh(i18n.gettext("The relationship request was withdrawn."))(db, actor)
 
         return self._act(action, busy_with=row_activity(WITHDRAW, request_id), action_id=action_id)
 
@@ -378,11 +424,11 @@ def _managers(card: rx.Var[PartnershipCard]) -> rx.Component:
             rx.cond(
                 own & AuthState.is_admin & (card.status == "Active"),
                 rx.button(
-                    "Disconnect",
+                    t("Disconnect"),
                     size="1",
                     variant="soft",
                     color_scheme="gray",
-                    aria_label="Disconnect " + row.name,
+                    aria_label=t("Disconnect {name}", name=row.name),
                     loading=is_busy_with(row_activity(DISCONNECT, row.link_id)),
                     on_click=PartnersState.disconnect_manager(row.link_id, AuthState.action_id),
                 ),
@@ -397,18 +443,22 @@ def _managers(card: rx.Var[PartnershipCard]) -> rx.Component:
             rx.el.input(type="hidden", name="partnership_id", value=card.id.to_string()),
             rx.vstack(
                 rx.el.label(
-                    rx.text("Relationship manager", size="1", weight="medium"),
+                    rx.text(t("Relationship manager"), size="1", weight="medium"),
                     html_for="manager-" + card.id.to_string(),
                 ),
                 rx.el.select(
-                    rx.foreach(card.manager_candidates, lambda choice: rx.el.option(choice.label, value=choice.value)),
+                    rx.foreach(
+                        card.manager_candidates, lambda choice: rx.el.option(choice.label, value=choice.value)
+                    ),
                     id="manager-" + card.id.to_string(),
                     name="manager",
                     class_name="econnect-select",
                 ),
                 spacing="1",
             ),
-            rx.button("Connect", type="submit", size="2", loading=submitting(PartnersState.connect_manager)),
+            rx.button(
+                t("Connect"), type="submit", size="2", loading=submitting(PartnersState.connect_manager)
+            ),
             align="end",
             spacing="2",
             wrap="wrap",
@@ -416,23 +466,23 @@ def _managers(card: rx.Var[PartnershipCard]) -> rx.Component:
         on_submit=PartnersState.connect_manager,
     )
     return rx.vstack(
-        rx.heading("Relationship managers", size="3", as_="h4"),
+        rx.heading(t("Relationship managers"), size="3", as_="h4"),
         rx.grid(
             rx.vstack(
-                rx.text("Yours", size="1", color_scheme="gray"),
+                rx.text(t("Yours"), size="1", color_scheme="gray"),
                 rx.cond(
                     card.our_managers.length() > 0,
                     rx.foreach(card.our_managers, lambda row: manager(row, own=True)),
-                    rx.text("None connected.", size="2", color_scheme="gray"),
+                    rx.text(t("None connected."), size="2", color_scheme="gray"),
                 ),
                 spacing="1",
             ),
             rx.vstack(
-                rx.text("Theirs (" + card.partner_name + ")", size="1", color_scheme="gray"),
+                rx.text(t("Theirs ({partner})", partner=card.partner_name), size="1", color_scheme="gray"),
                 rx.cond(
                     card.their_managers.length() > 0,
                     rx.foreach(card.their_managers, lambda row: manager(row, own=False)),
-                    rx.text("None connected.", size="2", color_scheme="gray"),
+                    rx.text(t("None connected."), size="2", color_scheme="gray"),
                 ),
                 spacing="1",
             ),
@@ -446,7 +496,7 @@ def _managers(card: rx.Var[PartnershipCard]) -> rx.Component:
             rx.cond(
                 AuthState.is_admin & (card.status == "Active"),
                 rx.text(
-                    "To connect someone, give them the Relationship manager role in Users.",
+                    t("To connect someone, give them the Relationship manager role in Users."),
                     size="1",
                     color_scheme="gray",
                 ),
@@ -455,33 +505,38 @@ def _managers(card: rx.Var[PartnershipCard]) -> rx.Component:
         spacing="2",
         width="100%",
         role="group",
-        aria_label="Relationship managers",
+        aria_label=t("Relationship managers"),
     )
 
 
-def _shared_list(organisations: rx.Var[list[SharedOrganisationView]], *, removable: bool, empty: str) -> rx.Component:
+def _shared_list(
+    organisations: rx.Var[list[SharedOrganisationView]], *, removable: bool, empty: Text
+) -> rx.Component:
     def member(row: rx.Var[MemberAccessView], organisation: rx.Var[SharedOrganisationView]) -> rx.Component:
         remove = confirm_dialog(
             rx.button(
-                "Remove",
+                t("Remove"),
                 size="1",
                 variant="soft",
                 color_scheme="red",
-                aria_label="Remove " + row.user_name + " from " + organisation.name,
+                aria_label=t(
+                    "Remove {name} from {organisation}", name=row.user_name, organisation=organisation.name
+                ),
                 loading=is_busy_with(row_activity(REMOVE, row.membership_id)),
             ),
-            title="Remove " + row.user_name + "?",
-            description=row.user_name
-            + " loses access to "
-            + organisation.name
-            + " at once. The membership is kept in the history.",
-            confirm_label="Remove",
+            title=t("Remove {name}?", name=row.user_name),
+            description=t(
+                "{name} loses access to {organisation} at once. The membership is kept in the history.",
+                name=row.user_name,
+                organisation=organisation.name,
+            ),
+            confirm_label=t("Remove"),
             on_confirm=PartnersState.remove_member(row.membership_id, AuthState.action_id),
         )
         return rx.hstack(
             rx.text(row.user_name, size="2"),
-            rx.badge(row.role, variant="soft", size="1"),
-            rx.text("since " + row.since, size="1", color_scheme="gray"),
+            rx.badge(t_choice(row.role, MEMBERSHIP_ROLES), variant="soft", size="1"),
+            rx.text(t("since {date}", date=row.since), size="1", color_scheme="gray"),
             remove if removable else rx.fragment(),
             align="center",
             spacing="2",
@@ -513,7 +568,7 @@ def _shared_list(organisations: rx.Var[list[SharedOrganisationView]], *, removab
 def _cost_allocation(card: rx.Var[PartnershipCard]) -> rx.Component:
     select_id = "cost-allocation-" + card.id.to_string()
     return rx.vstack(
-        rx.el.label(rx.text("Cost allocation", size="2", weight="medium"), html_for=select_id),
+        rx.el.label(rx.text(t("Cost allocation"), size="2", weight="medium"), html_for=select_id),
         rx.el.select(
             rx.foreach(card.cost_options, lambda choice: rx.el.option(choice.label, value=choice.value)),
             id=select_id,
@@ -523,7 +578,10 @@ def _cost_allocation(card: rx.Var[PartnershipCard]) -> rx.Component:
             class_name="econnect-select",
             aria_describedby=select_id + "-hint",
         ),
-        rx.cond(card.cost_hint != "", rx.text(card.cost_hint, id=select_id + "-hint", size="1", color_scheme="gray")),
+        rx.cond(
+            card.cost_hint != "",
+            rx.text(card.cost_hint, id=select_id + "-hint", size="1", color_scheme="gray"),
+        ),
         spacing="1",
         width="100%",
         max_width="420px",
@@ -534,18 +592,20 @@ def _end_button(card: rx.Var[PartnershipCard]) -> rx.Component:
     return confirm_dialog(
         rx.button(
             rx.icon("unlink", size=16),
-            "End partnership",
+            t("End partnership"),
             color_scheme="red",
             variant="soft",
             loading=is_busy_with(row_activity(END, card.id)),
         ),
-        title="End the partnership with " + card.partner_name + "?",
-        description=card.partner_name
-        + " loses access to your organisations at once, and you lose access to theirs: every membership "
-        "across the two environments ends and connection keys stop working for those organisations. "
-        "Nothing is deleted: documents, requests and the activity log stay in each environment. Both "
-        "sides are told in the app and by email.",
-        confirm_label="End partnership",
+        title=t("End the partnership with {partner}?", partner=card.partner_name),
+        description=t(
+            "{partner} loses access to your organisations at once, and you lose access to theirs: every membership "
+            "across the two environments ends and connection keys stop working for those organisations. "
+            "Nothing is deleted: documents, requests and the activity log stay in each environment. Both "
+            "sides are told in the app and by email.",
+            partner=card.partner_name,
+        ),
+        confirm_label=t("End partnership"),
         on_confirm=PartnersState.end_partnership(card.id, AuthState.action_id),
     )
 
@@ -574,20 +634,20 @@ def partnership_details(card: rx.Var[PartnershipCard]) -> rx.Component:
                 _managers(card),
                 rx.grid(
                     rx.vstack(
-                        rx.heading("Their organisations you reach", size="3", as_="h4"),
+                        rx.heading(t("Their organisations you reach"), size="3", as_="h4"),
                         _shared_list(
                             card.their_organisations,
                             removable=False,
-                            empty="None yet: someone of theirs adds you as a member.",
+                            empty=t("None yet: someone of theirs adds you as a member."),
                         ),
                         spacing="2",
                     ),
                     rx.vstack(
-                        rx.heading("Your organisations they reach", size="3", as_="h4"),
+                        rx.heading(t("Your organisations they reach"), size="3", as_="h4"),
                         _shared_list(
                             card.our_organisations,
                             removable=True,
-                            empty="None: add their users as members of an organisation to share it.",
+                            empty=t("None: add their users as members of an organisation to share it."),
                         ),
                         spacing="2",
                     ),
@@ -608,11 +668,11 @@ def partnership_details(card: rx.Var[PartnershipCard]) -> rx.Component:
 
 
 PARTNERSHIP_COLUMNS = (
-    ("Partner", "partner"),
-    ("Status", "status"),
-    ("Partners since", "since"),
-    ("Via", "via"),
-    ("Who pays", "cost"),
+    (i18n.N_("Partner"), "partner"),
+    (i18n.N_("Status"), "status"),
+    (i18n.N_("Partners since"), "since"),
+    (i18n.N_("Via"), "via"),
+    (i18n.N_("Who pays"), "cost"),
 )
 _JOINED_TO_DETAILS = {"box_shadow": "none"}  # no line between a partnership's columns and details
 
@@ -621,16 +681,22 @@ def partnership_rows(card: rx.Var[PartnershipCard]) -> rx.Component:
     """One partnership in the table: its columns, then its details across the whole row."""
     return rx.fragment(
         rx.table.row(
-            rx.table.row_header_cell(rx.heading(card.partner_name, size="3", as_="h3"), style=_JOINED_TO_DETAILS),
+            rx.table.row_header_cell(
+                rx.heading(card.partner_name, size="3", as_="h3"), style=_JOINED_TO_DETAILS
+            ),
             rx.table.cell(
                 rx.badge(
-                    card.status, color_scheme=rx.cond(card.status == "Active", "green", "gray"), high_contrast=True
+                    t_choice(card.status, PARTNERSHIP_STATUSES),
+                    color_scheme=rx.cond(card.status == "Active", "green", "gray"),
+                    high_contrast=True,
                 ),
                 style=_JOINED_TO_DETAILS,
             ),
             rx.table.cell(rx.text(card.since, size="2"), style=_JOINED_TO_DETAILS),
-            rx.table.cell(rx.text(card.origin, size="2"), style=_JOINED_TO_DETAILS),
-            rx.table.cell(rx.text(card.cost_allocation, size="2"), style=_JOINED_TO_DETAILS),
+            rx.table.cell(rx.text(t_choice(card.origin, ORIGINS), size="2"), style=_JOINED_TO_DETAILS),
+            rx.table.cell(
+                rx.text(t_choice(card.cost_allocation, COST_ALLOCATIONS), size="2"), style=_JOINED_TO_DETAILS
+            ),
         ),
         rx.table.row(rx.table.cell(partnership_details(card), col_span=len(PARTNERSHIP_COLUMNS))),
     )
@@ -641,11 +707,11 @@ def _request_row(row: rx.Var[RelationshipRequestView]) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.text(
-                    rx.cond(row.incoming, "From ", "To "),
+                    rx.cond(row.incoming, t("From "), t("To ")),
                     rx.text.strong(row.other_name),
                     size="2",
                 ),
-                rx.badge(row.status, color_scheme=row.colour),
+                rx.badge(t_choice(row.status, REQUEST_STATUSES), color_scheme=row.colour),
                 rx.spacer(),
                 rx.text(row.sent, size="1", color_scheme="gray"),
                 align="center",
@@ -654,10 +720,11 @@ def _request_row(row: rx.Var[RelationshipRequestView]) -> rx.Component:
                 wrap="wrap",
             ),
             rx.text(
-                row.requested_by,
-                " found ",
-                row.organisation_name,
-                " in Find partners.",
+                t(
+                    "{name} found {organisation} in Find partners.",
+                    name=row.requested_by,
+                    organisation=row.organisation_name,
+                ),
                 size="2",
             ),
             rx.cond(row.message != "", rx.text("“", row.message, "”", size="2", color_scheme="gray")),
@@ -665,27 +732,27 @@ def _request_row(row: rx.Var[RelationshipRequestView]) -> rx.Component:
                 row.can_answer,
                 rx.hstack(
                     rx.button(
-                        "Accept",
+                        t("Accept"),
                         size="2",
-                        aria_label="Accept the relationship request from " + row.other_name,
+                        aria_label=t("Accept the relationship request from {name}", name=row.other_name),
                         loading=is_busy_with(row_activity(ACCEPT, row.id)),
                         on_click=PartnersState.accept_request(row.id, AuthState.action_id),
                     ),
                     confirm_dialog(
                         rx.button(
-                            "Decline",
+                            t("Decline"),
                             size="2",
                             variant="soft",
                             color_scheme="red",
-                            aria_label="Decline the relationship request from " + row.other_name,
+                            aria_label=t("Decline the relationship request from {name}", name=row.other_name),
                             loading=is_busy_with(row_activity(DECLINE, row.id)),
                         ),
-                        title="Decline the request of " + row.other_name + "?",
-                        description=row.other_name + " will be told that you declined.",
-                        confirm_label="Decline",
+                        title=t("Decline the request of {name}?", name=row.other_name),
+                        description=t("{name} will be told that you declined.", name=row.other_name),
+                        confirm_label=t("Decline"),
                         on_confirm=PartnersState.decline_request(row.id, AuthState.action_id),
                     ),
-                    rx.text("Valid until " + row.expires, size="1", color_scheme="gray"),
+                    rx.text(t("Valid until {date}", date=row.expires), size="1", color_scheme="gray"),
                     spacing="2",
                     align="center",
                 ),
@@ -694,16 +761,16 @@ def _request_row(row: rx.Var[RelationshipRequestView]) -> rx.Component:
                 row.can_withdraw,
                 confirm_dialog(
                     rx.button(
-                        "Withdraw",
+                        t("Withdraw"),
                         size="1",
                         variant="soft",
                         color_scheme="red",
-                        aria_label="Withdraw the relationship request to " + row.other_name,
+                        aria_label=t("Withdraw the relationship request to {name}", name=row.other_name),
                         loading=is_busy_with(row_activity(WITHDRAW, row.id)),
                     ),
-                    title="Withdraw this relationship request?",
-                    description="The links in the emails to " + row.other_name + " stop working.",
-                    confirm_label="Withdraw",
+                    title=t("Withdraw this relationship request?"),
+                    description=t("The links in the emails to {name} stop working.", name=row.other_name),
+                    confirm_label=t("Withdraw"),
                     on_confirm=PartnersState.withdraw_request(row.id, AuthState.action_id),
                 ),
             ),
@@ -719,15 +786,17 @@ def _requests_section() -> rx.Component:
         rx.cond(
             PartnersState.incoming_requests.length() > 0,
             section_card(
-                "Relationship requests for you",
-                rx.vstack(rx.foreach(PartnersState.incoming_requests, _request_row), spacing="3", width="100%"),
-                description="Environments that found you in Find partners and want to become partners.",
+                t("Relationship requests for you"),
+                rx.vstack(
+                    rx.foreach(PartnersState.incoming_requests, _request_row), spacing="3", width="100%"
+                ),
+                description=t("Environments that found you in Find partners and want to become partners."),
             ),
         ),
         rx.cond(
             PartnersState.other_requests.length() > 0,
             section_card(
-                "Relationship requests",
+                t("Relationship requests"),
                 rx.vstack(rx.foreach(PartnersState.other_requests, _request_row), spacing="3", width="100%"),
             ),
         ),
@@ -737,15 +806,17 @@ def _requests_section() -> rx.Component:
 def _toolbar() -> rx.Component:
     return rx.hstack(
         filter_select(
-            "Show",
+            t("Show"),
             "partnership-filter",
             STATUS_FILTERS,
             PartnersState.status_filter,
             PartnersState.set_status_filter,
             min_width="160px",
         ),
-        list_search(PartnersState, element_id="partnership-search", placeholder="Partner name"),
-        rx.link(rx.button(rx.icon("search"), "Find partners", size="3"), href=routes.FIND_PARTNERS),
+        list_search(
+            PartnersState, element_id="partnership-search", placeholder=t("Partner name"), label=t("Search")
+        ),
+        rx.link(rx.button(rx.icon("search"), t("Find partners"), size="3"), href=routes.FIND_PARTNERS),
         align="end",
         spacing="3",
         width="100%",
@@ -757,7 +828,9 @@ def _partnership_table() -> rx.Component:
     return rx.vstack(
         rx.table.root(
             rx.table.header(
-                rx.table.row(*(sortable_header(PartnersState, label, key) for label, key in PARTNERSHIP_COLUMNS))
+                rx.table.row(
+                    *(sortable_header(PartnersState, label, key) for label, key in PARTNERSHIP_COLUMNS)
+                )
             ),
             rx.table.body(rx.foreach(PartnersState.cards, partnership_rows)),
             width="100%",
@@ -772,7 +845,7 @@ def _partnership_table() -> rx.Component:
 def _partnership_list() -> rx.Component:
     return rx.cond(
         ~PartnersState.loaded,
-        rx.center(rx.spinner(), padding="24px", aria_label="Loading partnerships"),
+        rx.center(rx.spinner(), padding="24px", aria_label=t("Loading partnerships")),
         rx.cond(
             PartnersState.cards.length() > 0,
             _partnership_table(),
@@ -780,19 +853,24 @@ def _partnership_list() -> rx.Component:
                 (PartnersState.status_filter == DEFAULT_STATUS_FILTER) & (PartnersState.search == ""),
                 empty_state(
                     "handshake",
-                    "No partners yet",
-                    "A partnership starts when a client accepts your authorisation request, or when another "
-                    "environment accepts your relationship request from Find partners.",
+                    t("No partners yet"),
+                    t(
+                        "A partnership starts when a client accepts your authorisation request, or when another "
+                        "environment accepts your relationship request from Find partners."
+                    ),
                     rx.hstack(
-                        rx.link(rx.button("New authorisation request", variant="soft"), href=routes.NEW_AUTHORISATION),
-                        rx.link(rx.button("Find partners", variant="soft"), href=routes.FIND_PARTNERS),
+                        rx.link(
+                            rx.button(t("New authorisation request"), variant="soft"),
+                            href=routes.NEW_AUTHORISATION,
+                        ),
+                        rx.link(rx.button(t("Find partners"), variant="soft"), href=routes.FIND_PARTNERS),
                         spacing="2",
                     ),
                 ),
                 rx.cond(
                     PartnersState.search != "",
-                    empty_state("handshake", "Nothing here", "No partnerships match your search."),
-                    empty_state("handshake", "Nothing here", "No partnerships match this filter."),
+                    empty_state("handshake", t("Nothing here"), t("No partnerships match your search.")),
+                    empty_state("handshake", t("Nothing here"), t("No partnerships match this filter.")),
                 ),
             ),
         ),
@@ -802,10 +880,10 @@ def _partnership_list() -> rx.Component:
 def partners_page() -> rx.Component:
     """/partners."""
     return app_layout(
-        "Partners",
+        t("Partners"),
         rx.cond(
             PartnersState.denied,
-            rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
+            rx.callout(t(DENIED_MESSAGE), icon="lock", color_scheme="amber", role="alert", width="100%"),
             rx.vstack(_toolbar(), _requests_section(), _partnership_list(), spacing="5", width="100%"),
         ),
     )
@@ -817,10 +895,12 @@ def who_has_access_section() -> rx.Component:
     return rx.cond(
         AuthState.can_manage_partnerships & (PartnersState.who_has_access.length() > 0),
         section_card(
-            "Who has access",
+            t("Who has access"),
             rx.vstack(rx.foreach(PartnersState.who_has_access, _access_card), spacing="3", width="100%"),
-            description="Partners whose users can reach your organisations. Remove someone, or end the "
-            "partnership, at any time.",
+            description=t(
+                "Partners whose users can reach your organisations. Remove someone, or end the "
+                "partnership, at any time."
+            ),
         ),
     )
 
@@ -830,7 +910,7 @@ def _access_card(card: rx.Var[PartnershipCard]) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.heading(card.partner_name, size="3", as_="h3"),
-                rx.text("partners since " + card.since, size="1", color_scheme="gray"),
+                rx.text(t("partners since {date}", date=card.since), size="1", color_scheme="gray"),
                 rx.spacer(),
                 rx.cond(card.can_end, _end_button(card)),
                 align="center",
@@ -838,11 +918,13 @@ def _access_card(card: rx.Var[PartnershipCard]) -> rx.Component:
                 width="100%",
                 wrap="wrap",
             ),
-            _shared_list(card.our_organisations, removable=True, empty="No organisation of yours is shared."),
+            _shared_list(
+                card.our_organisations, removable=True, empty=t("No organisation of yours is shared.")
+            ),
             spacing="2",
             width="100%",
         ),
         role="region",
-        aria_label="Access of " + card.partner_name,
+        aria_label=t("Access of {partner}", partner=card.partner_name),
         width="100%",
     )

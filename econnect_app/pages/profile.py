@@ -1,4 +1,4 @@
-"""/profile: the user's own additional email addresses and password (every user)."""
+"""/profile: the user's own additional email addresses, password and language (every user)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,27 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app.components.forms import app_form, is_busy_with, submit_button, submitting, text_field
+from econnect_app import i18n
+from econnect_app.components.forms import (
+    app_form,
+    field_error,
+    field_id,
+    is_busy_with,
+    submit_button,
+    submitting,
+    text_field,
+)
 from econnect_app.components.layout import app_layout, empty_state, section_card
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t
 from econnect_app.models import User
-from econnect_app.services import accounts, user_emails
+from econnect_app.services import accounts, preferences, user_emails
 from econnect_app.state.auth import AuthState, Updates, row_activity
 
-CONFIRMED = "Confirmed"
-WAITING = "Waiting for confirmation"
+CONFIRMED = i18n.N_("Confirmed")
+WAITING = i18n.N_("Waiting for confirmation")
 REMOVE = "remove-email"
+LANGUAGE_FIELD = "language"
 
 
 @dataclasses.dataclass
@@ -29,18 +41,20 @@ class EmailRow:
 
 
 class ProfileState(AuthState):
-    """Additional email addresses and the change-password form."""
+    """Additional email addresses, the change-password form and the language."""
 
     emails: list[EmailRow] = []
     loading: bool = True
     email_form_version: int = 0
     password_form_version: int = 0
+    language_choice: str = ""  # the stored choice: "en", "nl" or "" (as the browser)
 
     def _refresh(self, db: Session, actor: User) -> None:
         self.emails = [
             EmailRow(id=row.id or 0, email=row.email, confirmed=row.confirmed_at is not None)
             for row in user_emails.list_emails(db, user=actor)
         ]
+        self.language_choice = actor.language or ""
 
     @rx.event
     async def load(self) -> Updates:
@@ -60,7 +74,11 @@ class ProfileState(AuthState):
             address = user_emails.add_email(db, user=actor, email=form.get("email", ""))
             self._refresh(db, actor)
             self.email_form_version += 1  # empties the field
-            return rx.toast.success(f"We sent an email to {address}. Open its link to confirm the address.")
+            return rx.toast.success(
+                i18n.gettext(
+                    "We sent an email to {address}. Open its link to confirm the address.", address=address
+                )
+            )
 
         return self._act(action, form=form)
 
@@ -71,7 +89,7 @@ class ProfileState(AuthState):
         def action(db: Session, actor: User) -> Any:
             user_emails.remove_email(db, user=actor, email_id=email_id)
             self._refresh(db, actor)
-            return rx.toast.success(f"{email} is removed.")
+            return rx.toast.success(i18n.gettext("{email} is removed.", email=email))
 
         return self._act(action, busy_with=row_activity(REMOVE, email_id), action_id=action_id)
 
@@ -89,7 +107,24 @@ class ProfileState(AuthState):
             )
             self._start_session(db, actor, token)
             self.password_form_version += 1  # empties both fields
-            return rx.toast.success("Password changed. Other sessions were logged out.")
+            return rx.toast.success(i18n.gettext("Password changed. Other sessions were logged out."))
+
+        return self._act(action, form=form)
+
+    @rx.event
+    def save_language(self, form: dict[str, Any]) -> Updates:
+        """Show the pages and send the emails in the chosen language (or the browser's); the page
+        is shown in it at once."""
+
+        def action(db: Session, actor: User) -> Any:
+            user = preferences.set_language(db, actor=actor, language=str(form.get(LANGUAGE_FIELD) or ""))
+            self._user_language = user.language or ""
+            self.language = self._tab_language()
+            self._refresh(db, user)
+            return [
+                rx.toast.success(i18n.translate(self.language, "Your language was saved.")),
+                rx.call_script(f"document.documentElement.lang = {self.language!r}"),
+            ]
 
         return self._act(action, form=form)
 
@@ -97,8 +132,8 @@ class ProfileState(AuthState):
 def _status_badge(row: rx.Var) -> rx.Component:
     return rx.cond(
         row.confirmed,
-        rx.badge(CONFIRMED, color_scheme="green"),
-        rx.badge(WAITING, color_scheme="amber"),
+        rx.badge(t(CONFIRMED), color_scheme="green"),
+        rx.badge(t(WAITING), color_scheme="amber"),
     )
 
 
@@ -106,25 +141,25 @@ def _remove_button(row: rx.Var) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
             rx.button(
-                "Remove",
+                t("Remove"),
                 size="1",
                 variant="soft",
                 color_scheme="red",
                 loading=is_busy_with(row_activity(REMOVE, row.id)),
-                aria_label="Remove " + row.email,
+                aria_label=t("Remove {email}", email=row.email),
             )
         ),
         rx.alert_dialog.content(
-            rx.alert_dialog.title("Remove " + row.email + "?"),
+            rx.alert_dialog.title(t("Remove {email}?", email=row.email)),
             rx.alert_dialog.description(
-                "You can add it again later; it then needs a new confirmation.",
+                t("You can add it again later; it then needs a new confirmation."),
                 size="2",
             ),
             rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.cancel(rx.button(t("Cancel"), variant="soft", color_scheme="gray")),
                 rx.alert_dialog.action(
                     rx.button(
-                        "Remove",
+                        t("Remove"),
                         color_scheme="red",
                         on_click=ProfileState.remove_email(row.id, row.email, AuthState.action_id),
                     )
@@ -150,26 +185,31 @@ def _email_row(row: rx.Var) -> rx.Component:
 def _email_list() -> rx.Component:
     return rx.cond(
         ProfileState.loading,
-        rx.center(rx.spinner(size="3"), padding="24px", width="100%", aria_label="Loading email addresses"),
+        rx.center(
+            rx.spinner(size="3"), padding="24px", width="100%", aria_label=t("Loading email addresses")
+        ),
         rx.cond(
             ProfileState.emails.length() > 0,
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        rx.table.column_header_cell("Email address"),
-                        rx.table.column_header_cell("Status"),
-                        rx.table.column_header_cell("Actions"),
+                        rx.table.column_header_cell(t("Email address")),
+                        rx.table.column_header_cell(t("Status")),
+                        rx.table.column_header_cell(t("Actions")),
                     )
                 ),
                 rx.table.body(rx.foreach(ProfileState.emails, _email_row)),
                 variant="surface",
                 width="100%",
-                aria_label="Additional email addresses",
+                aria_label=t("Additional email addresses"),
             ),
             empty_state(
                 "mail",
-                "No additional email addresses",
-                "Add another address you use, for example a shared mailbox. We email it a link to confirm it is yours.",
+                t("No additional email addresses"),
+                t(
+                    "Add another address you use, for example a shared mailbox. We email it a link to confirm it "
+                    "is yours."
+                ),
             ),
         ),
     )
@@ -180,7 +220,7 @@ def _add_email_form() -> rx.Component:
         rx.hstack(
             rx.box(
                 text_field(
-                    "Additional email address",
+                    t("Additional email address"),
                     "email",
                     ProfileState.field_errors,
                     type="email",
@@ -189,7 +229,7 @@ def _add_email_form() -> rx.Component:
                 flex="1",
                 min_width="240px",
             ),
-            submit_button("Add email address", submitting(ProfileState.add_email), margin_top="24px"),
+            submit_button(t("Add email address"), submitting(ProfileState.add_email), margin_top="24px"),
             align="start",
             spacing="3",
             width="100%",
@@ -214,17 +254,25 @@ def _change_password_form() -> rx.Component:
                 read_only=True,
                 hidden=True,
             ),
-            text_field("Current password", "current_password", errors, type="password", autocomplete="current-password"),
             text_field(
-                "New password",
+                t("Current password"),
+                "current_password",
+                errors,
+                type="password",
+                autocomplete="current-password",
+            ),
+            text_field(
+                t("New password"),
                 "new_password",
                 errors,
                 type="password",
                 autocomplete="new-password",
-                hint="At least 12 characters. A few random words work well.",
+                hint=t("At least 12 characters. A few random words work well."),
             ),
             rx.hstack(
-                submit_button("Change password", submitting(ProfileState.change_password)), justify="end", width="100%"
+                submit_button(t("Change password"), submitting(ProfileState.change_password)),
+                justify="end",
+                width="100%",
             ),
             spacing="4",
             width="100%",
@@ -236,24 +284,72 @@ def _change_password_form() -> rx.Component:
     )
 
 
+def _language_form() -> rx.Component:
+    element_id = field_id(LANGUAGE_FIELD)
+    errors = ProfileState.field_errors
+    return app_form(
+        rx.vstack(
+            rx.vstack(
+                rx.el.label(rx.text(t("Language"), size="2", weight="medium"), html_for=element_id),
+                rx.el.select(
+                    rx.el.option(t("As my browser"), value=preferences.BROWSER_LANGUAGE),
+                    # Each language in its own words, never translated.
+                    *[rx.el.option(name, value=code) for code, name in i18n.LANGUAGES.items()],
+                    id=element_id,
+                    name=LANGUAGE_FIELD,
+                    default_value=ProfileState.language_choice,
+                    aria_describedby=f"{element_id}-error",
+                    aria_invalid=rx.cond(errors[LANGUAGE_FIELD].to(str), "true", "false"),
+                    class_name="econnect-select",
+                ),
+                field_error(errors, LANGUAGE_FIELD),
+                spacing="1",
+                width="100%",
+                max_width="320px",
+                align="stretch",
+            ),
+            rx.hstack(
+                submit_button(t("Save language"), submitting(ProfileState.save_language)),
+                justify="end",
+                width="100%",
+            ),
+            spacing="4",
+            width="100%",
+            max_width="480px",
+        ),
+        on_submit=ProfileState.save_language,
+        key="language-" + ProfileState.language_choice,  # shows the stored choice once it is read
+        width="100%",
+    )
+
+
 def profile_page() -> rx.Component:
     """The profile page."""
     return app_layout(
-        "My profile",
+        t("My profile"),
         section_card(
-            "Additional email addresses",
+            t("Additional email addresses"),
             rx.text(
-                "Your primary email address is ",
-                rx.text.strong(AuthState.user_email),
-                ". Additional addresses can be used once you confirm them through the link we email.",
+                t_rich(
+                    i18n.N_(
+                        "Your primary email address is {address}. Additional addresses can be used once you "
+                        "confirm them through the link we email."
+                    ),
+                    address=rx.text.strong(AuthState.user_email),
+                ),
                 size="2",
             ),
             _email_list(),
             _add_email_form(),
         ),
         section_card(
-            "Change password",
+            t("Change password"),
             _change_password_form(),
-            description="Changing your password logs you out everywhere else.",
+            description=t("Changing your password logs you out everywhere else."),
+        ),
+        section_card(
+            t("Language"),
+            _language_form(),
+            description=t("The language of the pages and of the emails you receive."),
         ),
     )

@@ -9,10 +9,12 @@ from urllib.parse import quote
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_dialog
 from econnect_app.components.forms import is_busy_with
 from econnect_app.components.layout import public_layout
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t
 from econnect_app.formatting import format_date
 from econnect_app.models import User
 from econnect_app.services import relationship_requests
@@ -63,12 +65,14 @@ class RelationshipRequestState(AuthState):
             self.expires = format_date(view.expires_at)
             self.cannot_answer = ""
             if user is not None and user.environment_id != view.target_environment_id:
-                self.cannot_answer = (
-                    f"This request is for {view.target_environment_name}. You are logged in to "
-                    f"{self.environment_name}: log out and log in with your account of {view.target_environment_name}."
+                self.cannot_answer = i18n.gettext(
+                    "This request is for {target}. You are logged in to {environment}: log out and log in with "
+                    "your account of {target}.",
+                    target=view.target_environment_name,
+                    environment=self.environment_name,
                 )
             elif user is not None and not can_manage_partnerships(user):
-                self.cannot_answer = relationship_requests.ANSWER_ROLE_MESSAGE
+                self.cannot_answer = i18n.gettext(relationship_requests.ANSWER_ROLE_MESSAGE)
             self.may_answer = user is not None and not self.cannot_answer
             self.loaded = True
 
@@ -91,7 +95,11 @@ class RelationshipRequestState(AuthState):
 
         def answer(db: Session, user: User) -> str:
             relationship_requests.accept_relationship_request(db, actor=user, token=self._link_token())
-            return f"You accepted. {self.requester_name} and {self.target_name} are partners now."
+            return i18n.gettext(
+                "You accepted. {requester} and {target} are partners now.",
+                requester=self.requester_name,
+                target=self.target_name,
+            )
 
         return self._act(self._answering(answer), busy_with=ACCEPT, action_id=action_id)
 
@@ -101,7 +109,7 @@ class RelationshipRequestState(AuthState):
 
         def answer(db: Session, user: User) -> str:
             relationship_requests.decline_relationship_request(db, actor=user, token=self._link_token())
-            return f"You declined. {self.requester_name} has been told."
+            return i18n.gettext("You declined. {requester} has been told.", requester=self.requester_name)
 
         return self._act(self._answering(answer), busy_with=DECLINE, action_id=action_id)
 
@@ -110,24 +118,30 @@ def _summary() -> rx.Component:
     state = RelationshipRequestState
     return rx.vstack(
         rx.text(
-            rx.text.strong(state.requested_by),
-            " of ",
-            rx.text.strong(state.requester_name),
-            " found ",
-            state.organisation_name,
-            " in Find partners and asks ",
-            rx.text.strong(state.target_name),
-            " to become partners.",
+            t_rich(
+                i18n.N_(
+                    "{requested_by} of {requester} found {organisation} in Find partners and asks {target} to "
+                    "become partners."
+                ),
+                requested_by=rx.text.strong(state.requested_by),
+                requester=rx.text.strong(state.requester_name),
+                organisation=state.organisation_name,
+                target=rx.text.strong(state.target_name),
+            ),
         ),
         rx.cond(state.message != "", rx.text("“", state.message, "”", size="2", color_scheme="gray")),
         rx.callout(
-            "A partnership lets both sides give each other access to their organisations; nothing is shared "
-            "until someone is added as a member. Either side can end it at any time.",
+            t(
+                "A partnership lets both sides give each other access to their organisations; nothing is shared "
+                "until someone is added as a member. Either side can end it at any time."
+            ),
             icon="info",
             color_scheme="gray",
             size="1",
         ),
-        rx.text("This request is valid until " + state.expires + ".", size="1", color_scheme="gray"),
+        rx.text(
+            t("This request is valid until {expires}.", expires=state.expires), size="1", color_scheme="gray"
+        ),
         spacing="3",
         width="100%",
     )
@@ -136,19 +150,34 @@ def _summary() -> rx.Component:
 def _answer_buttons() -> rx.Component:
     state = RelationshipRequestState
     return rx.vstack(
-        rx.text("Logged in as " + AuthState.user_email + " (" + AuthState.environment_name + ")", size="1", color_scheme="gray"),
+        rx.text(
+            t(
+                "Logged in as {email} ({environment})",
+                email=AuthState.user_email,
+                environment=AuthState.environment_name,
+            ),
+            size="1",
+            color_scheme="gray",
+        ),
         rx.button(
-            "Accept",
+            t("Accept"),
             size="3",
             width="100%",
             loading=is_busy_with(ACCEPT),
             on_click=state.accept(AuthState.action_id),
         ),
         confirm_dialog(
-            rx.button("Decline", size="3", width="100%", variant="soft", color_scheme="red", loading=is_busy_with(DECLINE)),
-            title="Decline this request?",
-            description=state.requester_name + " will be told that you declined.",
-            confirm_label="Decline",
+            rx.button(
+                t("Decline"),
+                size="3",
+                width="100%",
+                variant="soft",
+                color_scheme="red",
+                loading=is_busy_with(DECLINE),
+            ),
+            title=t("Decline this request?"),
+            description=t("{firm} will be told that you declined.", firm=state.requester_name),
+            confirm_label=t("Decline"),
             on_confirm=state.decline(AuthState.action_id),
         ),
         spacing="3",
@@ -161,7 +190,7 @@ def relationship_request_page() -> rx.Component:
     state = RelationshipRequestState
     answered = rx.vstack(
         rx.callout(state.outcome, icon="circle_check", color_scheme="green", role="status"),
-        rx.link(rx.button("Go to Partners"), href=routes.PARTNERS),
+        rx.link(rx.button(t("Go to Partners")), href=routes.PARTNERS),
         spacing="3",
     )
     open_request = rx.vstack(
@@ -174,8 +203,13 @@ def relationship_request_page() -> rx.Component:
                 state.cannot_answer != "",
                 rx.callout(state.cannot_answer, icon="triangle_alert", color_scheme="amber", role="alert"),
                 rx.vstack(
-                    rx.text("Log in with your account of " + state.target_name + " to answer.", size="2"),
-                    rx.link(rx.button("Log in", size="3"), href=routes.LOGIN + "?next=" + state.return_path),
+                    rx.text(
+                        t("Log in with your account of {target} to answer.", target=state.target_name),
+                        size="2",
+                    ),
+                    rx.link(
+                        rx.button(t("Log in"), size="3"), href=routes.LOGIN + "?next=" + state.return_path
+                    ),
                     spacing="3",
                 ),
             ),
@@ -184,15 +218,15 @@ def relationship_request_page() -> rx.Component:
         width="100%",
     )
     return public_layout(
-        "Relationship request",
+        t("Relationship request"),
         rx.cond(
             ~state.loaded,
-            rx.center(rx.spinner(), padding="24px", aria_label="Loading the request"),
+            rx.center(rx.spinner(), padding="24px", aria_label=t("Loading the request")),
             rx.cond(
                 state.problem != "",
                 rx.vstack(
                     rx.callout(state.problem, icon="triangle_alert", color_scheme="amber", role="alert"),
-                    rx.link("Go to eConnect", href="/", size="2"),
+                    rx.link(t("Go to eConnect"), href="/", size="2"),
                     spacing="3",
                 ),
                 rx.cond(state.outcome != "", answered, open_request),

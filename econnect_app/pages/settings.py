@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from econnect_app import i18n
 from econnect_app.components.forms import (
     app_form,
     is_busy_with,
@@ -18,7 +19,8 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import app_layout, section_card
-from econnect_app.formatting import DEFAULT_TIME_ZONE, format_datetime, in_time_zone, plural
+from econnect_app.components.translated import t
+from econnect_app.formatting import DEFAULT_TIME_ZONE, format_datetime, in_time_zone
 from econnect_app.models import Plan, User
 from econnect_app.services import environments, outbox_admin, permissions, reminders
 from econnect_app.services.errors import ConfirmationNeeded
@@ -26,21 +28,23 @@ from econnect_app.settings import get_settings
 from econnect_app.state.auth import AuthState, Updates, row_activity
 
 PLAN_CHOICES: list[str] = [plan.value for plan in Plan]
-DENIED_MESSAGE = "Only administrators can change the settings of this environment."
+DENIED_MESSAGE = i18n.N_("Only administrators can change the settings of this environment.")
 CONFIRM_CHANGE = "confirm-plan-change"
 PLAN_DESCRIPTIONS: list[tuple[str, str]] = [
-    (Plan.INVOICE_PORTAL.value, "Free. Send invoices, with at most two organisations."),
+    (Plan.INVOICE_PORTAL.value, i18n.N_("Free. Send invoices, with at most two organisations.")),
     (
         Plan.BASIC.value,
-        "Everything in Invoice Portal without the limit on organisations, plus partnerships "
-        "and authorisation requests to link clients.",
+        i18n.N_(
+            "Everything in Invoice Portal without the limit on organisations, plus partnerships "
+            "and authorisation requests to link clients."
+        ),
     ),
-    (Plan.PROFESSIONAL.value, "Everything in Basic, for firms that link many clients."),
+    (Plan.PROFESSIONAL.value, i18n.N_("Everything in Basic, for firms that link many clients.")),
 ]
 TIME_ZONE_CHOICES: list[str] = list(environments.TIME_ZONE_CHOICES)
 RETRY_EMAIL = "retry-email"
 RETRY_ALL_EMAILS = "retry-all-emails"
-ALL_SENT_TEXT = "No email is waiting or failed: every email was sent or is on its way."
+ALL_SENT_TEXT = i18n.N_("No email is waiting or failed: every email was sent or is on its way.")
 
 
 @dataclasses.dataclass
@@ -57,12 +61,13 @@ class FailedEmailView:
 def _failed_notice(overview: outbox_admin.DeliveryOverview) -> str:
     if not overview.failed_count:
         return ""
-    text = (
-        f"{plural(overview.failed_count, 'email')} could not be sent. Check the address, then send "
-        f"{'it' if overview.failed_count == 1 else 'them'} again."
+    text = i18n.ngettext(
+        "{count} email could not be sent. Check the address, then send it again.",
+        "{count} emails could not be sent. Check the address, then send them again.",
+        overview.failed_count,
     )
     if overview.failed_count > len(overview.failed):
-        text += f" The newest {len(overview.failed)} are listed."
+        text += " " + i18n.gettext("The newest {count} are listed.", count=len(overview.failed))
     return text
 
 
@@ -70,15 +75,17 @@ def _waiting_notice(overview: outbox_admin.DeliveryOverview) -> str:
     if not overview.waiting_count:
         return ""
     if not get_settings().mail_enabled:
-        return (
+        return i18n.gettext(
             "No mail server is set up (ECONNECT_SMTP_URL), so emails stay in the outbox. In development "
             "they are shown at /dev/mailbox."
         )
-    verb = "is" if overview.waiting_count == 1 else "are"
-    return (
-        f"{plural(overview.waiting_count, 'email')} {verb} waiting to be sent (the oldest since "
-        f"{format_datetime(overview.waiting_since)}): the mail server cannot be reached or asked to try "
-        "later. They go out as soon as it takes mail again."
+    return i18n.ngettext(
+        "{count} email is waiting to be sent (the oldest since {since}): the mail server cannot be reached "
+        "or asked to try later. They go out as soon as it takes mail again.",
+        "{count} emails are waiting to be sent (the oldest since {since}): the mail server cannot be reached "
+        "or asked to try later. They go out as soon as it takes mail again.",
+        overview.waiting_count,
+        since=format_datetime(overview.waiting_since),
     )
 
 
@@ -171,7 +178,7 @@ class SettingsState(AuthState):
             self.form_name = environment.name
             self.form_plan = environment.plan
             self._current_user(db)  # refreshes the environment name and plan badge in the sidebar
-            return rx.toast.success("Settings saved.")
+            return rx.toast.success(i18n.gettext("Settings saved."))
 
         return action
 
@@ -203,7 +210,7 @@ class SettingsState(AuthState):
                 db, actor=actor, every_days=every_days, max_reminders=max_reminders
             )
             self._show_reminders(saved)
-            return rx.toast.success("Reminders saved.")
+            return rx.toast.success(i18n.gettext("Reminders saved."))
 
         return self._act(action, form=form)
 
@@ -217,7 +224,11 @@ class SettingsState(AuthState):
             self._show_time_zone(environment.time_zone)
             with in_time_zone(environment.time_zone):  # this page's own times, in the new zone
                 self._fill_delivery(db, actor)
-            return rx.toast.success(f"Time zone saved: times are now shown in {environment.time_zone}.")
+            return rx.toast.success(
+                i18n.gettext(
+                    "Time zone saved: times are now shown in {time_zone}.", time_zone=environment.time_zone
+                )
+            )
 
         return self._act(action, form=form)
 
@@ -228,7 +239,9 @@ class SettingsState(AuthState):
         def action(db: Session, actor: User) -> Any:
             email = outbox_admin.retry_failed_email(db, actor=actor, message_id=message_id)
             self._fill_delivery(db, actor)
-            return rx.toast.success(f"The email to {email.to_address} will be sent again.")
+            return rx.toast.success(
+                i18n.gettext("The email to {address} will be sent again.", address=email.to_address)
+            )
 
         return self._act(action, busy_with=row_activity(RETRY_EMAIL, message_id), action_id=action_id)
 
@@ -240,8 +253,12 @@ class SettingsState(AuthState):
             count = outbox_admin.retry_all_failed_emails(db, actor=actor)
             self._fill_delivery(db, actor)
             if not count:
-                return rx.toast.info("There are no emails to send again.")
-            return rx.toast.success(f"{plural(count, 'email')} will be sent again.")
+                return rx.toast.info(i18n.gettext("There are no emails to send again."))
+            return rx.toast.success(
+                i18n.ngettext(
+                    "{count} email will be sent again.", "{count} emails will be sent again.", count
+                )
+            )
 
         return self._act(action, busy_with=RETRY_ALL_EMAILS, action_id=action_id)
 
@@ -256,8 +273,10 @@ class SettingsState(AuthState):
 def _plan_notes() -> rx.Component:
     return rx.vstack(
         rx.callout(
-            "There is no payment processing in this product: a plan change takes effect at once "
-            "and nothing is charged here.",
+            t(
+                "There is no payment processing in this product: a plan change takes effect at once "
+                "and nothing is charged here."
+            ),
             icon="info",
             color_scheme="blue",
             size="1",
@@ -267,7 +286,7 @@ def _plan_notes() -> rx.Component:
             *[
                 rx.box(
                     rx.el.dt(rx.text(name, weight="medium", size="2")),
-                    rx.el.dd(rx.text(text, size="2", color_scheme="gray"), margin_left="0"),
+                    rx.el.dd(rx.text(t(text), size="2", color_scheme="gray"), margin_left="0"),
                     margin_bottom="8px",
                 )
                 for name, text in PLAN_DESCRIPTIONS
@@ -283,16 +302,16 @@ def _settings_form() -> rx.Component:
     errors = SettingsState.field_errors
     return app_form(
         rx.vstack(
-            text_field("Environment name", "name", errors, default_value=SettingsState.form_name),
+            text_field(t("Environment name"), "name", errors, default_value=SettingsState.form_name),
             select_field(
-                "Subscription plan",
+                t("Subscription plan"),
                 "plan",
                 PLAN_CHOICES,
                 errors,
                 default_value=SettingsState.form_plan,
             ),
             _plan_notes(),
-            rx.hstack(submit_button("Save", submitting(SettingsState.save)), justify="end", width="100%"),
+            rx.hstack(submit_button(t("Save"), submitting(SettingsState.save)), justify="end", width="100%"),
             spacing="4",
             width="100%",
         ),
@@ -305,15 +324,20 @@ def _settings_form() -> rx.Component:
 def _confirm_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
-            rx.alert_dialog.title("Change the plan?"),
+            rx.alert_dialog.title(t("Change the plan?")),
             rx.alert_dialog.description(SettingsState.confirm_message, size="2"),
             rx.hstack(
                 rx.alert_dialog.cancel(
-                    rx.button("Keep my plan", variant="soft", color_scheme="gray", on_click=SettingsState.cancel_change)
+                    rx.button(
+                        t("Keep my plan"),
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=SettingsState.cancel_change,
+                    )
                 ),
                 rx.alert_dialog.action(
                     rx.button(
-                        "Change plan",
+                        t("Change plan"),
                         color_scheme="amber",
                         loading=is_busy_with(CONFIRM_CHANGE),
                         on_click=SettingsState.confirm_change(AuthState.action_id),
@@ -332,16 +356,19 @@ def _confirm_dialog() -> rx.Component:
 def _reminders() -> rx.Component:
     errors = SettingsState.field_errors
     return section_card(
-        "Reminders",
+        t("Reminders"),
         app_form(
             rx.vstack(
                 rx.flex(
                     text_field(
-                        "Remind pending clients every (days)",
+                        t("Remind pending clients every (days)"),
                         reminders.EVERY_DAYS_FIELD,
                         errors,
                         type="number",
-                        hint=f"A whole number from 0 to {reminders.EVERY_DAYS_MAX}. 0 turns automatic reminders off.",
+                        hint=t(
+                            "A whole number from 0 to {max}. 0 turns automatic reminders off.",
+                            max=reminders.EVERY_DAYS_MAX,
+                        ),
                         default_value=SettingsState.reminder_every_days,
                         min=0,
                         max=reminders.EVERY_DAYS_MAX,
@@ -349,11 +376,11 @@ def _reminders() -> rx.Component:
                         input_mode="numeric",
                     ),
                     text_field(
-                        "At most (reminders)",
+                        t("At most (reminders)"),
                         reminders.MAX_FIELD,
                         errors,
                         type="number",
-                        hint=f"A whole number from 0 to {reminders.REMINDERS_MAX}, per request.",
+                        hint=t("A whole number from 0 to {max}, per request.", max=reminders.REMINDERS_MAX),
                         default_value=SettingsState.reminder_max,
                         min=0,
                         max=reminders.REMINDERS_MAX,
@@ -366,7 +393,7 @@ def _reminders() -> rx.Component:
                 ),
                 rx.text(SettingsState.reminders_note, size="2", color_scheme="gray"),
                 rx.hstack(
-                    submit_button("Save reminders", submitting(SettingsState.save_reminders)),
+                    submit_button(t("Save reminders"), submitting(SettingsState.save_reminders)),
                     justify="end",
                     width="100%",
                 ),
@@ -376,26 +403,28 @@ def _reminders() -> rx.Component:
             on_submit=SettingsState.save_reminders,
             key=SettingsState.reminders_version,
         ),
-        description="Clients who have not answered an authorisation request get it again by email, with a "
-        "new link (the earlier link stops working). The email says which reminder it is, e.g. "
-        "\"This is reminder 1 of 2.\" Each reminder is recorded in the activity log.",
+        description=t(
+            "Clients who have not answered an authorisation request get it again by email, with a "
+            "new link (the earlier link stops working). The email says which reminder it is, e.g. "
+            '"This is reminder 1 of 2." Each reminder is recorded in the activity log.'
+        ),
     )
 
 
 def _time_zone() -> rx.Component:
     return section_card(
-        "Time zone",
+        t("Time zone"),
         app_form(
             rx.vstack(
                 select_field(
-                    "Time zone",
+                    t("Time zone"),
                     environments.TIME_ZONE_FIELD,
                     TIME_ZONE_CHOICES,
                     SettingsState.field_errors,
                     default_value=SettingsState.form_time_zone,
                 ),
                 rx.hstack(
-                    submit_button("Save time zone", submitting(SettingsState.save_time_zone)),
+                    submit_button(t("Save time zone"), submitting(SettingsState.save_time_zone)),
                     justify="end",
                     width="100%",
                 ),
@@ -406,9 +435,11 @@ def _time_zone() -> rx.Component:
             key=SettingsState.time_zone_version,
             width="100%",
         ),
-        description="Dates and times in the app and in its emails are shown in this time zone, named after "
-        "the time (e.g. CET or CEST for Europe/Amsterdam). Emails to clients use the time zone of the "
-        "environment that sends them.",
+        description=t(
+            "Dates and times in the app and in its emails are shown in this time zone, named after "
+            "the time (e.g. CET or CEST for Europe/Amsterdam). Emails to clients use the time zone of the "
+            "environment that sends them."
+        ),
     )
 
 
@@ -420,13 +451,13 @@ def _failed_email_row(email: rx.Var[FailedEmailView]) -> rx.Component:
         rx.table.cell(rx.text(email.problem, size="1", color_scheme="gray")),
         rx.table.cell(
             rx.button(
-                "Retry",
+                t("Retry"),
                 size="1",
                 variant="soft",
                 on_click=SettingsState.retry_email(email.id, AuthState.action_id),
                 loading=is_busy_with(row_activity(RETRY_EMAIL, email.id)),
                 disabled=AuthState.busy,
-                aria_label="Retry the email to " + email.to_address,
+                aria_label=t("Retry the email to {address}", address=email.to_address),
             )
         ),
         align="center",
@@ -442,11 +473,11 @@ def _failed_emails() -> rx.Component:
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        rx.table.column_header_cell("To"),
-                        rx.table.column_header_cell("Subject"),
-                        rx.table.column_header_cell("Written"),
-                        rx.table.column_header_cell("Problem"),
-                        rx.table.column_header_cell("Actions"),
+                        rx.table.column_header_cell(t("To")),
+                        rx.table.column_header_cell(t("Subject")),
+                        rx.table.column_header_cell(t("Written")),
+                        rx.table.column_header_cell(t("Problem")),
+                        rx.table.column_header_cell(t("Actions")),
                     )
                 ),
                 rx.table.body(rx.foreach(SettingsState.failed_emails, _failed_email_row)),
@@ -459,7 +490,7 @@ def _failed_emails() -> rx.Component:
         ),
         rx.hstack(
             rx.button(
-                "Retry all",
+                t("Retry all"),
                 variant="soft",
                 on_click=SettingsState.retry_all_emails(AuthState.action_id),
                 loading=is_busy_with(RETRY_ALL_EMAILS),
@@ -475,7 +506,7 @@ def _failed_emails() -> rx.Component:
 
 def _email_delivery() -> rx.Component:
     return section_card(
-        "Email delivery",
+        t("Email delivery"),
         rx.cond(
             SettingsState.waiting_notice != "",
             rx.callout(
@@ -485,29 +516,31 @@ def _email_delivery() -> rx.Component:
         rx.cond(
             SettingsState.failed_notice != "",
             _failed_emails(),
-            rx.cond(SettingsState.waiting_notice == "", rx.text(ALL_SENT_TEXT, size="2")),
+            rx.cond(SettingsState.waiting_notice == "", rx.text(t(ALL_SENT_TEXT), size="2")),
         ),
-        description="Emails the app sends for your environment. An email that could not be sent within "
-        + SettingsState.delivery_window_days.to_string()
-        + " days is not sent again: its link no longer works.",
+        description=t(
+            "Emails the app sends for your environment. An email that could not be sent within {days} days "
+            "is not sent again: its link no longer works.",
+            days=SettingsState.delivery_window_days.to_string(),
+        ),
     )
 
 
 def settings_page() -> rx.Component:
     """The settings page."""
     return app_layout(
-        "Settings",
+        t("Settings"),
         rx.cond(
             SettingsState.loaded,
             rx.cond(
                 SettingsState.denied,
-                rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
+                rx.callout(t(DENIED_MESSAGE), icon="lock", color_scheme="amber", role="alert", width="100%"),
                 rx.vstack(
                     section_card(
-                        "Environment",
+                        t("Environment"),
                         _settings_form(),
                         _confirm_dialog(),
-                        description="The name your users and partners see, and your subscription plan.",
+                        description=t("The name your users and partners see, and your subscription plan."),
                     ),
                     _time_zone(),
                     _reminders(),
@@ -516,6 +549,6 @@ def settings_page() -> rx.Component:
                     width="100%",
                 ),
             ),
-            rx.center(rx.spinner(size="3"), padding="40px", width="100%", aria_label="Loading settings"),
+            rx.center(rx.spinner(size="3"), padding="40px", width="100%", aria_label=t("Loading settings")),
         ),
     )

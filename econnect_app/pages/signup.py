@@ -13,9 +13,11 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.components.forms import app_form, submit_button, submitting, text_field
 from econnect_app.components.layout import public_layout
+from econnect_app.components.sections import t_rich
+from econnect_app.components.translated import t
 from econnect_app.services import accounts
 from econnect_app.settings import get_settings
 from econnect_app.state.auth import AuthState, Updates
@@ -60,7 +62,10 @@ class SignupState(AuthState):
             )
             if result.address_confirmed and result.user is not None:
                 self._log_in_as(db, result.user)
-                return [rx.redirect(next_path), rx.toast.success("Welcome to eConnect! Your account is ready.")]
+                return [
+                    rx.redirect(next_path),
+                    rx.toast.success(i18n.gettext("Welcome to eConnect! Your account is ready.")),
+                ]
             self.back_to_request = bool(activation_token_in(next_path))
             self.sent_to = str(form.get("email", "")).strip()
             return None
@@ -72,10 +77,14 @@ def _check_your_email() -> rx.Component:
     return rx.vstack(
         rx.callout(
             rx.text(
-                "We sent an email to ",
-                rx.text.strong(SignupState.sent_to),
-                ". Open the link in it to confirm your address and finish creating your account, then "
-                f"log in. The link is valid for {get_settings().email_confirmation_days} days.",
+                t_rich(
+                    i18n.N_(
+                        "We sent an email to {address}. Open the link in it to confirm your address and finish "
+                        "creating your account, then log in. The link is valid for {days} days."
+                    ),
+                    address=rx.text.strong(SignupState.sent_to),
+                    days=get_settings().email_confirmation_days,
+                ),
             ),
             icon="mail",
             color_scheme="green",
@@ -84,13 +93,19 @@ def _check_your_email() -> rx.Component:
         rx.cond(
             SignupState.back_to_request,
             rx.text(
-                "To answer the authorisation request, open the link in the request email again once you "
-                "have confirmed your address.",
+                t(
+                    "To answer the authorisation request, open the link in the request email again once you "
+                    "have confirmed your address."
+                ),
                 size="2",
             ),
         ),
-        rx.text("No email? Check your spam folder, or sign up again in a few minutes.", size="2", color_scheme="gray"),
-        rx.link("Go to log in", href=routes.LOGIN, size="2"),
+        rx.text(
+            t("No email? Check your spam folder, or sign up again in a few minutes."),
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.link(t("Go to log in"), href=routes.LOGIN, size="2"),
         spacing="3",
         width="100%",
     )
@@ -101,20 +116,20 @@ def _form() -> rx.Component:
     prefilled_email = SignupState.router.url.query_parameters.get("email", "")
     return app_form(
         rx.vstack(
-            text_field("Name", "name", errors, autocomplete="name"),
+            text_field(t("Name"), "name", errors, autocomplete="name"),
             text_field(
-                "Email", "email", errors, type="email", autocomplete="email", default_value=prefilled_email
+                t("Email"), "email", errors, type="email", autocomplete="email", default_value=prefilled_email
             ),
             text_field(
-                "Password",
+                t("Password"),
                 "password",
                 errors,
                 type="password",
                 autocomplete="new-password",
-                hint="At least 12 characters. A few random words work well.",
+                hint=t("At least 12 characters. A few random words work well."),
             ),
-            text_field("Company name", "company_name", errors, autocomplete="organization"),
-            submit_button("Create account", submitting(SignupState.create_account), width="100%"),
+            text_field(t("Company name"), "company_name", errors, autocomplete="organization"),
+            submit_button(t("Create account"), submitting(SignupState.create_account), width="100%"),
             spacing="4",
             width="100%",
         ),
@@ -127,17 +142,20 @@ def _form() -> rx.Component:
 def signup_page() -> rx.Component:
     """The sign-up page."""
     return public_layout(
-        "Create your account",
+        t("Create your account"),
         rx.cond(SignupState.sent_to != "", _check_your_email(), _form()),
         rx.cond(
             SignupState.sent_to == "",
             rx.text(
-                "Already have an account? ",
+                t("Already have an account? "),
                 rx.link(
-                    "Log in", href=routes.LOGIN + "?next=" + SignupState.router.url.query_parameters.get("next", "")
+                    t("Log in"),
+                    href=routes.LOGIN + "?next=" + SignupState.router.url.query_parameters.get("next", ""),
                 ),
                 size="2",
             ),
         ),
-        subtitle="Your company gets its own eConnect environment. The free Invoice Portal plan is enough to start.",
+        subtitle=t(
+            "Your company gets its own eConnect environment. The free Invoice Portal plan is enough to start."
+        ),
     )

@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from econnect_app import i18n
 from econnect_app.components.forms import (
     app_form,
     is_busy_with,
@@ -19,6 +20,7 @@ from econnect_app.components.forms import (
 )
 from econnect_app.components.layout import app_layout, empty_state, section_card
 from econnect_app.components.paged_list import LIST_CARDS, card_cell, list_search, pager, sortable_header
+from econnect_app.components.translated import t, translated_options
 from econnect_app.models import Role, User, UserStatus
 from econnect_app.services import users as users_service
 from econnect_app.services.errors import PermissionDenied
@@ -26,7 +28,9 @@ from econnect_app.state.auth import AuthState, Updates, row_activity
 from econnect_app.state.list_view import ListView
 
 ROLE_CHOICES: list[str] = [role.value for role in Role]
-DENIED_MESSAGE = "Only administrators can manage the users of this environment."
+# The roles' names as a person reads them (the values stay English: the server reads them).
+ROLE_NAMES = (i18n.N_("User"), i18n.N_("Advanced user"), i18n.N_("Administrator"))
+DENIED_MESSAGE = i18n.N_("Only administrators can manage the users of this environment.")
 RESEND = "resend-invitation"
 BLOCK = "block"
 UNBLOCK = "unblock"
@@ -115,7 +119,7 @@ class UsersState(ListView, AuthState):
                 is_relationship_manager=bool(form.get("is_relationship_manager")),
             )
             self.invite_open = False
-            return self._changed(db, actor, f"Invitation sent to {invited.email}.")
+            return self._changed(db, actor, i18n.gettext("Invitation sent to {email}.", email=invited.email))
 
         return self._act(action, form=form)
 
@@ -125,7 +129,7 @@ class UsersState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             users_service.resend_invitation(db, actor=actor, user_id=user_id)
-            return self._changed(db, actor, f"Invitation sent to {email} again.")
+            return self._changed(db, actor, i18n.gettext("Invitation sent to {email} again.", email=email))
 
         return self._act(action, busy_with=row_activity(RESEND, user_id), action_id=action_id)
 
@@ -135,7 +139,10 @@ class UsersState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             user = users_service.change_role(db, actor=actor, user_id=user_id, role=role)
-            return self._changed(db, actor, f"The role of {user.name or user.email} is now {user.role}.")
+            message = i18n.gettext(
+                "The role of {who} is now {role}.", who=user.name or user.email, role=i18n.gettext(user.role)
+            )
+            return self._changed(db, actor, message)
 
         return self._act(action)
 
@@ -147,9 +154,9 @@ class UsersState(ListView, AuthState):
             user = users_service.set_relationship_manager(db, actor=actor, user_id=user_id, enabled=enabled)
             who = user.name or user.email
             message = (
-                f"{who} is now a relationship manager."
+                i18n.gettext("{who} is now a relationship manager.", who=who)
                 if user.is_relationship_manager
-                else f"{who} is no longer a relationship manager."
+                else i18n.gettext("{who} is no longer a relationship manager.", who=who)
             )
             return self._changed(db, actor, message)
 
@@ -161,7 +168,7 @@ class UsersState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             user = users_service.block_user(db, actor=actor, user_id=user_id)
-            return self._changed(db, actor, f"{user.name or user.email} is blocked.")
+            return self._changed(db, actor, i18n.gettext("{who} is blocked.", who=user.name or user.email))
 
         return self._act(action, busy_with=row_activity(BLOCK, user_id), action_id=action_id)
 
@@ -171,7 +178,7 @@ class UsersState(ListView, AuthState):
 
         def action(db: Session, actor: User) -> Any:
             user = users_service.unblock_user(db, actor=actor, user_id=user_id)
-            return self._changed(db, actor, f"{user.name or user.email} is unblocked.")
+            return self._changed(db, actor, i18n.gettext("{who} is unblocked.", who=user.name or user.email))
 
         return self._act(action, busy_with=row_activity(UNBLOCK, user_id), action_id=action_id)
 
@@ -179,32 +186,38 @@ class UsersState(ListView, AuthState):
 def _invite_dialog() -> rx.Component:
     errors = UsersState.field_errors
     return rx.dialog.root(
-        rx.dialog.trigger(rx.button(rx.icon("user-plus", size=16), "Invite user", size="3")),
+        rx.dialog.trigger(rx.button(rx.icon("user-plus", size=16), t("Invite user"), size="3")),
         rx.dialog.content(
-            rx.dialog.title("Invite user"),
+            rx.dialog.title(t("Invite user")),
             rx.dialog.description(
-                "We email them a link to set their name and password. If it does not arrive, "
-                "you can resend it from the list.",
+                t(
+                    "We email them a link to set their name and password. If it does not arrive, "
+                    "you can resend it from the list."
+                ),
                 size="2",
                 color_scheme="gray",
                 margin_bottom="16px",
             ),
             app_form(
                 rx.vstack(
-                    text_field("Email", "email", errors, type="email", autocomplete="off"),
-                    select_field("Role", "role", ROLE_CHOICES, errors, default_value=Role.USER.value),
+                    text_field(t("Email"), "email", errors, type="email", autocomplete="off"),
+                    select_field(t("Role"), "role", ROLE_CHOICES, errors, default_value=Role.USER.value),
                     rx.vstack(
-                        rx.checkbox("Relationship manager", name="is_relationship_manager", value="on"),
+                        rx.checkbox(t("Relationship manager"), name="is_relationship_manager", value="on"),
                         rx.text(
-                            "Relationship managers look after partnerships with clients.",
+                            t("Relationship managers look after partnerships with clients."),
                             size="1",
                             color_scheme="gray",
                         ),
                         spacing="1",
                     ),
                     rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray", size="3")),
-                        submit_button("Send invitation", submitting(UsersState.invite_user)),
+                        rx.dialog.close(
+                            rx.button(
+                                t("Cancel"), type="button", variant="soft", color_scheme="gray", size="3"
+                            )
+                        ),
+                        submit_button(t("Send invitation"), submitting(UsersState.invite_user)),
                         justify="end",
                         width="100%",
                         spacing="3",
@@ -225,20 +238,20 @@ def _invite_dialog() -> rx.Component:
 def _status_badge(status: rx.Var) -> rx.Component:
     return rx.match(
         status,
-        (UserStatus.ACTIVE.value, rx.badge(UserStatus.ACTIVE.value, color_scheme="green")),
-        (UserStatus.INVITED.value, rx.badge(UserStatus.INVITED.value, color_scheme="amber")),
-        (UserStatus.BLOCKED.value, rx.badge(UserStatus.BLOCKED.value, color_scheme="red")),
+        (UserStatus.ACTIVE.value, rx.badge(t("Active"), color_scheme="green")),
+        (UserStatus.INVITED.value, rx.badge(t("Invited"), color_scheme="amber")),
+        (UserStatus.BLOCKED.value, rx.badge(t("Blocked"), color_scheme="red")),
         rx.badge(status, color_scheme="gray"),
     )
 
 
 def _role_select(row: rx.Var) -> rx.Component:
     return rx.el.select(
-        *[rx.el.option(role, value=role) for role in ROLE_CHOICES],
+        *translated_options(ROLE_CHOICES),
         value=row.role,
         on_change=lambda role: UsersState.change_role(row.id, role),
         disabled=AuthState.busy,
-        aria_label="Role for " + row.email,
+        aria_label=t("Role for {email}", email=row.email),
         class_name="econnect-select",
     )
 
@@ -249,9 +262,9 @@ def _relationship_manager_toggle(row: rx.Var) -> rx.Component:
             checked=row.is_relationship_manager,
             on_change=lambda enabled: UsersState.set_relationship_manager(row.id, enabled),
             disabled=AuthState.busy,
-            aria_label="Relationship manager for " + row.email,
+            aria_label=t("Relationship manager for {email}", email=row.email),
         ),
-        rx.text(rx.cond(row.is_relationship_manager, "Yes", "No"), size="2"),
+        rx.text(rx.cond(row.is_relationship_manager, t("Yes"), t("No")), size="2"),
         align="center",
         spacing="2",
     )
@@ -261,25 +274,31 @@ def _block_button(row: rx.Var) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
             rx.button(
-                "Block",
+                t("Block"),
                 size="1",
                 variant="soft",
                 color_scheme="red",
                 loading=is_busy_with(row_activity(BLOCK, row.id)),
-                aria_label="Block " + row.email,
+                aria_label=t("Block {email}", email=row.email),
             )
         ),
         rx.alert_dialog.content(
-            rx.alert_dialog.title("Block " + row.email + "?"),
+            rx.alert_dialog.title(t("Block {email}?", email=row.email)),
             rx.alert_dialog.description(
-                "They can no longer log in to this environment. Nothing they made is deleted, "
-                "and you can unblock them later.",
+                t(
+                    "They can no longer log in to this environment. Nothing they made is deleted, "
+                    "and you can unblock them later."
+                ),
                 size="2",
             ),
             rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.cancel(rx.button(t("Cancel"), variant="soft", color_scheme="gray")),
                 rx.alert_dialog.action(
-                    rx.button("Block", color_scheme="red", on_click=UsersState.block_user(row.id, AuthState.action_id))
+                    rx.button(
+                        t("Block"),
+                        color_scheme="red",
+                        on_click=UsersState.block_user(row.id, AuthState.action_id),
+                    )
                 ),
                 justify="end",
                 spacing="3",
@@ -295,23 +314,23 @@ def _row_actions(row: rx.Var) -> rx.Component:
         rx.cond(
             row.status == UserStatus.INVITED.value,
             rx.button(
-                "Resend invitation",
+                t("Resend invitation"),
                 size="1",
                 variant="soft",
                 on_click=UsersState.resend_invitation(row.id, row.email, AuthState.action_id),
                 loading=is_busy_with(row_activity(RESEND, row.id)),
-                aria_label="Resend invitation to " + row.email,
+                aria_label=t("Resend invitation to {email}", email=row.email),
             ),
         ),
         rx.cond(
             row.status == UserStatus.BLOCKED.value,
             rx.button(
-                "Unblock",
+                t("Unblock"),
                 size="1",
                 variant="soft",
                 on_click=UsersState.unblock_user(row.id, AuthState.action_id),
                 loading=is_busy_with(row_activity(UNBLOCK, row.id)),
-                aria_label="Unblock " + row.email,
+                aria_label=t("Unblock {email}", email=row.email),
             ),
             rx.cond(row.is_you, rx.fragment(), _block_button(row)),
         ),
@@ -323,19 +342,19 @@ def _row_actions(row: rx.Var) -> rx.Component:
 def _user_row(row: rx.Var) -> rx.Component:
     return rx.table.row(
         card_cell(
-            "Name",
+            t("Name"),
             rx.hstack(
                 rx.text(rx.cond(row.name != "", row.name, "—"), weight="medium"),
-                rx.cond(row.is_you, rx.badge("You", variant="outline", size="1")),
+                rx.cond(row.is_you, rx.badge(t("You"), variant="outline", size="1")),
                 align="center",
                 spacing="2",
             ),
             header=True,
         ),
-        card_cell("Email", row.email),
-        card_cell("Role", _role_select(row)),
-        card_cell("Relationship manager", _relationship_manager_toggle(row)),
-        card_cell("Status", _status_badge(row.status)),
+        card_cell(t("Email"), row.email),
+        card_cell(t("Role"), _role_select(row)),
+        card_cell(t("Relationship manager"), _relationship_manager_toggle(row)),
+        card_cell(t("Status"), _status_badge(row.status)),
         rx.table.cell(_row_actions(row)),
         align="center",
     )
@@ -345,18 +364,18 @@ def _users_table() -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(
-                sortable_header(UsersState, "Name", "name"),
-                sortable_header(UsersState, "Email", "email"),
-                sortable_header(UsersState, "Role", "role"),
-                sortable_header(UsersState, "Relationship manager", "relationship_manager"),
-                sortable_header(UsersState, "Status", "status"),
-                rx.table.column_header_cell("Actions"),
+                sortable_header(UsersState, t("Name"), "name"),
+                sortable_header(UsersState, t("Email"), "email"),
+                sortable_header(UsersState, t("Role"), "role"),
+                sortable_header(UsersState, t("Relationship manager"), "relationship_manager"),
+                sortable_header(UsersState, t("Status"), "status"),
+                rx.table.column_header_cell(t("Actions")),
             )
         ),
         rx.table.body(rx.foreach(UsersState.users, _user_row)),
         variant="surface",
         width="100%",
-        aria_label="Users",
+        aria_label=t("Users"),
         class_name=LIST_CARDS,
     )
 
@@ -364,17 +383,19 @@ def _users_table() -> rx.Component:
 def _users_content() -> rx.Component:
     return rx.cond(
         UsersState.loading,
-        rx.center(rx.spinner(size="3"), padding="40px", width="100%", aria_label="Loading users"),
+        rx.center(rx.spinner(size="3"), padding="40px", width="100%", aria_label=t("Loading users")),
         rx.cond(
             UsersState.users.length() > 0,
             _users_table(),
             rx.cond(
                 UsersState.search != "",
-                rx.text("No users match your search.", color_scheme="gray", size="2", padding_y="12px"),
+                rx.text(t("No users match your search."), color_scheme="gray", size="2", padding_y="12px"),
                 empty_state(
                     "users",
-                    "No users yet",
-                    "Invite the people you work with. They get an email with a link to join this environment.",
+                    t("No users yet"),
+                    t(
+                        "Invite the people you work with. They get an email with a link to join this environment."
+                    ),
                 ),
             ),
         ),
@@ -384,14 +405,14 @@ def _users_content() -> rx.Component:
 def users_page() -> rx.Component:
     """The users page."""
     return app_layout(
-        "Users",
+        t("Users"),
         rx.cond(
             UsersState.denied,
-            rx.callout(DENIED_MESSAGE, icon="lock", color_scheme="amber", role="alert", width="100%"),
+            rx.callout(t(DENIED_MESSAGE), icon="lock", color_scheme="amber", role="alert", width="100%"),
             section_card(
-                "Users of this environment",
+                t("Users of this environment"),
                 rx.hstack(
-                    list_search(UsersState, element_id="user-search", placeholder="Name or email"),
+                    list_search(UsersState, element_id="user-search", placeholder=t("Name or email")),
                     _invite_dialog(),
                     align="end",
                     justify="between",
@@ -400,8 +421,8 @@ def users_page() -> rx.Component:
                     flex_wrap="wrap",
                 ),
                 _users_content(),
-                pager(UsersState, noun="users", element_id="users-page-size"),
-                description=(
+                pager(UsersState, noun=t("users"), element_id="users-page-size"),
+                description=t(
                     "Roles take effect immediately. User: works with documents. Advanced user: also "
                     "manages partnerships and connection keys. Administrator: also manages users and settings."
                 ),

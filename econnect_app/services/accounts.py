@@ -17,7 +17,7 @@ from urllib.parse import quote
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from econnect_app import routes, security
+from econnect_app import i18n, routes, security
 from econnect_app.formatting import display_name
 from econnect_app.mail import queue_email
 from econnect_app.mail.messages import render_message
@@ -45,13 +45,14 @@ from econnect_app.services.validation import (
 )
 from econnect_app.settings import get_settings
 
-EMAIL_IN_USE = "An account with this email address already exists. Log in instead."
-INVALID_RESET_LINK = "This password reset link is invalid or has expired. Ask for a new one."
-INVALID_CLAIM_LINK = (
+# Marked for translation; raised as ``i18n.gettext(...)`` (the English values are compared in tests).
+EMAIL_IN_USE = i18n.N_("An account with this email address already exists. Log in instead.")
+INVALID_RESET_LINK = i18n.N_("This password reset link is invalid or has expired. Ask for a new one.")
+INVALID_CLAIM_LINK = i18n.N_(
     "This link is invalid, already used or expired. Sign up again to get a new one by email."
 )
-WRONG_CURRENT_PASSWORD = "The current password is incorrect."
-SAME_PASSWORD = "Choose a new password: this is your current one."
+WRONG_CURRENT_PASSWORD = i18n.N_("The current password is incorrect.")
+SAME_PASSWORD = i18n.N_("Choose a new password: this is your current one.")
 RESET = TokenPurpose.PASSWORD_RESET.value
 
 
@@ -82,10 +83,12 @@ def sign_up(
     sent to the typed address, the address is proved (see the module docstring).
     """
     errors = FieldErrors()
-    clean_name = errors.check("name", clean_required, name, label="your name")
+    clean_name = errors.check("name", clean_required, name, label=i18n.N_("your name"))
     address = errors.check("email", clean_email, email)
     clean_pass = errors.check("password", clean_password, password)
-    clean_company = errors.check("company_name", clean_required, company_name, label="your company name")
+    clean_company = errors.check(
+        "company_name", clean_required, company_name, label=i18n.N_("your company name")
+    )
     errors.raise_if_any()
     assert clean_name and address and clean_pass and clean_company
     throttle.check("sign_up")
@@ -97,11 +100,11 @@ def sign_up(
     try:
         with committing(session):
             if claim is not None and not one_time_tokens.claim(session, claim, now=now):
-                raise InvalidToken(INVALID_CLAIM_LINK)  # used at the same moment
+                raise InvalidToken(i18n.gettext(INVALID_CLAIM_LINK))  # used at the same moment
             holder = address_holders.take_over(session, address, proven=proven, now=now)
             if holder is not None:
                 if proven:
-                    raise ValidationFailed({"email": EMAIL_IN_USE})
+                    raise ValidationFailed({"email": i18n.gettext(EMAIL_IN_USE)})
                 _tell_holder_of_attempt(session, holder=holder, now=now)
                 return SignUpResult(user=None, address_confirmed=False)
             user = _create_environment_and_administrator(
@@ -111,7 +114,7 @@ def sign_up(
     except IntegrityError:
         # The same address signed up at the same moment: it is taken now.
         if proven:
-            raise ValidationFailed({"email": EMAIL_IN_USE}) from None
+            raise ValidationFailed({"email": i18n.gettext(EMAIL_IN_USE)}) from None
         with committing(session):
             holder = address_holders.holder_of(session, address)
             if holder is not None:
@@ -140,14 +143,14 @@ def _claim_for(session: Session, *, token: str, address: str) -> OneTimeToken | 
     row = one_time_tokens.find_usable(session, token=token, purpose=one_time_tokens.ADDRESS_CLAIM)
     if row is None:
         if token:
-            raise InvalidToken(INVALID_CLAIM_LINK)
+            raise InvalidToken(i18n.gettext(INVALID_CLAIM_LINK))
         return None
     holder = address_holders.holder_of(session, address)
     if holder is None or holder.is_proven or holder.user.id != row.user_id:
-        raise InvalidToken(INVALID_CLAIM_LINK)
+        raise InvalidToken(i18n.gettext(INVALID_CLAIM_LINK))
     held_as = holder.user_email.id if holder.user_email is not None else None
     if held_as != row.user_email_id:
-        raise InvalidToken(INVALID_CLAIM_LINK)
+        raise InvalidToken(i18n.gettext(INVALID_CLAIM_LINK))
     return row
 
 
@@ -182,7 +185,7 @@ def _create_environment_and_administrator(
         environment_id=environment.id,
         actor=user,
         action="environment.created",
-        summary=f"{name} created the environment {company_name}.",
+        summary=i18n.gettext("{name} created the environment {company}.", name=name, company=company_name),
         subject_type="environment",
         subject_id=environment.id,
     )
@@ -191,8 +194,15 @@ def _create_environment_and_administrator(
         environment_id=environment.id,
         actor=user,
         action="user.signed_up",
-        summary=f"{name} signed up as Administrator"
-        + (f", confirming {address} through the emailed link." if confirmed else "."),
+        summary=(
+            i18n.gettext(
+                "{name} signed up as Administrator, confirming {address} through the emailed link.",
+                name=name,
+                address=address,
+            )
+            if confirmed
+            else i18n.gettext("{name} signed up as Administrator.", name=name)
+        ),
         subject_type="user",
         subject_id=user.id,
     )
@@ -301,12 +311,12 @@ def reset_password(session: Session, *, token: str, password: str) -> User:
     """
     found = _valid_reset_token(session, token=token)
     if found is None:
-        raise InvalidToken(INVALID_RESET_LINK)
+        raise InvalidToken(i18n.gettext(INVALID_RESET_LINK))
     reset_token, user = found
     errors = FieldErrors()
     new_password = errors.check("password", clean_password, password)
     if new_password and security.verify_password(new_password, user.password_hash):
-        errors.add("password", SAME_PASSWORD)
+        errors.add("password", i18n.gettext(SAME_PASSWORD))
     errors.raise_if_any()
     assert new_password is not None
     password_hash = security.hash_password(new_password)
@@ -314,24 +324,24 @@ def reset_password(session: Session, *, token: str, password: str) -> User:
     now = utcnow()
     with committing(session):
         if not one_time_tokens.claim(session, reset_token, now=now):
-            raise InvalidToken(INVALID_RESET_LINK)
+            raise InvalidToken(i18n.gettext(INVALID_RESET_LINK))
         user.password_hash = password_hash
         user.password_changed_at = now
         session.add(user)
         revoke_all_sessions(session, user=user)
         user_emails.confirm_through_link(
-            session, user=user, address=user.email, how="a password reset link", now=now
+            session, user=user, address=user.email, how=i18n.N_("a password reset link"), now=now
         )
         activity.record(
             session,
             environment_id=user.environment_id,
             actor=user,
             action="user.password_reset",
-            summary=f"{display_name(user)} reset their password.",
+            summary=i18n.gettext("{name} reset their password.", name=display_name(user)),
             subject_type="user",
             subject_id=user.id,
         )
-        _tell_password_changed(session, user=user, how="reset through an emailed link", now=now)
+        _tell_password_changed(session, user=user, how=i18n.N_("reset through an emailed link"), now=now)
     return user
 
 
@@ -353,14 +363,14 @@ def change_password(
     """
     db_user = session.get(User, user.id)
     if db_user is None:
-        raise ValidationFailed({"current_password": WRONG_CURRENT_PASSWORD})
+        raise ValidationFailed({"current_password": i18n.gettext(WRONG_CURRENT_PASSWORD)})
     errors = FieldErrors()
     current_ok = security.verify_password(current_password or "", db_user.password_hash)
     if not current_ok:
-        errors.add("current_password", WRONG_CURRENT_PASSWORD)
+        errors.add("current_password", i18n.gettext(WRONG_CURRENT_PASSWORD))
     clean_new = errors.check("new_password", clean_password, new_password)
     if current_ok and clean_new and security.tokens_equal(clean_new, current_password):
-        errors.add("new_password", SAME_PASSWORD)
+        errors.add("new_password", i18n.gettext(SAME_PASSWORD))
     errors.raise_if_any()
     assert clean_new is not None
 
@@ -375,17 +385,18 @@ def change_password(
             environment_id=db_user.environment_id,
             actor=db_user,
             action="user.password_changed",
-            summary=f"{display_name(db_user)} changed their password.",
+            summary=i18n.gettext("{name} changed their password.", name=display_name(db_user)),
             subject_type="user",
             subject_id=db_user.id,
         )
-        _tell_password_changed(session, user=db_user, how="changed on the profile page", now=now)
+        _tell_password_changed(session, user=db_user, how=i18n.N_("changed on the profile page"), now=now)
         raw_token = add_session(session, user=db_user, user_agent=user_agent, now=now)
     return raw_token
 
 
 def _tell_password_changed(session: Session, *, user: User, how: str, now: datetime) -> None:
-    """Email the owner that the password changed, with what to do if it was not them."""
+    """Email the owner that the password changed, with what to do if it was not them. ``how``:
+    English, marked with ``i18n.N_`` (the email shows it translated, ``how|translated``)."""
     queue_email(
         session,
         template="password_changed",

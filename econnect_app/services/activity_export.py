@@ -14,9 +14,11 @@ import io
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
+from econnect_app import i18n
 from econnect_app.services.activity_log import ActivityEntry
 
-HEADER = ("Time", "Who", "What", "Organisation", "Summary")
+# The column headers, marked for translation (written in the language in effect).
+HEADER = (i18n.N_("Time"), i18n.N_("Who"), i18n.N_("What"), i18n.N_("Organisation"), i18n.N_("Summary"))
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BYTE_ORDER_MARK = "\ufeff"
 
@@ -41,7 +43,8 @@ def activity_csv(entries: Iterable[ActivityEntry], *, format_time: Callable[[dat
         (format_time(entry.created_at), entry.who, entry.what, entry.organisation, entry.summary)
         for entry in entries
     )
-    return BYTE_ORDER_MARK + csv_text([HEADER, *lines])
+    header = [i18n.gettext(column) for column in HEADER]
+    return BYTE_ORDER_MARK + csv_text([header, *lines])
 
 
 def export_filename(day: date) -> str:

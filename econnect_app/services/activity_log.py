@@ -23,6 +23,7 @@ from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
+from econnect_app import i18n
 from econnect_app.formatting import display_name, time_zone
 from econnect_app.models import ActivityLog, Organisation, User, utcnow
 from econnect_app.services import activity_kinds, memberships, paging
@@ -33,7 +34,7 @@ from econnect_app.services.permissions import can_manage_partnerships, load_acto
 
 SORT_TIME = "time"
 SYSTEM = "system"  # the "Who" of rows no person caused (an expiry, a reminder)
-SYSTEM_LABEL = "System"
+SYSTEM_LABEL = i18n.N_("System")  # shown as i18n.gettext(SYSTEM_LABEL)
 # An export holds at most this many rows (newest first by default); the page says so when cut.
 EXPORT_MAX_ROWS = 100_000
 _SORT_COLUMNS = {SORT_TIME: col(ActivityLog.created_at)}
@@ -194,7 +195,9 @@ def _as_id(text: str) -> int:
 
 
 def _entry(row) -> ActivityEntry:  # type: ignore[no-untyped-def]
-    who = (row.actor_name or row.actor_email or "") if row.actor_id is not None else SYSTEM_LABEL
+    who = (
+        (row.actor_name or row.actor_email or "") if row.actor_id is not None else i18n.gettext(SYSTEM_LABEL)
+    )
     return ActivityEntry(
         id=row.id,
         created_at=row.created_at,
@@ -278,8 +281,8 @@ def activity_filter_choices(session: Session, *, actor: User) -> ActivityFilterC
         select(Organisation.id, Organisation.name).where(col(Organisation.id).in_(about))
     ).all()
     return ActivityFilterChoices(
-        people=[*people, FilterChoice(SYSTEM, SYSTEM_LABEL)],
-        kinds=[FilterChoice(kind.key, kind.label) for kind in activity_kinds.KINDS],
+        people=[*people, FilterChoice(SYSTEM, i18n.gettext(SYSTEM_LABEL))],
+        kinds=[FilterChoice(kind.key, i18n.gettext(kind.label)) for kind in activity_kinds.KINDS],
         organisations=sorted(
             (FilterChoice(str(row.id), row.name) for row in organisations),
             key=lambda choice: choice.label.casefold(),

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.formatting import display_name, sentence
 from econnect_app.mail.outbox import queue_email
 from econnect_app.models import OneTimeToken, TokenPurpose, User, UserEmail, UserStatus, utcnow
@@ -77,7 +77,8 @@ def holder_of(session: Session, address: str) -> Holder | None:
 
 def tell_holder(session: Session, *, address: str, what: str, environment_id: int | None) -> None:
     """Email an address that already has an account, instead of saying so to whoever asked to
-    ``what`` with it (the answer on screen stays neutral): how to log in or reset the password."""
+    ``what`` with it (the answer on screen stays neutral): how to log in or reset the password.
+    ``what`` is translated by the caller ("invite ... to join ...")."""
     queue_email(
         session,
         template="address_has_account",
@@ -144,11 +145,15 @@ def release(session: Session, holder: Holder, *, proven: bool, now: datetime) ->
     user.status = UserStatus.BLOCKED.value
     if was_invitation:
         user.name = user.name or address[:200]  # the users list still says who was invited
-        summary = f"The invitation of {address} was closed and the address released"
+        summary = i18n.gettext(
+            "The invitation of {address} was closed and the address released", address=address
+        )
     else:
-        summary = (
-            f"The account of {display_name(user, missing=address)} was closed and its address {address} "
-            "released: the address was never confirmed, and its owner proved it to create an account"
+        summary = i18n.gettext(
+            "The account of {name} was closed and its address {address} released: the address was never "
+            "confirmed, and its owner proved it to create an account",
+            name=display_name(user, missing=address),
+            address=address,
         )
     session.add(user)
     session.flush()  # the address is free before the caller writes it again
@@ -167,9 +172,11 @@ def _remove_additional_address(session: Session, holder: Holder, *, proven: bool
     user_email, owner = holder.user_email, holder.user
     assert user_email is not None
     why = (
-        "its owner proved it for another account"
+        i18n.gettext("its owner proved it for another account")
         if proven
-        else f"it was not confirmed within {get_settings().email_confirmation_days} days"
+        else i18n.gettext(
+            "it was not confirmed within {days} days", days=get_settings().email_confirmation_days
+        )
     )
     session.exec(delete(OneTimeToken).where(col(OneTimeToken.user_email_id) == user_email.id))
     session.delete(user_email)
@@ -180,8 +187,12 @@ def _remove_additional_address(session: Session, holder: Holder, *, proven: bool
         actor=None,
         action="user.email_released",
         summary=sentence(
-            f"The unconfirmed address {user_email.email} was removed from the account of "
-            f"{display_name(owner)}: {why}"
+            i18n.gettext(
+                "The unconfirmed address {address} was removed from the account of {name}: {why}",
+                address=user_email.email,
+                name=display_name(owner),
+                why=why,
+            )
         ),
         subject_type="user",
         subject_id=owner.id,

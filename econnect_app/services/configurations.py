@@ -30,10 +30,10 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from econnect_app import crypto
+from econnect_app import crypto, i18n
 from econnect_app.exports import cloud, credentials, sftp
 from econnect_app.exports.targets import TARGET_LABELS, DeliveryError
-from econnect_app.formatting import display_name, plural
+from econnect_app.formatting import display_name
 from econnect_app.models import (
     AccountingConfiguration,
     ConfigurationTarget,
@@ -48,8 +48,11 @@ from econnect_app.services.permissions import load_actor
 from econnect_app.services.transaction import committing
 from econnect_app.services.validation import FieldError, FieldErrors, clean_optional, parse_id, without_nul
 
-CONFIGURATION_NOT_FOUND = "This configuration does not exist (any more) in your environment."
-MANAGE_DENIED = "Only Advanced users and Administrators can manage accounting package configurations."
+# The messages in English (tests and pages compare them); shown translated with ``i18n.gettext``.
+CONFIGURATION_NOT_FOUND = i18n.N_("This configuration does not exist (any more) in your environment.")
+MANAGE_DENIED = i18n.N_(
+    "Only Advanced users and Administrators can manage accounting package configurations."
+)
 MANAGER_ROLES = (Role.ADVANCED_USER.value, Role.ADMINISTRATOR.value)
 SUBJECT = "accounting_configuration"
 SFTP_CHECK = "sftp_check"  # the rate limit of server checks (services/throttle.py)
@@ -62,17 +65,20 @@ NAME_MAX_LENGTH = 100
 USERNAME_MAX_LENGTH = 100
 PASSWORD_MAX_LENGTH = 500
 HOST_MAX_LENGTH = 255
-CONNECTED = "Connected"
-NOT_FINISHED = "Not finished"
-AGREE_TO_TERMS = "Agree to the terms of service to connect."
-NAME_TAKEN = "Another configuration of your environment has this name. Choose another one."
-ENTER_HOST = "Enter the host name (e.g. sftp.example.com) or IP address of the SFTP server, without sftp://."
-ENTER_PORT = "Enter a port number from 1 to 65535 (SFTP servers usually listen on 22)."
-CHOOSE_DOSSIER = "Choose the Octopus dossier that receives the documents."
-PASSWORD_UNREADABLE = (
+# A configuration's status: a value the pages compare (English), shown with ``t_choice``.
+CONNECTED = i18n.N_("Connected")
+NOT_FINISHED = i18n.N_("Not finished")
+AGREE_TO_TERMS = i18n.N_("Agree to the terms of service to connect.")
+NAME_TAKEN = i18n.N_("Another configuration of your environment has this name. Choose another one.")
+ENTER_HOST = i18n.N_(
+    "Enter the host name (e.g. sftp.example.com) or IP address of the SFTP server, without sftp://."
+)
+ENTER_PORT = i18n.N_("Enter a port number from 1 to 65535 (SFTP servers usually listen on 22).")
+CHOOSE_DOSSIER = i18n.N_("Choose the Octopus dossier that receives the documents.")
+PASSWORD_UNREADABLE = i18n.N_(
     "The stored password cannot be read any more (the server's secret key changed). Enter the password again."
 )
-ALREADY_CONNECTED = "This configuration is connected already. Use Modify to change it."
+ALREADY_CONNECTED = i18n.N_("This configuration is connected already. Use Modify to change it.")
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
 
 
@@ -158,7 +164,7 @@ def get_configuration(
     number = parse_id(configuration_id)
     configuration = session.get(AccountingConfiguration, number) if number is not None else None
     if configuration is None or configuration.environment_id != environment_id:
-        raise NotFound(CONFIGURATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(CONFIGURATION_NOT_FOUND))
     return configuration
 
 
@@ -174,7 +180,7 @@ def require_manager(session: Session, actor: User) -> User:
     """The actor as stored now, if an active Advanced user or Administrator; PermissionDenied otherwise."""
     current = load_actor(session, actor)
     if not can_manage(current):
-        raise PermissionDenied(MANAGE_DENIED)
+        raise PermissionDenied(i18n.gettext(MANAGE_DENIED))
     return current
 
 
@@ -184,7 +190,7 @@ def _current(session: Session, actor: User, configuration_id: int | str | None) 
         session, environment_id=actor.environment_id, configuration_id=configuration_id
     )
     if configuration.archived_at is not None:
-        raise NotFound(CONFIGURATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(CONFIGURATION_NOT_FOUND))
     return configuration
 
 
@@ -211,30 +217,30 @@ def target_options() -> list[TargetOption]:
 
 def exports_text(configuration: AccountingConfiguration) -> str:
     """What it exports, in words."""
-    parts = [
-        label
-        for label, on in (
-            ("Invoices", configuration.exports_invoices),
-            ("bank statements", configuration.exports_statements),
-        )
-        if on
-    ]
-    if not parts:
-        return "Nothing (switch exports on under Modify)"
-    return " and ".join(parts).capitalize()
+    if configuration.exports_invoices and configuration.exports_statements:
+        return i18n.gettext("Invoices and bank statements")
+    if configuration.exports_invoices:
+        return i18n.gettext("Invoices")
+    if configuration.exports_statements:
+        return i18n.gettext("Bank statements")
+    return i18n.gettext("Nothing (switch exports on under Modify)")
 
 
 def _details(configuration: AccountingConfiguration) -> str:
     if configuration.target == SFTP:
-        return f"{configuration.sftp_username}@{configuration.sftp_host}, port {configuration.sftp_port}"
+        return i18n.gettext(
+            "{username}@{host}, port {port}",
+            username=configuration.sftp_username,
+            host=configuration.sftp_host,
+            port=configuration.sftp_port,
+        )
     parts = []
     if configuration.account_name:
-        parts.append(f"Account {configuration.account_name}")
+        parts.append(i18n.gettext("Account {account}", account=configuration.account_name))
     if configuration.target == OCTOPUS:
-        parts.append(
-            f"Dossier {configuration.dossier_name or configuration.dossier_id or '(not chosen yet)'}"
-        )
-    return " · ".join(parts) or "Signed in"
+        dossier = configuration.dossier_name or configuration.dossier_id or i18n.gettext("(not chosen yet)")
+        parts.append(i18n.gettext("Dossier {dossier}", dossier=dossier))
+    return " · ".join(parts) or i18n.gettext("Signed in")
 
 
 def _status(configuration: AccountingConfiguration) -> str:
@@ -252,12 +258,8 @@ def _name_taken(session: Session, *, environment_id: int, name: str, except_id: 
     return session.exec(statement).first() is not None
 
 
-def _summary(actor: User, text: str) -> str:
-    return f"{display_name(actor)} {text}"
-
-
 def _record(
-    session: Session, *, actor: User, configuration: AccountingConfiguration, action: str, text: str
+    session: Session, *, actor: User, configuration: AccountingConfiguration, action: str, summary: str
 ) -> None:
     session.flush()  # the new configuration's id
     activity.record(
@@ -265,7 +267,7 @@ def _record(
         environment_id=configuration.environment_id,
         actor=actor,
         action=action,
-        summary=_summary(actor, text),
+        summary=summary,
         subject_type=SUBJECT,
         subject_id=configuration.id,
     )
@@ -327,7 +329,7 @@ def dossiers(session: Session, *, actor: User, configuration_id: int | str | Non
     actor = require_manager(session, actor)
     configuration = _current(session, actor, configuration_id)
     if configuration.target != OCTOPUS:
-        raise DomainError("Only Octopus configurations have dossiers.")
+        raise DomainError(i18n.gettext("Only Octopus configurations have dossiers."))
     try:
         return cloud.list_dossiers(session, configuration)
     except DeliveryError as error:
@@ -349,39 +351,44 @@ class _SftpInput:
 def _clean_host(value: str) -> str:
     host = without_nul(value or "").strip()
     if not host or len(host) > HOST_MAX_LENGTH:
-        raise FieldError(ENTER_HOST)
+        raise FieldError(i18n.gettext(ENTER_HOST))
     try:
         ipaddress.ip_address(host)
         return host
     except ValueError:
         pass
     if not _HOST_NAME.match(host):
-        raise FieldError(ENTER_HOST)
+        raise FieldError(i18n.gettext(ENTER_HOST))
     return host.rstrip(".").lower()
 
 
 def _clean_port(value: str | int | None) -> int:
     text = str(value if value is not None else "").strip()
     if not (text.isascii() and text.isdigit()) or len(text) > 5 or not 1 <= int(text) <= 65535:
-        raise FieldError(ENTER_PORT)
+        raise FieldError(i18n.gettext(ENTER_PORT))
     return int(text)
 
 
 def _clean_username(value: str) -> str:
     username = without_nul(value or "").strip()
     if not username:
-        raise FieldError("Enter the username of the SSH account.")
+        raise FieldError(i18n.gettext("Enter the username of the SSH account."))
     if len(username) > USERNAME_MAX_LENGTH or any(character.isspace() for character in username):
-        raise FieldError(f"Enter the username without spaces (at most {USERNAME_MAX_LENGTH} characters).")
+        raise FieldError(
+            i18n.gettext(
+                "Enter the username without spaces (at most {max_length} characters).",
+                max_length=USERNAME_MAX_LENGTH,
+            )
+        )
     return username
 
 
 def _clean_password(value: str, *, required: bool) -> str:
     password = without_nul(value or "")
     if not password and required:
-        raise FieldError("Enter the password of the SSH account.")
+        raise FieldError(i18n.gettext("Enter the password of the SSH account."))
     if len(password) > PASSWORD_MAX_LENGTH:
-        raise FieldError(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
+        raise FieldError(i18n.gettext("Use at most {max_length} characters.", max_length=PASSWORD_MAX_LENGTH))
     return password
 
 
@@ -405,14 +412,14 @@ def _sftp_input(
     clean_host = errors.check("host", _clean_host, host)
     clean_port = errors.check("port", _clean_port, port)
     if terms_accepted is False:
-        errors.add("terms", AGREE_TO_TERMS)
+        errors.add("terms", i18n.gettext(AGREE_TO_TERMS))
     errors.raise_if_any()
     assert clean_username is not None and clean_host is not None and clean_port is not None
     if not clean_name:
         suffix = "" if clean_port == DEFAULT_SFTP_PORT else f":{clean_port}"
         clean_name = f"SFTP {clean_username}@{clean_host}{suffix}"[:NAME_MAX_LENGTH]
     if _name_taken(session, environment_id=actor.environment_id, name=clean_name, except_id=except_id):
-        raise ValidationFailed({"name": NAME_TAKEN})
+        raise ValidationFailed({"name": i18n.gettext(NAME_TAKEN)})
     return _SftpInput(clean_name, clean_username, clean_password or "", clean_host, clean_port)
 
 
@@ -451,7 +458,7 @@ def connect_sftp(
     with committing(session):
         actor = require_manager(session, actor)
         if _name_taken(session, environment_id=actor.environment_id, name=given.name):
-            raise ValidationFailed({"name": NAME_TAKEN})
+            raise ValidationFailed({"name": i18n.gettext(NAME_TAKEN)})
         now = utcnow()
         configuration = AccountingConfiguration(
             environment_id=actor.environment_id,
@@ -470,9 +477,11 @@ def connect_sftp(
         session.add(configuration)
         _record(
             session, actor=actor, configuration=configuration, action="configurations.created",
-            text=(
-                f"connected the SFTP configuration \u201c{given.name}\u201d ({given.username}@{given.host}, "
-                f"port {given.port}; host key {sftp.fingerprint(host_key)})."
+            summary=i18n.gettext(
+                "{actor} connected the SFTP configuration \u201c{name}\u201d ({username}@{host}, port {port}; "
+                "host key {fingerprint}).",
+                actor=display_name(actor), name=given.name, username=given.username, host=given.host,
+                port=given.port, fingerprint=sftp.fingerprint(host_key),
             ),
         )  # fmt: skip
     return configuration
@@ -496,7 +505,7 @@ def change_sftp_connection(
     actor = require_manager(session, actor)
     configuration = _current(session, actor, configuration_id)
     if configuration.target != SFTP:
-        raise DomainError("This is not an SFTP configuration.")
+        raise DomainError(i18n.gettext("This is not an SFTP configuration."))
     given = _sftp_input(
         session, actor=actor, name=configuration.name, username=username, password=password, host=host,
         port=port, password_required=False, terms_accepted=None, except_id=configuration.id,
@@ -506,7 +515,7 @@ def change_sftp_connection(
     except crypto.UnreadableText:
         stored_password = ""  # ECONNECT_SECRET_KEY changed: the password must be entered again
     if not given.password and not stored_password:
-        raise ValidationFailed({"password": PASSWORD_UNREADABLE})
+        raise ValidationFailed({"password": i18n.gettext(PASSWORD_UNREADABLE)})
     new_password = given.password or stored_password
     same_server = (given.host, given.port) == (configuration.sftp_host, configuration.sftp_port)
     pinned = configuration.sftp_host_key if same_server and not trust_new_host_key else ""
@@ -524,13 +533,13 @@ def change_sftp_connection(
         configuration = _current(session, actor, configuration_id)
         changes = []
         if (given.host, given.port) != (configuration.sftp_host, configuration.sftp_port):
-            changes.append(f"server {given.host}, port {given.port}")
+            changes.append(i18n.gettext("server {host}, port {port}", host=given.host, port=given.port))
         if given.username != configuration.sftp_username:
-            changes.append(f"username {given.username}")
+            changes.append(i18n.gettext("username {username}", username=given.username))
         if given.password:
-            changes.append("password")
+            changes.append(i18n.gettext("password"))
         if host_key != previous_key:
-            changes.append(f"host key {sftp.fingerprint(host_key)}")
+            changes.append(i18n.gettext("host key {fingerprint}", fingerprint=sftp.fingerprint(host_key)))
         configuration.sftp_host = given.host
         configuration.sftp_port = given.port
         configuration.sftp_username = given.username
@@ -539,10 +548,13 @@ def change_sftp_connection(
             configuration.credentials_encrypted = credentials.seal({"password": given.password})
         configuration.updated_at = utcnow()
         session.add(configuration)
-        what = ", ".join(changes) if changes else "nothing changed"
+        what = ", ".join(changes) if changes else i18n.gettext("nothing changed")
         _record(
             session, actor=actor, configuration=configuration, action="configurations.connection_changed",
-            text=f"checked the connection of \u201c{configuration.name}\u201d and saved it ({what}).",
+            summary=i18n.gettext(
+                "{actor} checked the connection of \u201c{name}\u201d and saved it ({changes}).",
+                actor=display_name(actor), name=configuration.name, changes=what,
+            ),
         )  # fmt: skip
     return configuration
 
@@ -564,37 +576,58 @@ def connect_oauth(
     actor = require_manager(session, actor)
     configuration = _current(session, actor, configuration_id)
     if configuration.target not in OAUTH_TARGETS:
-        raise DomainError("This configuration is not a Dropbox or Octopus configuration.")
+        raise DomainError(i18n.gettext("This configuration is not a Dropbox or Octopus configuration."))
     if configuration.terms_accepted_at is not None:
-        raise DomainError(ALREADY_CONNECTED)
+        raise DomainError(i18n.gettext(ALREADY_CONNECTED))
     errors = FieldErrors()
     clean_name = errors.check("name", clean_optional, name, max_length=NAME_MAX_LENGTH) or configuration.name
     if configuration.target == OCTOPUS and not str(dossier_id or "").strip():
-        errors.add("dossier", CHOOSE_DOSSIER)
+        errors.add("dossier", i18n.gettext(CHOOSE_DOSSIER))
     if not terms_accepted:
-        errors.add("terms", AGREE_TO_TERMS)
+        errors.add("terms", i18n.gettext(AGREE_TO_TERMS))
     errors.raise_if_any()
     if _name_taken(session, environment_id=actor.environment_id, name=clean_name, except_id=configuration.id):
-        raise ValidationFailed({"name": NAME_TAKEN})
+        raise ValidationFailed({"name": i18n.gettext(NAME_TAKEN)})
     dossier = _chosen_dossier(session, configuration, dossier_id) if configuration.target == OCTOPUS else None
     configuration_id = configuration.id
     with committing(session):
         actor = require_manager(session, actor)
         configuration = _current(session, actor, configuration_id)
         if configuration.terms_accepted_at is not None:
-            raise DomainError(ALREADY_CONNECTED)
+            raise DomainError(i18n.gettext(ALREADY_CONNECTED))
         configuration.name = clean_name
         if dossier is not None:
             configuration.dossier_id, configuration.dossier_name = dossier.id, dossier.name
         configuration.terms_accepted_at = configuration.updated_at = utcnow()
         session.add(configuration)
-        where = f", dossier {dossier.name}" if dossier is not None else ""
-        account = f" (account {configuration.account_name}{where})" if configuration.account_name else ""
         _record(
             session, actor=actor, configuration=configuration, action="configurations.created",
-            text=f"connected the {target_label(configuration.target)} configuration \u201c{clean_name}\u201d{account}.",
+            summary=_oauth_connected_summary(actor, configuration, dossier),
         )  # fmt: skip
     return configuration
+
+
+def _oauth_connected_summary(
+    actor: User, configuration: AccountingConfiguration, dossier: cloud.Dossier | None
+) -> str:
+    """The activity of finishing a Dropbox or Octopus configuration (its account, its dossier)."""
+    names = {
+        "actor": display_name(actor),
+        "target": target_label(configuration.target),
+        "name": configuration.name,
+        "account": configuration.account_name,
+    }
+    if not configuration.account_name:
+        return i18n.gettext("{actor} connected the {target} configuration \u201c{name}\u201d.", **names)
+    if dossier is None:
+        return i18n.gettext(
+            "{actor} connected the {target} configuration \u201c{name}\u201d (account {account}).", **names
+        )
+    return i18n.gettext(
+        "{actor} connected the {target} configuration \u201c{name}\u201d (account {account}, dossier {dossier}).",
+        dossier=dossier.name,
+        **names,
+    )
 
 
 def _chosen_dossier(
@@ -609,7 +642,7 @@ def _chosen_dossier(
     for dossier in available:
         if dossier.id == wanted:
             return dossier
-    raise ValidationFailed({"dossier": CHOOSE_DOSSIER})
+    raise ValidationFailed({"dossier": i18n.gettext(CHOOSE_DOSSIER)})
 
 
 # --- Modify and archive -----------------------------------------------------------------------------------
@@ -632,11 +665,11 @@ def update_configuration(
     errors = FieldErrors()
     clean_name = errors.check("name", clean_optional, name, max_length=NAME_MAX_LENGTH)
     if clean_name == "":
-        errors.add("name", "Enter a name for the configuration.")
+        errors.add("name", i18n.gettext("Enter a name for the configuration."))
     errors.raise_if_any()
     assert clean_name
     if _name_taken(session, environment_id=actor.environment_id, name=clean_name, except_id=configuration.id):
-        raise ValidationFailed({"name": NAME_TAKEN})
+        raise ValidationFailed({"name": i18n.gettext(NAME_TAKEN)})
     dossier = None
     if configuration.target == OCTOPUS and dossier_id is not None and dossier_id != configuration.dossier_id:
         dossier = _chosen_dossier(session, configuration, dossier_id)
@@ -646,13 +679,21 @@ def update_configuration(
         configuration = _current(session, actor, configuration_id)
         changes = []
         if clean_name != configuration.name:
-            changes.append(f"renamed it from \u201c{configuration.name}\u201d")
+            changes.append(i18n.gettext("renamed it from \u201c{name}\u201d", name=configuration.name))
         if bool(exports_invoices) != configuration.exports_invoices:
-            changes.append(f"invoices export {'on' if exports_invoices else 'off'}")
+            changes.append(
+                i18n.gettext("invoices export on")
+                if exports_invoices
+                else i18n.gettext("invoices export off")
+            )
         if bool(exports_statements) != configuration.exports_statements:
-            changes.append(f"bank statements export {'on' if exports_statements else 'off'}")
+            changes.append(
+                i18n.gettext("bank statements export on")
+                if exports_statements
+                else i18n.gettext("bank statements export off")
+            )
         if dossier is not None:
-            changes.append(f"dossier {dossier.name}")
+            changes.append(i18n.gettext("dossier {dossier}", dossier=dossier.name))
             configuration.dossier_id, configuration.dossier_name = dossier.id, dossier.name
         if not changes:
             return configuration
@@ -663,7 +704,10 @@ def update_configuration(
         session.add(configuration)
         _record(
             session, actor=actor, configuration=configuration, action="configurations.modified",
-            text=f"modified the configuration \u201c{clean_name}\u201d: {', '.join(changes)}.",
+            summary=i18n.gettext(
+                "{actor} modified the configuration \u201c{name}\u201d: {changes}.",
+                actor=display_name(actor), name=clean_name, changes=", ".join(changes),
+            ),
         )  # fmt: skip
     return configuration
 
@@ -691,9 +735,15 @@ def archive_configuration(
         used = clients_using(session, configuration_id=configuration.id)  # type: ignore[arg-type]
         _record(
             session, actor=actor, configuration=configuration, action="configurations.archived",
-            text=(
-                f"archived the configuration \u201c{configuration.name}\u201d"
-                + (f" ({plural(used, 'client')} no longer export to it)." if used else ".")
+            summary=i18n.ngettext(
+                "{actor} archived the configuration \u201c{name}\u201d ({count} client no longer export to it).",
+                "{actor} archived the configuration \u201c{name}\u201d ({count} clients no longer export to it).",
+                used, actor=display_name(actor), name=configuration.name,
+            )
+            if used
+            else i18n.gettext(
+                "{actor} archived the configuration \u201c{name}\u201d.",
+                actor=display_name(actor), name=configuration.name,
             ),
         )  # fmt: skip
     return configuration

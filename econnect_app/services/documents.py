@@ -31,6 +31,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.formatting import display_name
 from econnect_app.models import (
     Document,
@@ -61,9 +62,9 @@ __all__ = [
     "uploadable_organisation",
 ]
 
-KIND_LABELS: dict[str, str] = {
-    DocumentKind.INVOICE.value: "Invoice",
-    DocumentKind.STATEMENT.value: "Statement",
+KIND_LABELS: dict[str, str] = {  # in English, translated where shown (``i18n.gettext(label)``)
+    DocumentKind.INVOICE.value: i18n.N_("Invoice"),
+    DocumentKind.STATEMENT.value: i18n.N_("Statement"),
 }
 FORMAT_LABELS: dict[str, str] = {DocumentFormat.PDF.value: "PDF", DocumentFormat.UBL.value: "UBL 2.1 XML"}
 FILE_FIELD = "file"
@@ -71,13 +72,14 @@ KIND_FIELD = "kind"
 PAGE_SIZE = 50  # documents the page shows at first, and how many more "Load more" adds
 MAX_PER_PAGE = 100  # the API's largest page
 
-ORGANISATION_NOT_FOUND = "This organisation does not exist or you have no access to it."
-NO_ACCESS_WITH_KEYS = "Your connection keys do not give access to this organisation."
-NOT_ACTIVATED = "Activate this organisation before you upload documents."
-CHOOSE_KIND = "Choose Invoice or Statement."
-CHOOSE_FILE = "Choose a PDF or UBL 2.1 XML file to upload."
-EMPTY_FILE = "This file is empty. Choose a PDF or UBL 2.1 XML document."
-WRONG_TYPE = "This file is not a PDF or UBL 2.1 XML document."
+# The messages in English (tests, pages and the API compare them); shown translated with ``i18n.gettext``.
+ORGANISATION_NOT_FOUND = i18n.N_("This organisation does not exist or you have no access to it.")
+NO_ACCESS_WITH_KEYS = i18n.N_("Your connection keys do not give access to this organisation.")
+NOT_ACTIVATED = i18n.N_("Activate this organisation before you upload documents.")
+CHOOSE_KIND = i18n.N_("Choose Invoice or Statement.")
+CHOOSE_FILE = i18n.N_("Choose a PDF or UBL 2.1 XML file to upload.")
+EMPTY_FILE = i18n.N_("This file is empty. Choose a PDF or UBL 2.1 XML document.")
+WRONG_TYPE = i18n.N_("This file is not a PDF or UBL 2.1 XML document.")
 
 
 def max_document_bytes() -> int:
@@ -97,8 +99,9 @@ def size_label(size_bytes: int) -> str:
 
 def too_large_message() -> str:
     """What an upload over the limit is told."""
-    return (
-        f"This file is larger than {size_label(max_document_bytes())}. Upload documents of at most that size."
+    return i18n.gettext(
+        "This file is larger than {size}. Upload documents of at most that size.",
+        size=size_label(max_document_bytes()),
     )
 
 
@@ -170,7 +173,7 @@ def _organisation_for_user(
     if organisation is None or not access.user_can_access_organisation(
         session, user=actor, organisation=organisation
     ):
-        raise NotFound(ORGANISATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(ORGANISATION_NOT_FOUND))
     return actor, organisation
 
 
@@ -179,14 +182,14 @@ def uploadable_organisation(session: Session, *, actor: User, organisation_id: i
     reads an upload): NotFound without access, PermissionDenied when it is not activated."""
     _actor, organisation = _organisation_for_user(session, actor=actor, organisation_id=organisation_id)
     if organisation.activated_at is None:
-        raise PermissionDenied(NOT_ACTIVATED)
+        raise PermissionDenied(i18n.gettext(NOT_ACTIVATED))
     return organisation
 
 
 def _current_key_set(session: Session, key_set_id: int) -> KeySet:
     key_set = session.get(KeySet, key_set_id)
     if key_set is None or key_set.revoked_at is not None:
-        raise PermissionDenied(NO_ACCESS_WITH_KEYS)
+        raise PermissionDenied(i18n.gettext(NO_ACCESS_WITH_KEYS))
     return key_set
 
 
@@ -196,11 +199,11 @@ def organisation_for_keys(session: Session, *, key_set_id: int, identifier: str)
     key_set = _current_key_set(session, key_set_id)
     organisation = session.exec(select(Organisation).where(Organisation.identifier == identifier)).first()
     if organisation is None:
-        raise NotFound(ORGANISATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(ORGANISATION_NOT_FOUND))
     if not access.environment_can_access_organisation(
         session, environment_id=key_set.environment_id, organisation=organisation
     ):
-        raise PermissionDenied(NO_ACCESS_WITH_KEYS)
+        raise PermissionDenied(i18n.gettext(NO_ACCESS_WITH_KEYS))
     return organisation
 
 
@@ -224,17 +227,17 @@ def check_document(kind: object, content: bytes | None) -> tuple[DocumentKind, D
     errors: dict[str, str] = {}
     document_kind = parse_kind(kind)
     if document_kind is None:
-        errors[KIND_FIELD] = CHOOSE_KIND
+        errors[KIND_FIELD] = i18n.gettext(CHOOSE_KIND)
     if content is None:
-        errors[FILE_FIELD] = CHOOSE_FILE
+        errors[FILE_FIELD] = i18n.gettext(CHOOSE_FILE)
         raise ValidationFailed(errors)
     if len(content) > max_document_bytes():
         raise DocumentTooLarge({**errors, FILE_FIELD: too_large_message()})
     if not content:
-        raise ValidationFailed({**errors, FILE_FIELD: EMPTY_FILE})
+        raise ValidationFailed({**errors, FILE_FIELD: i18n.gettext(EMPTY_FILE)})
     document_format = document_store.detect_format(content)
     if document_format is None:
-        raise UnsupportedDocumentType({**errors, FILE_FIELD: WRONG_TYPE})
+        raise UnsupportedDocumentType({**errors, FILE_FIELD: i18n.gettext(WRONG_TYPE)})
     if document_kind is None:
         raise ValidationFailed(errors)
     return document_kind, document_format
@@ -280,12 +283,23 @@ def _store_and_record(
             )
             session.add(document)
             session.flush()
-            what = f"{KIND_LABELS[kind.value].lower()} {document.filename} ({FORMAT_LABELS[document_format.value]}, {size_label(stored.size)})"
-            summaries = {organisation.environment_id: f"{uploader} uploaded {what} to {organisation.name}."}
+            what = f"{i18n.gettext(KIND_LABELS[kind.value]).lower()} {document.filename} ({FORMAT_LABELS[document_format.value]}, {size_label(stored.size)})"
+            summaries = {
+                organisation.environment_id: i18n.gettext(
+                    "{uploader} uploaded {document} to {organisation}.",
+                    uploader=uploader,
+                    document=what,
+                    organisation=organisation.name,
+                )
+            }
             if uploader_environment_id != organisation.environment_id:
                 owner = _environment_name(session, organisation.environment_id)
-                summaries[uploader_environment_id] = (
-                    f"{uploader} uploaded {what} to {organisation.name} ({owner})."
+                summaries[uploader_environment_id] = i18n.gettext(
+                    "{uploader} uploaded {document} to {organisation} ({owner}).",
+                    uploader=uploader,
+                    document=what,
+                    organisation=organisation.name,
+                    owner=owner,
                 )
             activity.record_each(
                 session,
@@ -314,7 +328,7 @@ def upload_document(
     """Upload a document to an organisation the actor may open (``content`` None: no file chosen)."""
     actor, organisation = _organisation_for_user(session, actor=actor, organisation_id=organisation_id)
     if organisation.activated_at is None:
-        raise PermissionDenied(NOT_ACTIVATED)
+        raise PermissionDenied(i18n.gettext(NOT_ACTIVATED))
     document_kind, document_format = check_document(kind, content)
     assert content is not None
     uploader = display_name(actor)
@@ -348,9 +362,13 @@ def upload_document_with_keys(
     key_set = _current_key_set(session, key_set_id)
     document_kind, document_format = check_document(kind, content)
     assert content is not None
-    uploader = f'Accounting software (key set "{key_set.name}")'
+    uploader = i18n.gettext('Accounting software (key set "{key_set}")', key_set=key_set.name)
     if key_set.environment_id != organisation.environment_id:
-        uploader = f'Accounting software of {_environment_name(session, key_set.environment_id)} (key set "{key_set.name}")'
+        uploader = i18n.gettext(
+            'Accounting software of {environment} (key set "{key_set}")',
+            environment=_environment_name(session, key_set.environment_id),
+            key_set=key_set.name,
+        )
     return _store_and_record(
         session,
         organisation=organisation,
@@ -402,10 +420,12 @@ def _rows(session: Session, organisation: Organisation, *, offset: int, limit: i
             if user.environment_id != organisation.environment_id:
                 uploaded_by += f" ({names.get(user.environment_id, '')})"
         elif key_set is not None:
-            uploaded_by = f"Accounting software ({key_set.name})"
+            uploaded_by = i18n.gettext("Accounting software ({key_set})", key_set=key_set.name)
             if key_set.environment_id != organisation.environment_id:
-                uploaded_by = (
-                    f"Accounting software of {names.get(key_set.environment_id, '')} ({key_set.name})"
+                uploaded_by = i18n.gettext(
+                    "Accounting software of {environment} ({key_set})",
+                    environment=names.get(key_set.environment_id, ""),
+                    key_set=key_set.name,
                 )
         else:
             uploaded_by = "—"
@@ -453,7 +473,7 @@ def documents_page_for_keys(
     """One page of an organisation's documents, newest first, for a key set that reaches it."""
     organisation = organisation_for_keys(session, key_set_id=key_set_id, identifier=identifier)
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValidationFailed({"page": "Pages count from 1 and hold 1 to 100 documents."})
+        raise ValidationFailed({"page": i18n.gettext("Pages count from 1 and hold 1 to 100 documents.")})
     return DocumentPage(
         rows=_rows(session, organisation, offset=(page - 1) * per_page, limit=per_page),
         total=_count(session, organisation),

@@ -6,8 +6,8 @@ from zoneinfo import available_timezones
 
 from sqlmodel import Session, select
 
-from econnect_app import security
-from econnect_app.formatting import DEFAULT_TIME_ZONE, plural
+from econnect_app import i18n, security
+from econnect_app.formatting import DEFAULT_TIME_ZONE
 from econnect_app.models import (
     AuthorisationLink,
     AuthorisationRequest,
@@ -69,18 +69,28 @@ def downgrade_consequences(session: Session, *, environment: Environment, plan: 
     active = partnerships.count_active_partnerships(session, environment_id=environment.id)  # type: ignore[arg-type]
     if not pending and not active:
         return None
-    parts = [f"On the {plan} plan you cannot send authorisation or relationship requests."]
+    parts = [
+        i18n.gettext("On the {plan} plan you cannot send authorisation or relationship requests.", plan=plan)
+    ]
     if pending:
         parts.append(
-            f"The links of your {plural(pending, 'pending request')} stop working: clients cannot "
-            "answer them until you choose Basic or Professional again."
+            i18n.ngettext(
+                "The links of your {count} pending request stop working: clients cannot answer them until "
+                "you choose Basic or Professional again.",
+                "The links of your {count} pending requests stop working: clients cannot answer them until "
+                "you choose Basic or Professional again.",
+                pending,
+            )
         )
     if active:
         parts.append(
-            f"Your {plural(active, 'active partnership')} stay: a plan change does not undo what clients "
-            "granted."
+            i18n.ngettext(
+                "Your {count} active partnership stay: a plan change does not undo what clients granted.",
+                "Your {count} active partnerships stay: a plan change does not undo what clients granted.",
+                active,
+            )
         )
-    parts.append("Your request history stays visible.")
+    parts.append(i18n.gettext("Your request history stays visible."))
     return " ".join(parts)
 
 
@@ -97,18 +107,23 @@ def update_environment(
     assert environment is not None
 
     fields = FieldErrors()
-    clean_name = fields.check("name", clean_required, name, label="the environment name")
+    clean_name = fields.check("name", clean_required, name, label=i18n.N_("the environment name"))
     clean_plan = (plan or "").strip()
     if clean_plan not in PLAN_CHOICES:
-        fields.add("plan", "Choose Invoice Portal, Basic or Professional.")
+        fields.add("plan", i18n.gettext("Choose Invoice Portal, Basic or Professional."))
     else:
         limit = organisation_limit(clean_plan)
         owned = count_organisations(session, environment_id=environment.id)
         if limit is not None and owned > limit:
             fields.add(
                 "plan",
-                f"The {clean_plan} plan allows at most {limit} organisations and your environment "
-                f"has {owned}. Keep Basic or Professional to keep them all.",
+                i18n.gettext(
+                    "The {plan} plan allows at most {limit} organisations and your environment has {owned}. "
+                    "Keep Basic or Professional to keep them all.",
+                    plan=clean_plan,
+                    limit=limit,
+                    owned=owned,
+                ),
             )
     fields.raise_if_any()
     consequences = downgrade_consequences(session, environment=environment, plan=clean_plan)
@@ -118,11 +133,31 @@ def update_environment(
     old_name, old_plan = environment.name, environment.plan
     if (old_name, old_plan) == (clean_name, clean_plan):
         return environment
-    changes: list[str] = []
-    if old_name != clean_name:
-        changes.append(f"name from {old_name} to {clean_name}")
-    if old_plan != clean_plan:
-        changes.append(f"plan from {old_plan} to {clean_plan}")
+    who = actor.name or actor.email
+    if old_plan == clean_plan:
+        summary = i18n.gettext(
+            "{who} changed the name from {old_name} to {new_name}.",
+            who=who,
+            old_name=old_name,
+            new_name=clean_name,
+        )
+    elif old_name == clean_name:
+        summary = i18n.gettext(
+            "{who} changed the plan from {old_plan} to {new_plan}.",
+            who=who,
+            old_plan=old_plan,
+            new_plan=clean_plan,
+        )
+    else:
+        summary = i18n.gettext(
+            "{who} changed the name from {old_name} to {new_name} and the plan from {old_plan} to "
+            "{new_plan}.",
+            who=who,
+            old_name=old_name,
+            new_name=clean_name,
+            old_plan=old_plan,
+            new_plan=clean_plan,
+        )
     with committing(session):
         environment.name = clean_name
         environment.plan = clean_plan
@@ -131,7 +166,7 @@ def update_environment(
             environment_id=environment.id,
             actor=actor,
             action="environment.updated",
-            summary=f"{actor.name or actor.email} changed the {' and the '.join(changes)}.",
+            summary=summary,
             subject_type="environment",
             subject_id=environment.id,
         )
@@ -168,7 +203,9 @@ def update_time_zone(session: Session, *, actor: User, time_zone: str) -> Enviro
     assert environment is not None
     clean_zone = (time_zone or "").strip()
     if clean_zone not in TIME_ZONE_CHOICES:
-        raise ValidationFailed({TIME_ZONE_FIELD: "Choose a time zone from the list, e.g. Europe/Amsterdam."})
+        raise ValidationFailed(
+            {TIME_ZONE_FIELD: i18n.gettext("Choose a time zone from the list, e.g. Europe/Amsterdam.")}
+        )
     old_zone = environment.time_zone or DEFAULT_TIME_ZONE
     if clean_zone == environment.time_zone:
         return environment
@@ -179,7 +216,12 @@ def update_time_zone(session: Session, *, actor: User, time_zone: str) -> Enviro
             environment_id=environment.id,
             actor=actor,
             action="environment.time_zone_changed",
-            summary=f"{actor.name or actor.email} changed the time zone from {old_zone} to {clean_zone}.",
+            summary=i18n.gettext(
+                "{who} changed the time zone from {old_zone} to {new_zone}.",
+                who=actor.name or actor.email,
+                old_zone=old_zone,
+                new_zone=clean_zone,
+            ),
             subject_type="environment",
             subject_id=environment.id,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from econnect_app import i18n
+
 
 class DomainError(Exception):
     """Base class: ``message`` is shown to the user as it is."""
@@ -15,7 +17,7 @@ class ValidationFailed(DomainError):
     """Bad input; ``errors`` maps a field name to the message shown next to that field."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("Please correct the highlighted fields.")
+        super().__init__(i18n.gettext("Please correct the highlighted fields."))
         self.errors = errors
 
 
@@ -31,7 +33,7 @@ class InvalidCredentials(DomainError):
     """Unknown email or wrong password (one message for both)."""
 
     def __init__(self) -> None:
-        super().__init__("The email address or password is incorrect.")
+        super().__init__(i18n.gettext("The email address or password is incorrect."))
 
 
 class TooManyAttempts(DomainError):
@@ -42,7 +44,9 @@ class AccountBlocked(DomainError):
     """The account exists but is blocked."""
 
     def __init__(self) -> None:
-        super().__init__("This account has been blocked. Contact an administrator of your environment.")
+        super().__init__(
+            i18n.gettext("This account has been blocked. Contact an administrator of your environment.")
+        )
 
 
 class InvalidToken(DomainError):

@@ -34,9 +34,9 @@ from sqlalchemy import exists, func, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.exports import wakeup
-from econnect_app.formatting import display_name, plural
+from econnect_app.formatting import display_name
 from econnect_app.models import (
     AccountingConfiguration,
     ConfigurationTarget,
@@ -62,26 +62,34 @@ from econnect_app.services.validation import parse_id
 
 DELIVERY_LOG_LIMIT = 50
 NOTIFICATION_KIND = "export_failed"
-ORGANISATION_NOT_FOUND = "This organisation does not exist or you have no access to it."
-OWN_ORGANISATION = (
+# The messages in English (tests and pages compare them); shown translated with ``i18n.gettext``.
+ORGANISATION_NOT_FOUND = i18n.N_("This organisation does not exist or you have no access to it.")
+OWN_ORGANISATION = i18n.N_(
     "This is one of your own organisations: the accountant who manages it sets up its accounting package "
     "connection."
 )
-CHANGE_DENIED = "Only Advanced users and Administrators can change the accounting package connection."
-SHARE_FIRST = "Turn on Share documents with accountant first."
-CHOOSE_CONFIGURATION_FIRST = "Choose a configuration first."
-ACTIVE_EXPORTS_NEED_SHARING = "Deactivate the online connections for export invoices and statements first: they deliver shared documents."
-ACTIVE_EXPORTS_NEED_CONFIGURATION = "Deactivate the online connections for export invoices and statements before you remove the configuration."
-UNKNOWN_KIND = "Choose invoices or statements."
-DELIVERY_NOT_FOUND = "This delivery does not exist (any more)."
-NOT_FAILED = "This document is not waiting to be sent again: it was delivered or is being delivered."
-NOTHING_EARLIER = "Every earlier document is exported already."
-CHANGED_MEANWHILE = "Someone changed this connection at the same moment. Try again."
+CHANGE_DENIED = i18n.N_(
+    "Only Advanced users and Administrators can change the accounting package connection."
+)
+SHARE_FIRST = i18n.N_("Turn on Share documents with accountant first.")
+CHOOSE_CONFIGURATION_FIRST = i18n.N_("Choose a configuration first.")
+ACTIVE_EXPORTS_NEED_SHARING = i18n.N_(
+    "Deactivate the online connections for export invoices and statements first: they deliver shared documents."
+)
+ACTIVE_EXPORTS_NEED_CONFIGURATION = i18n.N_(
+    "Deactivate the online connections for export invoices and statements before you remove the configuration."
+)
+UNKNOWN_KIND = i18n.N_("Choose invoices or statements.")
+DELIVERY_NOT_FOUND = i18n.N_("This delivery does not exist (any more).")
+NOT_FAILED = i18n.N_("This document is not waiting to be sent again: it was delivered or is being delivered.")
+NOTHING_EARLIER = i18n.N_("Every earlier document is exported already.")
+CHANGED_MEANWHILE = i18n.N_("Someone changed this connection at the same moment. Try again.")
 
 
 @dataclass(frozen=True)
 class ExportKind:
-    """How one kind of document is named and switched on."""
+    """How one kind of document is named and switched on (the names in English, marked for
+    translation: ``i18n.gettext(kind.plural)`` where they are shown)."""
 
     value: str
     title: str  # "Invoice"
@@ -96,23 +104,23 @@ class ExportKind:
 KINDS: dict[str, ExportKind] = {
     DocumentKind.INVOICE.value: ExportKind(
         value=DocumentKind.INVOICE.value,
-        title="Invoice",
-        singular="invoice",
-        plural="invoices",
-        connection="export invoices",
+        title=i18n.N_("Invoice"),
+        singular=i18n.N_("invoice"),
+        plural=i18n.N_("invoices"),
+        connection=i18n.N_("export invoices"),
         setting_column="invoices_active_since",
         configuration_flag="exports_invoices",
-        configuration_option="Invoices export for accounting",
+        configuration_option=i18n.N_("Invoices export for accounting"),
     ),
     DocumentKind.STATEMENT.value: ExportKind(
         value=DocumentKind.STATEMENT.value,
-        title="Statement",
-        singular="statement",
-        plural="statements",
-        connection="statements",
+        title=i18n.N_("Statement"),
+        singular=i18n.N_("statement"),
+        plural=i18n.N_("statements"),
+        connection=i18n.N_("statements"),
         setting_column="statements_active_since",
         configuration_flag="exports_statements",
-        configuration_option="Bank statements export for accounting",
+        configuration_option=i18n.N_("Bank statements export for accounting"),
     ),
 }
 TARGET_LABELS = {
@@ -127,7 +135,7 @@ def export_kind(kind: str) -> ExportKind:
     """The kind of document (``invoice`` or ``statement``); Conflict for anything else."""
     found = KINDS.get(str(kind))
     if found is None:
-        raise Conflict(UNKNOWN_KIND)
+        raise Conflict(i18n.gettext(UNKNOWN_KIND))
     return found
 
 
@@ -142,32 +150,48 @@ def exports_kind(configuration: AccountingConfiguration, kind: ExportKind) -> bo
 
 
 def partnership_ended_message(partner_name: str) -> str:
-    return (
-        f"The partnership with {partner_name} has ended: the accounting package connection of its "
-        "organisations can no longer be changed and no documents are exported."
+    return i18n.gettext(
+        "The partnership with {partner} has ended: the accounting package connection of its "
+        "organisations can no longer be changed and no documents are exported.",
+        partner=partner_name,
     )
 
 
 def not_exported_message(configuration_name: str, kind: ExportKind) -> str:
-    return (
-        f"The configuration \u201c{configuration_name}\u201d does not export {kind.plural}. Open it on "
-        f"Configurations, choose Modify and select {kind.configuration_option}."
+    return i18n.gettext(
+        "The configuration \u201c{configuration}\u201d does not export {documents}. Open it on "
+        "Configurations, choose Modify and select {option}.",
+        configuration=configuration_name,
+        documents=i18n.gettext(kind.plural),
+        option=i18n.gettext(kind.configuration_option),
     )
 
 
 def not_usable_message(configuration_name: str) -> str:
-    return (
-        f"The configuration \u201c{configuration_name}\u201d cannot receive documents: it was removed or is not "
-        "connected. Choose another configuration or connect it again on Configurations."
+    return i18n.gettext(
+        "The configuration \u201c{configuration}\u201d cannot receive documents: it was removed or is not "
+        "connected. Choose another configuration or connect it again on Configurations.",
+        configuration=configuration_name,
     )
 
 
 def already_active_message(kind: ExportKind) -> str:
-    return f"The online connection for {kind.connection} is active already."
+    return i18n.gettext(
+        "The online connection for {connection} is active already.", connection=i18n.gettext(kind.connection)
+    )
 
 
 def not_active_message(kind: ExportKind) -> str:
-    return f"The online connection for {kind.connection} is not active."
+    return i18n.gettext(
+        "The online connection for {connection} is not active.", connection=i18n.gettext(kind.connection)
+    )
+
+
+def _earlier_documents(count: int, kind: ExportKind) -> str:
+    """``3 earlier invoices``, ``1 earlier statement``."""
+    if kind.value == DocumentKind.INVOICE.value:
+        return i18n.ngettext("{count} earlier invoice", "{count} earlier invoices", count)
+    return i18n.ngettext("{count} earlier statement", "{count} earlier statements", count)
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -264,7 +288,7 @@ def _had_partnership(session: Session, *, environment_id: int, partner_environme
 def _organisation(session: Session, organisation_id: int) -> Organisation:
     organisation = session.get(Organisation, organisation_id) if 0 < organisation_id < 2**31 else None
     if organisation is None:
-        raise NotFound(ORGANISATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(ORGANISATION_NOT_FOUND))
     return organisation
 
 
@@ -275,7 +299,7 @@ def _managed_organisation(session: Session, *, actor: User, organisation_id: int
     and plain Users; Conflict with a clear message when the partnership has ended."""
     organisation = _organisation(session, organisation_id)
     if organisation.environment_id == actor.environment_id:
-        raise PermissionDenied(OWN_ORGANISATION)
+        raise PermissionDenied(i18n.gettext(OWN_ORGANISATION))
     if not partnerships.has_active_partnership(
         session, environment_a_id=actor.environment_id, environment_b_id=organisation.environment_id
     ):
@@ -283,11 +307,11 @@ def _managed_organisation(session: Session, *, actor: User, organisation_id: int
             session, environment_id=actor.environment_id, partner_environment_id=organisation.environment_id
         ):
             raise Conflict(partnership_ended_message(_environment_name(session, organisation.environment_id)))
-        raise NotFound(ORGANISATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(ORGANISATION_NOT_FOUND))
     if not access.user_can_access_organisation(session, user=actor, organisation=organisation):
-        raise NotFound(ORGANISATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(ORGANISATION_NOT_FOUND))
     if not can_manage_partnerships(actor):
-        raise PermissionDenied(CHANGE_DENIED)
+        raise PermissionDenied(i18n.gettext(CHANGE_DENIED))
     return organisation
 
 
@@ -356,14 +380,16 @@ def _unchanged(session: Session, setting: ExportSetting) -> ExportSetting:
 def _record_both_sides(
     session: Session, *, actor: User, organisation: Organisation, action: str, what: str
 ) -> None:
-    """``what`` (e.g. "turned on Share documents with accountant for X") in the activity log of the
-    accountant's environment and of the organisation's."""
+    """``what`` (e.g. "turned on Share documents with accountant for X", translated) in the
+    activity log of the accountant's environment and of the organisation's."""
     firm_name = _environment_name(session, actor.environment_id)
     activity.record_each(
         session,
         {
             actor.environment_id: f"{display_name(actor)} {what}",
-            organisation.environment_id: f"{display_name(actor)} of {firm_name} {what}",
+            organisation.environment_id: i18n.gettext(
+                "{actor} of {firm} {what}", actor=display_name(actor), firm=firm_name, what=what
+            ),
         },
         actor=actor,
         action=action,
@@ -390,7 +416,7 @@ def set_share_documents(session: Session, *, actor: User, organisation_id: int, 
             if bool(setting.share_documents) == bool(share):
                 return _unchanged(session, setting)  # already so (another tab)
             if not share and (setting.invoices_active_since or setting.statements_active_since):
-                raise Conflict(ACTIVE_EXPORTS_NEED_SHARING)
+                raise Conflict(i18n.gettext(ACTIVE_EXPORTS_NEED_SHARING))
             setting.share_documents = bool(share)
             _save(session, setting)
             _record_both_sides(
@@ -398,10 +424,18 @@ def set_share_documents(session: Session, *, actor: User, organisation_id: int, 
                 actor=actor,
                 organisation=organisation,
                 action="export.sharing_on" if share else "export.sharing_off",
-                what=f"turned {'on' if share else 'off'} Share documents with accountant for {organisation.name}.",
+                what=i18n.gettext(
+                    "turned on Share documents with accountant for {organisation}.",
+                    organisation=organisation.name,
+                )
+                if share
+                else i18n.gettext(
+                    "turned off Share documents with accountant for {organisation}.",
+                    organisation=organisation.name,
+                ),
             )
     except IntegrityError as error:
-        raise Conflict(CHANGED_MEANWHILE) from error
+        raise Conflict(i18n.gettext(CHANGED_MEANWHILE)) from error
     return setting
 
 
@@ -419,7 +453,7 @@ def choose_configuration(
         number = parse_id(configuration_id)
         try:
             if number is None:
-                raise NotFound(configurations.CONFIGURATION_NOT_FOUND)
+                raise NotFound(i18n.gettext(configurations.CONFIGURATION_NOT_FOUND))
             chosen = configurations.get_configuration(
                 session, environment_id=actor.environment_id, configuration_id=number
             )
@@ -434,7 +468,7 @@ def choose_configuration(
             if setting.configuration_id == new_id:
                 return _unchanged(session, setting)  # already chosen
             if chosen is None and (setting.invoices_active_since or setting.statements_active_since):
-                raise ValidationFailed({"configuration": ACTIVE_EXPORTS_NEED_CONFIGURATION})
+                raise ValidationFailed({"configuration": i18n.gettext(ACTIVE_EXPORTS_NEED_CONFIGURATION)})
             if chosen is not None:
                 for kind in KINDS.values():
                     if active_since(setting, kind) and not exports_kind(chosen, kind):
@@ -442,9 +476,15 @@ def choose_configuration(
             setting.configuration_id = new_id
             _save(session, setting)
             what = (
-                f"chose the configuration \u201c{chosen.name}\u201d for {organisation.name}."
+                i18n.gettext(
+                    "chose the configuration \u201c{configuration}\u201d for {organisation}.",
+                    configuration=chosen.name,
+                    organisation=organisation.name,
+                )
                 if chosen is not None
-                else f"removed the configuration of {organisation.name}."
+                else i18n.gettext(
+                    "removed the configuration of {organisation}.", organisation=organisation.name
+                )
             )
             _record_both_sides(
                 session,
@@ -454,7 +494,7 @@ def choose_configuration(
                 what=what,
             )
     except IntegrityError as error:
-        raise Conflict(CHANGED_MEANWHILE) from error
+        raise Conflict(i18n.gettext(CHANGED_MEANWHILE)) from error
     return setting
 
 
@@ -464,9 +504,9 @@ def _usable_chosen_configuration(
     """The setting's configuration, when documents of ``kind`` can be exported to it (Conflict
     with what is missing otherwise)."""
     if setting is None or not setting.share_documents:
-        raise Conflict(SHARE_FIRST)
+        raise Conflict(i18n.gettext(SHARE_FIRST))
     if setting.configuration_id is None:
-        raise Conflict(CHOOSE_CONFIGURATION_FIRST)
+        raise Conflict(i18n.gettext(CHOOSE_CONFIGURATION_FIRST))
     configuration = session.get(AccountingConfiguration, setting.configuration_id)
     if configuration is None or not configurations.is_usable(configuration):
         raise Conflict(not_usable_message(configuration.name if configuration else ""))
@@ -496,9 +536,12 @@ def activate_export(session: Session, *, actor: User, organisation_id: int, kind
             actor=actor,
             organisation=organisation,
             action=f"export.{export.value}_activated",
-            what=(
-                f"activated the online connection for {export.connection} of {organisation.name} "
-                f"(configuration \u201c{configuration.name}\u201d)."
+            what=i18n.gettext(
+                "activated the online connection for {connection} of {organisation} "
+                "(configuration \u201c{configuration}\u201d).",
+                connection=i18n.gettext(export.connection),
+                organisation=organisation.name,
+                configuration=configuration.name,
             ),
         )
     return setting
@@ -530,13 +573,20 @@ def deactivate_export(session: Session, *, actor: User, organisation_id: int, ki
             actor=actor,
             organisation=organisation,
             action=f"export.{export.value}_deactivated",
-            what=f"deactivated the online connection for {export.connection} of {organisation.name}.",
+            what=i18n.gettext(
+                "deactivated the online connection for {connection} of {organisation}.",
+                connection=i18n.gettext(export.connection),
+                organisation=organisation.name,
+            ),
         )
     return setting
 
 
 def deactivated_reason(kind: ExportKind) -> str:
-    return f"Not delivered: the online connection for {kind.connection} was deactivated."
+    return i18n.gettext(
+        "Not delivered: the online connection for {connection} was deactivated.",
+        connection=i18n.gettext(kind.connection),
+    )
 
 
 def _stop_waiting_deliveries(
@@ -583,15 +633,17 @@ def export_earlier_documents(session: Session, *, actor: User, organisation_id: 
             kind=export,
         )
         if not queued:
-            raise Conflict(NOTHING_EARLIER)
+            raise Conflict(i18n.gettext(NOTHING_EARLIER))
         _record_both_sides(
             session,
             actor=actor,
             organisation=organisation,
             action=f"export.{export.value}_backfilled",
-            what=(
-                f"queued {plural(queued, 'earlier ' + export.singular, 'earlier ' + export.plural)} of "
-                f"{organisation.name} for export to \u201c{configuration.name}\u201d."
+            what=i18n.gettext(
+                "queued {documents} of {organisation} for export to \u201c{configuration}\u201d.",
+                documents=_earlier_documents(queued, export),
+                organisation=organisation.name,
+                configuration=configuration.name,
             ),
         )
         wakeup.wake_after_commit(session)
@@ -608,10 +660,10 @@ def retry_delivery(session: Session, *, actor: User, delivery_id: int) -> Docume
         else None
     )
     if delivery is None or delivery.environment_id != actor.environment_id:
-        raise NotFound(DELIVERY_NOT_FOUND)
+        raise NotFound(i18n.gettext(DELIVERY_NOT_FOUND))
     organisation = _managed_organisation(session, actor=actor, organisation_id=delivery.organisation_id)
     if delivery.status != DeliveryStatus.FAILED.value:
-        raise Conflict(NOT_FAILED)
+        raise Conflict(i18n.gettext(NOT_FAILED))
     refusal = delivery_refusal(session, delivery)
     if refusal is not None:
         raise Conflict(refusal)
@@ -629,14 +681,18 @@ def retry_delivery(session: Session, *, actor: User, delivery_id: int) -> Docume
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
-            raise Conflict(NOT_FAILED)
+            raise Conflict(i18n.gettext(NOT_FAILED))
         effects.changed(session, delivery.environment_id)
         _record_both_sides(
             session,
             actor=actor,
             organisation=organisation,
             action="export.retried",
-            what=f"queued \u201c{document.filename}\u201d of {organisation.name} for export again.",
+            what=i18n.gettext(
+                "queued \u201c{document}\u201d of {organisation} for export again.",
+                document=document.filename,
+                organisation=organisation.name,
+            ),
         )
         wakeup.wake_after_commit(session)
     session.refresh(delivery)
@@ -796,58 +852,79 @@ def delivery_refusal(session: Session, delivery: DocumentDelivery) -> str | None
     organisation = session.get(Organisation, delivery.organisation_id)
     configuration = session.get(AccountingConfiguration, delivery.configuration_id)
     if document is None or organisation is None or configuration is None:
-        return "Not delivered: the document or the configuration no longer exists."
+        return i18n.gettext("Not delivered: the document or the configuration no longer exists.")
     export = KINDS.get(document.kind)
     if export is None:
-        return "Not delivered: this kind of document is not exported."
+        return i18n.gettext("Not delivered: this kind of document is not exported.")
     if not partnerships.has_active_partnership(
         session, environment_a_id=delivery.environment_id, environment_b_id=organisation.environment_id
     ):
-        return "Not delivered: " + partnership_ended_message(
-            _environment_name(session, organisation.environment_id)
+        return _not_delivered(
+            partnership_ended_message(_environment_name(session, organisation.environment_id))
         )
     if not access.environment_can_access_organisation(
         session, environment_id=delivery.environment_id, organisation=organisation
     ):
-        return "Not delivered: your environment no longer has access to this organisation."
+        return i18n.gettext("Not delivered: your environment no longer has access to this organisation.")
     setting = _setting(session, organisation=organisation, environment_id=delivery.environment_id)
     if setting is None or not setting.share_documents:
-        return "Not delivered: Share documents with accountant was turned off."
+        return i18n.gettext("Not delivered: Share documents with accountant was turned off.")
     if active_since(setting, export) is None:
         return deactivated_reason(export)
     if setting.configuration_id != configuration.id:
-        return (
-            f"Not delivered: {organisation.name} now exports to another configuration. "
-            "Use Export earlier documents to send it there."
+        return i18n.gettext(
+            "Not delivered: {organisation} now exports to another configuration. "
+            "Use Export earlier documents to send it there.",
+            organisation=organisation.name,
         )
     if not configurations.is_usable(configuration):
-        return "Not delivered: " + not_usable_message(configuration.name)
+        return _not_delivered(not_usable_message(configuration.name))
     if not exports_kind(configuration, export):
-        return "Not delivered: " + not_exported_message(configuration.name, export)
+        return _not_delivered(not_exported_message(configuration.name, export))
     return None
+
+
+def _not_delivered(reason: str) -> str:
+    return i18n.gettext("Not delivered: {reason}", reason=reason)
 
 
 def notify_administrators_of_failure(
     session: Session, *, delivery: DocumentDelivery, document_name: str, reason: str
 ) -> None:
     """Tell each active Administrator of the accountant's environment that a document could not
-    be delivered (in the caller's transaction: the worker's, with the failure itself)."""
+    be delivered (in the caller's transaction: the worker's, with the failure itself), in the
+    language the Administrator chose (else the one in effect)."""
     organisation = session.get(Organisation, delivery.organisation_id)
     configuration = session.get(AccountingConfiguration, delivery.configuration_id)
     administrators = session.exec(
-        select(User.id).where(
+        select(User.id, User.language).where(
             col(User.environment_id) == delivery.environment_id,
             col(User.role) == Role.ADMINISTRATOR.value,
             col(User.status) == UserStatus.ACTIVE.value,
         )
     ).all()
-    where = f"\u201c{configuration.name}\u201d" if configuration else "its configuration"
-    of_whom = f" of {organisation.name}" if organisation else ""
-    message = (
-        f"\u201c{document_name}\u201d{of_whom} could not be delivered to {where}: {reason} "
-        "Open the organisation to retry."
-    )
-    for user_id in administrators:
+    for user_id, language in administrators:
+        with i18n.in_language(language or i18n.language_in_effect()):
+            where = (
+                f"\u201c{configuration.name}\u201d" if configuration else i18n.gettext("its configuration")
+            )
+            if organisation is not None:
+                message = i18n.gettext(
+                    "\u201c{document}\u201d of {organisation} could not be delivered to {target}: {reason} "
+                    "Open the organisation to retry.",
+                    document=document_name,
+                    organisation=organisation.name,
+                    target=where,
+                    reason=reason,
+                )
+            else:
+                message = i18n.gettext(
+                    "\u201c{document}\u201d could not be delivered to {target}: {reason} "
+                    "Open the organisation to retry.",
+                    document=document_name,
+                    target=where,
+                    reason=reason,
+                )
         notifications.notify(
             session,
             environment_id=delivery.environment_id,
@@ -951,7 +1028,9 @@ def _shared_with(session: Session, *, organisation: Organisation) -> list[Shared
             SharedWith(
                 environment_name=_environment_name(session, setting.environment_id),
                 exports=[
-                    kind.connection for kind in KINDS.values() if active_since(setting, kind) is not None
+                    i18n.gettext(kind.connection)
+                    for kind in KINDS.values()
+                    if active_since(setting, kind) is not None
                 ],
             )
         )
@@ -967,7 +1046,7 @@ def accounting_connection(session: Session, *, actor: User, organisation_id: int
     actor = load_actor(session, actor)
     organisation = _organisation(session, organisation_id)
     if not access.user_can_access_organisation(session, user=actor, organisation=organisation):
-        raise NotFound(ORGANISATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(ORGANISATION_NOT_FOUND))
     owner_name = _environment_name(session, organisation.environment_id)
     is_accountant = organisation.environment_id != actor.environment_id
     setting = None

@@ -2,7 +2,8 @@
 
 What a search finds, best first (ties by name key, then id, so pages are stable):
 
-1. ``kvk``: the KvK number, when the query is 8 digits (spaces allowed: "1234 5678");
+1. ``kvk``: the KvK number, when the query is 8 digits (spaces allowed: "1234 5678"), or the
+   Belgian enterprise number, when it is 10 ("0403.019.261", "BE 0403 019 261");
 2. ``name``: names that start with the query;
 3. ``word``: names with a later word that starts with the query ("korenbloem" finds
    "Bakkerij De Korenbloem B.V.");
@@ -70,6 +71,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapper, ORMExecuteState
 from sqlmodel import Session, col
 
+from econnect_app import i18n
 from econnect_app.models import (
     Environment,
     Organisation,
@@ -90,8 +92,9 @@ CITY_KEY_LENGTH = 200
 TERM_LENGTH = 100
 COPY_FROM_ROWS = 1000  # index rows written at once: from this many, COPY on PostgreSQL
 
-SHORT_QUERY_HINT = "Type at least 2 letters or digits of a name, KvK number or city."
-TOO_DEEP_HINT = "Only the first 1,000 results can be shown. Refine your search."
+# The hints in English (tests compare them); a page's hint is translated (``search_organisations``).
+SHORT_QUERY_HINT = i18n.N_("Type at least 2 letters or digits of a name, KvK number or city.")
+TOO_DEEP_HINT = i18n.N_("Only the first 1,000 results can be shown. Refine your search.")
 
 SOURCE_NAME = "name"
 SOURCE_CITY = "city"
@@ -128,8 +131,8 @@ _EXTRA_FOLDS = str.maketrans(
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _INITIALS = re.compile(r"\b(?:\w\.)+\w?\b\.?")  # "b.v." -> "bv", "v.o.f" -> "vof"
 _SEPARATORS = re.compile(r"[\W_]+")
-_SPACES_IN_KVK = re.compile(r"\s+")
-_KVK = re.compile(r"\d{8}")
+_SPACES_IN_KVK = re.compile(r"[\s.]+")  # "1234 5678", "0403.019.261"
+_KVK = re.compile(r"(?:BE)?(\d{10})|(\d{8})", re.IGNORECASE)  # a Belgian enterprise number or a KvK number
 
 
 @lru_cache(maxsize=16_384)  # cities and popular queries repeat
@@ -212,13 +215,13 @@ def search_organisations(
 
     key = search_key(text)[:MAX_QUERY_LENGTH].rstrip()
     if len(key) < MIN_QUERY_LENGTH:
-        return empty(SHORT_QUERY_HINT)
+        return empty(i18n.gettext(SHORT_QUERY_HINT))
     offset = (page - 1) * page_size
     if offset >= MAX_RESULTS:
-        return empty(TOO_DEEP_HINT)
+        return empty(i18n.gettext(TOO_DEEP_HINT))
     shown = min(page_size, MAX_RESULTS - offset)
-    digits = _SPACES_IN_KVK.sub("", text)
-    kvk_number = digits if _KVK.fullmatch(digits) else None
+    number = _KVK.fullmatch(_SPACES_IN_KVK.sub("", text))
+    kvk_number = (number.group(1) or number.group(2)) if number else None
     key = kvk_number or key  # "1234 5678" also finds names that start with "12345678"
     parameters = {
         "key": key,

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, false, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import security
+from econnect_app import i18n, security
 from econnect_app.formatting import display_name, format_datetime
 from econnect_app.models import Environment, KeySet, Organisation, Role, SoftwarePackage, User, utcnow
 from econnect_app.services import access, activity, effects
@@ -36,11 +36,11 @@ SECRET_PREFIX = "sk_"
 DEFAULT_KEY_SET_NAME = "Default"
 KEY_SET_NAME_MAX_LENGTH = 100
 KEY_SET_SUBJECT = "key_set"
-KEY_SET_GONE_MESSAGE = "This key set no longer exists: it was revoked. Reload the page."
-KEY_SET_CHANGED_MESSAGE = (
+KEY_SET_GONE_MESSAGE = i18n.N_("This key set no longer exists: it was revoked. Reload the page.")
+KEY_SET_CHANGED_MESSAGE = i18n.N_(
     "This key set was changed by someone else at the same moment. Reload the page and try again."
 )
-NO_PREVIOUS_SECRET_MESSAGE = "The previous Secret of this key set has already stopped working."
+NO_PREVIOUS_SECRET_MESSAGE = i18n.N_("The previous Secret of this key set has already stopped working.")
 # Compared against when an App key is unknown (or a set has no previous Secret in its grace
 # period), so every answer takes the same work.
 _UNKNOWN_KEY_HASH = security.hash_token(SECRET_PREFIX + secrets.token_urlsafe(32))
@@ -100,7 +100,7 @@ def _current_key_set(session: Session, actor: User, key_set_id: int | str | None
     number = parse_id(key_set_id)
     key_set = session.get(KeySet, number) if number is not None else None
     if key_set is None or key_set.environment_id != actor.environment_id or key_set.revoked_at is not None:
-        raise NotFound(KEY_SET_GONE_MESSAGE)
+        raise NotFound(i18n.gettext(KEY_SET_GONE_MESSAGE))
     return key_set
 
 
@@ -118,7 +118,7 @@ def _change(session: Session, key_set: KeySet, **values: Any) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict(KEY_SET_CHANGED_MESSAGE)
+        raise Conflict(i18n.gettext(KEY_SET_CHANGED_MESSAGE))
     effects.changed(session, key_set.environment_id)
 
 
@@ -136,7 +136,9 @@ def list_key_sets(session: Session, *, actor: User) -> list[KeySet]:
 
 def _clean_name(session: Session, environment_id: int, name: str) -> str:
     try:
-        cleaned = clean_required(name, label="a name for the key set", max_length=KEY_SET_NAME_MAX_LENGTH)
+        cleaned = clean_required(
+            name, label=i18n.N_("a name for the key set"), max_length=KEY_SET_NAME_MAX_LENGTH
+        )
     except FieldError as error:
         raise ValidationFailed({"name": error.message}) from None
     if any(
@@ -148,7 +150,7 @@ def _clean_name(session: Session, environment_id: int, name: str) -> str:
 
 
 def _name_taken(name: str) -> str:
-    return f"A key set named {_quoted(name)} already exists. Choose another name."
+    return i18n.gettext("A key set named {name} already exists. Choose another name.", name=_quoted(name))
 
 
 def create_key_set(session: Session, *, actor: User, name: str = DEFAULT_KEY_SET_NAME) -> tuple[KeySet, str]:
@@ -175,7 +177,9 @@ def create_key_set(session: Session, *, actor: User, name: str = DEFAULT_KEY_SET
                 environment_id=actor.environment_id,
                 actor=actor,
                 action="keys.created",
-                summary=f"{display_name(actor)} created the key set {_quoted(name)}.",
+                summary=i18n.gettext(
+                    "{actor} created the key set {name}.", actor=display_name(actor), name=_quoted(name)
+                ),
                 subject_type=KEY_SET_SUBJECT,
                 subject_id=key_set.id,
             )
@@ -209,13 +213,22 @@ def rotate_secret(
             previous_secret_valid_until=valid_until,
             rotated_at=now,
         )
-        until = f"; the previous Secret works until {format_datetime(valid_until)}" if valid_until else ""
+        names = {"actor": display_name(actor), "name": _quoted(key_set.name)}
+        summary = (
+            i18n.gettext(
+                "{actor} rotated the Secret of the key set {name}; the previous Secret works until {until}.",
+                until=format_datetime(valid_until),
+                **names,
+            )
+            if valid_until
+            else i18n.gettext("{actor} rotated the Secret of the key set {name}.", **names)
+        )
         activity.record(
             session,
             environment_id=actor.environment_id,
             actor=actor,
             action="keys.rotated",
-            summary=f"{display_name(actor)} rotated the Secret of the key set {_quoted(key_set.name)}{until}.",
+            summary=summary,
             subject_type=KEY_SET_SUBJECT,
             subject_id=key_set.id,
         )
@@ -228,7 +241,7 @@ def revoke_previous_secret(session: Session, *, actor: User, key_set_id: int | s
     actor = _require_admin(session, actor)
     key_set = _current_key_set(session, actor, key_set_id)
     if not previous_secret_works(key_set):
-        raise Conflict(NO_PREVIOUS_SECRET_MESSAGE)
+        raise Conflict(i18n.gettext(NO_PREVIOUS_SECRET_MESSAGE))
     with committing(session):
         _change(session, key_set, previous_secret_hash=None, previous_secret_valid_until=None)
         activity.record(
@@ -236,7 +249,11 @@ def revoke_previous_secret(session: Session, *, actor: User, key_set_id: int | s
             environment_id=actor.environment_id,
             actor=actor,
             action="keys.previous_secret_revoked",
-            summary=f"{display_name(actor)} revoked the previous Secret of the key set {_quoted(key_set.name)}.",
+            summary=i18n.gettext(
+                "{actor} revoked the previous Secret of the key set {name}.",
+                actor=display_name(actor),
+                name=_quoted(key_set.name),
+            ),
             subject_type=KEY_SET_SUBJECT,
             subject_id=key_set.id,
         )
@@ -256,7 +273,9 @@ def revoke_key_set(session: Session, *, actor: User, key_set_id: int | str | Non
             environment_id=actor.environment_id,
             actor=actor,
             action="keys.revoked",
-            summary=f"{display_name(actor)} revoked the key set {_quoted(key_set.name)}.",
+            summary=i18n.gettext(
+                "{actor} revoked the key set {name}.", actor=display_name(actor), name=_quoted(key_set.name)
+            ),
             subject_type=KEY_SET_SUBJECT,
             subject_id=key_set.id,
         )

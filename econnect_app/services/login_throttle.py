@@ -29,12 +29,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, delete, func, or_
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.models import LoginAttempt, utcnow
 from econnect_app.services.throttle import Limited
 from econnect_app.settings import get_settings
 
-ACCOUNT_REASON = "Too many failed log-in attempts for this account."
-CLIENT_REASON = "Too many failed log-in attempts from your network."
+# Marked for translation; ``throttle.Limited`` translates them.
+ACCOUNT_REASON = i18n.N_("Too many failed log-in attempts for this account.")
+CLIENT_REASON = i18n.N_("Too many failed log-in attempts from your network.")
 
 
 def record_attempt(session: Session, *, email: str, client: str) -> LoginAttempt:

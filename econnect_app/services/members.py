@@ -18,7 +18,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.formatting import display_name, sentence
 from econnect_app.mail import queue_email
 from econnect_app.models import (
@@ -45,21 +45,24 @@ INVITED = MembershipStatus.INVITED.value
 ENDED = MembershipStatus.ENDED.value
 ADMINISTRATOR = MembershipRole.ADMINISTRATOR.value
 
-ORGANISATION_NOT_FOUND = "This organisation does not exist or you have no access to it."
-MEMBER_NOT_FOUND = "This member does not exist (any more)."
-INVITATION_NOT_FOUND = "This invitation does not exist or is no longer open."
-MANAGE_DENIED = "Only administrators of this organisation can add and remove its members."
-CHOOSE_OWN_USER = "Choose an Advanced user or Administrator of your own environment."
-NOT_ACTIVATED = "Activate this organisation before you add members."
-CHOOSE_USER = (
+# The messages in English (tests and pages compare them); shown translated with ``i18n.gettext``.
+ORGANISATION_NOT_FOUND = i18n.N_("This organisation does not exist or you have no access to it.")
+MEMBER_NOT_FOUND = i18n.N_("This member does not exist (any more).")
+INVITATION_NOT_FOUND = i18n.N_("This invitation does not exist or is no longer open.")
+MANAGE_DENIED = i18n.N_("Only administrators of this organisation can add and remove its members.")
+CHOOSE_OWN_USER = i18n.N_("Choose an Advanced user or Administrator of your own environment.")
+NOT_ACTIVATED = i18n.N_("Activate this organisation before you add members.")
+CHOOSE_USER = i18n.N_(
     "Choose a user of this organisation's environment, or an Advanced user or Administrator of a partner "
     "environment."
 )
-CHOOSE_ROLE = "Choose Member or Administrator."
-LAST_ADMINISTRATOR = (
+CHOOSE_ROLE = i18n.N_("Choose Member or Administrator.")
+LAST_ADMINISTRATOR = i18n.N_(
     "An organisation needs at least one Administrator. Make another member Administrator first."
 )
-NO_PARTNERSHIP = "Your environments no longer have an active partnership."
+NO_PARTNERSHIP = i18n.N_("Your environments no longer have an active partnership.")
+# The organisation roles as sentences name them (``_role_name``); the stored value stays English.
+ROLE_NAMES: tuple[str, ...] = (i18n.N_("Member"), i18n.N_("Administrator"))
 
 
 @dataclass(frozen=True)
@@ -118,13 +121,18 @@ class InvitationRow:
 # --- rules ----------------------------------------------------------------------------------------
 
 
+def _role_name(role: str) -> str:
+    """An organisation role (``Member``, ``Administrator``) in the language in effect."""
+    return i18n.gettext(role) if role in ROLE_NAMES else role
+
+
 def _accessible_organisation(session: Session, *, actor: User, organisation_id: int) -> Organisation:
     """The organisation, if the actor may open it (NotFound otherwise: nothing is revealed)."""
     organisation = session.get(Organisation, organisation_id) if 0 < organisation_id < 2**31 else None
     if organisation is None or not access.user_can_access_organisation(
         session, user=actor, organisation=organisation
     ):
-        raise NotFound(ORGANISATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(ORGANISATION_NOT_FOUND))
     return organisation
 
 
@@ -143,7 +151,7 @@ def can_manage_members(session: Session, *, actor: User, organisation: Organisat
 def _require_manager(session: Session, *, actor: User, organisation_id: int) -> Organisation:
     organisation = _accessible_organisation(session, actor=actor, organisation_id=organisation_id)
     if not can_manage_members(session, actor=actor, organisation=organisation):
-        raise PermissionDenied(MANAGE_DENIED)
+        raise PermissionDenied(i18n.gettext(MANAGE_DENIED))
     return organisation
 
 
@@ -174,7 +182,7 @@ def _environment_name(session: Session, environment_id: int) -> str:
 def _current_membership_by_id(session: Session, *, organisation: Organisation, membership_id: int) -> Membership:
     membership = session.get(Membership, membership_id, populate_existing=True)
     if membership is None or membership.organisation_id != organisation.id or membership.status == ENDED:
-        raise NotFound(MEMBER_NOT_FOUND)
+        raise NotFound(i18n.gettext(MEMBER_NOT_FOUND))
     return membership
 
 
@@ -336,7 +344,7 @@ def list_invitations(session: Session, *, actor: User) -> list[InvitationRow]:
 def _clean_role(role: str) -> str:
     clean = (role or "").strip()
     if clean not in ROLE_CHOICES:
-        raise ValidationFailed({"role": CHOOSE_ROLE})
+        raise ValidationFailed({"role": i18n.gettext(CHOOSE_ROLE)})
     return clean
 
 
@@ -350,14 +358,20 @@ def _candidate(session: Session, *, actor: User, organisation: Organisation, use
         or user.environment_id not in _environments_to_add_from(session, actor=actor, organisation=organisation)
     ):
         own_only = actor.environment_id != organisation.environment_id
-        raise ValidationFailed({"user": CHOOSE_OWN_USER if own_only else CHOOSE_USER})
+        raise ValidationFailed({"user": i18n.gettext(CHOOSE_OWN_USER if own_only else CHOOSE_USER)})
     current = memberships.current_membership(
         session, organisation_id=organisation.id, user_id=user.id  # type: ignore[arg-type]
     )
     if current is not None:
-        what = "is already a member" if current.status == ACTIVE else "has been invited already"
-        raise ValidationFailed({"user": f"{display_name(user)} {what}."})
+        raise ValidationFailed({"user": _already_there(user, invited=current.status != ACTIVE)})
     return user
+
+
+def _already_there(user: User, *, invited: bool) -> str:
+    """Why the user cannot be added: they are a member already, or invited already."""
+    if invited:
+        return i18n.gettext("{name} has been invited already.", name=display_name(user))
+    return i18n.gettext("{name} is already a member.", name=display_name(user))
 
 
 def add_member(
@@ -368,7 +382,7 @@ def add_member(
     actor = load_actor(session, actor)
     organisation = _require_manager(session, actor=actor, organisation_id=organisation_id)
     if organisation.activated_at is None:
-        raise Conflict(NOT_ACTIVATED)
+        raise Conflict(i18n.gettext(NOT_ACTIVATED))
     fields: dict[str, str] = {}
     try:
         clean_role = _clean_role(role)
@@ -401,15 +415,17 @@ def add_member(
                     member=user,
                     actor=actor,
                     action="membership.added",
-                    summary=(
-                        f"{display_name(actor)} added {display_name(user)} to {organisation.name} "
-                        f"as {clean_role}."
+                    summary=i18n.gettext(
+                        "{actor} added {user} to {organisation} as {role}.",
+                        actor=display_name(actor),
+                        user=display_name(user),
+                        organisation=organisation.name,
+                        role=_role_name(clean_role),
                     ),
                 )
     except IntegrityError:
         # The same user was added at the same moment (a double click, another administrator).
-        what = "has been invited already" if partner else "is already a member"
-        raise ValidationFailed({"user": f"{display_name(user)} {what}."}) from None
+        raise ValidationFailed({"user": _already_there(user, invited=partner)}) from None
     return membership
 
 
@@ -421,9 +437,13 @@ def _invite(session: Session, *, actor: User, organisation: Organisation, user: 
         member=user,
         actor=actor,
         action="membership.invited",
-        summary=(
-            f"{display_name(actor)} invited {display_name(user)} of "
-            f"{_environment_name(session, user.environment_id)} to work with {organisation.name} as {role}."
+        summary=i18n.gettext(
+            "{actor} invited {user} of {environment} to work with {organisation} as {role}.",
+            actor=display_name(actor),
+            user=display_name(user),
+            environment=_environment_name(session, user.environment_id),
+            organisation=organisation.name,
+            role=_role_name(role),
         ),
     )
     notifications.notify(
@@ -432,8 +452,13 @@ def _invite(session: Session, *, actor: User, organisation: Organisation, user: 
         user_id=user.id,
         kind="membership.invited",
         message=sentence(
-            f"{organisation.name} ({environment_name}) wants to work with you as {role}. "
-            "Accept or decline under Organisations"
+            i18n.gettext(
+                "{organisation} ({environment}) wants to work with you as {role}. "
+                "Accept or decline under Organisations",
+                organisation=organisation.name,
+                environment=environment_name,
+                role=_role_name(role),
+            )
         ),
         link=routes.ORGANISATIONS,
     )
@@ -461,13 +486,13 @@ def _open_invitation(session: Session, *, actor: User, membership_id: int) -> tu
         session.get(Membership, membership_id, populate_existing=True) if 0 < membership_id < 2**31 else None
     )
     if membership is None or membership.user_id != actor.id or membership.status != INVITED:
-        raise NotFound(INVITATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(INVITATION_NOT_FOUND))
     organisation = session.get(Organisation, membership.organisation_id)
     assert organisation is not None
     if not partnerships.has_active_partnership(
         session, environment_a_id=actor.environment_id, environment_b_id=organisation.environment_id
     ):
-        raise Conflict(NO_PARTNERSHIP)
+        raise Conflict(i18n.gettext(NO_PARTNERSHIP))
     return membership, organisation
 
 
@@ -487,22 +512,45 @@ def _answer_invitation(session: Session, *, actor: User, membership_id: int, acc
             end_reason=None if accept else MembershipEndReason.DECLINED.value,
         )
         if not claimed:
-            raise NotFound(INVITATION_NOT_FOUND)
+            raise NotFound(i18n.gettext(INVITATION_NOT_FOUND))
         _record_both_sides(
             session,
             organisation=organisation,
             member=actor,
             actor=actor,
             action=f"membership.{verb}",
-            summary=f"{display_name(actor)} {verb} the invitation to work with {organisation.name}.",
+            summary=(
+                i18n.gettext(
+                    "{actor} accepted the invitation to work with {organisation}.",
+                    actor=display_name(actor),
+                    organisation=organisation.name,
+                )
+                if accept
+                else i18n.gettext(
+                    "{actor} declined the invitation to work with {organisation}.",
+                    actor=display_name(actor),
+                    organisation=organisation.name,
+                )
+            ),
         )
         notifications.notify(
             session,
             environment_id=organisation.environment_id,
             kind=f"membership.{verb}",
             message=sentence(
-                f"{display_name(actor)} ({_environment_name(session, actor.environment_id)}) {verb} "
-                f"the invitation to work with {organisation.name}"
+                i18n.gettext(
+                    "{actor} ({environment}) accepted the invitation to work with {organisation}",
+                    actor=display_name(actor),
+                    environment=_environment_name(session, actor.environment_id),
+                    organisation=organisation.name,
+                )
+                if accept
+                else i18n.gettext(
+                    "{actor} ({environment}) declined the invitation to work with {organisation}",
+                    actor=display_name(actor),
+                    environment=_environment_name(session, actor.environment_id),
+                    organisation=organisation.name,
+                )
             ),
             link=routes.organisation_members(organisation.id),  # type: ignore[arg-type]
         )
@@ -527,7 +575,7 @@ def change_member_role(session: Session, *, actor: User, membership_id: int, rol
     actor = load_actor(session, actor)
     membership = session.get(Membership, membership_id, populate_existing=True) if 0 < membership_id < 2**31 else None
     if membership is None:
-        raise NotFound(MEMBER_NOT_FOUND)
+        raise NotFound(i18n.gettext(MEMBER_NOT_FOUND))
     organisation = _require_manager(session, actor=actor, organisation_id=membership.organisation_id)
     membership = _current_membership_by_id(session, organisation=organisation, membership_id=membership_id)
     clean_role = _clean_role(role)
@@ -547,16 +595,20 @@ def change_member_role(session: Session, *, actor: User, membership_id: int, rol
             and membership.status == ACTIVE
             and _count_active_administrators(session, organisation.id) == 0  # type: ignore[arg-type]
         ):
-            raise Conflict(LAST_ADMINISTRATOR)
+            raise Conflict(i18n.gettext(LAST_ADMINISTRATOR))
         _record_both_sides(
             session,
             organisation=organisation,
             member=member,
             actor=actor,
             action="membership.role_changed",
-            summary=(
-                f"{display_name(actor)} made {display_name(member)} {clean_role} of {organisation.name} "
-                f"(was {previous})."
+            summary=i18n.gettext(
+                "{actor} made {member} {role} of {organisation} (was {previous}).",
+                actor=display_name(actor),
+                member=display_name(member),
+                role=_role_name(clean_role),
+                organisation=organisation.name,
+                previous=_role_name(previous),
             ),
         )
     return membership
@@ -568,7 +620,7 @@ def remove_member(session: Session, *, actor: User, membership_id: int) -> Membe
     actor = load_actor(session, actor)
     membership = session.get(Membership, membership_id, populate_existing=True) if 0 < membership_id < 2**31 else None
     if membership is None:
-        raise NotFound(MEMBER_NOT_FOUND)
+        raise NotFound(i18n.gettext(MEMBER_NOT_FOUND))
     organisation = _require_manager(session, actor=actor, organisation_id=membership.organisation_id)
     membership = _current_membership_by_id(session, organisation=organisation, membership_id=membership_id)
     member = session.get(User, membership.user_id)
@@ -586,22 +638,35 @@ def remove_member(session: Session, *, actor: User, membership_id: int) -> Membe
             end_reason=MembershipEndReason.REMOVED.value,
         )
         if not ended:
-            raise NotFound(MEMBER_NOT_FOUND)
+            raise NotFound(i18n.gettext(MEMBER_NOT_FOUND))
         # Only an Active Administrator counts: withdrawing an invitation leaves the others as they are.
         if (
             membership.role == ADMINISTRATOR
             and not was_invited
             and _count_active_administrators(session, organisation.id) == 0  # type: ignore[arg-type]
         ):
-            raise Conflict(LAST_ADMINISTRATOR)
-        what = "withdrew the invitation of" if was_invited else "removed"
+            raise Conflict(i18n.gettext(LAST_ADMINISTRATOR))
         _record_both_sides(
             session,
             organisation=organisation,
             member=member,
             actor=actor,
             action="membership.removed",
-            summary=f"{display_name(actor)} {what} {display_name(member)} from {organisation.name}.",
+            summary=(
+                i18n.gettext(
+                    "{actor} withdrew the invitation of {member} from {organisation}.",
+                    actor=display_name(actor),
+                    member=display_name(member),
+                    organisation=organisation.name,
+                )
+                if was_invited
+                else i18n.gettext(
+                    "{actor} removed {member} from {organisation}.",
+                    actor=display_name(actor),
+                    member=display_name(member),
+                    organisation=organisation.name,
+                )
+            ),
         )
         if member.environment_id != organisation.environment_id and not was_invited:
             notifications.notify(
@@ -609,7 +674,11 @@ def remove_member(session: Session, *, actor: User, membership_id: int) -> Membe
                 environment_id=member.environment_id,
                 user_id=member.id,
                 kind="membership.removed",
-                message=sentence(f"You no longer have access to {organisation.name}"),
+                message=sentence(
+                    i18n.gettext(
+                        "You no longer have access to {organisation}", organisation=organisation.name
+                    )
+                ),
                 link=routes.ORGANISATIONS,
             )
     return membership

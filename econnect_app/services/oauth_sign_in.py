@@ -23,13 +23,14 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from econnect_app import crypto, routes, security
+from econnect_app import crypto, i18n, routes, security
 from econnect_app.exports import cloud, credentials
 from econnect_app.exports.targets import DeliveryError
 from econnect_app.formatting import display_name
 from econnect_app.models import AccountingConfiguration, OAuthAuthorisation, User, utcnow
 from econnect_app.services import activity
 from econnect_app.services.configurations import (
+    CONFIGURATION_NOT_FOUND,
     NAME_MAX_LENGTH,
     OAUTH_TARGETS,
     SUBJECT,
@@ -42,7 +43,7 @@ from econnect_app.services.transaction import committing
 
 SIGN_IN_LIFETIME = timedelta(minutes=10)
 VERIFIER_PURPOSE = "oauth code verifier"
-UNKNOWN_PROVIDER = "Choose Dropbox or Octopus."
+UNKNOWN_PROVIDER = i18n.N_("Choose Dropbox or Octopus.")
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,11 @@ def redirect_uri(target: str) -> str:
 
 
 def _state_problem(target: str) -> str:
-    return (
-        f"This sign-in with {target_label(target)} cannot be completed: it was already used, it is older than "
-        f"10 minutes, or it was not started by you in this app. Nothing was saved. Start again with Sign in with "
-        f"{target_label(target)}."
+    return i18n.gettext(
+        "This sign-in with {provider} cannot be completed: it was already used, it is older than "
+        "10 minutes, or it was not started by you in this app. Nothing was saved. Start again with Sign in with "
+        "{provider}.",
+        provider=target_label(target),
     )
 
 
@@ -75,7 +77,7 @@ def start(session: Session, *, actor: User, target: str, configuration_id: int |
     ``configuration_id``: sign in again for that configuration (its tokens are replaced)."""
     actor = require_manager(session, actor)
     if target not in OAUTH_TARGETS:
-        raise DomainError(UNKNOWN_PROVIDER)
+        raise DomainError(i18n.gettext(UNKNOWN_PROVIDER))
     if cloud.provider_for(target) is None:
         raise DomainError(cloud.not_configured_message(target))
     existing_id = None
@@ -84,7 +86,7 @@ def start(session: Session, *, actor: User, target: str, configuration_id: int |
             session, environment_id=actor.environment_id, configuration_id=configuration_id
         )
         if configuration.archived_at is not None or configuration.target != target:
-            raise NotFound("This configuration does not exist (any more) in your environment.")
+            raise NotFound(i18n.gettext(CONFIGURATION_NOT_FOUND))
         existing_id = configuration.id
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters (RFC 7636: 43 to 128)
@@ -152,7 +154,7 @@ def finish(
     """Complete a sign-in from the provider's redirect (``code`` and ``state``, or ``error``)."""
     actor = require_manager(session, actor)
     if target not in OAUTH_TARGETS:
-        raise DomainError(UNKNOWN_PROVIDER)
+        raise DomainError(i18n.gettext(UNKNOWN_PROVIDER))
     name = target_label(target)
     if error:
         try:
@@ -161,11 +163,28 @@ def finish(
             pass  # refused either way: nothing to use up
         if error == "access_denied":
             raise DomainError(
-                f"You did not allow eConnect to access your {name} account, so nothing was saved. To connect "
-                f"{name}, start again with Sign in with {name} and choose Allow."
+                i18n.gettext(
+                    "You did not allow eConnect to access your {provider} account, so nothing was saved. To connect "
+                    "{provider}, start again with Sign in with {provider} and choose Allow.",
+                    provider=name,
+                )
             )
-        detail = f": {error_description[:200]}" if error_description else ""
-        raise DomainError(f"{name} could not sign you in ({error[:100]}{detail}). Nothing was saved.")
+        if error_description:
+            raise DomainError(
+                i18n.gettext(
+                    "{provider} could not sign you in ({error}: {description}). Nothing was saved.",
+                    provider=name,
+                    error=error[:100],
+                    description=error_description[:200],
+                )
+            )
+        raise DomainError(
+            i18n.gettext(
+                "{provider} could not sign you in ({error}). Nothing was saved.",
+                provider=name,
+                error=error[:100],
+            )
+        )
     row = _claim(session, actor=actor, target=target, state=state)
     if not isinstance(code, str) or not code or len(code) > 2000:
         raise InvalidToken(_state_problem(target))
@@ -175,23 +194,35 @@ def finish(
             target, redirect_uri=redirect_uri(target), code=code, code_verifier=verifier
         )
     except DeliveryError as problem:
-        raise DomainError(problem.message + " Nothing was saved.") from None
+        raise DomainError(i18n.gettext("{problem} Nothing was saved.", problem=problem.message)) from None
     with committing(session):
         actor = require_manager(session, actor)
         sealed = credentials.seal(tokens.values)
-        account = f" as {tokens.account_name}" if tokens.account_name else ""
+        names = {"actor": display_name(actor), "provider": name, "account": tokens.account_name}
         if row.configuration_id is not None:
             configuration = get_configuration(
                 session, environment_id=actor.environment_id, configuration_id=row.configuration_id
             )
             if configuration.archived_at is not None:
-                raise NotFound("This configuration was archived meanwhile. Nothing was saved.")
+                raise NotFound(i18n.gettext("This configuration was archived meanwhile. Nothing was saved."))
             configuration.credentials_encrypted = sealed
             configuration.token_expires_at = tokens.expires_at
             configuration.account_name = tokens.account_name or configuration.account_name
             configuration.updated_at = utcnow()
             new = False
-            summary = f"signed in with {name} again{account} for \u201c{configuration.name}\u201d."
+            summary = (
+                i18n.gettext(
+                    "{actor} signed in with {provider} again as {account} for \u201c{name}\u201d.",
+                    name=configuration.name,
+                    **names,
+                )
+                if tokens.account_name
+                else i18n.gettext(
+                    "{actor} signed in with {provider} again for \u201c{name}\u201d.",
+                    name=configuration.name,
+                    **names,
+                )
+            )
         else:
             now = utcnow()
             configuration = AccountingConfiguration(
@@ -206,7 +237,16 @@ def finish(
                 updated_at=now,
             )
             new = True
-            summary = f"signed in with {name}{account} for a new configuration (not finished yet)."
+            summary = (
+                i18n.gettext(
+                    "{actor} signed in with {provider} as {account} for a new configuration (not finished yet).",
+                    **names,
+                )
+                if tokens.account_name
+                else i18n.gettext(
+                    "{actor} signed in with {provider} for a new configuration (not finished yet).", **names
+                )
+            )
         session.add(configuration)
         session.flush()
         activity.record(
@@ -214,7 +254,7 @@ def finish(
             environment_id=actor.environment_id,
             actor=actor,
             action="configurations.signed_in",
-            summary=f"{display_name(actor)} {summary}",
+            summary=summary,
             subject_type=SUBJECT,
             subject_id=configuration.id,
         )

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.models import (
     Environment,
     Membership,
@@ -32,7 +33,7 @@ SCOPES: tuple[str, ...] = ("all", "own", "partner")
 # The columns the list may be sorted by; the default ("") is own organisations first, each by name.
 SORT_KEYS: tuple[str, ...] = ("name", "owner", "role", "status")
 DEFAULT_SORT = ""
-NOT_FOUND_MESSAGE = "This organisation does not exist or you have no access to it."
+NOT_FOUND_MESSAGE = i18n.N_("This organisation does not exist or you have no access to it.")
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def list_organisations(session: Session, *, actor: User, scope: str = "all") -> 
     own or partner), each by name."""
     actor = load_actor(session, actor)
     if scope not in SCOPES:
-        raise ValidationFailed({"scope": "Choose all, own or partner organisations."})
+        raise ValidationFailed({"scope": i18n.gettext("Choose all, own or partner organisations.")})
     names: dict[int, str] = {}
     rows = [
         _row(session, actor=actor, organisation=organisation, environment_names=names)
@@ -146,7 +147,7 @@ def organisations_page(
     organisations first, each by name)."""
     actor = load_actor(session, actor)
     if scope not in SCOPES:
-        raise ValidationFailed({"scope": "Choose all, own or partner organisations."})
+        raise ValidationFailed({"scope": i18n.gettext("Choose all, own or partner organisations.")})
     is_own = Organisation.environment_id == actor.environment_id
     condition = access.accessible_organisations_condition(session, user=actor)
     if scope == "own":
@@ -197,7 +198,7 @@ def organisation_detail(session: Session, *, actor: User, organisation_id: int) 
     actor = load_actor(session, actor)
     organisation = session.get(Organisation, organisation_id) if 0 < organisation_id < 2**31 else None
     if organisation is None or not access.user_can_access_organisation(session, user=actor, organisation=organisation):
-        raise NotFound(NOT_FOUND_MESSAGE)
+        raise NotFound(i18n.gettext(NOT_FOUND_MESSAGE))
     package = (
         session.get(SoftwarePackage, organisation.software_package_id)
         if organisation.software_package_id is not None

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import security
+from econnect_app import i18n, security
 from econnect_app.models import (
     Environment,
     MembershipRole,
@@ -41,12 +41,13 @@ from econnect_app.services.validation import (
 )
 
 INVOICE_PORTAL_MAX_ORGANISATIONS = 2
-DUPLICATE_KVK_MESSAGE = "This organisation is already in your environment."
-PLAN_LIMIT_MESSAGE = (
+# English, compared by callers and tests; shown translated (``i18n.gettext``) where raised.
+DUPLICATE_KVK_MESSAGE = i18n.N_("This organisation is already in your environment.")
+PLAN_LIMIT_MESSAGE = i18n.N_(
     "The Invoice Portal plan allows at most two organisations. "
     "Upgrade to Basic in Settings to add more."
 )
-ONBOARDING_INCOMPLETE_MESSAGE = "Add and activate at least one organisation to continue."
+ONBOARDING_INCOMPLETE_MESSAGE = i18n.N_("Add and activate at least one organisation to continue.")
 
 
 def count_organisations(session: Session, *, environment_id: int) -> int:
@@ -91,7 +92,7 @@ def require_room_for_organisation(session: Session, *, environment: Environment)
     """
     limit = organisation_limit(environment.plan)
     if limit is not None and count_organisations(session, environment_id=environment.id) >= limit:
-        raise PlanLimitReached(PLAN_LIMIT_MESSAGE)
+        raise PlanLimitReached(i18n.gettext(PLAN_LIMIT_MESSAGE))
 
 
 def _locked_plan(session: Session, *, environment_id: int) -> str:
@@ -114,7 +115,7 @@ def _require_within_plan(session: Session, *, environment_id: int, plan: str) ->
     """
     limit = organisation_limit(plan)
     if limit is not None and count_organisations(session, environment_id=environment_id) > limit:
-        raise PlanLimitReached(PLAN_LIMIT_MESSAGE)
+        raise PlanLimitReached(i18n.gettext(PLAN_LIMIT_MESSAGE))
 
 
 def clean_organisation_input(
@@ -130,14 +131,14 @@ def clean_organisation_input(
 ) -> OrganisationInput:
     """The clean fields of a new organisation, or ValidationFailed keyed by field name."""
     fields = FieldErrors()
-    clean_name = fields.check("name", clean_required, name, label="the organisation name")
+    clean_name = fields.check("name", clean_required, name, label=i18n.N_("the organisation name"))
     clean_kvk = fields.check("kvk_number", clean_kvk_number, kvk_number)
     clean_vat = fields.check("vat_number", clean_vat_number, vat_number)
     clean_street = fields.check("street", clean_optional, street, max_length=200)
     clean_postal_code = fields.check("postal_code", clean_optional, postal_code, max_length=16)
     clean_city = fields.check("city", clean_optional, city, max_length=100)
     if clean_kvk and _kvk_taken(session, environment_id=environment_id, kvk_number=clean_kvk):
-        fields.add("kvk_number", DUPLICATE_KVK_MESSAGE)
+        fields.add("kvk_number", i18n.gettext(DUPLICATE_KVK_MESSAGE))
     fields.raise_if_any()
     return OrganisationInput(
         name=clean_name,
@@ -193,9 +194,11 @@ def add_organisation_rows(
         environment_id=actor.environment_id,
         actor=actor,
         action="organisation.added",
-        summary=(
-            f"{actor.name or actor.email} added organisation {organisation.name} "
-            f"(KvK {organisation.kvk_number})."
+        summary=i18n.gettext(
+            "{actor} added organisation {organisation} (KvK {kvk_number}).",
+            actor=actor.name or actor.email,
+            organisation=organisation.name,
+            kvk_number=organisation.kvk_number,
         ),
         subject_type="organisation",
         subject_id=organisation.id,
@@ -239,7 +242,7 @@ def add_organisation(
             organisation = add_organisation_rows(session, actor=actor, data=data)
     except IntegrityError:
         if _kvk_taken(session, environment_id=environment.id, kvk_number=data.kvk_number):
-            raise ValidationFailed({"kvk_number": DUPLICATE_KVK_MESSAGE}) from None
+            raise ValidationFailed({"kvk_number": i18n.gettext(DUPLICATE_KVK_MESSAGE)}) from None
         raise
     return organisation
 
@@ -247,7 +250,7 @@ def add_organisation(
 def _get_own_organisation(session: Session, *, actor: User, organisation_id: int) -> Organisation:
     organisation = session.get(Organisation, organisation_id)
     if organisation is None or organisation.environment_id != actor.environment_id:
-        raise NotFound("This organisation does not exist.")
+        raise NotFound(i18n.gettext("This organisation does not exist."))
     return organisation
 
 
@@ -270,7 +273,9 @@ def _require_organisation_manager(
     if can_configure(session, actor=actor, organisation=organisation):
         return
     raise PermissionDenied(
-        "Only Administrators, Advanced users and administrators of this organisation can change it."
+        i18n.gettext(
+            "Only Administrators, Advanced users and administrators of this organisation can change it."
+        )
     )
 
 
@@ -288,7 +293,11 @@ def activate_organisation(session: Session, *, actor: User, organisation_id: int
             environment_id=actor.environment_id,
             actor=actor,
             action="organisation.activated",
-            summary=f"{actor.name or actor.email} activated organisation {organisation.name}.",
+            summary=i18n.gettext(
+                "{actor} activated organisation {organisation}.",
+                actor=actor.name or actor.email,
+                organisation=organisation.name,
+            ),
             subject_type="organisation",
             subject_id=organisation.id,
         )
@@ -306,16 +315,25 @@ def set_receive_e_invoices(
         return organisation
     with committing(session):
         organisation.receive_e_invoices = enabled
-        state = "on" if enabled else "off"
+        summary = (
+            i18n.gettext(
+                "{actor} turned receiving e-invoices on for {organisation}.",
+                actor=actor.name or actor.email,
+                organisation=organisation.name,
+            )
+            if enabled
+            else i18n.gettext(
+                "{actor} turned receiving e-invoices off for {organisation}.",
+                actor=actor.name or actor.email,
+                organisation=organisation.name,
+            )
+        )
         activity.record(
             session,
             environment_id=actor.environment_id,
             actor=actor,
             action="organisation.e_invoices_changed",
-            summary=(
-                f"{actor.name or actor.email} turned receiving e-invoices {state} "
-                f"for {organisation.name}."
-            ),
+            summary=summary,
             subject_type="organisation",
             subject_id=organisation.id,
         )
@@ -331,15 +349,25 @@ def set_findable(session: Session, *, actor: User, organisation_id: int, findabl
         return organisation
     with committing(session):
         organisation.findable = findable
+        summary = (
+            i18n.gettext(
+                "{actor} made {organisation} findable in Find partners.",
+                actor=actor.name or actor.email,
+                organisation=organisation.name,
+            )
+            if findable
+            else i18n.gettext(
+                "{actor} made {organisation} not findable in Find partners.",
+                actor=actor.name or actor.email,
+                organisation=organisation.name,
+            )
+        )
         activity.record(
             session,
             environment_id=actor.environment_id,
             actor=actor,
             action="organisation.findable_changed",
-            summary=(
-                f"{actor.name or actor.email} made {organisation.name} "
-                f"{'findable' if findable else 'not findable'} in Find partners."
-            ),
+            summary=summary,
             subject_type="organisation",
             subject_id=organisation.id,
         )
@@ -375,7 +403,7 @@ def complete_onboarding(session: Session, *, actor: User) -> Environment:
     if environment.onboarding_completed_at is not None:
         return environment
     if not has_activated_organisation(session, environment_id=environment.id):
-        raise Conflict(ONBOARDING_INCOMPLETE_MESSAGE)
+        raise Conflict(i18n.gettext(ONBOARDING_INCOMPLETE_MESSAGE))
     with committing(session):
         record_onboarding(session, environment=environment, actor=actor)
     return environment
@@ -392,7 +420,7 @@ def record_onboarding(session: Session, *, environment: Environment, actor: User
         environment_id=environment.id,
         actor=actor,
         action="environment.onboarded",
-        summary=f"{actor.name or actor.email} completed onboarding.",
+        summary=i18n.gettext("{actor} completed onboarding.", actor=actor.name or actor.email),
         subject_type="environment",
         subject_id=environment.id,
     )

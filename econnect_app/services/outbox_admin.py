@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from econnect_app import routes
-from econnect_app.formatting import display_name, plural
+from econnect_app import i18n, routes
+from econnect_app.formatting import display_name
 from econnect_app.mail.outbox import sending_window
 from econnect_app.models import OutboxMessage, OutboxStatus, Role, User, UserStatus, utcnow
 from econnect_app.services import activity, notifications
@@ -29,8 +29,9 @@ FAILED_LIST_LIMIT = 50
 # A message still queued this long after it was written counts as waiting (the notice shows it).
 WAITING_NOTICE_AFTER = timedelta(minutes=15)
 NOTIFICATION_KIND = "email_failed"
-NOT_FOUND = "This email was not found."
-NOT_FAILED = "This email is not waiting to be sent again: it was sent or is being sent."
+# The messages in English; shown translated with ``i18n.gettext``.
+NOT_FOUND = i18n.N_("This email was not found.")
+NOT_FAILED = i18n.N_("This email is not waiting to be sent again: it was sent or is being sent.")
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,10 @@ def _window_days() -> int:
 
 
 def _too_old_message() -> str:
-    days = _window_days()
-    return (
-        f"This email is older than {plural(days, 'day')}: its link no longer works. Send a new one instead."
+    return i18n.ngettext(
+        "This email is older than {count} day: its link no longer works. Send a new one instead.",
+        "This email is older than {count} days: its link no longer works. Send a new one instead.",
+        _window_days(),
     )
 
 
@@ -118,7 +120,7 @@ def delivery_overview(session: Session, *, actor: User, now: datetime | None = N
 
 
 def _problem(last_error: str | None, max_length: int = 300) -> str:
-    text = " ".join((last_error or "The mail server did not take it.").split())
+    text = " ".join((last_error or i18n.gettext("The mail server did not take it.")).split())
     return text if len(text) <= max_length else text[: max_length - 1] + "\u2026"
 
 
@@ -148,17 +150,24 @@ def retry_failed_email(session: Session, *, actor: User, message_id: int) -> Fai
         )
     ).first()
     if row is None:
-        raise NotFound(NOT_FOUND)
+        raise NotFound(i18n.gettext(NOT_FOUND))
     to_address, subject, created_at, _status = row
     with committing(session):
         if not _requeue(session, environment_id=actor.environment_id, now=now, message_id=message_id):
-            raise Conflict(_too_old_message() if created_at < now - sending_window() else NOT_FAILED)
+            raise Conflict(
+                _too_old_message() if created_at < now - sending_window() else i18n.gettext(NOT_FAILED)
+            )
         activity.record(
             session,
             environment_id=actor.environment_id,
             actor=actor,
             action="email.retried",
-            summary=f"{display_name(actor)} sent the email \u201c{subject}\u201d to {to_address} again.",
+            summary=i18n.gettext(
+                "{actor} sent the email \u201c{subject}\u201d to {address} again.",
+                actor=display_name(actor),
+                subject=subject,
+                address=to_address,
+            ),
         )
     return FailedEmail(
         id=message_id, to_address=to_address, subject=subject, created_at=created_at, problem=""
@@ -176,7 +185,12 @@ def retry_all_failed_emails(session: Session, *, actor: User) -> int:
                 environment_id=actor.environment_id,
                 actor=actor,
                 action="email.retried",
-                summary=f"{display_name(actor)} sent {plural(count, 'email')} that could not be sent again.",
+                summary=i18n.ngettext(
+                    "{actor} sent {count} email that could not be sent again.",
+                    "{actor} sent {count} emails that could not be sent again.",
+                    count,
+                    actor=display_name(actor),
+                ),
             )
     return count
 
@@ -185,20 +199,35 @@ def notify_administrators_of_failure(
     session: Session, *, environment_id: int, to_address: str, subject: str, can_retry: bool
 ) -> None:
     """Tell each active Administrator of the environment that an email failed for good (in the
-    caller's transaction: the delivery worker's, with the failure itself)."""
+    caller's transaction: the delivery worker's, with the failure itself), in the language the
+    Administrator chose (else the one in effect)."""
     administrators = session.exec(
-        select(User.id).where(
+        select(User.id, User.language).where(
             col(User.environment_id) == environment_id,
             col(User.role) == Role.ADMINISTRATOR.value,
             col(User.status) == UserStatus.ACTIVE.value,
         )
     ).all()
-    if can_retry:
-        what = "could not be sent. Open Settings to send it again."
-    else:
-        what = f"was not sent within {plural(_window_days(), 'day')}, so its link no longer works."
-    message = f"The email \u201c{subject}\u201d to {to_address} {what}"
-    for user_id in administrators:
+    for user_id, language in administrators:
+        language = language or i18n.language_in_effect()
+        if can_retry:
+            message = i18n.translate(
+                language,
+                "The email \u201c{subject}\u201d to {address} could not be sent. Open Settings to send it again.",
+                subject=subject,
+                address=to_address,
+            )
+        else:
+            message = i18n.translate_plural(
+                language,
+                "The email \u201c{subject}\u201d to {address} was not sent within {count} day, so its link no "
+                "longer works.",
+                "The email \u201c{subject}\u201d to {address} was not sent within {count} days, so its link no "
+                "longer works.",
+                _window_days(),
+                subject=subject,
+                address=to_address,
+            )
         notifications.notify(
             session,
             environment_id=environment_id,

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, col, select
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.formatting import display_name, sentence
 from econnect_app.mail import queue_email
 from econnect_app.models import (
@@ -45,13 +45,14 @@ ACTIVE = PartnershipStatus.ACTIVE.value
 ENDED = PartnershipStatus.ENDED.value
 STATUS_FILTERS: tuple[str, ...] = ("Active", "Ended", "All")
 COST_CHOICES: tuple[str, ...] = tuple(choice.value for choice in CostAllocation)
+# How a partnership started, in English (translated where a view is made, ``_view``).
 ORIGIN_LABELS = {
-    PartnershipOrigin.AUTHORISATION_REQUEST.value: "Authorisation request",
-    PartnershipOrigin.RELATIONSHIP_REQUEST.value: "Relationship request",
+    PartnershipOrigin.AUTHORISATION_REQUEST.value: i18n.N_("Authorisation request"),
+    PartnershipOrigin.RELATIONSHIP_REQUEST.value: i18n.N_("Relationship request"),
 }
-END_DENIED = "Only Administrators can end a partnership."
-ALREADY_ENDED = "This partnership has ended already."
-CHOOSE_COST = "Choose who pays for the client connection."
+END_DENIED = i18n.N_("Only Administrators can end a partnership.")
+ALREADY_ENDED = i18n.N_("This partnership has ended already.")
+CHOOSE_COST = i18n.N_("Choose who pays for the client connection.")
 # The columns the partners page may sort by (``partnerships_page``); the partner's name is
 # joined as ``Environment``.
 PARTNERSHIP_SORTS = {
@@ -223,7 +224,11 @@ def _view(
         partner_name=_environment_name(session, partner),
         status=partnership.status,
         since=partnership.created_at,
-        origin=ORIGIN_LABELS.get(partnership.created_via, partnership.created_via),
+        origin=(
+            i18n.gettext(ORIGIN_LABELS[partnership.created_via])
+            if partnership.created_via in ORIGIN_LABELS
+            else partnership.created_via
+        ),
         ended_at=partnership.ended_at,
         ended_by=display_name(ended_by),
         cost_allocation=partnership.cost_allocation,
@@ -248,7 +253,7 @@ def _require_reader(session: Session, actor: User, status: str) -> User:
     """The actor (Advanced users and Administrators only), with ``status`` a known filter."""
     actor = require_role(load_actor(session, actor), Role.ADMINISTRATOR, Role.ADVANCED_USER)
     if status not in STATUS_FILTERS:
-        raise ValidationFailed({"status": "Choose Active, Ended or All."})
+        raise ValidationFailed({"status": i18n.gettext("Choose Active, Ended or All.")})
     return actor
 
 
@@ -370,9 +375,9 @@ def end_partnership(session: Session, *, actor: User, partnership_id: int) -> Pa
     actor = load_actor(session, actor)
     partnership = partnerships.partnership_of(session, environment_id=actor.environment_id, partnership_id=partnership_id)
     if not is_admin(actor):
-        raise PermissionDenied(END_DENIED)
+        raise PermissionDenied(i18n.gettext(END_DENIED))
     if partnership.status != ACTIVE:
-        raise Conflict(ALREADY_ENDED)
+        raise Conflict(i18n.gettext(ALREADY_ENDED))
     own = actor.environment_id
     partner = partnerships.partner_of(partnership, own)
     own_name, partner_name = _environment_name(session, own), _environment_name(session, partner)
@@ -391,22 +396,31 @@ def end_partnership(session: Session, *, actor: User, partnership_id: int) -> Pa
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:
-            raise Conflict(ALREADY_ENDED)
+            raise Conflict(i18n.gettext(ALREADY_ENDED))
         session.refresh(partnership)
         ended = memberships.end_memberships_across(
             session, environment_a_id=own, environment_b_id=partner, by=actor, now=now
         )
         relationship_managers.disconnect_all(session, partnership_id=partnership.id, by=actor)  # type: ignore[arg-type]
         for environment_id, other_name in ((own, partner_name), (partner, own_name)):
-            by_whom = display_name(actor) if environment_id == own else f"{display_name(actor)} of {own_name}"
+            by_whom = (
+                display_name(actor)
+                if environment_id == own
+                else i18n.gettext("{name} of {environment}", name=display_name(actor), environment=own_name)
+            )
             activity.record(
                 session,
                 environment_id=environment_id,
                 actor=actor,
                 action="partnership.ended",
                 summary=sentence(
-                    f"{by_whom} ended the partnership with {other_name}; "
-                    f"{ended} membership{'s' if ended != 1 else ''} ended"
+                    i18n.ngettext(
+                        "{by_whom} ended the partnership with {partner}; {count} membership ended",
+                        "{by_whom} ended the partnership with {partner}; {count} memberships ended",
+                        ended,
+                        by_whom=by_whom,
+                        partner=other_name,
+                    )
                 ),
                 subject_type="partnership",
                 subject_id=partnership.id,
@@ -415,7 +429,13 @@ def end_partnership(session: Session, *, actor: User, partnership_id: int) -> Pa
                 session,
                 environment_id=environment_id,
                 kind="partnership.ended",
-                message=sentence(f"The partnership with {other_name} was ended by {by_whom}"),
+                message=sentence(
+                    i18n.gettext(
+                        "The partnership with {partner} was ended by {by_whom}",
+                        partner=other_name,
+                        by_whom=by_whom,
+                    )
+                ),
                 link=routes.PARTNERS,
             )
             for recipient in recipients[environment_id]:
@@ -447,14 +467,17 @@ def set_cost_allocation(session: Session, *, actor: User, partnership_id: int, c
     partnership = partnerships.partnership_of(session, environment_id=actor.environment_id, partnership_id=partnership_id)
     choice = (cost_allocation or "").strip()
     if choice not in COST_CHOICES:
-        raise ValidationFailed({"cost_allocation": CHOOSE_COST})
+        raise ValidationFailed({"cost_allocation": i18n.gettext(CHOOSE_COST)})
     if partnership.status != ACTIVE:
-        raise Conflict(ALREADY_ENDED)
+        raise Conflict(i18n.gettext(ALREADY_ENDED))
     payer = partnerships.intermediary_of(partnership)
     if choice == CostAllocation.CLIENT.value:
         payer = partnerships.partner_of(partnership, payer)
     denied = PermissionDenied(
-        f"Only an Administrator of {_environment_name(session, payer)}, the side that would pay, can choose this."
+        i18n.gettext(
+            "Only an Administrator of {environment}, the side that would pay, can choose this.",
+            environment=_environment_name(session, payer),
+        )
     )
     # Permission first: a non-Administrator gets the reason even for the value already chosen.
     if not is_admin(actor):
@@ -480,12 +503,19 @@ def set_cost_allocation(session: Session, *, actor: User, partnership_id: int, c
             .execution_options(synchronize_session=False)
         )
         if moved.rowcount != 1:
-            raise Conflict("The cost allocation was changed at the same moment. Look again and retry.")
+            raise Conflict(
+                i18n.gettext("The cost allocation was changed at the same moment. Look again and retry.")
+            )
         session.refresh(partnership)
         summary = sentence(
-            f"{display_name(actor)} of {own_name} changed the cost allocation of the partnership between "
-            f"{own_name} and {_environment_name(session, partner)}: {payer_name} now pays for the client "
-            "connection"
+            i18n.gettext(
+                "{actor} of {environment} changed the cost allocation of the partnership between "
+                "{environment} and {partner}: {payer} now pays for the client connection",
+                actor=display_name(actor),
+                environment=own_name,
+                partner=_environment_name(session, partner),
+                payer=payer_name,
+            )
         )
         for environment_id in (own, partner):
             activity.record(

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.models import (
     Organisation,
     Partnership,
@@ -21,12 +22,12 @@ from econnect_app.models import (
 from econnect_app.services import memberships
 from econnect_app.services.errors import Conflict, NotFound
 
-PARTNERSHIP_NOT_FOUND = "This partnership does not exist or is not one of yours."
+PARTNERSHIP_NOT_FOUND = i18n.N_("This partnership does not exist or is not one of yours.")
 
 
 def _ordered_pair(environment_id: int, partner_environment_id: int) -> tuple[int, int]:
     if environment_id == partner_environment_id:
-        raise Conflict("An environment cannot be its own partner.")
+        raise Conflict(i18n.gettext("An environment cannot be its own partner."))
     low, high = sorted((environment_id, partner_environment_id))
     return low, high
 
@@ -143,7 +144,7 @@ def partnership_of(session: Session, *, environment_id: int, partnership_id: int
         partnership.environment_low_id,
         partnership.environment_high_id,
     ):
-        raise NotFound(PARTNERSHIP_NOT_FOUND)
+        raise NotFound(i18n.gettext(PARTNERSHIP_NOT_FOUND))
     return partnership
 
 

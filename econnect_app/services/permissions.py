@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from econnect_app import i18n
 from econnect_app.models import Environment, Plan, Role, User, UserStatus
 from econnect_app.services.errors import PermissionDenied
 
 PARTNERSHIP_ROLES: tuple[str, ...] = (Role.ADVANCED_USER.value, Role.ADMINISTRATOR.value)
 PARTNERSHIP_PLANS: tuple[str, ...] = (Plan.BASIC.value, Plan.PROFESSIONAL.value)
+# Each role named in the plural, as a refusal lists who may do something.
+_ROLES_IN_PLURAL: dict[str, str] = {
+    Role.USER.value: i18n.N_("Users"),
+    Role.ADVANCED_USER.value: i18n.N_("Advanced users"),
+    Role.ADMINISTRATOR.value: i18n.N_("Administrators"),
+}
 
 
 def plan_has_partnerships(plan: str) -> bool:
@@ -36,16 +43,18 @@ def require_active(actor: User | None) -> User:
     """The actor itself, or PermissionDenied when there is none or the account is not active."""
     if actor is None or actor.status != UserStatus.ACTIVE.value:
         raise PermissionDenied(
-            "Your account is not active. Log in again or contact an administrator."
+            i18n.gettext("Your account is not active. Log in again or contact an administrator.")
         )
     return actor
 
 
 def _role_list(roles: tuple[str, ...]) -> str:
-    names = [f"{role}s" for role in roles]
+    names = [
+        i18n.gettext(_ROLES_IN_PLURAL[role]) if role in _ROLES_IN_PLURAL else f"{role}s" for role in roles
+    ]
     if len(names) == 1:
         return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return i18n.gettext("{names} and {last}", names=", ".join(names[:-1]), last=names[-1])
 
 
 def require_role(actor: User | None, *roles: str) -> User:
@@ -53,7 +62,7 @@ def require_role(actor: User | None, *roles: str) -> User:
     actor = require_active(actor)
     allowed = tuple(str(role) for role in roles)
     if actor.role not in allowed:
-        raise PermissionDenied(f"Only {_role_list(allowed)} can do this.")
+        raise PermissionDenied(i18n.gettext("Only {roles} can do this.", roles=_role_list(allowed)))
     return actor
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.formatting import display_name
 from econnect_app.models import (
     Environment,
@@ -30,10 +31,10 @@ from econnect_app.services.permissions import PARTNERSHIP_ROLES, load_actor, req
 from econnect_app.services.transaction import committing
 from econnect_app.services.validation import parse_id
 
-CHOOSE_MANAGER = "Choose a relationship manager of your environment."
-ALREADY_CONNECTED = "{name} is connected to this partnership already."
-NOT_CONNECTED = "This relationship manager is not connected (any more)."
-ENDED_MESSAGE = "This partnership has ended."
+CHOOSE_MANAGER = i18n.N_("Choose a relationship manager of your environment.")
+ALREADY_CONNECTED = i18n.N_("{name} is connected to this partnership already.")
+NOT_CONNECTED = i18n.N_("This relationship manager is not connected (any more).")
+ENDED_MESSAGE = i18n.N_("This partnership has ended.")
 
 
 def connected_managers(session: Session, *, partnership_id: int) -> list[tuple[PartnershipManager, User]]:
@@ -99,7 +100,7 @@ def email_recipients(session: Session, *, environment_id: int, partnership_id: i
 def _own_partnership(session: Session, *, actor: User, partnership_id: int) -> Partnership:
     partnership = partnerships.partnership_of(session, environment_id=actor.environment_id, partnership_id=partnership_id)
     if partnership.status != PartnershipStatus.ACTIVE.value:
-        raise Conflict(ENDED_MESSAGE)
+        raise Conflict(i18n.gettext(ENDED_MESSAGE))
     return partnership
 
 
@@ -131,8 +132,8 @@ def connect_manager(session: Session, *, actor: User, partnership_id: int, user_
         or manager.status != UserStatus.ACTIVE.value
         or not manager.is_relationship_manager
     ):
-        raise ValidationFailed({"manager": CHOOSE_MANAGER})
-    already = ALREADY_CONNECTED.format(name=display_name(manager))
+        raise ValidationFailed({"manager": i18n.gettext(CHOOSE_MANAGER)})
+    already = i18n.gettext(ALREADY_CONNECTED, name=display_name(manager))
     if any(user.id == manager.id for _, user in connected_managers(session, partnership_id=partnership.id)):  # type: ignore[arg-type]
         raise ValidationFailed({"manager": already})
     link = PartnershipManager(partnership_id=partnership.id, user_id=manager.id, connected_by_id=actor.id)  # type: ignore[arg-type]
@@ -145,9 +146,11 @@ def connect_manager(session: Session, *, actor: User, partnership_id: int, user_
                 actor=actor,
                 partnership=partnership,
                 action="partnership.manager_connected",
-                summary=(
-                    f"{display_name(actor)} connected {display_name(manager)} as relationship manager of "
-                    f"the partnership with {_partner_name(session, partnership, actor.environment_id)}."
+                summary=i18n.gettext(
+                    "{actor} connected {manager} as relationship manager of the partnership with {partner}.",
+                    actor=display_name(actor),
+                    manager=display_name(manager),
+                    partner=_partner_name(session, partnership, actor.environment_id),
                 ),
             )
     except IntegrityError:  # connected at the same moment (a double click, another administrator)
@@ -161,7 +164,7 @@ def disconnect_manager(session: Session, *, actor: User, manager_link_id: int) -
     link = session.get(PartnershipManager, manager_link_id, populate_existing=True) if 0 < manager_link_id < 2**31 else None
     manager = session.get(User, link.user_id) if link is not None else None
     if link is None or manager is None or manager.environment_id != actor.environment_id:
-        raise NotFound(NOT_CONNECTED)
+        raise NotFound(i18n.gettext(NOT_CONNECTED))
     partnership = partnerships.partnership_of(
         session, environment_id=actor.environment_id, partnership_id=link.partnership_id
     )
@@ -173,15 +176,17 @@ def disconnect_manager(session: Session, *, actor: User, manager_link_id: int) -
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
-            raise NotFound(NOT_CONNECTED)
+            raise NotFound(i18n.gettext(NOT_CONNECTED))
         _record(
             session,
             actor=actor,
             partnership=partnership,
             action="partnership.manager_disconnected",
-            summary=(
-                f"{display_name(actor)} disconnected {display_name(manager)} as relationship manager of "
-                f"the partnership with {_partner_name(session, partnership, actor.environment_id)}."
+            summary=i18n.gettext(
+                "{actor} disconnected {manager} as relationship manager of the partnership with {partner}.",
+                actor=display_name(actor),
+                manager=display_name(manager),
+                partner=_partner_name(session, partnership, actor.environment_id),
             ),
         )
     session.refresh(link)

@@ -21,7 +21,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import routes, security
+from econnect_app import i18n, routes, security
 from econnect_app.formatting import display_name, format_date, sentence
 from econnect_app.mail import queue_email
 from econnect_app.models import (
@@ -54,20 +54,23 @@ from econnect_app.settings import get_settings
 PENDING = RelationshipRequestStatus.PENDING.value
 MESSAGE_MAX_LENGTH = 1000
 
-ROLE_MESSAGE = "Only Advanced users and Administrators can send relationship requests."
-ANSWER_ROLE_MESSAGE = (
+# The messages in English (tests and pages compare them); shown translated with ``i18n.gettext``.
+ROLE_MESSAGE = i18n.N_("Only Advanced users and Administrators can send relationship requests.")
+ANSWER_ROLE_MESSAGE = i18n.N_(
     "Only Advanced users and Administrators can answer relationship requests. Ask an administrator "
     "of your environment."
 )
-PLAN_MESSAGE = "Relationship requests need the Basic or Professional plan. An administrator can upgrade in Settings."
-ORGANISATION_NOT_FOUND = "This organisation cannot be found."
-REQUEST_NOT_FOUND = "This relationship request does not exist or is not addressed to you."
+PLAN_MESSAGE = i18n.N_(
+    "Relationship requests need the Basic or Professional plan. An administrator can upgrade in Settings."
+)
+ORGANISATION_NOT_FOUND = i18n.N_("This organisation cannot be found.")
+REQUEST_NOT_FOUND = i18n.N_("This relationship request does not exist or is not addressed to you.")
 
 
 class RelationshipLinkProblem(InvalidToken):
     """Why a relationship request's link (or the request) can no longer be answered."""
 
-    title: ClassVar[str] = "This link no longer works"
+    title: ClassVar[str] = i18n.N_("This link no longer works")  # translated where shown
 
 
 @dataclass(frozen=True)
@@ -139,35 +142,54 @@ def _findable_organisation(session: Session, *, actor: User, organisation_id: in
         or organisation.activated_at is None
         or not organisation.findable
     ):
-        raise NotFound(ORGANISATION_NOT_FOUND)
+        raise NotFound(i18n.gettext(ORGANISATION_NOT_FOUND))
     return organisation
 
 
 def _check_can_request(session: Session, *, actor: User, organisation_id: int) -> tuple[Organisation, Environment]:
     """The target organisation and its environment, if the actor may send it a request now."""
     if not can_manage_partnerships(actor):
-        raise PermissionDenied(ROLE_MESSAGE)
+        raise PermissionDenied(i18n.gettext(ROLE_MESSAGE))
     if not plan_has_partnerships(_environment(session, actor.environment_id).plan):
-        raise PlanLimitReached(PLAN_MESSAGE)
+        raise PlanLimitReached(i18n.gettext(PLAN_MESSAGE))
     organisation = _findable_organisation(session, actor=actor, organisation_id=organisation_id)
     target = _environment(session, organisation.environment_id)
     if partnerships.has_active_partnership(
         session, environment_a_id=actor.environment_id, environment_b_id=target.id  # type: ignore[arg-type]
     ):
-        raise Conflict(f"{target.name} is your partner already.")
+        raise Conflict(i18n.gettext("{partner} is your partner already.", partner=target.name))
     pending = _pending_between(
         session, environment_a_id=actor.environment_id, environment_b_id=target.id, now=utcnow()  # type: ignore[arg-type]
     )
     if pending is not None:
-        direction = "you sent" if pending.requester_environment_id == actor.environment_id else "they sent"
-        raise Conflict(
-            f"A relationship request between you and {target.name} is already waiting for an answer "
-            f"({direction} it on {format_date(pending.created_at)})."
-        )
+        if pending.requester_environment_id == actor.environment_id:
+            waiting = i18n.gettext(
+                "A relationship request between you and {partner} is already waiting for an answer "
+                "(you sent it on {date}).",
+                partner=target.name,
+                date=format_date(pending.created_at),
+            )
+        else:
+            waiting = i18n.gettext(
+                "A relationship request between you and {partner} is already waiting for an answer "
+                "(they sent it on {date}).",
+                partner=target.name,
+                date=format_date(pending.created_at),
+            )
+        raise Conflict(waiting)
     if not plan_has_partnerships(target.plan):
-        raise Conflict(f"{target.name} is on a plan without partnerships, so it cannot accept a request.")
+        raise Conflict(
+            i18n.gettext(
+                "{partner} is on a plan without partnerships, so it cannot accept a request.",
+                partner=target.name,
+            )
+        )
     if not _can_answer_exists(session, target.id):  # type: ignore[arg-type]
-        raise Conflict(f"{target.name} has nobody who can accept a relationship request yet.")
+        raise Conflict(
+            i18n.gettext(
+                "{partner} has nobody who can accept a relationship request yet.", partner=target.name
+            )
+        )
     return organisation, target
 
 
@@ -242,7 +264,9 @@ def send_relationship_request(
     actor = load_actor(session, actor)
     clean_message = without_nul(message or "").strip()
     if len(clean_message) > MESSAGE_MAX_LENGTH:
-        raise ValidationFailed({"message": f"Use at most {MESSAGE_MAX_LENGTH} characters."})
+        raise ValidationFailed(
+            {"message": i18n.gettext("Use at most {count} characters.", count=MESSAGE_MAX_LENGTH)}
+        )
     organisation, target = _check_can_request(session, actor=actor, organisation_id=organisation_id)
     requester = _environment(session, actor.environment_id)
     recipients = relationship_managers.email_recipients(session, environment_id=target.id)  # type: ignore[arg-type]
@@ -287,7 +311,9 @@ def send_relationship_request(
                 session,
                 environment_id=target.id,  # type: ignore[arg-type]
                 kind="relationship_request.received",
-                message=sentence(f"{requester.name} sent you a relationship request"),
+                message=sentence(
+                    i18n.gettext("{partner} sent you a relationship request", partner=requester.name)
+                ),
                 link=routes.PARTNERS,
             )
             _record(
@@ -297,15 +323,28 @@ def send_relationship_request(
                 action="relationship_request.sent",
                 summaries={
                     requester.id: sentence(  # type: ignore[dict-item]
-                        f"{display_name(actor)} sent a relationship request to {target.name} "
-                        f"(found as {organisation.name})"
+                        i18n.gettext(
+                            "{actor} sent a relationship request to {partner} (found as {organisation})",
+                            actor=display_name(actor),
+                            partner=target.name,
+                            organisation=organisation.name,
+                        )
                     ),
-                    target.id: sentence(f"{display_name(actor)} of {requester.name} sent you a relationship request"),  # type: ignore[dict-item]
+                    target.id: sentence(  # type: ignore[dict-item]
+                        i18n.gettext(
+                            "{actor} of {partner} sent you a relationship request",
+                            actor=display_name(actor),
+                            partner=requester.name,
+                        )
+                    ),
                 },
             )
     except IntegrityError:  # another request between the two was sent at the same moment
         raise Conflict(
-            f"A relationship request between you and {target.name} is already waiting for an answer."
+            i18n.gettext(
+                "A relationship request between you and {partner} is already waiting for an answer.",
+                partner=target.name,
+            )
         ) from None
     return request
 
@@ -316,17 +355,34 @@ def send_relationship_request(
 def _problem(session: Session, request: RelationshipRequest) -> RelationshipLinkProblem | None:
     requester = _environment(session, request.requester_environment_id).name
     if request.status == RelationshipRequestStatus.ACCEPTED.value:
-        when = f" on {format_date(request.responded_at)}" if request.responded_at else ""
-        return RelationshipLinkProblem(f"This relationship request was already accepted{when}.")
+        if request.responded_at:
+            return RelationshipLinkProblem(
+                i18n.gettext(
+                    "This relationship request was already accepted on {date}.",
+                    date=format_date(request.responded_at),
+                )
+            )
+        return RelationshipLinkProblem(i18n.gettext("This relationship request was already accepted."))
     if request.status == RelationshipRequestStatus.DECLINED.value:
-        when = f" on {format_date(request.responded_at)}" if request.responded_at else ""
-        return RelationshipLinkProblem(f"This relationship request was already declined{when}.")
+        if request.responded_at:
+            return RelationshipLinkProblem(
+                i18n.gettext(
+                    "This relationship request was already declined on {date}.",
+                    date=format_date(request.responded_at),
+                )
+            )
+        return RelationshipLinkProblem(i18n.gettext("This relationship request was already declined."))
     if request.status == RelationshipRequestStatus.WITHDRAWN.value:
-        return RelationshipLinkProblem(f"{requester} withdrew this relationship request.")
+        return RelationshipLinkProblem(
+            i18n.gettext("{partner} withdrew this relationship request.", partner=requester)
+        )
     if request.status == RelationshipRequestStatus.EXPIRED.value or request.expires_at <= utcnow():
         return RelationshipLinkProblem(
-            f"This relationship request has expired. Ask {requester} to send a new one, or send one yourself "
-            "from Find partners."
+            i18n.gettext(
+                "This relationship request has expired. Ask {partner} to send a new one, or send one "
+                "yourself from Find partners.",
+                partner=requester,
+            )
         )
     return None
 
@@ -340,13 +396,13 @@ def _request_for_token(session: Session, *, token: str) -> RelationshipRequest:
     request = session.get(RelationshipRequest, link.request_id, populate_existing=True) if link else None
     if link is None or request is None:
         raise RelationshipLinkProblem(
-            "This link is not valid. Check that you copied the whole link from the email."
+            i18n.gettext("This link is not valid. Check that you copied the whole link from the email.")
         )
     problem = _problem(session, request)
     if problem is not None:
         raise problem
     if link.voided_at is not None:
-        raise RelationshipLinkProblem("This link no longer works.")
+        raise RelationshipLinkProblem(i18n.gettext("This link no longer works."))
     return request
 
 
@@ -378,23 +434,27 @@ def _request_to_answer(session: Session, *, actor: User, token: str | None, requ
     else:
         request = session.get(RelationshipRequest, request_id, populate_existing=True) if 0 < request_id < 2**31 else None
         if request is None or request.target_environment_id != actor.environment_id:
-            raise NotFound(REQUEST_NOT_FOUND)
+            raise NotFound(i18n.gettext(REQUEST_NOT_FOUND))
         problem = _problem(session, request)
         if problem is not None:
             raise problem
     if request.target_environment_id != actor.environment_id:
         raise PermissionDenied(
-            f"This request is for {_environment(session, request.target_environment_id).name}. Log in with an "
-            "account of that environment to answer it."
+            i18n.gettext(
+                "This request is for {environment}. Log in with an account of that environment to answer it.",
+                environment=_environment(session, request.target_environment_id).name,
+            )
         )
     if not can_manage_partnerships(actor):
-        raise PermissionDenied(ANSWER_ROLE_MESSAGE)
+        raise PermissionDenied(i18n.gettext(ANSWER_ROLE_MESSAGE))
     return request
 
 
 def _lost(session: Session, request: RelationshipRequest) -> InvalidToken:
     session.refresh(request)
-    return _problem(session, request) or RelationshipLinkProblem("This relationship request was answered already.")
+    return _problem(session, request) or RelationshipLinkProblem(
+        i18n.gettext("This relationship request was answered already.")
+    )
 
 
 @dataclass(frozen=True)
@@ -422,6 +482,20 @@ def _begin_answer(session: Session, *, actor: User, token: str | None, request_i
     )
 
 
+def _answer_summaries(
+    actor: User, target: Environment, requester_env: Environment, *, accepted: bool
+) -> dict[int, str]:
+    """The activity line of an answer for each side: the requester's and the answering one's."""
+    names = {"actor": display_name(actor), "partner": target.name, "requester": requester_env.name}
+    if accepted:
+        theirs = i18n.gettext("{actor} of {partner} accepted your relationship request", **names)
+        ours = i18n.gettext("{actor} accepted the relationship request of {requester}", **names)
+    else:
+        theirs = i18n.gettext("{actor} of {partner} declined your relationship request", **names)
+        ours = i18n.gettext("{actor} declined the relationship request of {requester}", **names)
+    return {requester_env.id: sentence(theirs), target.id: sentence(ours)}  # type: ignore[dict-item]
+
+
 def _claim_and_tell(session: Session, answer: _Answer, *, accepted: bool) -> None:
     """In the caller's transaction: the answer is claimed (once), both logs record it, the
     requester is notified in the app and by email."""
@@ -435,17 +509,18 @@ def _claim_and_tell(session: Session, answer: _Answer, *, accepted: bool) -> Non
         answer.request,
         actor=actor,
         action=f"relationship_request.{verb}",
-        summaries={
-            requester_env.id: sentence(f"{display_name(actor)} of {target.name} {verb} your relationship request"),  # type: ignore[dict-item]
-            target.id: sentence(f"{display_name(actor)} {verb} the relationship request of {requester_env.name}"),  # type: ignore[dict-item]
-        },
+        summaries=_answer_summaries(actor, target, requester_env, accepted=accepted),
     )
     notifications.notify(
         session,
         environment_id=requester_env.id,  # type: ignore[arg-type]
         kind=f"relationship_request.{verb}",
         message=sentence(
-            f"{target.name} {verb} your relationship request" + (". You are partners now" if accepted else "")
+            i18n.gettext(
+                "{partner} accepted your relationship request. You are partners now", partner=target.name
+            )
+            if accepted
+            else i18n.gettext("{partner} declined your relationship request", partner=target.name)
         ),
         link=routes.PARTNERS,
     )
@@ -471,12 +546,15 @@ def accept_relationship_request(
     answer = _begin_answer(session, actor=actor, token=token, request_id=request_id)
     target, requester_env = answer.target, answer.requester_environment
     if not plan_has_partnerships(target.plan):
-        raise PlanLimitReached(PLAN_MESSAGE)
+        raise PlanLimitReached(i18n.gettext(PLAN_MESSAGE))
     # Both sides need the plan when the partnership starts, not only when the request was sent.
     if not plan_has_partnerships(requester_env.plan):
         raise Conflict(
-            f"{requester_env.name} is no longer on a plan with partnerships, so this request cannot be "
-            "accepted now. You can decline it, or accept it once they have upgraded."
+            i18n.gettext(
+                "{partner} is no longer on a plan with partnerships, so this request cannot be "
+                "accepted now. You can decline it, or accept it once they have upgraded.",
+                partner=requester_env.name,
+            )
         )
     with committing(session):
         _claim_and_tell(session, answer, accepted=True)
@@ -493,8 +571,12 @@ def accept_relationship_request(
             activity.record_each(
                 session,
                 {
-                    requester_env.id: sentence(f"Partnership with {target.name} started"),  # type: ignore[dict-item]
-                    target.id: sentence(f"Partnership with {requester_env.name} started"),  # type: ignore[dict-item]
+                    requester_env.id: sentence(  # type: ignore[dict-item]
+                        i18n.gettext("Partnership with {partner} started", partner=target.name)
+                    ),
+                    target.id: sentence(  # type: ignore[dict-item]
+                        i18n.gettext("Partnership with {partner} started", partner=requester_env.name)
+                    ),
                 },
                 actor=answer.actor,
                 action="partnership.created",
@@ -518,10 +600,10 @@ def withdraw_relationship_request(session: Session, *, actor: User, request_id: 
     """Withdraw a Pending request the actor's environment sent; its links stop working."""
     actor = load_actor(session, actor)
     if not can_manage_partnerships(actor):
-        raise PermissionDenied(ROLE_MESSAGE)
+        raise PermissionDenied(i18n.gettext(ROLE_MESSAGE))
     request = session.get(RelationshipRequest, request_id, populate_existing=True) if 0 < request_id < 2**31 else None
     if request is None or request.requester_environment_id != actor.environment_id:
-        raise NotFound(REQUEST_NOT_FOUND)
+        raise NotFound(i18n.gettext(REQUEST_NOT_FOUND))
     problem = _problem(session, request)
     if problem is not None:
         raise Conflict(problem.message)
@@ -535,9 +617,18 @@ def withdraw_relationship_request(session: Session, *, actor: User, request_id: 
             actor=actor,
             action="relationship_request.withdrawn",
             summaries={
-                actor.environment_id: sentence(f"{display_name(actor)} withdrew the relationship request to {target.name}"),
+                actor.environment_id: sentence(
+                    i18n.gettext(
+                        "{actor} withdrew the relationship request to {partner}",
+                        actor=display_name(actor),
+                        partner=target.name,
+                    )
+                ),
                 target.id: sentence(  # type: ignore[dict-item]
-                    f"{_environment(session, actor.environment_id).name} withdrew its relationship request"
+                    i18n.gettext(
+                        "{partner} withdrew its relationship request",
+                        partner=_environment(session, actor.environment_id).name,
+                    )
                 ),
             },
         )
@@ -607,7 +698,7 @@ def _expire(session: Session, request: RelationshipRequest, *, now: datetime) ->
         actor=None,
         action="relationship_request.expired",
         summaries={
-            environment_id: "A relationship request expired without an answer."
+            environment_id: i18n.gettext("A relationship request expired without an answer.")
             for environment_id in (request.requester_environment_id, request.target_environment_id)
         },
     )

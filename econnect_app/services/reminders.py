@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.models import (
     AuthorisationRequest,
     Environment,
@@ -49,10 +50,12 @@ BATCH_SIZE = 200
 
 EVERY_DAYS_FIELD = "reminder_every_days"
 MAX_FIELD = "reminder_max"
-EVERY_DAYS_MESSAGE = (
-    f"Enter a whole number of days from 0 to {EVERY_DAYS_MAX} (0 turns automatic reminders off)."
-)
-MAX_MESSAGE = f"Enter a whole number of reminders from 0 to {REMINDERS_MAX}."
+# The field messages, marked for translation (``{most}``: the largest number allowed); the
+# ``..._MESSAGE`` constants are their English text.
+EVERY_DAYS_TEXT = i18n.N_("Enter a whole number of days from 0 to {most} (0 turns automatic reminders off).")
+MAX_TEXT = i18n.N_("Enter a whole number of reminders from 0 to {most}.")
+EVERY_DAYS_MESSAGE = EVERY_DAYS_TEXT.format(most=EVERY_DAYS_MAX)
+MAX_MESSAGE = MAX_TEXT.format(most=REMINDERS_MAX)
 ACTION = "authorisation.reminded"
 SETTINGS_ACTION = "environment.reminders_updated"
 
@@ -68,16 +71,26 @@ class ReminderSettings:
 
     @property
     def is_on(self) -> bool:
-        return self.every_days > 0 and self.max_reminders > 0
+        return _is_on(self.every_days, self.max_reminders)
 
 
 def describe_settings(every_days: int, max_reminders: int) -> str:
-    """The settings in a sentence: "every 7 days, at most 2 times" or "off"."""
-    if every_days <= 0 or max_reminders <= 0:
-        return "off"
-    days = "every day" if every_days == 1 else f"every {every_days} days"
-    times = "once" if max_reminders == 1 else f"at most {max_reminders} times"
+    """The settings in a sentence: "every 7 days, at most 2 times" or "off" (in the language in effect)."""
+    if not _is_on(every_days, max_reminders):
+        return i18n.gettext("off")
+    days = (
+        i18n.gettext("every day") if every_days == 1 else i18n.gettext("every {days} days", days=every_days)
+    )
+    times = (
+        i18n.gettext("once")
+        if max_reminders == 1
+        else i18n.gettext("at most {most} times", most=max_reminders)
+    )
     return f"{days}, {times}"
+
+
+def _is_on(every_days: int, max_reminders: int) -> bool:
+    return every_days > 0 and max_reminders > 0
 
 
 # --- settings (Administrators) ------------------------------------------------------------------
@@ -112,8 +125,20 @@ def update_reminder_settings(
     environment = session.get(Environment, actor.environment_id, populate_existing=True)
     assert environment is not None
     fields = FieldErrors()
-    days = _whole_number(fields, EVERY_DAYS_FIELD, every_days, most=EVERY_DAYS_MAX, message=EVERY_DAYS_MESSAGE)
-    most = _whole_number(fields, MAX_FIELD, max_reminders, most=REMINDERS_MAX, message=MAX_MESSAGE)
+    days = _whole_number(
+        fields,
+        EVERY_DAYS_FIELD,
+        every_days,
+        most=EVERY_DAYS_MAX,
+        message=i18n.gettext(EVERY_DAYS_TEXT, most=EVERY_DAYS_MAX),
+    )
+    most = _whole_number(
+        fields,
+        MAX_FIELD,
+        max_reminders,
+        most=REMINDERS_MAX,
+        message=i18n.gettext(MAX_TEXT, most=REMINDERS_MAX),
+    )
     fields.raise_if_any()
     if (environment.reminder_every_days, environment.reminder_max) == (days, most):
         return ReminderSettings(days, most)
@@ -125,9 +150,14 @@ def update_reminder_settings(
         session.add(environment)
         who = actor.name or actor.email
         summary = (
-            f"{who} turned automatic reminders to pending clients off."
-            if after == "off"
-            else f"{who} set automatic reminders to pending clients to {after} (were {before})."
+            i18n.gettext("{who} turned automatic reminders to pending clients off.", who=who)
+            if not _is_on(days, most)
+            else i18n.gettext(
+                "{who} set automatic reminders to pending clients to {after} (were {before}).",
+                who=who,
+                after=after,
+                before=before,
+            )
         )
         activity.record(
             session,
@@ -213,7 +243,12 @@ def send_reminder(session: Session, request: AuthorisationRequest, *, now: datet
                 request,
                 actor=None,
                 action=ACTION,
-                summary=f"Automatic reminder {number} of {most} sent to {describe(request)}.",
+                summary=i18n.gettext(
+                    "Automatic reminder {number} of {most} sent to {request}.",
+                    number=number,
+                    most=most,
+                    request=describe(request),
+                ),
             )
     return sent
 
@@ -225,16 +260,27 @@ def send_due_reminders(session: Session, *, now: datetime | None = None) -> int:
     sent = 0
     for request_id in due_reminders(session, now=now):
         request = session.get(AuthorisationRequest, request_id, populate_existing=True)
-        if request is not None and send_reminder(session, request, now=now):
-            sent += 1
+        if request is None:
+            continue
+        # Written as the firm writes to its clients: in the language of who sent the request.
+        with i18n.in_language(_language_of(session, request.requested_by_id)):
+            if send_reminder(session, request, now=now):
+                sent += 1
     return sent
+
+
+def _language_of(session: Session, user_id: int) -> str | None:
+    """The language a user chose (None: their browser's, which a background task cannot know)."""
+    user = session.get(User, user_id)
+    return user.language if user else None
 
 
 def reminders_note(every_days: int, max_reminders: int) -> str:
     """What the settings mean, for the Settings page."""
-    if every_days <= 0 or max_reminders <= 0:
-        return "Automatic reminders are off: pending clients are not reminded."
-    return (
-        f"Clients who have not answered an authorisation request are emailed it again "
-        f"{describe_settings(every_days, max_reminders)}, each time with a new link."
+    if not _is_on(every_days, max_reminders):
+        return i18n.gettext("Automatic reminders are off: pending clients are not reminded.")
+    return i18n.gettext(
+        "Clients who have not answered an authorisation request are emailed it again {schedule}, "
+        "each time with a new link.",
+        schedule=describe_settings(every_days, max_reminders),
     )

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from econnect_app import security
+from econnect_app import i18n, security
 from econnect_app.models import User, UserSession, UserStatus, utcnow
 from econnect_app.services import caller, login_throttle
 from econnect_app.services.errors import AccountBlocked, InvalidCredentials, ValidationFailed
@@ -28,11 +28,12 @@ LOGIN_PASSWORD_MAX_LENGTH = 1024
 
 
 class SessionEnd(StrEnum):
-    """Why a login ended: what a tab that had it is told."""
+    """Why a login ended: what a tab that had it is told (in English, compared as it is; the tab
+    translates it: ``i18n.translate(language, value)``)."""
 
-    LOGGED_OUT = "You have been logged out."
-    EXPIRED = "Your session has expired. Log in again."
-    BLOCKED = "Your account has been blocked."
+    LOGGED_OUT = i18n.N_("You have been logged out.")
+    EXPIRED = i18n.N_("Your session has expired. Log in again.")
+    BLOCKED = i18n.N_("Your account has been blocked.")
 
 
 def log_in(
@@ -51,9 +52,9 @@ def log_in(
     email_typed = email.strip() if isinstance(email, str) else email
     errors: dict[str, str] = {}
     if email_typed is None or email_typed == "":
-        errors["email"] = "Enter your email address."
+        errors["email"] = i18n.gettext("Enter your email address.")
     if password is None or password == "":
-        errors["password"] = "Enter your password."
+        errors["password"] = i18n.gettext("Enter your password.")
     if errors:
         raise ValidationFailed(errors)
 

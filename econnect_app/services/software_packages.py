@@ -6,6 +6,7 @@ import re
 
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.models import SoftwarePackage
 from econnect_app.services.errors import NotFound
 
@@ -27,7 +28,7 @@ def get_software_package(session: Session, *, package_id: int) -> SoftwarePackag
     """One package by id, or NotFound."""
     package = session.get(SoftwarePackage, package_id)
     if package is None:
-        raise NotFound("This software package does not exist.")
+        raise NotFound(i18n.gettext("This software package does not exist."))
     return package
 
 

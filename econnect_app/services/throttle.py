@@ -20,6 +20,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from econnect_app import i18n
 from econnect_app.services.caller import client_address
 from econnect_app.services.errors import TooManyAttempts
 from econnect_app.settings import get_settings
@@ -30,7 +31,7 @@ REDIS_KEY_PREFIX = "econnect:limits"
 @dataclass(frozen=True)
 class ActionLimits:
     """The limits of one action, in the ``limits`` notation ("10/hour; 50/day"), and what a refusal
-    says before when to try again."""
+    says before when to try again (marked with ``i18n.N_``, translated by ``Limited``)."""
 
     per_client: str
     per_environment: str
@@ -40,44 +41,61 @@ class ActionLimits:
 # One table for every throttled action. Per client: one address (an office behind one NAT address
 # shares it, hence the headroom). Per environment: only when the caller names the environment.
 LIMITS: dict[str, ActionLimits] = {
-    "sign_up": ActionLimits("10/hour; 30/day", "10/hour; 30/day", "Too many accounts were created."),
-    "password_reset": ActionLimits("10/hour; 30/day", "20/hour; 100/day", "Too many password reset requests."),
-    "invitation": ActionLimits("50/hour; 200/day", "100/hour; 300/day", "Too many invitations were sent."),
+    "sign_up": ActionLimits("10/hour; 30/day", "10/hour; 30/day", i18n.N_("Too many accounts were created.")),
+    "password_reset": ActionLimits(
+        "10/hour; 30/day", "20/hour; 100/day", i18n.N_("Too many password reset requests.")
+    ),
+    "invitation": ActionLimits(
+        "50/hour; 200/day", "100/hour; 300/day", i18n.N_("Too many invitations were sent.")
+    ),
     "email_confirmation": ActionLimits(
-        "10/hour; 30/day", "30/hour; 100/day", "Too many confirmation emails were sent."
+        "10/hour; 30/day", "30/hour; 100/day", i18n.N_("Too many confirmation emails were sent.")
     ),
     # A CSV import sends up to 500 requests at once, each counted.
     "authorisation_request": ActionLimits(
-        "600/hour; 2000/day", "1000/hour; 3000/day", "Too many authorisation requests were sent."
+        "600/hour; 2000/day", "1000/hour; 3000/day", i18n.N_("Too many authorisation requests were sent.")
     ),
     # Client Connect (services/client_connect.py): opening the public page (per client only),
     # connecting an app through it (per client and per managing environment: each connection
     # emails the organisation's administrators) and "Ask owner to connect" emails.
-    "client_connect_page": ActionLimits("300/hour; 1000/day", "3000/hour; 10000/day", "Too many requests."),
-    "client_connect": ActionLimits("10/hour; 30/day", "100/hour; 500/day", "Too many apps were connected."),
+    "client_connect_page": ActionLimits(
+        "300/hour; 1000/day", "3000/hour; 10000/day", i18n.N_("Too many requests.")
+    ),
+    "client_connect": ActionLimits(
+        "10/hour; 30/day", "100/hour; 500/day", i18n.N_("Too many apps were connected.")
+    ),
     "client_connect_invitation": ActionLimits(
-        "30/hour; 100/day", "100/hour; 300/day", "Too many Client Connect emails were sent."
+        "30/hour; 100/day", "100/hour; 300/day", i18n.N_("Too many Client Connect emails were sent.")
     ),
     # Checking an SFTP server for a configuration (services/configurations.py): each check makes
     # this server connect to a host and port the user typed, so it is no port scanner.
-    "sftp_check": ActionLimits("30/hour; 100/day", "60/hour; 200/day", "Too many SFTP servers were checked."),
+    "sftp_check": ActionLimits(
+        "30/hour; 100/day", "60/hour; 200/day", i18n.N_("Too many SFTP servers were checked.")
+    ),
 }
 
 
 class Limited(TooManyAttempts):
     """Refused by a rate limit; the message says when to try again."""
 
-    def __init__(self, retry_after_seconds: int, reason: str = "Too many attempts.") -> None:
+    def __init__(self, retry_after_seconds: int, reason: str = i18n.N_("Too many attempts.")) -> None:
+        """``reason``: English, marked with ``i18n.N_``; translated here with the rest."""
         self.retry_after_seconds = max(1, math.ceil(retry_after_seconds))
-        super().__init__(f"{reason} Try again in {wait_text(self.retry_after_seconds)}.")
+        super().__init__(
+            i18n.gettext(
+                "{reason} Try again in {wait}.",
+                reason=i18n.gettext(reason),
+                wait=wait_text(self.retry_after_seconds),
+            )
+        )
 
 
 def wait_text(seconds: float) -> str:
     """How long to wait, in plain words rounded up: "1 minute", "25 minutes", "3 hours"."""
     minutes = max(1, math.ceil(seconds / 60))
     if minutes < 120:
-        return "1 minute" if minutes == 1 else f"{minutes} minutes"
-    return f"{math.ceil(minutes / 60)} hours"
+        return i18n.ngettext("{count} minute", "{count} minutes", minutes)
+    return i18n.ngettext("{count} hour", "{count} hours", math.ceil(minutes / 60))
 
 
 def check(action: str, *, environment_id: int | None = None) -> None:

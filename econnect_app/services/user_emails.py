@@ -15,7 +15,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.formatting import display_name
 from econnect_app.mail import queue_email
 from econnect_app.models import OneTimeToken, TokenPurpose, User, UserEmail, UserStatus, utcnow
@@ -27,13 +27,14 @@ from econnect_app.services.validation import FieldErrors, clean_email
 from econnect_app.settings import get_settings
 
 CONFIRMATION = TokenPurpose.EMAIL_CONFIRMATION.value
-OWN_ADDRESS_MESSAGE = "This address is already on your account."
-INVALID_CONFIRMATION_MESSAGE = (
+# Messages marked for translation; raised as ``i18n.gettext(...)``.
+OWN_ADDRESS_MESSAGE = i18n.N_("This address is already on your account.")
+INVALID_CONFIRMATION_MESSAGE = i18n.N_(
     "This confirmation link is invalid, already used or expired. "
     "Log in to get a new link: on your profile for an additional address, from the notice at the top "
     "of the page for your primary address."
 )
-OTHER_ACCOUNT_MESSAGE = (
+OTHER_ACCOUNT_MESSAGE = i18n.N_(
     "This link confirms an address of another account. Log out, then log in with the account that "
     "asked for it."
 )
@@ -112,7 +113,8 @@ def resend_primary_confirmation(session: Session, *, user: User) -> str:
 def confirm_through_link(session: Session, *, user: User, address: str, how: str, now: datetime) -> bool:
     """Confirm one of the user's own addresses that an emailed link just proved (an activation
     link, a password reset, an invitation); caller's transaction. False when ``address`` is not
-    an unconfirmed address of the user."""
+    an unconfirmed address of the user. ``how``: the link, in English marked with ``i18n.N_``
+    ("the invitation link"), translated in the activity row."""
     address = address.lower()
     if user.email.lower() == address:
         if user.email_confirmed_at is not None:
@@ -153,7 +155,7 @@ def add_email(session: Session, *, user: User, email: str) -> str:
             holder = address_holders.take_over(session, address, proven=False, now=now)
             if holder is not None:
                 if holder.user.id == user.id:
-                    raise ValidationFailed({"email": OWN_ADDRESS_MESSAGE})
+                    raise ValidationFailed({"email": i18n.gettext(OWN_ADDRESS_MESSAGE)})
                 _tell_address_it_has_an_account(session, address=address, user=user)
                 return address
             _add_unconfirmed(session, user=user, address=address, now=now)
@@ -193,7 +195,9 @@ def _add_unconfirmed(session: Session, *, user: User, address: str, now: datetim
         environment_id=user.environment_id,
         actor=user,
         action="user.email_added",
-        summary=f"{display_name(user)} added the email address {address}.",
+        summary=i18n.gettext(
+            "{name} added the email address {address}.", name=display_name(user), address=address
+        ),
         subject_type="user",
         subject_id=user.id,
     )
@@ -203,7 +207,7 @@ def _tell_address_it_has_an_account(session: Session, *, address: str, user: Use
     address_holders.tell_holder(
         session,
         address=address,
-        what=f"add {address} to another eConnect account",
+        what=i18n.gettext("add {address} to another eConnect account", address=address),
         environment_id=user.environment_id,
     )
 
@@ -213,7 +217,7 @@ def remove_email(session: Session, *, user: User, email_id: int) -> None:
     user = load_actor(session, user)
     user_email = session.get(UserEmail, email_id)
     if user_email is None or user_email.user_id != user.id:
-        raise NotFound("This email address is not on your account.")
+        raise NotFound(i18n.gettext("This email address is not on your account."))
     address = user_email.email
     with committing(session):
         session.exec(delete(OneTimeToken).where(col(OneTimeToken.user_email_id) == user_email.id))
@@ -223,7 +227,9 @@ def remove_email(session: Session, *, user: User, email_id: int) -> None:
             environment_id=user.environment_id,
             actor=user,
             action="user.email_removed",
-            summary=f"{display_name(user)} removed the email address {address}.",
+            summary=i18n.gettext(
+                "{name} removed the email address {address}.", name=display_name(user), address=address
+            ),
             subject_type="user",
             subject_id=user.id,
         )
@@ -245,11 +251,11 @@ def confirm_email(session: Session, *, user: User, token: str) -> str:
     user = load_actor(session, user)
     row, pending = _pending(session, token)
     if pending.user_id != user.id:
-        raise PermissionDenied(OTHER_ACCOUNT_MESSAGE)
+        raise PermissionDenied(i18n.gettext(OTHER_ACCOUNT_MESSAGE))
     now = utcnow()
     with committing(session):
         if not one_time_tokens.claim(session, row, now=now):
-            raise InvalidToken(INVALID_CONFIRMATION_MESSAGE)
+            raise InvalidToken(i18n.gettext(INVALID_CONFIRMATION_MESSAGE))
         if pending.is_primary:
             user.email_confirmed_at = now
             session.add(user)
@@ -258,7 +264,9 @@ def confirm_email(session: Session, *, user: User, token: str) -> str:
             assert user_email is not None
             user_email.confirmed_at = now
             session.add(user_email)
-        _record_confirmation(session, user=user, address=pending.address, how="its confirmation link")
+        _record_confirmation(
+            session, user=user, address=pending.address, how=i18n.N_("its confirmation link")
+        )
     return pending.address
 
 
@@ -267,14 +275,14 @@ def _pending(session: Session, token: str) -> tuple[OneTimeToken, PendingConfirm
     row = one_time_tokens.find_usable(session, token=token, purpose=CONFIRMATION)
     owner = session.get(User, row.user_id) if row is not None and row.user_id is not None else None
     if row is None or owner is None or owner.status != UserStatus.ACTIVE.value:
-        raise InvalidToken(INVALID_CONFIRMATION_MESSAGE)
+        raise InvalidToken(i18n.gettext(INVALID_CONFIRMATION_MESSAGE))
     if row.user_email_id is None:
         if owner.email_confirmed_at is not None:
-            raise InvalidToken(INVALID_CONFIRMATION_MESSAGE)
+            raise InvalidToken(i18n.gettext(INVALID_CONFIRMATION_MESSAGE))
         return row, PendingConfirmation(address=owner.email, user_id=owner.id, is_primary=True)  # type: ignore[arg-type]
     user_email = session.get(UserEmail, row.user_email_id)
     if user_email is None or user_email.confirmed_at is not None:
-        raise InvalidToken(INVALID_CONFIRMATION_MESSAGE)
+        raise InvalidToken(i18n.gettext(INVALID_CONFIRMATION_MESSAGE))
     return row, PendingConfirmation(address=user_email.email, user_id=owner.id, is_primary=False)  # type: ignore[arg-type]
 
 
@@ -284,7 +292,12 @@ def _record_confirmation(session: Session, *, user: User, address: str, how: str
         environment_id=user.environment_id,
         actor=user,
         action="user.email_confirmed",
-        summary=f"{display_name(user)} confirmed the email address {address} through {how}.",
+        summary=i18n.gettext(
+            "{name} confirmed the email address {address} through {how}.",
+            name=display_name(user),
+            address=address,
+            how=i18n.gettext(how),
+        ),
         subject_type="user",
         subject_id=user.id,
     )

@@ -9,7 +9,7 @@ from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from econnect_app import routes, security
+from econnect_app import i18n, routes, security
 from econnect_app.mail import queue_email
 from econnect_app.models import (
     Environment,
@@ -35,13 +35,15 @@ from econnect_app.services.validation import (
 from econnect_app.settings import get_settings
 
 ROLE_CHOICES: tuple[str, ...] = tuple(role.value for role in Role)
-EMAIL_TAKEN_MESSAGE = "This address already belongs to a user of your environment."
-RELEASED_ACCOUNT_MESSAGE = (
+CHOOSE_ROLE_MESSAGE = i18n.N_("Choose User, Advanced user or Administrator.")
+# Messages marked for translation; raised as ``i18n.gettext(...)``.
+EMAIL_TAKEN_MESSAGE = i18n.N_("This address already belongs to a user of your environment.")
+RELEASED_ACCOUNT_MESSAGE = i18n.N_(
     "This account was closed when its owner proved its address for another account. Invite the person again."
 )
 INVITATION = TokenPurpose.INVITATION.value
-LAST_ADMIN_MESSAGE = "An environment needs at least one active Administrator."
-INVALID_INVITATION_MESSAGE = (
+LAST_ADMIN_MESSAGE = i18n.N_("An environment needs at least one active Administrator.")
+INVALID_INVITATION_MESSAGE = i18n.N_(
     "This invitation link is invalid or has expired. Ask your administrator to send a new one."
 )
 _STATUS_ORDER = {
@@ -66,7 +68,7 @@ def _require_admin(session: Session, actor: User) -> User:
 def _get_environment_user(session: Session, *, actor: User, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or user.environment_id != actor.environment_id:
-        raise NotFound("This user does not exist.")
+        raise NotFound(i18n.gettext("This user does not exist."))
     return user
 
 
@@ -102,7 +104,7 @@ def _keep_an_administrator(session: Session, user: User) -> None:
     under the lock, holds when two Administrators demote or block each other at the same moment."""
     session.flush()
     if _active_admin_count(session, user.environment_id) == 0:
-        raise Conflict(LAST_ADMIN_MESSAGE)
+        raise Conflict(i18n.gettext(LAST_ADMIN_MESSAGE))
 
 
 def _void_invitations(session: Session, *, user: User, now: datetime) -> None:
@@ -124,7 +126,7 @@ def _send_invitation(
         context={
             "inviter_name": _label(actor),
             "environment_name": environment.name,
-            "role": user.role,
+            "role": user.role,  # English: the email shows it translated (role|translated)
             "link": routes.absolute(routes.accept_invitation(raw)),
             "expires_days": settings.invitation_days,
         },
@@ -139,7 +141,12 @@ def _tell_address_it_has_an_account(
     address_holders.tell_holder(
         session,
         address=address,
-        what=f"invite {address} to join {environment.name} on eConnect ({_label(actor)} sent the invitation)",
+        what=i18n.gettext(
+            "invite {address} to join {environment} on eConnect ({inviter} sent the invitation)",
+            address=address,
+            environment=environment.name,
+            inviter=_label(actor),
+        ),
         environment_id=environment.id,
     )
 
@@ -213,7 +220,7 @@ def invite_user(
     fields = FieldErrors()
     clean_address = fields.check("email", clean_email, email)
     if role not in ROLE_CHOICES:
-        fields.add("role", "Choose User, Advanced user or Administrator.")
+        fields.add("role", i18n.gettext(CHOOSE_ROLE_MESSAGE))
     fields.raise_if_any()
     assert clean_address is not None
     throttle.check("invitation", environment_id=environment.id)
@@ -223,7 +230,7 @@ def invite_user(
             holder = address_holders.take_over(session, clean_address, proven=False)
             if holder is not None:
                 if holder.user.environment_id == environment.id:
-                    raise ValidationFailed({"email": EMAIL_TAKEN_MESSAGE})
+                    raise ValidationFailed({"email": i18n.gettext(EMAIL_TAKEN_MESSAGE)})
                 _tell_address_it_has_an_account(session, actor=actor, environment=environment, address=clean_address)
                 return InvitationSent(email=clean_address, user=None)
             user = User(
@@ -244,14 +251,19 @@ def invite_user(
                 environment_id=environment.id,
                 actor=actor,
                 action="user.invited",
-                summary=f"{_label(actor)} invited {user.email} as {user.role}.",
+                summary=i18n.gettext(
+                    "{actor} invited {email} as {role}.",
+                    actor=_label(actor),
+                    email=user.email,
+                    role=i18n.gettext(user.role),
+                ),
                 subject_type="user",
                 subject_id=user.id,
             )
     except IntegrityError:  # the address was taken at the same moment
         holder = address_holders.holder_of(session, clean_address)
         if holder is not None and holder.user.environment_id == environment.id:
-            raise ValidationFailed({"email": EMAIL_TAKEN_MESSAGE}) from None
+            raise ValidationFailed({"email": i18n.gettext(EMAIL_TAKEN_MESSAGE)}) from None
         with committing(session):
             _tell_address_it_has_an_account(session, actor=actor, environment=environment, address=clean_address)
         return InvitationSent(email=clean_address, user=None)
@@ -263,7 +275,9 @@ def resend_invitation(session: Session, *, actor: User, user_id: int) -> None:
     actor = _require_admin(session, actor)
     user = _get_environment_user(session, actor=actor, user_id=user_id)
     if user.status != UserStatus.INVITED.value:
-        raise Conflict("Only users who have not accepted their invitation yet can get a new one.")
+        raise Conflict(
+            i18n.gettext("Only users who have not accepted their invitation yet can get a new one.")
+        )
     environment = session.get(Environment, actor.environment_id)
     assert environment is not None
     throttle.check("invitation", environment_id=environment.id)
@@ -275,7 +289,9 @@ def resend_invitation(session: Session, *, actor: User, user_id: int) -> None:
             environment_id=environment.id,
             actor=actor,
             action="user.invitation_resent",
-            summary=f"{_label(actor)} sent a new invitation to {user.email}.",
+            summary=i18n.gettext(
+                "{actor} sent a new invitation to {email}.", actor=_label(actor), email=user.email
+            ),
             subject_type="user",
             subject_id=user.id,
         )
@@ -286,7 +302,7 @@ def _find_invitation(session: Session, token: str) -> tuple[OneTimeToken, User, 
     row = one_time_tokens.find_usable(session, token=token, purpose=INVITATION)
     user = session.get(User, row.user_id) if row is not None and row.user_id is not None else None
     if row is None or user is None or user.status != UserStatus.INVITED.value:
-        raise InvalidToken(INVALID_INVITATION_MESSAGE)
+        raise InvalidToken(i18n.gettext(INVALID_INVITATION_MESSAGE))
     environment = session.get(Environment, user.environment_id)
     assert environment is not None
     return row, user, environment
@@ -306,7 +322,7 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
     """
     row, user, environment = _find_invitation(session, token)
     fields = FieldErrors()
-    clean_name = fields.check("name", clean_required, name, label="your name")
+    clean_name = fields.check("name", clean_required, name, label=i18n.N_("your name"))
     clean_secret = fields.check("password", clean_password, password)
     fields.raise_if_any()
     password_hash = security.hash_password(clean_secret)
@@ -314,7 +330,7 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
     now = utcnow()
     with committing(session):
         if not one_time_tokens.claim(session, row, now=now):
-            raise InvalidToken(INVALID_INVITATION_MESSAGE)
+            raise InvalidToken(i18n.gettext(INVALID_INVITATION_MESSAGE))
         user.name = clean_name
         user.password_hash = password_hash
         user.password_changed_at = now
@@ -325,12 +341,17 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
             environment_id=environment.id,
             actor=user,
             action="user.joined",
-            summary=f"{user.name} ({user.email}) accepted the invitation as {user.role}.",
+            summary=i18n.gettext(
+                "{name} ({email}) accepted the invitation as {role}.",
+                name=user.name,
+                email=user.email,
+                role=i18n.gettext(user.role),
+            ),
             subject_type="user",
             subject_id=user.id,
         )
         user_emails.confirm_through_link(
-            session, user=user, address=user.email, how="the invitation link", now=now
+            session, user=user, address=user.email, how=i18n.N_("the invitation link"), now=now
         )
     return user
 
@@ -340,11 +361,11 @@ def change_role(session: Session, *, actor: User, user_id: int, role: str) -> Us
     actor = _require_admin(session, actor)
     user = _get_environment_user(session, actor=actor, user_id=user_id)
     if role not in ROLE_CHOICES:
-        raise ValidationFailed({"role": "Choose User, Advanced user or Administrator."})
+        raise ValidationFailed({"role": i18n.gettext(CHOOSE_ROLE_MESSAGE)})
     if user.role == role:
         return user
     if role != Role.ADMINISTRATOR.value and _is_last_active_admin(session, user):
-        raise Conflict(LAST_ADMIN_MESSAGE)
+        raise Conflict(i18n.gettext(LAST_ADMIN_MESSAGE))
     old_role = user.role
     with committing(session):
         _lock_environment(session, actor.environment_id)
@@ -357,8 +378,12 @@ def change_role(session: Session, *, actor: User, user_id: int, role: str) -> Us
             environment_id=actor.environment_id,
             actor=actor,
             action="user.role_changed",
-            summary=(
-                f"{_label(actor)} changed the role of {_label(user)} from {old_role} to {role}."
+            summary=i18n.gettext(
+                "{actor} changed the role of {user} from {old_role} to {role}.",
+                actor=_label(actor),
+                user=_label(user),
+                old_role=i18n.gettext(old_role),
+                role=i18n.gettext(role),
             ),
             subject_type="user",
             subject_id=user.id,
@@ -375,9 +400,15 @@ def set_relationship_manager(session: Session, *, actor: User, user_id: int, ena
     with committing(session):
         user.is_relationship_manager = enabled
         summary = (
-            f"{_label(actor)} made {_label(user)} a Relationship manager."
+            i18n.gettext(
+                "{actor} made {user} a Relationship manager.", actor=_label(actor), user=_label(user)
+            )
             if enabled
-            else f"{_label(actor)} took the Relationship manager role away from {_label(user)}."
+            else i18n.gettext(
+                "{actor} took the Relationship manager role away from {user}.",
+                actor=_label(actor),
+                user=_label(user),
+            )
         )
         activity.record(
             session,
@@ -396,9 +427,9 @@ def block_user(session: Session, *, actor: User, user_id: int) -> User:
     actor = _require_admin(session, actor)
     user = _get_environment_user(session, actor=actor, user_id=user_id)
     if _is_last_active_admin(session, user):
-        raise Conflict(LAST_ADMIN_MESSAGE)
+        raise Conflict(i18n.gettext(LAST_ADMIN_MESSAGE))
     if user.id == actor.id:
-        raise Conflict("You cannot block your own account. Ask another Administrator to do it.")
+        raise Conflict(i18n.gettext("You cannot block your own account. Ask another Administrator to do it."))
     if user.status == UserStatus.BLOCKED.value:
         return user
     with committing(session):
@@ -412,7 +443,7 @@ def block_user(session: Session, *, actor: User, user_id: int) -> User:
             environment_id=actor.environment_id,
             actor=actor,
             action="user.blocked",
-            summary=f"{_label(actor)} blocked {_label(user)}.",
+            summary=i18n.gettext("{actor} blocked {user}.", actor=_label(actor), user=_label(user)),
             subject_type="user",
             subject_id=user.id,
         )
@@ -426,7 +457,7 @@ def unblock_user(session: Session, *, actor: User, user_id: int) -> User:
     if user.status != UserStatus.BLOCKED.value:
         return user
     if address_holders.is_released(user):
-        raise Conflict(RELEASED_ACCOUNT_MESSAGE)
+        raise Conflict(i18n.gettext(RELEASED_ACCOUNT_MESSAGE))
     with committing(session):
         user.status = UserStatus.ACTIVE.value if user.password_hash else UserStatus.INVITED.value
         activity.record(
@@ -434,7 +465,7 @@ def unblock_user(session: Session, *, actor: User, user_id: int) -> User:
             environment_id=actor.environment_id,
             actor=actor,
             action="user.unblocked",
-            summary=f"{_label(actor)} unblocked {_label(user)}.",
+            summary=i18n.gettext("{actor} unblocked {user}.", actor=_label(actor), user=_label(user)),
             subject_type="user",
             subject_id=user.id,
         )

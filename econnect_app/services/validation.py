@@ -12,16 +12,21 @@ from stdnum.be import vat as belgian_vat
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.nl import btw as dutch_vat
 
+from econnect_app import i18n
 from econnect_app.services.errors import ValidationFailed
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
 KVK_PATTERN = re.compile(r"^[0-9]{8}$")  # ASCII digits only: \d also matches other scripts
+BELGIAN_ENTERPRISE_PATTERN = re.compile(r"^(BE)?[0-9]{10}$")
 VAT_EXAMPLES = "NL123456782B01 or BE0123456749"
-VAT_FORMAT_MESSAGE = f"Enter a valid Dutch or Belgian VAT number, e.g. {VAT_EXAMPLES}."
-VAT_CHECK_DIGIT_MESSAGE = (
+# Marked for translation (the examples written out); raised as ``i18n.gettext(...)``.
+VAT_FORMAT_MESSAGE = i18n.N_(
+    "Enter a valid Dutch or Belgian VAT number, e.g. NL123456782B01 or BE0123456749."
+)
+VAT_CHECK_DIGIT_MESSAGE = i18n.N_(
     "The check digits of this VAT number do not match: check it for a typo "
-    f"(a valid number looks like {VAT_EXAMPLES})."
+    "(a valid number looks like NL123456782B01 or BE0123456749)."
 )
 VAT_COUNTRIES = {  # country code: the shape a number must have, and its python-stdnum check
     "NL": (re.compile(r"^NL[0-9]{9}B[0-9]{2}$"), dutch_vat),
@@ -81,7 +86,7 @@ def parse_id(value: int | str | None) -> int | None:
     return number if 0 < number < 2**31 else None
 
 
-NON_ASCII_LOCAL_PART_MESSAGE = (
+NON_ASCII_LOCAL_PART_MESSAGE = i18n.N_(
     "Our mail server cannot deliver to an address with accented or non-Latin letters before the @. "
     "Use another address."
 )
@@ -98,27 +103,30 @@ def clean_email(value: str) -> str:
     """
     value = value.strip() if isinstance(value, str) else ""
     if not value:
-        raise FieldError("Enter an email address.")
+        raise FieldError(i18n.gettext("Enter an email address."))
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         local_part = value.rpartition("@")[0]
         if local_part and not local_part.isascii():
-            raise FieldError(NON_ASCII_LOCAL_PART_MESSAGE) from None
-        raise FieldError("Enter a valid email address, like name@example.com.") from None
+            raise FieldError(i18n.gettext(NON_ASCII_LOCAL_PART_MESSAGE)) from None
+        raise FieldError(i18n.gettext("Enter a valid email address, like name@example.com.")) from None
     address = result.ascii_email
     if address is None:  # not reached without SMTPUTF8, but never store an address we cannot send to
-        raise FieldError(NON_ASCII_LOCAL_PART_MESSAGE)
+        raise FieldError(i18n.gettext(NON_ASCII_LOCAL_PART_MESSAGE))
     return address.lower()
 
 
 def clean_required(value: str, *, label: str, max_length: int = 200) -> str:
-    """A non-empty trimmed text of at most ``max_length`` characters (NUL characters dropped)."""
+    """A non-empty trimmed text of at most ``max_length`` characters (NUL characters dropped).
+
+    ``label`` names the field in "Enter {label}." ("your name"): mark it with ``i18n.N_``, it is
+    translated here."""
     value = " ".join(without_nul(value or "").split())
     if not value:
-        raise FieldError(f"Enter {label}.")
+        raise FieldError(i18n.gettext("Enter {label}.", label=i18n.gettext(label)))
     if len(value) > max_length:
-        raise FieldError(f"Use at most {max_length} characters.")
+        raise FieldError(i18n.gettext("Use at most {max_length} characters.", max_length=max_length))
     return value
 
 
@@ -126,18 +134,29 @@ def clean_optional(value: str, *, max_length: int = 200) -> str:
     """A trimmed optional text of at most ``max_length`` characters (NUL characters dropped)."""
     value = " ".join(without_nul(value or "").split())
     if len(value) > max_length:
-        raise FieldError(f"Use at most {max_length} characters.")
+        raise FieldError(i18n.gettext("Use at most {max_length} characters.", max_length=max_length))
     return value
 
 
 def clean_kvk_number(value: str) -> str:
-    """A Dutch Chamber of Commerce number: exactly 8 digits."""
+    """A Dutch Chamber of Commerce number (exactly 8 digits) or a Belgian enterprise number (10
+    digits, often written 0403.019.261 or BE0403019261; its check digits verified with
+    python-stdnum), stored as its digits."""
     value = re.sub(r"\s", "", value or "")
     if not value:
-        raise FieldError("Enter the KvK number.")
-    if not KVK_PATTERN.match(value):
-        raise FieldError("A KvK number has exactly 8 digits.")
-    return value
+        raise FieldError(i18n.gettext("Enter the KvK number."))
+    if KVK_PATTERN.match(value):
+        return value
+    belgian = re.sub(r"[.\-]", "", value).upper()
+    if BELGIAN_ENTERPRISE_PATTERN.match(belgian):
+        if not belgian_vat.is_valid(belgian):
+            raise FieldError(
+                i18n.gettext(
+                    "The check digits of this Belgian enterprise number do not match: check it for a typo."
+                )
+            )
+        return belgian_vat.compact(belgian)
+    raise FieldError(i18n.gettext("A KvK number has exactly 8 digits; a Belgian enterprise number has 10."))
 
 
 def clean_vat_number(value: str) -> str | None:
@@ -150,13 +169,13 @@ def clean_vat_number(value: str) -> str | None:
         return None
     pattern, module = VAT_COUNTRIES.get(value[:2], (None, None))
     if pattern is None or module is None or not pattern.match(value):
-        raise FieldError(VAT_FORMAT_MESSAGE)
+        raise FieldError(i18n.gettext(VAT_FORMAT_MESSAGE))
     try:
         number = module.validate(value)
     except InvalidChecksum:
-        raise FieldError(VAT_CHECK_DIGIT_MESSAGE) from None
+        raise FieldError(i18n.gettext(VAT_CHECK_DIGIT_MESSAGE)) from None
     except ValidationError:
-        raise FieldError(VAT_FORMAT_MESSAGE) from None
+        raise FieldError(i18n.gettext(VAT_FORMAT_MESSAGE)) from None
     return value[:2] + number
 
 
@@ -183,9 +202,11 @@ def clean_password(value: str) -> str:
     (compared without regard to case)."""
     value = value if isinstance(value, str) else ""
     if len(value) < PASSWORD_MIN_LENGTH:
-        raise FieldError(f"Use at least {PASSWORD_MIN_LENGTH} characters.")
+        raise FieldError(
+            i18n.gettext("Use at least {min_length} characters.", min_length=PASSWORD_MIN_LENGTH)
+        )
     if len(value) > PASSWORD_MAX_LENGTH:
-        raise FieldError(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
+        raise FieldError(i18n.gettext("Use at most {max_length} characters.", max_length=PASSWORD_MAX_LENGTH))
     if value.lower() in breached_passwords():
-        raise FieldError("This password is too common. Choose one that is harder to guess.")
+        raise FieldError(i18n.gettext("This password is too common. Choose one that is harder to guess."))
     return value

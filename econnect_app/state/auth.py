@@ -67,7 +67,7 @@ from reflex.event import EventHandler
 from reflex.state import _override_base_method
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.db import db_session
 from econnect_app.formatting import DEFAULT_TIME_ZONE, in_time_zone
 from econnect_app.models import Environment, Role, User
@@ -137,8 +137,10 @@ class AuthState(rx.State):
     busy: bool = False
     busy_with: str = ""
     action_id: str = ""
+    language: str = i18n.DEFAULT_LANGUAGE  # the tab's: the user's choice, else the browser's
 
     _user_id: int | None = None
+    _user_language: str = ""  # the logged-in user's choice ("" = the browser's)
     _accepted_actions: list[str] = []
     _forget_pending: str = ""  # FORGET_EVERY_PAGE / FORGET_OTHER_PAGES once the login has ended
 
@@ -175,6 +177,8 @@ class AuthState(rx.State):
             self.environment_name = self.environment_plan = ""
             self.is_relationship_manager = False
             self.client_only = False
+            self._user_language = ""
+            self.language = self._tab_language()
             return
         assert db is not None
         environment = db.get(Environment, user.environment_id)
@@ -187,6 +191,21 @@ class AuthState(rx.State):
         self.environment_name = environment.name if environment else ""
         self.environment_plan = environment.plan if environment else ""
         self.client_only = environments.is_client_only(db, environment_id=user.environment_id)
+        self._user_language = user.language or ""
+        self.language = self._tab_language()
+
+    def _tab_language(self) -> str:
+        """The language of this tab: the logged-in user's choice, else the browser's first."""
+        return i18n.supported_language(self._user_language) or i18n.browser_language(
+            self.router.headers.accept_language
+        )
+
+    @rx.event
+    def pick_language(self) -> Any:
+        """First on_load of every page: show it in the tab's language (and say so to the browser,
+        for screen readers and spelling)."""
+        self.language = self._tab_language()
+        return rx.call_script(f"document.documentElement.lang = {self.language!r}")
 
     def _current_user(self, db: Session) -> User | None:
         """Re-validate the session cookie against the database and refresh what is shown.
@@ -324,7 +343,8 @@ class AuthState(rx.State):
                     if self._forget_pending:
                         self._forget_pending = FORGET_EVERY_PAGE  # this page's state too
                     return self._login_redirect()
-                with in_time_zone(environments.time_zone_of(db, environment_id=actor.environment_id)):
+                zone = environments.time_zone_of(db, environment_id=actor.environment_id)
+                with in_time_zone(zone), i18n.in_language(self.language):
                     return self._outcome(db, lambda: action(db, actor))
 
         return work
@@ -336,7 +356,12 @@ class AuthState(rx.State):
         client = self.router.session.client_ip
 
         def work() -> Any:
-            with caller.calling_from(client), db_session() as db, in_time_zone(DEFAULT_TIME_ZONE):
+            with (
+                caller.calling_from(client),
+                db_session() as db,
+                in_time_zone(DEFAULT_TIME_ZONE),
+                i18n.in_language(self._tab_language()),
+            ):
                 return self._outcome(db, lambda: action(db))
 
         return work

@@ -49,7 +49,7 @@ import reflex as rx
 from reflex.state import StateUpdate
 from reflex_base.event import Event
 
-from econnect_app import live, routes
+from econnect_app import i18n, live, routes
 from econnect_app.db import db_session
 from econnect_app.formatting import in_time_zone
 from econnect_app.services import environments, sessions
@@ -199,7 +199,7 @@ async def refresh_tab(app: rx.App, token: str, environment_id: int, views: tuple
         auth = await root.get_state(AuthState)
         states = [await root.get_state(view) for view in views]
         refreshed = await run_off_loop(
-            functools.partial(_refresh_states, auth.session_cookie, environment_id, states)
+            functools.partial(_refresh_states, auth.session_cookie, auth.language, environment_id, states)
         )
         leave: list[Any] = []
         if refreshed.signed_out_message:
@@ -213,9 +213,10 @@ async def refresh_tab(app: rx.App, token: str, environment_id: int, views: tuple
 
 def _to_log_in_page(auth: AuthState, message: str) -> list[Any]:
     """The events that take a tab whose login ended to the log-in page, saying why."""
+    shown = i18n.translate(auth.language, message)
     if message == sessions.SessionEnd.BLOCKED.value:
-        return [rx.redirect(routes.LOGIN), rx.toast.error(message)]
-    return [auth._login_redirect(), rx.toast.info(message)]
+        return [rx.redirect(routes.LOGIN), rx.toast.error(shown)]
+    return [auth._login_redirect(), rx.toast.info(shown)]
 
 
 async def _send(app: rx.App, token: str, *events: Any) -> None:
@@ -225,9 +226,12 @@ async def _send(app: rx.App, token: str, *events: Any) -> None:
         await namespace.emit_update(StateUpdate(events=Event.from_event_type(list(events))), token)
 
 
-def _refresh_states(session_cookie: str, environment_id: int, states: Sequence[LiveView]) -> _Refreshed:
+def _refresh_states(
+    session_cookie: str, language: str, environment_id: int, states: Sequence[LiveView]
+) -> _Refreshed:
     """Re-read the data of a tab's states with its own user (in a worker thread), dates and times
-    in the time zone of the user's environment, as the page's own handlers show them.
+    in the time zone of the user's environment and texts in the tab's ``language``, as the page's
+    own handlers show them.
 
     The tab's login is re-validated WITHOUT touching it (a push is not the user's activity). Not
     kept: a tab already logged out, a tab whose login has ended (with the message saying why) and
@@ -240,7 +244,8 @@ def _refresh_states(session_cookie: str, environment_id: int, states: Sequence[L
             return _Refreshed(keep=False, signed_out_message=ended.value if ended else "")
         if user.environment_id != environment_id:
             return _Refreshed(keep=False)
-        with in_time_zone(environments.time_zone_of(db, environment_id=user.environment_id)):
+        zone = environments.time_zone_of(db, environment_id=user.environment_id)
+        with in_time_zone(zone), i18n.in_language(language):
             for state in states:
                 try:
                     state._live_refresh(db, user)

@@ -27,9 +27,12 @@ from typing import Any
 
 import reflex as rx
 
+from econnect_app import i18n
+
 logger = logging.getLogger(__name__)
 
-REFUSED_MESSAGE = "The page sent something this action cannot use. Reload the page and try again."
+# In English (tests compare it); the toast shows it in the tab's language (``_refusal``).
+REFUSED_MESSAGE = i18n.N_("The page sent something this action cannot use. Reload the page and try again.")
 # A database integer column (PostgreSQL "integer"): a larger id is refused before any query.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _PLAIN_FORM_VALUES = (str, bool, int, float)
@@ -142,9 +145,14 @@ def _describe_hint(hint: Any) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
-def _refusal(fn: Callable[..., Any], problem: str) -> Any:
+def _refusal(fn: Callable[..., Any], problem: str, state: Any) -> Any:
+    """The error toast, in the tab's language (``AuthState.language``: this runs on the event loop,
+    outside the page's actions, so no language is in effect)."""
     logger.warning("Refused an event for %s: %s", fn.__qualname__, problem)
-    return rx.toast.error(REFUSED_MESSAGE)
+    language = getattr(state, "language", None)
+    return rx.toast.error(
+        i18n.translate(language if isinstance(language, str) else i18n.DEFAULT_LANGUAGE, REFUSED_MESSAGE)
+    )
 
 
 def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -162,7 +170,7 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
         async def async_generator(state: Any, *args: Any, **kwargs: Any) -> Any:
             problem = payload_problem(fn, state, args, kwargs)
             if problem is not None:
-                yield _refusal(fn, problem)
+                yield _refusal(fn, problem, state)
                 return
             async for update in fn(state, *args, **kwargs):
                 yield update
@@ -174,7 +182,7 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
         async def coroutine(state: Any, *args: Any, **kwargs: Any) -> Any:
             problem = payload_problem(fn, state, args, kwargs)
             if problem is not None:
-                return _refusal(fn, problem)
+                return _refusal(fn, problem, state)
             return await fn(state, *args, **kwargs)
 
         wrapper = coroutine
@@ -184,7 +192,7 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
         def generator(state: Any, *args: Any, **kwargs: Any) -> Any:
             problem = payload_problem(fn, state, args, kwargs)
             if problem is not None:
-                yield _refusal(fn, problem)
+                yield _refusal(fn, problem, state)
                 return
             return (yield from fn(state, *args, **kwargs))
 
@@ -195,7 +203,7 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
         def function(state: Any, *args: Any, **kwargs: Any) -> Any:
             problem = payload_problem(fn, state, args, kwargs)
             if problem is not None:
-                return _refusal(fn, problem)
+                return _refusal(fn, problem, state)
             return fn(state, *args, **kwargs)
 
         wrapper = function

@@ -291,6 +291,9 @@ def new_context(
     def make(**options: Any) -> BrowserContext:
         options.setdefault("base_url", app_server.base_url)
         options.setdefault("viewport", {"width": 1280, "height": 900})
+        # English, whatever the machine's own language: the suite reads SPEC.md's English labels
+        # (test_dutch.py opens a Dutch browser).
+        options.setdefault("locale", "en-GB")
         if app_server.scaled:  # successive people of a test on alternating backends
             options.setdefault("user_agent", app_server.user_agent(next(backends)))
         context = browser.new_context(**options)

@@ -33,7 +33,7 @@ def test_sign_up_then_onboarding_then_dashboard(page: Page, unique_email, app_db
     page.get_by_label("Organisation name", exact=True).fill("De Vries Administratie BV")
     page.get_by_label("KvK number", exact=True).fill("1234567")
     page.get_by_role("button", name="Add organisation").click()
-    expect(page.get_by_text("A KvK number has exactly 8 digits.")).to_be_visible()
+    expect(page.get_by_text("A KvK number has exactly 8 digits; a Belgian enterprise number has 10.")).to_be_visible()
     expect(page.get_by_role("button", name="Continue to dashboard")).to_be_disabled()
 
     page.get_by_label("VAT number", exact=True).fill("NL123456782B01")

@@ -133,7 +133,7 @@ def test_production_pages_and_api_carry_the_security_headers(production_app: App
 def test_the_keys_flow_runs_under_the_content_security_policy(
     production_app: AppServer, browser: Browser, unique_email: Callable[[str], str]
 ) -> None:
-    context = browser.new_context(base_url=production_app.base_url, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(base_url=production_app.base_url, viewport={"width": 1280, "height": 900}, locale="en-GB")
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
     context.add_init_script(RECORD_CSP_VIOLATIONS)

@@ -124,6 +124,17 @@ def test_an_eight_digit_query_finds_the_kvk_number_first_spaces_allowed(
     assert [(row.name, row.matched_on) for row in partial.rows] == [("12345678 Trading", "name")]
 
 
+def test_a_belgian_enterprise_number_is_found_exactly_however_it_is_written(
+    session: Session, actor: User, other: Environment, strategy: str
+) -> None:
+    wanted = add(session, other, "Brouwerij Gent", kvk_number="0403019261", city="Gent")
+    add(session, other, "Brouwerij Antwerpen", kvk_number="0403019262", city="Antwerpen")
+
+    for query in ("0403019261", "0403.019.261", "BE 0403 019 261", "be0403019261"):
+        page = search_organisations(session, actor=actor, query=query)
+        assert [(row.organisation_id, row.matched_on) for row in page.rows] == [(wanted.id, "kvk")], query
+
+
 def test_own_environment_inactive_and_unfindable_organisations_are_never_shown(
     session: Session, own: Environment, actor: User, other: Environment, strategy: str
 ) -> None:

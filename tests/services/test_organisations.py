@@ -138,8 +138,14 @@ def test_a_role_change_in_the_database_counts_at_once(session: Session) -> None:
         ("name", "   ", "Enter the organisation name."),
         ("name", "x" * 201, "Use at most 200 characters."),
         ("kvk_number", "", "Enter the KvK number."),
-        ("kvk_number", "1234567", "A KvK number has exactly 8 digits."),
-        ("kvk_number", "1234567a", "A KvK number has exactly 8 digits."),
+        ("kvk_number", "1234567", "A KvK number has exactly 8 digits; a Belgian enterprise number has 10."),
+        ("kvk_number", "1234567a", "A KvK number has exactly 8 digits; a Belgian enterprise number has 10."),
+        ("kvk_number", "123456789", "A KvK number has exactly 8 digits; a Belgian enterprise number has 10."),
+        (
+            "kvk_number",
+            "0403.019.262",
+            "The check digits of this Belgian enterprise number do not match: check it for a typo.",
+        ),
         ("vat_number", "NL12345678B01", "Enter a valid Dutch or Belgian VAT number, e.g. NL123456782B01 or BE0123456749."),
         ("vat_number", "DE123456789", "Enter a valid Dutch or Belgian VAT number, e.g. NL123456782B01 or BE0123456749."),
         (
@@ -161,6 +167,18 @@ def test_each_field_is_validated_and_nothing_is_written(
         organisations.add_organisation(session, actor=admin, **{**GOOD, field: value})
     assert raised.value.errors == {field: message}
     assert_nothing_written(session)
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [("12345678", "12345678"), ("1234 5678", "12345678"), ("0403.019.261", "0403019261"), ("BE 0403 019 261", "0403019261")],
+)
+def test_a_dutch_kvk_number_or_a_belgian_enterprise_number_is_stored_as_its_digits(
+    session: Session, written: str, stored: str
+) -> None:
+    admin = make_admin(session, make_environment(session))
+    organisation = organisations.add_organisation(session, actor=admin, **{**GOOD, "kvk_number": written})
+    assert session.get(type(organisation), organisation.id).kvk_number == stored
 
 
 def test_all_field_errors_come_at_once(session: Session) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.formatting import display_name, sentence
 from econnect_app.mail import queue_email
 from econnect_app.models import AuthorisationRequest, Environment, User, utcnow
@@ -40,25 +40,35 @@ from econnect_app.services.permissions import can_manage_partnerships, load_acto
 from econnect_app.services.transaction import committing
 from econnect_app.services.user_emails import confirm_through_link, confirmed_addresses
 
-NOT_ALLOWED_MESSAGE = (
+# Marked for translation; raised as ``i18n.gettext(...)``.
+NOT_ALLOWED_MESSAGE = i18n.N_(
     "Only Advanced users and Administrators can accept or decline authorisation requests. "
     "Ask an administrator of your environment to do it, or to give you the Advanced user role."
 )
-OWN_ENVIRONMENT_MESSAGE = "You cannot accept a request from your own environment."
-REQUEST_NOT_FOUND_MESSAGE = "This request does not exist or is not addressed to you."
+OWN_ENVIRONMENT_MESSAGE = i18n.N_("You cannot accept a request from your own environment.")
+REQUEST_NOT_FOUND_MESSAGE = i18n.N_("This request does not exist or is not addressed to you.")
 
 
 def answer_for_address_message(address: str) -> str:
     """What a responder must confirm before answering a request sent to an address not theirs."""
-    return f"This request was sent to {address}. Confirm that you are allowed to answer for {address}."
+    return i18n.gettext(
+        "This request was sent to {address}. Confirm that you are allowed to answer for {address}.",
+        address=address,
+    )
 
 
 @dataclass(frozen=True)
 class AnswerWording:
-    """What one kind of answer writes: its status, its verb in sentences, its action and email."""
+    """What one kind of answer writes: its status, its sentences, its action and email.
+
+    The sentences are English, marked with ``i18n.N_`` and translated where they are written; their
+    placeholders: ``{actor}``, ``{client_environment}``, ``{email}``, ``{firm}``, ``{client}`` and
+    ``{organisation}``."""
 
     status: str  # the request's new status
-    verb: str  # "accepted": in activity summaries and the notification
+    firm_summary: str  # the activity row in the requesting environment
+    client_summary: str  # the activity row in the client's environment
+    notification: str  # the notification of the requesting environment
     action: str  # activity action and notification kind
     template: str  # the email to the requester
     link: str  # the page the notification and the email point to
@@ -75,7 +85,7 @@ def _find_request(
         return request_for_token(session, token=token)
     request = session.get(AuthorisationRequest, request_id)
     if request is None or request.client_email.lower() not in confirmed_addresses(session, user=actor):
-        raise NotFound(REQUEST_NOT_FOUND_MESSAGE)
+        raise NotFound(i18n.gettext(REQUEST_NOT_FOUND_MESSAGE))
     problem = request_problem(session, request)
     if problem is not None:
         raise problem
@@ -84,9 +94,9 @@ def _find_request(
 
 def _require_responder(actor: User, request: AuthorisationRequest) -> None:
     if actor.environment_id == request.environment_id:
-        raise Conflict(OWN_ENVIRONMENT_MESSAGE)
+        raise Conflict(i18n.gettext(OWN_ENVIRONMENT_MESSAGE))
     if not can_manage_partnerships(actor):
-        raise PermissionDenied(NOT_ALLOWED_MESSAGE)
+        raise PermissionDenied(i18n.gettext(NOT_ALLOWED_MESSAGE))
 
 
 def _require_word_for_address(session: Session, *, actor: User, request: AuthorisationRequest, given: bool) -> None:
@@ -180,7 +190,7 @@ class Answer:
                         self.session,
                         user=self.actor,
                         address=self.request.client_email,
-                        how="the activation link of a request sent to it",
+                        how=i18n.N_("the activation link of a request sent to it"),
                         now=self.request.responded_at or utcnow(),
                     )
                 yield
@@ -191,15 +201,20 @@ class Answer:
 
     def record(self, *, organisation_name: str, reason_sentence: str = "") -> None:
         """The answer's activity row in the requesting and in the client environment."""
-        verb, request = self.wording.verb, self.request
+        wording, request = self.wording, self.request
         record_activity(
             self.session,
             request,
             actor=self.actor,
-            action=self.wording.action,
+            action=wording.action,
             summary=sentence(
-                f"{self.actor_name} of {self.client_environment.name} {verb} the authorisation "
-                f"request to {request.client_email} for {organisation_name}"
+                i18n.gettext(
+                    wording.firm_summary,
+                    actor=self.actor_name,
+                    client_environment=self.client_environment.name,
+                    email=request.client_email,
+                    organisation=organisation_name,
+                )
             )
             + reason_sentence,
         )
@@ -207,10 +222,14 @@ class Answer:
             self.session,
             request,
             actor=self.actor,
-            action=self.wording.action,
+            action=wording.action,
             summary=sentence(
-                f"{self.actor_name} {verb} the authorisation request from {self.firm.name} "
-                f"for {organisation_name}"
+                i18n.gettext(
+                    wording.client_summary,
+                    actor=self.actor_name,
+                    firm=self.firm.name,
+                    organisation=organisation_name,
+                )
             ),
             environment_id=self.client_environment.id,
         )
@@ -225,7 +244,7 @@ class Answer:
             environment_id=self.firm.id,  # type: ignore[arg-type]
             kind=wording.action,
             message=sentence(
-                f"{request.client_name} {wording.verb} your authorisation request for {organisation_name}"
+                i18n.gettext(wording.notification, client=request.client_name, organisation=organisation_name)
             )
             + reason_sentence,
             link=wording.link,

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, or_, update
 from sqlmodel import Session, col
 
+from econnect_app import i18n
 from econnect_app.models import (
     AuthorisationLink,
     AuthorisationRequest,
@@ -22,7 +23,7 @@ EXPIRED = AuthorisationStatus.EXPIRED.value
 STATUS_CHOICES: tuple[str, ...] = tuple(status.value for status in AuthorisationStatus)
 SUBJECT_TYPE = "authorisation_request"
 
-VIEW_ROLE_MESSAGE = "Only Advanced users and Administrators can manage authorisation requests."
+VIEW_ROLE_MESSAGE = i18n.N_("Only Advanced users and Administrators can manage authorisation requests.")
 
 
 # --- the status as of now: a Pending request past its expiry is Expired, written or not yet -------
@@ -56,17 +57,23 @@ def is_open(request: AuthorisationRequest, now: datetime) -> bool:
 
 def describe(request: AuthorisationRequest) -> str:
     """The request in an activity summary: client, address and organisation."""
-    return f"{request.client_name} ({request.client_email}) for {request.organisation_name}"
+    return i18n.gettext(
+        "{client} ({email}) for {organisation}",
+        client=request.client_name,
+        email=request.client_email,
+        organisation=request.organisation_name,
+    )
 
 
 # --- permissions ------------------------------------------------------------------------------
 
 
 def require_manager(session: Session, actor: User, message: str = VIEW_ROLE_MESSAGE) -> User:
-    """The actor re-read from the database, if they may manage partnerships; else PermissionDenied."""
+    """The actor re-read from the database, if they may manage partnerships; else PermissionDenied
+    (``message``: English, marked with ``i18n.N_``, translated here)."""
     actor = load_actor(session, actor)
     if not can_manage_partnerships(actor):
-        raise PermissionDenied(message)
+        raise PermissionDenied(i18n.gettext(message))
     return actor
 
 
@@ -127,6 +134,8 @@ def expire_request(session: Session, request: AuthorisationRequest, *, now: date
         request,
         actor=None,
         action="authorisation.expired",
-        summary=f"The authorisation request to {describe(request)} expired without an answer.",
+        summary=i18n.gettext(
+            "The authorisation request to {request} expired without an answer.", request=describe(request)
+        ),
     )
     return True

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.models import SoftwarePackage, User, UserEmail
 from econnect_app.services.software_packages import list_software_packages, match_software_package
 from econnect_app.services.validation import FieldErrors, clean_email, clean_required, parse_id
 
-OWN_ADDRESS_MESSAGE = "This address belongs to your own environment."
-CHOOSE_PACKAGE_MESSAGE = "Choose a software package."
+# Marked for translation: translated where they are added to the form's messages.
+OWN_ADDRESS_MESSAGE = i18n.N_("This address belongs to your own environment.")
+CHOOSE_PACKAGE_MESSAGE = i18n.N_("Choose a software package.")
 
 
 @dataclass(frozen=True)
@@ -60,18 +62,20 @@ def clean_input(
     organisation_name: str,
     extra: dict[str, str] | None = None,
 ) -> CleanRequest:
-    """The validated fields, or ValidationFailed with every field's message at once."""
+    """The validated fields, or ValidationFailed with every field's message at once.
+
+    ``package_message`` and ``extra``'s messages are shown as given (translated by the caller)."""
     fields = FieldErrors()
-    clean_name = fields.check("client_name", clean_required, client_name, label="the client's name")
+    clean_name = fields.check("client_name", clean_required, client_name, label=i18n.N_("the client's name"))
     clean_address = fields.check("client_email", clean_email, client_email)
     if clean_address and _is_own_address(session, environment_id=environment_id, email=clean_address):
-        fields.add("client_email", OWN_ADDRESS_MESSAGE)
+        fields.add("client_email", i18n.gettext(OWN_ADDRESS_MESSAGE))
     for field, message in (extra or {}).items():
         fields.add(field, message)
     if package is None:
         fields.add("software_package", package_message)
     clean_organisation = fields.check(
-        "organisation", clean_required, organisation_name, label="the organisation name"
+        "organisation", clean_required, organisation_name, label=i18n.N_("the organisation name")
     )
     fields.raise_if_any()
     assert package is not None

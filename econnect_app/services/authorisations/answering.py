@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from econnect_app import routes
+from econnect_app import i18n, routes
 from econnect_app.formatting import display_name, sentence
 from econnect_app.models import AuthorisationStatus, Environment, Organisation, SoftwarePackage, User, utcnow
 from econnect_app.services import activity, memberships, organisations, partnerships
@@ -23,21 +23,29 @@ from econnect_app.services.errors import ValidationFailed
 from econnect_app.services.validation import without_nul
 
 DECLINE_REASON_MAX_LENGTH = 500
-CHOOSE_ORGANISATION_MESSAGE = "Choose one of your organisations or create a new one."
+CHOOSE_ORGANISATION_MESSAGE = i18n.N_("Choose one of your organisations or create a new one.")
 ACCEPTED_NOTIFICATION_LINK = routes.KEYS
 DECLINED_NOTIFICATION_LINK = routes.AUTHORISATIONS
 _NEW_ORGANISATION_FIELDS = ("name", "kvk_number", "vat_number", "street", "postal_code", "city")
 
 ACCEPTED = AnswerWording(
     status=AuthorisationStatus.ACCEPTED.value,
-    verb="accepted",
+    firm_summary=i18n.N_(
+        "{actor} of {client_environment} accepted the authorisation request to {email} for {organisation}"
+    ),
+    client_summary=i18n.N_("{actor} accepted the authorisation request from {firm} for {organisation}"),
+    notification=i18n.N_("{client} accepted your authorisation request for {organisation}"),
     action="authorisation.accepted",
     template="authorisation_accepted",
     link=ACCEPTED_NOTIFICATION_LINK,
 )
 DECLINED = AnswerWording(
     status=AuthorisationStatus.DECLINED.value,
-    verb="declined",
+    firm_summary=i18n.N_(
+        "{actor} of {client_environment} declined the authorisation request to {email} for {organisation}"
+    ),
+    client_summary=i18n.N_("{actor} declined the authorisation request from {firm} for {organisation}"),
+    notification=i18n.N_("{client} declined your authorisation request for {organisation}"),
     action="authorisation.declined",
     template="authorisation_declined",
     link=DECLINED_NOTIFICATION_LINK,
@@ -67,11 +75,11 @@ def _choose_organisation(
 ) -> Organisation | organisations.OrganisationInput:
     """The chosen own organisation, or the validated fields of the one to create (no writes)."""
     if (organisation_id is None) == (new_organisation is None):
-        raise ValidationFailed({"organisation": CHOOSE_ORGANISATION_MESSAGE})
+        raise ValidationFailed({"organisation": i18n.gettext(CHOOSE_ORGANISATION_MESSAGE)})
     if organisation_id is not None:
         organisation = session.get(Organisation, organisation_id)
         if organisation is None or organisation.environment_id != actor.environment_id:
-            raise ValidationFailed({"organisation": CHOOSE_ORGANISATION_MESSAGE})
+            raise ValidationFailed({"organisation": i18n.gettext(CHOOSE_ORGANISATION_MESSAGE)})
         return organisation
     assert new_organisation is not None
     environment = session.get(Environment, actor.environment_id)
@@ -97,7 +105,13 @@ def _organisation_for(
                 environment_id=answer.client_environment.id,
                 actor=answer.actor,
                 action="organisation.activated",
-                summary=sentence(f"{answer.actor_name} activated organisation {organisation.name}"),
+                summary=sentence(
+                    i18n.gettext(
+                        "{actor} activated organisation {organisation}",
+                        actor=answer.actor_name,
+                        organisation=organisation.name,
+                    )
+                ),
                 subject_type="organisation",
                 subject_id=organisation.id,
             )
@@ -131,7 +145,7 @@ def _record_partnership_and_membership(
                 environment_id=environment_id,
                 actor=answer.actor,
                 action="partnership.created",
-                summary=sentence(f"Partnership with {partner.name} started"),
+                summary=sentence(i18n.gettext("Partnership with {partner} started", partner=partner.name)),
                 subject_type="partnership",
                 subject_id=partnership_id,
             )
@@ -142,7 +156,12 @@ def _record_partnership_and_membership(
             actor=answer.actor,
             action="membership.added",
             summary=sentence(
-                f"{display_name(answer.requester)} of {firm.name} became a Member of {organisation.name}"
+                i18n.gettext(
+                    "{member} of {firm} became a Member of {organisation}",
+                    member=display_name(answer.requester),
+                    firm=firm.name,
+                    organisation=organisation.name,
+                )
             ),
             subject_type="organisation",
             subject_id=organisation.id,
@@ -207,7 +226,7 @@ def accept_request(
                 email_context={
                     "accepted_by": answer.actor_name,
                     "firm_name": firm.name,
-                    "software_name": package.name if package else "your accounting software",
+                    "software_name": package.name if package else i18n.gettext("your accounting software"),
                 },
             )
             outcome = AcceptOutcome(
@@ -221,7 +240,7 @@ def accept_request(
         if not isinstance(choice, Organisation) and organisations.is_duplicate_kvk(
             session, environment_id=actor.environment_id, kvk_number=choice.kvk_number
         ):
-            raise ValidationFailed({"kvk_number": organisations.DUPLICATE_KVK_MESSAGE}) from None
+            raise ValidationFailed({"kvk_number": i18n.gettext(organisations.DUPLICATE_KVK_MESSAGE)}) from None
         raise
     return outcome
 
@@ -244,8 +263,14 @@ def decline_request(
     )
     clean_reason = without_nul(reason or "").strip()
     if len(clean_reason) > DECLINE_REASON_MAX_LENGTH:
-        raise ValidationFailed({"reason": f"Use at most {DECLINE_REASON_MAX_LENGTH} characters."})
-    reason_sentence = f" Reason: {clean_reason}" if clean_reason else ""
+        raise ValidationFailed(
+            {
+                "reason": i18n.gettext(
+                    "Use at most {max_length} characters.", max_length=DECLINE_REASON_MAX_LENGTH
+                )
+            }
+        )
+    reason_sentence = " " + i18n.gettext("Reason: {reason}", reason=clean_reason) if clean_reason else ""
     organisation_name = answer.request.organisation_name
     with answer.claimed():
         answer.request.decline_reason = clean_reason or None

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from babel.numbers import format_decimal
 from sqlmodel import Session
 
+from econnect_app import i18n
 from econnect_app.models import AuthorisationRequest, User
 from econnect_app.services.authorisations._common import require_manager
 from econnect_app.services.authorisations.sending import resend_request, withdraw_request
@@ -22,10 +24,12 @@ from econnect_app.services.errors import DomainError, ValidationFailed
 
 # The most requests one bulk action takes (a firm's whole list at the size the lists are built for).
 BULK_MAX = 5000
-NOTHING_SELECTED_MESSAGE = "Select one or more requests first."
-TOO_MANY_MESSAGE = f"Select at most {BULK_MAX:,} requests at once."
-RESENT = "Sent again with a new link"
-WITHDRAWN = "Withdrawn"
+# Marked for translation; translated where they are used (``TOO_MANY_MESSAGE`` is the English text).
+NOTHING_SELECTED_MESSAGE = i18n.N_("Select one or more requests first.")
+TOO_MANY_TEXT = i18n.N_("Select at most {most} requests at once.")
+TOO_MANY_MESSAGE = TOO_MANY_TEXT.format(most=f"{BULK_MAX:,}")
+RESENT = i18n.N_("Sent again with a new link")
+WITHDRAWN = i18n.N_("Withdrawn")
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -37,7 +41,7 @@ class BulkOutcome:
     request_id: int
     client: str  # "Name <email>", or the id when the request is not the environment's
     done: bool
-    message: str  # what was done, or why not
+    message: str  # what was done, or why not (in the language in effect)
 
 
 def resend_each(
@@ -59,20 +63,26 @@ def _each(
     actor: User,
     request_ids: Sequence[int],
     act: Callable[..., AuthorisationRequest],
-    done_message: str,
+    done_message: str,  # English, marked with i18n.N_
     on_progress: ProgressCallback | None,
 ) -> list[BulkOutcome]:
     actor = require_manager(session, actor)
     unique_ids = list(dict.fromkeys(int(request_id) for request_id in request_ids))
     if not unique_ids:
-        raise ValidationFailed({"selection": NOTHING_SELECTED_MESSAGE})
+        raise ValidationFailed({"selection": i18n.gettext(NOTHING_SELECTED_MESSAGE)})
     if len(unique_ids) > BULK_MAX:
-        raise ValidationFailed({"selection": TOO_MANY_MESSAGE})
+        raise ValidationFailed(
+            {
+                "selection": i18n.gettext(
+                    TOO_MANY_TEXT, most=format_decimal(BULK_MAX, locale=i18n.language_in_effect())
+                )
+            }
+        )
     outcomes: list[BulkOutcome] = []
     for position, request_id in enumerate(unique_ids, start=1):
         try:
             request = act(session, actor=actor, request_id=request_id)
-            outcomes.append(BulkOutcome(request_id, _client(request), True, done_message))
+            outcomes.append(BulkOutcome(request_id, _client(request), True, i18n.gettext(done_message)))
         except DomainError as refusal:
             session.rollback()
             outcomes.append(BulkOutcome(request_id, _client_of(session, actor, request_id), False, refusal.message))
@@ -89,5 +99,5 @@ def _client_of(session: Session, actor: User, request_id: int) -> str:
     """Who a refused request was for, if it is the actor's environment's (else just its number)."""
     request = session.get(AuthorisationRequest, request_id)
     if request is None or request.environment_id != actor.environment_id:
-        return f"Request {request_id}"
+        return i18n.gettext("Request {id}", id=request_id)
     return _client(request)

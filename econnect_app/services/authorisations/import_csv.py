@@ -24,8 +24,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from babel.numbers import format_decimal
 from sqlmodel import Session
 
+from econnect_app import i18n
 from econnect_app.models import Environment, SoftwarePackage, User, organisation_key
 from econnect_app.services.authorisations._input import CleanRequest, clean_input
 from econnect_app.services.authorisations.sending import create_checked, require_sender
@@ -38,28 +40,35 @@ logger = logging.getLogger(__name__)
 MAX_IMPORT_ROWS = 500
 MAX_CELL_CHARACTERS = 1000
 CSV_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".txt")
-CSV_COLUMNS: tuple[str, ...] = ("client name", "email", "software package", "organisation")
+# The columns as the template names them (English; a message naming one translates it).
+CSV_COLUMNS: tuple[str, ...] = (
+    i18n.N_("client name"),
+    i18n.N_("email"),
+    i18n.N_("software package"),
+    i18n.N_("organisation"),
+)
 TEMPLATE_FILENAME = "econnect-authorisation-requests.csv"
 TEMPLATE_EXAMPLE_ROW: tuple[str, ...] = ("Jan de Boer", "jan@example.com", "Twinfield", "De Boer Installatie BV")
-MISSING_COLUMNS_MESSAGE = (
+# Messages marked for translation; shown as ``i18n.gettext(...)``. ``CELL_TOO_LONG_MESSAGE`` is the
+# English text of ``CELL_TOO_LONG_TEXT``.
+MISSING_COLUMNS_MESSAGE = i18n.N_(
     "The first row must name the columns: client name, email, software package and organisation."
 )
-NOT_A_CSV_FILE_MESSAGE = "Choose a CSV file (.csv or .txt), for example saved from Excel as CSV."
-NOT_TEXT_MESSAGE = (
+NOT_A_CSV_FILE_MESSAGE = i18n.N_("Choose a CSV file (.csv or .txt), for example saved from Excel as CSV.")
+NOT_TEXT_MESSAGE = i18n.N_(
     "This file is not a CSV file: it does not hold text. Save it from Excel as CSV and try again."
 )
-UNREADABLE_TEXT_MESSAGE = (
+UNREADABLE_TEXT_MESSAGE = i18n.N_(
     "This file's text could not be read as UTF-8 or Windows-1252. Save it from Excel as "
     "CSV UTF-8 and try again."
 )
-UNCLOSED_QUOTE_MESSAGE = (
+UNCLOSED_QUOTE_MESSAGE = i18n.N_(
     'A quote (") on this line is not closed, or a quoted cell has a quote inside it. Put such a '
     'cell in quotes and write each quote inside it twice (""). Nothing was sent for this line.'
 )
-CELL_TOO_LONG_MESSAGE = (
-    f"A cell holds more than {MAX_CELL_CHARACTERS:,} characters. Nothing was sent for this line."
-)
-UNEXPECTED_FAILURE_MESSAGE = (
+CELL_TOO_LONG_TEXT = i18n.N_("A cell holds more than {most} characters. Nothing was sent for this line.")
+CELL_TOO_LONG_MESSAGE = CELL_TOO_LONG_TEXT.format(most=f"{MAX_CELL_CHARACTERS:,}")
+UNEXPECTED_FAILURE_MESSAGE = i18n.N_(
     "Something went wrong on our side: this row and the {later} after it were not imported. "
     "The rows above it were saved. Try the rest again in a while."
 )
@@ -188,10 +197,10 @@ def decode_csv_file(content: bytes, *, filename: str) -> CsvText:
     UTF-8 with or without BOM; UTF-16 with a BOM (Excel's "Unicode text"); otherwise Windows-1252.
     """
     if not (filename or "").lower().endswith(CSV_FILE_SUFFIXES):
-        raise ValidationFailed({"file": NOT_A_CSV_FILE_MESSAGE})
+        raise ValidationFailed({"file": i18n.gettext(NOT_A_CSV_FILE_MESSAGE)})
     decoded = _decode(content)
     if "\x00" in decoded.text:
-        raise ValidationFailed({"file": NOT_TEXT_MESSAGE})
+        raise ValidationFailed({"file": i18n.gettext(NOT_TEXT_MESSAGE)})
     return decoded
 
 
@@ -200,7 +209,7 @@ def _decode(content: bytes) -> CsvText:
         try:
             return CsvText(content.decode("utf-16"), UTF16)
         except UnicodeDecodeError:
-            raise ValidationFailed({"file": UNREADABLE_TEXT_MESSAGE}) from None
+            raise ValidationFailed({"file": i18n.gettext(UNREADABLE_TEXT_MESSAGE)}) from None
     try:
         return CsvText(content.decode("utf-8-sig"), UTF8)
     except UnicodeDecodeError:
@@ -208,7 +217,7 @@ def _decode(content: bytes) -> CsvText:
     try:
         return CsvText(content.decode("cp1252"), WINDOWS_1252)
     except UnicodeDecodeError:
-        raise ValidationFailed({"file": UNREADABLE_TEXT_MESSAGE}) from None
+        raise ValidationFailed({"file": i18n.gettext(UNREADABLE_TEXT_MESSAGE)}) from None
 
 
 @dataclass(frozen=True)
@@ -255,10 +264,18 @@ def _problem(error: csv.Error) -> str:
     """What a CSV reader error means for the person who saved the file."""
     text = str(error)
     if "field larger than field limit" in text:
-        return CELL_TOO_LONG_MESSAGE
+        return _cell_too_long()
     if "unexpected end of data" in text or "expected after" in text:
-        return UNCLOSED_QUOTE_MESSAGE
-    return f"This line cannot be read as CSV ({text}). Nothing was sent for this line."
+        return i18n.gettext(UNCLOSED_QUOTE_MESSAGE)
+    return i18n.gettext(
+        "This line cannot be read as CSV ({error}). Nothing was sent for this line.", error=text
+    )
+
+
+def _cell_too_long() -> str:
+    return i18n.gettext(
+        CELL_TOO_LONG_TEXT, most=format_decimal(MAX_CELL_CHARACTERS, locale=i18n.language_in_effect())
+    )
 
 
 def _header_columns(header: list[str]) -> dict[str, int]:
@@ -285,14 +302,28 @@ def _header_and_rows(csv_text: str) -> tuple[dict[str, int], list[_Record]]:
     a usable header."""
     records = list(_records(csv_text or ""))
     if not records:
-        raise ValidationFailed({"file": "The file is empty. " + MISSING_COLUMNS_MESSAGE})
+        raise ValidationFailed(
+            {"file": i18n.gettext("The file is empty.") + " " + i18n.gettext(MISSING_COLUMNS_MESSAGE)}
+        )
     header, data_rows = records[0], records[1:]
     if header.cells is None:
-        raise ValidationFailed({"file": f"The first row cannot be read. {MISSING_COLUMNS_MESSAGE}"})
+        raise ValidationFailed(
+            {
+                "file": i18n.gettext("The first row cannot be read.")
+                + " "
+                + i18n.gettext(MISSING_COLUMNS_MESSAGE)
+            }
+        )
     columns = _header_columns(header.cells)
-    missing = [_CSV_FIELD_LABELS[name] for name in _CSV_FIELDS if name not in columns]
+    missing = [i18n.gettext(_CSV_FIELD_LABELS[name]) for name in _CSV_FIELDS if name not in columns]
     if missing:
-        raise ValidationFailed({"file": f"{MISSING_COLUMNS_MESSAGE} Missing: {', '.join(missing)}."})
+        raise ValidationFailed(
+            {
+                "file": i18n.gettext(MISSING_COLUMNS_MESSAGE)
+                + " "
+                + i18n.gettext("Missing: {columns}.", columns=", ".join(missing))
+            }
+        )
     return columns, data_rows
 
 
@@ -361,7 +392,7 @@ def import_requests_csv(
             session.rollback()
             later = len(to_read) - done + len(beyond_limit)
             importer.errors.append(
-                RowError(line=record.line, message=UNEXPECTED_FAILURE_MESSAGE.format(later=later))
+                RowError(line=record.line, message=i18n.gettext(UNEXPECTED_FAILURE_MESSAGE, later=later))
             )
             return BulkImportResult(saved=importer.saved, errors=importer.errors)
         if on_progress is not None:
@@ -374,9 +405,11 @@ def import_requests_csv(
 def _beyond_limit_error(beyond_limit: list[_Record]) -> RowError:
     return RowError(
         line=beyond_limit[0].line,
-        message=(
-            f"A file can hold at most {MAX_IMPORT_ROWS} requests: this row and the "
-            f"{len(beyond_limit) - 1} after it were not imported. Upload them in another file."
+        message=i18n.gettext(
+            "A file can hold at most {most} requests: this row and the {later} after it were not imported. "
+            "Upload them in another file.",
+            most=MAX_IMPORT_ROWS,
+            later=len(beyond_limit) - 1,
         ),
     )
 
@@ -412,7 +445,7 @@ class _RowChecker:
         values = {name: cells[index] if index < len(cells) else "" for name, index in self.columns.items()}
         client = _client_label(values)
         if any(len(cell) > MAX_CELL_CHARACTERS for cell in cells):
-            return _row_error(record, CELL_TOO_LONG_MESSAGE, client=client)
+            return _row_error(record, _cell_too_long(), client=client)
         try:
             clean = clean_input(
                 self.session,
@@ -439,8 +472,10 @@ class _RowChecker:
     def _package_message(self, text: str) -> str:
         text = " ".join(text.split())
         if not text:
-            return "Enter the software package."
-        return f'Unknown software package "{text}". Use one of: {self.package_names}.'
+            return i18n.gettext("Enter the software package.")
+        return i18n.gettext(
+            'Unknown software package "{name}". Use one of: {names}.', name=text, names=self.package_names
+        )
 
     def _duplicate(self, values: dict[str, str]) -> dict[str, str]:
         """{"client_email": "Duplicate of line N."} when an earlier row was accepted for the same request."""
@@ -449,7 +484,9 @@ class _RowChecker:
         except FieldError:
             return {}
         line = self.accepted_lines.get((address, organisation_key(values["organisation"])))
-        return {"client_email": f"Duplicate of line {line}."} if line is not None else {}
+        if line is None:
+            return {}
+        return {"client_email": i18n.gettext("Duplicate of line {line}.", line=line)}
 
 
 def _row_error(record: _Record, message: str, *, client: str) -> RowError:

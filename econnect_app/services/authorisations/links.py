@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from sqlmodel import Session, col, select
 
-from econnect_app import routes, security
+from econnect_app import i18n, routes, security
 from econnect_app.formatting import display_name, format_date, sentence
 from econnect_app.mail import queue_email
 from econnect_app.models import (
@@ -30,74 +30,95 @@ from econnect_app.services.user_emails import confirmed_addresses
 from econnect_app.settings import get_settings
 
 # --- errors: one per reason a link does not work, each saying what to do ---------------------
+# (``title``: English, marked with ``i18n.N_``; show it as ``i18n.gettext(error.title)``.)
 
 
 class LinkUnknown(InvalidToken):
     """No request has this link."""
 
-    title: ClassVar[str] = "This link is not valid"
+    title: ClassVar[str] = i18n.N_("This link is not valid")
 
     def __init__(self) -> None:
         super().__init__(
-            "This link is not valid. Check that you copied the whole link from the email, "
-            "or ask your accountant to send a new request."
+            i18n.gettext(
+                "This link is not valid. Check that you copied the whole link from the email, "
+                "or ask your accountant to send a new request."
+            )
         )
 
 
 class LinkReplaced(InvalidToken):
     """A newer link was sent (the request was resent or replaced by a new request)."""
 
-    title: ClassVar[str] = "This link has been replaced"
+    title: ClassVar[str] = i18n.N_("This link has been replaced")
 
     def __init__(self, firm_name: str) -> None:
         super().__init__(
-            f"{firm_name} sent you a newer link for this request. "
-            + sentence(f"Use the link in the newest email from {firm_name}")
+            i18n.gettext("{firm} sent you a newer link for this request.", firm=firm_name)
+            + " "
+            + sentence(i18n.gettext("Use the link in the newest email from {firm}", firm=firm_name))
         )
 
 
 class LinkExpired(InvalidToken):
     """The request expired before it was answered."""
 
-    title: ClassVar[str] = "This request has expired"
+    title: ClassVar[str] = i18n.N_("This request has expired")
 
     def __init__(self, firm_name: str) -> None:
-        super().__init__(f"This request has expired. Ask {firm_name} to resend it.")
+        super().__init__(i18n.gettext("This request has expired. Ask {firm} to resend it.", firm=firm_name))
 
 
 class LinkWithdrawn(InvalidToken):
     """The accountant withdrew the request."""
 
-    title: ClassVar[str] = "This request was withdrawn"
+    title: ClassVar[str] = i18n.N_("This request was withdrawn")
 
     def __init__(self, firm_name: str) -> None:
         super().__init__(
-            f"{firm_name} withdrew this request. Ask {firm_name} to send a new one if you still "
-            "want to connect."
+            i18n.gettext(
+                "{firm} withdrew this request. Ask {firm} to send a new one if you still want to connect.",
+                firm=firm_name,
+            )
         )
 
 
 class LinkPaused(InvalidToken):
     """The requesting environment's plan no longer includes partnerships."""
 
-    title: ClassVar[str] = "This request cannot be answered now"
+    title: ClassVar[str] = i18n.N_("This request cannot be answered now")
 
     def __init__(self, firm_name: str) -> None:
         super().__init__(
-            f"{firm_name} cannot receive answers to authorisation requests at the moment. Ask "
-            f"{firm_name} to send the request again later."
+            i18n.gettext(
+                "{firm} cannot receive answers to authorisation requests at the moment. Ask "
+                "{firm} to send the request again later.",
+                firm=firm_name,
+            )
         )
 
 
 class LinkAlreadyUsed(InvalidToken):
     """The request was accepted or declined already."""
 
-    title: ClassVar[str] = "This request was already answered"
+    title: ClassVar[str] = i18n.N_("This request was already answered")
 
     def __init__(self, status: str, responded_at: datetime | None) -> None:
-        verb = "accepted" if status == AuthorisationStatus.ACCEPTED.value else "declined"
-        when = f" on {format_date(responded_at)}" if responded_at else ""
-        super().__init__(f"This request was already {verb}{when}.")
+        accepted = status == AuthorisationStatus.ACCEPTED.value
+        if responded_at:
+            on = format_date(responded_at)
+            message = (
+                i18n.gettext("This request was already accepted on {date}.", date=on)
+                if accepted
+                else i18n.gettext("This request was already declined on {date}.", date=on)
+            )
+        else:
+            message = (
+                i18n.gettext("This request was already accepted.")
+                if accepted
+                else i18n.gettext("This request was already declined.")
+            )
+        super().__init__(message)
         self.status = status
 
 
@@ -156,11 +177,14 @@ def issue_link_and_email(
             "link": routes.absolute(routes.activate(raw)),
             "expires_on": request.expires_at,
             "expires_days": days,
-            "what_accepting_grants": (
-                f"Accepting creates a partnership between {firm} and your environment on "
-                f"eConnect: {firm} becomes a member of {request.organisation_name} and can "
-                f"retrieve the connection keys for your accounting software ({package.name}). "
-                "You can end the partnership at any time."
+            "what_accepting_grants": i18n.gettext(
+                "Accepting creates a partnership between {firm} and your environment on "
+                "eConnect: {firm} becomes a member of {organisation} and can "
+                "retrieve the connection keys for your accounting software ({software}). "
+                "You can end the partnership at any time.",
+                firm=firm,
+                organisation=request.organisation_name,
+                software=package.name,
             ),
             "reminder_number": reminder[0] if reminder else None,
             "reminder_max": reminder[1] if reminder else None,
@@ -175,7 +199,7 @@ def issue_link_and_email(
 def firm_name(session: Session, request: AuthorisationRequest) -> str:
     """The name of the requesting environment, as the client sees it."""
     firm = session.get(Environment, request.environment_id)
-    return firm.name if firm else "Your accountant"
+    return firm.name if firm else i18n.gettext("Your accountant")
 
 
 def request_problem(session: Session, request: AuthorisationRequest) -> InvalidToken | None:

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.formatting import display_name
 from econnect_app.models import AuthorisationRequest, Environment, SoftwarePackage, User, utcnow
 from econnect_app.services import paging
@@ -77,7 +78,9 @@ def _requests_statement(
     """The environment's requests with what a row shows, by status as of ``now`` and by a search
     term found in the client's name or email or the organisation's name."""
     if status and status not in STATUS_CHOICES:
-        raise ValidationFailed({"status": "Choose Pending, Accepted, Declined, Withdrawn or Expired."})
+        raise ValidationFailed(
+            {"status": i18n.gettext("Choose Pending, Accepted, Declined, Withdrawn or Expired.")}
+        )
     replacement = aliased(AuthorisationRequest)
     statement = (
         select(

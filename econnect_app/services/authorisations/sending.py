@@ -23,6 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from econnect_app import i18n
 from econnect_app.formatting import display_name
 from econnect_app.models import (
     ActivityLog,
@@ -60,14 +61,15 @@ from econnect_app.settings import get_settings
 
 SEND_ACTIONS: tuple[str, ...] = ("authorisation.created", "authorisation.resent")
 
-ROLE_MESSAGE = "Only Advanced users and Administrators can send authorisation requests."
-PLAN_MESSAGE = (
+# Marked for translation; raised as ``i18n.gettext(...)``.
+ROLE_MESSAGE = i18n.N_("Only Advanced users and Administrators can send authorisation requests.")
+PLAN_MESSAGE = i18n.N_(
     "Authorisation requests need the Basic or Professional plan. An administrator can upgrade in Settings."
 )
-NOT_FOUND_MESSAGE = "This authorisation request does not exist."
-ONLY_PENDING_RESEND = "Only pending requests can be resent."
-ONLY_PENDING_WITHDRAW = "Only pending requests can be withdrawn."
-RACE_MESSAGE = (
+NOT_FOUND_MESSAGE = i18n.N_("This authorisation request does not exist.")
+ONLY_PENDING_RESEND = i18n.N_("Only pending requests can be resent.")
+ONLY_PENDING_WITHDRAW = i18n.N_("Only pending requests can be withdrawn.")
+RACE_MESSAGE = i18n.N_(
     "Another request to this email address was sent at the same moment. Refresh the list and try again."
 )
 
@@ -81,7 +83,7 @@ def require_sender(session: Session, actor: User) -> tuple[User, Environment]:
     environment = session.get(Environment, actor.environment_id)
     assert environment is not None
     if not plan_has_partnerships(environment.plan):
-        raise PlanLimitReached(PLAN_MESSAGE)
+        raise PlanLimitReached(i18n.gettext(PLAN_MESSAGE))
     return actor, environment
 
 
@@ -113,9 +115,10 @@ def _try_transition(session: Session, request: AuthorisationRequest, *, now: dat
 def _transition(
     session: Session, request: AuthorisationRequest, message: str, *, now: datetime, **values: Any
 ) -> None:
-    """Like ``_try_transition``, but Conflict(message) when the request changed meanwhile."""
+    """Like ``_try_transition``, but Conflict(message) when the request changed meanwhile
+    (``message``: English, marked with ``i18n.N_``, translated here)."""
     if not _try_transition(session, request, now=now, **values):
-        raise Conflict(message)
+        raise Conflict(i18n.gettext(message))
 
 
 def _pending_request_for(
@@ -133,7 +136,7 @@ def _pending_request_for(
 def _get_own_request(session: Session, *, actor: User, request_id: int) -> AuthorisationRequest:
     request = session.get(AuthorisationRequest, request_id, populate_existing=True)
     if request is None or request.environment_id != actor.environment_id:
-        raise NotFound(NOT_FOUND_MESSAGE)
+        raise NotFound(i18n.gettext(NOT_FOUND_MESSAGE))
     return request
 
 
@@ -202,9 +205,10 @@ def _write_new_request(
                 previous,
                 actor=actor,
                 action="authorisation.replaced",
-                summary=(
-                    f"{display_name(actor)} replaced the pending authorisation request to "
-                    f"{describe(previous)} with a new request."
+                summary=i18n.gettext(
+                    "{actor} replaced the pending authorisation request to {request} with a new request.",
+                    actor=display_name(actor),
+                    request=describe(previous),
                 ),
             )
         issue_link_and_email(
@@ -215,7 +219,11 @@ def _write_new_request(
             request,
             actor=actor,
             action="authorisation.created",
-            summary=f"{display_name(actor)} sent an authorisation request to {describe(request)}.",
+            summary=i18n.gettext(
+                "{actor} sent an authorisation request to {request}.",
+                actor=display_name(actor),
+                request=describe(request),
+            ),
         )
     return request
 
@@ -236,7 +244,7 @@ def create_checked(
         try:
             return _write_new_request(session, actor=actor, environment=environment, clean=clean)
         except IntegrityError:
-            raise Conflict(RACE_MESSAGE) from None
+            raise Conflict(i18n.gettext(RACE_MESSAGE)) from None
 
 
 def _check_replacement_allowed(session: Session, *, environment: Environment, clean: CleanRequest) -> None:
@@ -283,7 +291,7 @@ def create_request(
         client_name=client_name,
         client_email=client_email,
         package=package_by_id_or_name(session, software_package_id),
-        package_message=CHOOSE_PACKAGE_MESSAGE,
+        package_message=i18n.gettext(CHOOSE_PACKAGE_MESSAGE),
         organisation_name=organisation_name,
     )
     return create_checked(session, actor=actor, environment=environment, clean=clean)
@@ -317,34 +325,55 @@ def _sends_since(session: Session, *, request: AuthorisationRequest, since: date
     return list(session.exec(statement))
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def _check_send_allowed(
     session: Session, request: AuthorisationRequest, now: datetime, *, replacing: bool = False
 ) -> None:
     """Refuse (Conflict, saying when it will be allowed) to email the pending ``request``'s client
     again, by Resend or by a new request ``replacing`` it, too soon or too often."""
     settings = get_settings()
-    subject = (
-        "A pending request to this email address for this organisation" if replacing else "This request"
-    )
-    again = "send a new one" if replacing else "resend it"
     interval = timedelta(minutes=settings.resend_min_interval_minutes)
     elapsed = now - request.last_sent_at
     if elapsed < interval:
         ago = int(elapsed.total_seconds() // 60)
-        wait = max(1, math.ceil((interval - elapsed).total_seconds() / 60))
-        sent = "less than a minute ago" if ago < 1 else f"{_plural(ago, 'minute')} ago"
-        raise Conflict(f"{subject} was sent {sent}. You can {again} after {_plural(wait, 'minute')}.")
+        minutes = max(1, math.ceil((interval - elapsed).total_seconds() / 60))
+        wait = i18n.ngettext("{count} minute", "{count} minutes", minutes)
+        sent = (
+            i18n.gettext("less than a minute ago")
+            if ago < 1
+            else i18n.ngettext("{count} minute ago", "{count} minutes ago", ago)
+        )
+        raise Conflict(
+            i18n.gettext(
+                "A pending request to this email address for this organisation was sent {sent}. "
+                "You can send a new one after {wait}.",
+                sent=sent,
+                wait=wait,
+            )
+            if replacing
+            else i18n.gettext(
+                "This request was sent {sent}. You can resend it after {wait}.", sent=sent, wait=wait
+            )
+        )
     sends = _sends_since(session, request=request, since=now - timedelta(hours=24))
     if len(sends) >= settings.resend_max_per_day:
         free_at = sends[len(sends) - settings.resend_max_per_day] + timedelta(hours=24)
+        times = i18n.ngettext("{count} time", "{count} times", len(sends))
         hours = max(1, math.ceil((free_at - now).total_seconds() / 3600))
+        wait = i18n.ngettext("{count} hour", "{count} hours", hours)
         raise Conflict(
-            f"{subject} was sent {_plural(len(sends), 'time')} in the last 24 hours, the most "
-            f"allowed. You can {again} after {_plural(hours, 'hour')}."
+            i18n.gettext(
+                "A pending request to this email address for this organisation was sent {times} in the "
+                "last 24 hours, the most allowed. You can send a new one after {wait}.",
+                times=times,
+                wait=wait,
+            )
+            if replacing
+            else i18n.gettext(
+                "This request was sent {times} in the last 24 hours, the most allowed. "
+                "You can resend it after {wait}.",
+                times=times,
+                wait=wait,
+            )
         )
 
 
@@ -394,20 +423,24 @@ def resend_request(session: Session, *, actor: User, request_id: int) -> Authori
     request = _get_own_request(session, actor=actor, request_id=request_id)
     now = utcnow()
     if not is_open(request, now):
-        raise Conflict(ONLY_PENDING_RESEND)
+        raise Conflict(i18n.gettext(ONLY_PENDING_RESEND))
     _check_send_allowed(session, request, now)
     throttle.check("authorisation_request", environment_id=environment.id)
     package = session.get(SoftwarePackage, request.software_package_id)
     assert package is not None
     with committing(session):
         if not send_again(session, request, now=now, requester=actor, environment=environment, package=package):
-            raise Conflict(ONLY_PENDING_RESEND)
+            raise Conflict(i18n.gettext(ONLY_PENDING_RESEND))
         record_activity(
             session,
             request,
             actor=actor,
             action="authorisation.resent",
-            summary=f"{display_name(actor)} resent the authorisation request to {describe(request)}.",
+            summary=i18n.gettext(
+                "{actor} resent the authorisation request to {request}.",
+                actor=display_name(actor),
+                request=describe(request),
+            ),
         )
     return request
 
@@ -418,7 +451,7 @@ def withdraw_request(session: Session, *, actor: User, request_id: int) -> Autho
     request = _get_own_request(session, actor=actor, request_id=request_id)
     now = utcnow()
     if not is_open(request, now):
-        raise Conflict(ONLY_PENDING_WITHDRAW)
+        raise Conflict(i18n.gettext(ONLY_PENDING_WITHDRAW))
     with committing(session):
         _transition(
             session, request, ONLY_PENDING_WITHDRAW, now=now, status=AuthorisationStatus.WITHDRAWN.value
@@ -429,6 +462,10 @@ def withdraw_request(session: Session, *, actor: User, request_id: int) -> Autho
             request,
             actor=actor,
             action="authorisation.withdrawn",
-            summary=f"{display_name(actor)} withdrew the authorisation request to {describe(request)}.",
+            summary=i18n.gettext(
+                "{actor} withdrew the authorisation request to {request}.",
+                actor=display_name(actor),
+                request=describe(request),
+            ),
         )
     return request
