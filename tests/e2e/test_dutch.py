@@ -42,7 +42,7 @@ def test_a_dutch_browser_gets_dutch_until_the_user_chooses_english(
     expect(page.get_by_role("status")).to_contain_text(email)
 
     # The confirmation email is Dutch too; its link confirms the address, in Dutch.
-    message = mailbox.wait_for_email(email, subject_contains=nl("Confirm your email address for eConnect"))
+    message = mailbox.wait_for_email(email, subject_contains=nl("Confirm your email address to finish signing up for eConnect"))
     assert "Hello" not in message.text
     page.goto(message.link_to("/confirm-email/"))
     log_in_first = page.get_by_role("link", name=nl("Log in"))
@@ -54,7 +54,8 @@ def test_a_dutch_browser_gets_dutch_until_the_user_chooses_english(
         page.get_by_role("button", name=nl("Log in")).click()
         expect(page).to_have_url(re.compile(r"/confirm-email/"))
     confirm.click()
-    expect(page.get_by_role("status").filter(has_text=nl("{address} is confirmed.", address=email)).first).to_be_visible()
+    confirmed = nl("{address} is confirmed and can now be used with your account.", address="").strip()
+    expect(page.get_by_role("status").filter(has_text=email).first).to_contain_text(confirmed)
 
     # My profile, in Dutch: the language follows the browser until the user chooses.
     page.goto("/profile")
