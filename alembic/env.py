@@ -1,8 +1,11 @@
 """Alembic environment: `reflex db migrate` drives upgrades itself; this file serves the plain
 `alembic` command and the migration tests (target metadata = all SQLModel tables)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from logging.config import fileConfig
 
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import econnect_app.models  # noqa: F401  (registers the tables)
@@ -34,6 +37,28 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+@contextmanager
+def _foreign_keys_off_on_sqlite(connection: Connection) -> Iterator[None]:
+    """SQLite: a batch migration recreates a table (copy, drop, rename), and with foreign keys
+    enforced dropping the old table deletes the rows that reference it (ON DELETE CASCADE). So they
+    are off while migrating, as SQLite's documentation prescribes for such changes (a PRAGMA outside
+    any transaction), and checked afterwards. ``reflex db migrate``'s engine never turns them on."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    connection.commit()
+    if broken:
+        raise RuntimeError(f"The migration left rows whose foreign keys point nowhere: {broken[:5]}")
+
+
 def run_migrations_online() -> None:
     """Run migrations against the configured database."""
     connection = config.attributes.get("connection")
@@ -43,7 +68,7 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     engine = make_engine(_url(), pooled=False)
-    with engine.connect() as connection:
+    with engine.connect() as connection, _foreign_keys_off_on_sqlite(connection):
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
