@@ -54,6 +54,9 @@ def test_two_key_sets_rotate_with_a_grace_period_and_revoke_on_their_own(
     # Revoke now ends the grace period at once.
     default.get_by_role("button", name="Revoke now").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Revoke now").click()
+    # The toast says the server has done it (the closing dialog hides the page from the
+    # accessibility tree for a moment, so the card alone proves nothing yet).
+    expect(page.get_by_text("The previous Secret of \u201cDefault\u201d no longer works.")).to_be_visible()
     expect(default).not_to_contain_text("The previous Secret keeps working until")
     assert httpx.get(api, auth=(default_key, first_secret), timeout=10).status_code == 401
     assert httpx.get(api, auth=(default_key, second_secret), timeout=10).status_code == 200
@@ -61,6 +64,7 @@ def test_two_key_sets_rotate_with_a_grace_period_and_revoke_on_their_own(
     # Revoking a whole key set stops it at once; the other one keeps working.
     branch.get_by_role("button", name="Revoke key set").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Revoke key set").click()
+    expect(page.get_by_text("Key set \u201cBranch office\u201d revoked. Its keys no longer work.")).to_be_visible()
     expect(branch).to_have_count(0)
     assert httpx.get(api, auth=(branch_key, branch_secret), timeout=10).status_code == 401
     assert httpx.get(api, auth=(default_key, second_secret), timeout=10).status_code == 200
