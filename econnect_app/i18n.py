@@ -113,8 +113,10 @@ def _filled(text: str, params: dict[str, object]) -> str:
 
 
 def translate(language: str, message: str, /, **params: object) -> str:
-    """``message`` in ``language``, its ``{placeholders}`` filled from ``params``."""
-    return _filled(translations(supported_language(language) or DEFAULT_LANGUAGE).gettext(message), params)
+    """``message`` in ``language``, its ``{placeholders}`` filled from ``params`` (an empty message
+    stays empty: gettext would answer it with the catalogue's header)."""
+    catalogue = translations(supported_language(language) or DEFAULT_LANGUAGE)
+    return _filled(catalogue.gettext(message) if message else message, params)
 
 
 def translate_plural(language: str, singular: str, plural: str, count: int, /, **params: object) -> str:

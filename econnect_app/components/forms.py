@@ -8,14 +8,14 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventHandler, EventSpec
 
-from econnect_app.components.translated import Text, t
+from econnect_app.components.translated import Text, t, translated_options
 from econnect_app.state.auth import ACTION_ID_FIELD, AuthState
 
 
 def shown(text: Text) -> Text:
     """What a helper displays of a text it was given: a plain str (English, as written in the
     code) in the tab's language, a Var (translated by the caller) as it is."""
-    return t(text) if isinstance(text, str) and text else text
+    return t(text) if isinstance(text, str) else text
 
 
 def _options(options: list[str] | tuple[str, ...] | rx.Var) -> list[rx.Component]:
@@ -23,7 +23,7 @@ def _options(options: list[str] | tuple[str, ...] | rx.Var) -> list[rx.Component
     reads), each shown in the tab's language; a Var's are shown as they are."""
     if isinstance(options, rx.Var):
         return [rx.foreach(options, lambda option: rx.el.option(option, value=option))]
-    return [rx.el.option(shown(option), value=option) for option in options]
+    return translated_options(options)
 
 
 def field_id(name: str) -> str:

@@ -29,7 +29,7 @@ def _in_tab_language(english: str, dutch: str) -> Text:
 
 def t(message: str, /, **params: Any) -> Text:
     """``message`` in the tab's language, its ``{placeholders}`` filled from ``params`` (Vars too)."""
-    dutch = i18n.translations(i18n.DUTCH).gettext(message)
+    dutch = i18n.translations(i18n.DUTCH).gettext(message) if message else message  # "": the header
     return _in_tab_language(message.format(**params) if params else message, dutch.format(**params) if params else dutch)
 
 
