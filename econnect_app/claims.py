@@ -4,6 +4,9 @@ The outbox (``mail/delivery.py``) and the document deliveries (``exports/worker.
 queues, each described by a :class:`ClaimQueue`. A claim is a conditional UPDATE (a waiting status
 -> the working status) that writes a fresh ``claim_token``; only the worker whose UPDATE changed the
 row handles it, and every outcome it writes is conditional on that token (:func:`record_outcome`).
+The export worker claims one row at a time (:func:`claim_due`); the outbox claims a batch with one
+UPDATE (:func:`claim_batch`) and writes the outcomes of several rows in one transaction
+(:func:`record_outcomes`), each still conditional on its own claim.
 While the row is being handled the claimant renews ``claimed_at`` every ``CLAIM_RENEWAL_EVERY``
 (:class:`ClaimKeeper`); a claim not renewed for ``STALE_CLAIM_AFTER`` belongs to a worker that died
 and is put back in the queue with its token cleared (:func:`release_stale_claims`), so that
@@ -19,7 +22,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -27,6 +30,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+
+from econnect_app import write_turns
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +108,7 @@ def release_stale_claims(queue: ClaimQueue[Any], engine: Engine, *, now: datetim
     with Session(engine) as session:
         if session.exec(select(model.id).where(*stale).limit(1)).first() is None:
             return 0  # the usual case: no write transaction needed
-    with engine.begin() as connection:
+    with write_turns.turn(engine), engine.begin() as connection:
         result = connection.execute(
             update(model).where(*stale).values(status=queue.released, claimed_at=None, claim_token=None)
         )
@@ -120,7 +125,7 @@ def claim(queue: ClaimQueue[RowT], engine: Engine, *, row_id: int, now: datetime
     if queue.due_checked:
         waiting.append(col(model.next_attempt_at) <= now)
     token = secrets.token_urlsafe(24)
-    with engine.begin() as connection:
+    with write_turns.turn(engine), engine.begin() as connection:
         result = connection.execute(
             update(model).where(*waiting).values(status=queue.working, claimed_at=now, claim_token=token)
         )
@@ -129,6 +134,22 @@ def claim(queue: ClaimQueue[RowT], engine: Engine, *, row_id: int, now: datetime
     with Session(engine, expire_on_commit=False) as session:
         row = session.get(model, row_id)
     return None if row is None else Claim(queue=queue, row=row, token=token)
+
+
+def _due_row_ids(
+    queue: ClaimQueue[Any], engine: Engine, *conditions: ColumnElement[bool], now: datetime, limit: int
+) -> list[int]:
+    """The ids of up to ``limit`` waiting rows due at ``now`` (and meeting ``conditions``), oldest
+    due first."""
+    model = queue.model
+    with Session(engine) as session:
+        statement = (
+            select(model.id)
+            .where(col(model.status).in_(queue.waiting), col(model.next_attempt_at) <= now, *conditions)
+            .order_by(col(model.next_attempt_at), col(model.id))
+            .limit(limit)
+        )
+        return [row_id for row_id in session.exec(statement).all() if row_id is not None]
 
 
 def claim_due(
@@ -143,15 +164,7 @@ def claim_due(
     """Claim up to ``limit`` waiting rows due at ``now`` (and meeting ``conditions``), oldest due
     first, each just before it is handled; skips those another worker took, ends once ``stop``
     is set."""
-    model = queue.model
-    with Session(engine) as session:
-        statement = (
-            select(model.id)
-            .where(col(model.status).in_(queue.waiting), col(model.next_attempt_at) <= now, *conditions)
-            .order_by(col(model.next_attempt_at), col(model.id))
-            .limit(limit)
-        )
-        row_ids = [row_id for row_id in session.exec(statement).all() if row_id is not None]
+    row_ids = _due_row_ids(queue, engine, *conditions, now=now, limit=limit)
     for row_id in row_ids:
         if stop is not None and stop.is_set():
             return
@@ -160,11 +173,64 @@ def claim_due(
             yield taken
 
 
+def claim_batch(
+    queue: ClaimQueue[RowT],
+    engine: Engine,
+    *conditions: ColumnElement[bool],
+    now: datetime,
+    limit: int,
+) -> list[Claim[RowT]]:
+    """Claim up to ``limit`` waiting rows due at ``now`` (and meeting ``conditions``) at once: one
+    conditional UPDATE writing one fresh token, oldest due first. Rows another worker took meanwhile
+    are left out; each claim is then handled and its outcome written like one from :func:`claim`."""
+    model = queue.model
+    row_ids = _due_row_ids(queue, engine, *conditions, now=now, limit=limit)
+    if not row_ids:
+        return []
+    waiting = [col(model.id).in_(row_ids), col(model.status).in_(queue.waiting)]
+    if queue.due_checked:
+        waiting.append(col(model.next_attempt_at) <= now)
+    token = secrets.token_urlsafe(24)
+    with write_turns.turn(engine), engine.begin() as connection:
+        result = connection.execute(
+            update(model).where(*waiting).values(status=queue.working, claimed_at=now, claim_token=token)
+        )
+        if result.rowcount == 0:
+            return []
+    with Session(engine, expire_on_commit=False) as session:
+        rows = session.exec(
+            select(model).where(col(model.claim_token) == token, col(model.status) == queue.working)
+        ).all()
+    order = {row_id: position for position, row_id in enumerate(row_ids)}
+    rows = sorted(rows, key=lambda row: order.get(row.id, len(order)))  # type: ignore[arg-type]
+    return [Claim(queue=queue, row=row, token=token) for row in rows]
+
+
 def renew_claim(engine: Engine, claim: Claim[Any], *, now: datetime) -> bool:
     """Mark the claim as alive at ``now``; False when it is no longer held."""
-    with engine.begin() as connection:
-        result = connection.execute(update(claim.queue.model).where(*held_by(claim)).values(claimed_at=now))
-    return result.rowcount == 1
+    return renew_claims(engine, [claim], now=now) > 0
+
+
+def renew_claims(engine: Engine, held: Sequence[Claim[Any]], *, now: datetime) -> int:
+    """Mark the claims as alive at ``now`` (one UPDATE per token); how many are still held."""
+    by_token: dict[str, list[Claim[Any]]] = {}
+    for claim in held:
+        by_token.setdefault(claim.token, []).append(claim)
+    renewed = 0
+    with write_turns.turn(engine), engine.begin() as connection:
+        for token, claims in by_token.items():
+            model = claims[0].queue.model
+            result = connection.execute(
+                update(model)
+                .where(
+                    col(model.id).in_([claim.row_id for claim in claims]),
+                    col(model.status) == claims[0].queue.working,
+                    col(model.claim_token) == token,
+                )
+                .values(claimed_at=now)
+            )
+            renewed += result.rowcount
+    return renewed
 
 
 def record_outcome(
@@ -178,7 +244,7 @@ def record_outcome(
     """Write the claimant's outcome (``values``; the claim is cleared) and, in the same transaction,
     whatever ``also`` adds. False, with a warning naming ``what``, when another worker took the
     claim over: nothing is written."""
-    with Session(engine) as session:
+    with write_turns.turn(engine), Session(engine) as session:
         result = session.execute(
             update(claim.queue.model)
             .where(*held_by(claim))
@@ -192,6 +258,31 @@ def record_outcome(
             also(session)
         session.commit()
     return True
+
+
+def record_outcomes(
+    engine: Engine, outcomes: Sequence[tuple[Claim[Any], Mapping[str, object]]], *, what: str
+) -> list[bool]:
+    """Write the outcomes of several claims (each claim cleared, each conditional on its own claim
+    like :func:`record_outcome`) in one transaction: one commit instead of one per row. For each, in
+    order, whether it was written (False, with a warning naming ``what``: another worker took that
+    claim over)."""
+    if not outcomes:
+        return []
+    written: list[bool] = []
+    with write_turns.turn(engine), Session(engine) as session:
+        for claim, values in outcomes:
+            result = session.execute(
+                update(claim.queue.model)
+                .where(*held_by(claim))
+                .values(claimed_at=None, claim_token=None, **values)
+            )
+            written.append(result.rowcount == 1)
+        session.commit()
+    for (claim, _values), done in zip(outcomes, written, strict=True):
+        if not done:
+            logger.warning("%s: not recording %s, another worker took the claim over", claim.name, what)
+    return written
 
 
 _STEP = re.compile(r"(\d+)\s*(s|min|h)")
@@ -233,28 +324,30 @@ class RetrySchedule:
 
 
 class ClaimKeeper:
-    """Renews a claim every ``CLAIM_RENEWAL_EVERY`` while its row is being handled (a thread), so
-    slow work is never mistaken for a dead worker. Most work ends before the first renewal."""
+    """Renews a claim (or a batch of claims) every ``CLAIM_RENEWAL_EVERY`` while its rows are being
+    handled (a thread), so slow work is never mistaken for a dead worker. Most work ends before the
+    first renewal; a row whose outcome was written is no longer held, and renewing it changes nothing."""
 
-    def __init__(self, engine: Engine, claim: Claim[Any], *, clock: Clock) -> None:
+    def __init__(self, engine: Engine, claim: Claim[Any] | Sequence[Claim[Any]], *, clock: Clock) -> None:
         self._engine = engine
-        self._claim = claim
+        self._claims: list[Claim[Any]] = [claim] if isinstance(claim, Claim) else list(claim)
+        self._claim = self._claims[0]
         self._clock = clock
         self._every = CLAIM_RENEWAL_EVERY.total_seconds()
         self._done = threading.Event()
-        thread_name = f"{claim.queue.label.replace(' ', '-')}-claim-{claim.row_id}"
+        thread_name = f"{self._claim.queue.label.replace(' ', '-')}-claim-{self._claim.row_id}"
         self._thread = threading.Thread(target=self._renew_until_done, name=thread_name, daemon=True)
 
     def _renew_until_done(self) -> None:
         while not self._done.wait(self._every):
             try:
-                held = renew_claim(self._engine, self._claim, now=self._clock())
+                held = renew_claims(self._engine, self._claims, now=self._clock())
             except Exception:  # noqa: BLE001 - a database hiccup: try again at the next tick
                 logger.exception(
                     "Could not renew the claim on %s %s", self._claim.queue.label, self._claim.row_id
                 )
                 continue
-            if not held:  # "... while sending" / "... while delivering"
+            if not held and not self._done.is_set():  # "... while sending" / "... while delivering"
                 logger.warning(
                     "%s: the claim was lost while %s", self._claim.name, self._claim.queue.working.lower()
                 )

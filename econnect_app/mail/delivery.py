@@ -4,9 +4,12 @@ The delivery worker (``delivery_loop``) runs in every backend worker, so several
 
 - **Claims** (``econnect_app/claims.py``; this queue is ``OUTBOX``). Only the worker whose
   conditional UPDATE claimed a message sends it, and every outcome it writes (sent, retry, failed,
-  released) is conditional on its claim token. While it sends, it renews the claim, so a slow send
-  is never taken over and sent a second time; a claim not renewed for five minutes (a worker that
-  died) goes back to the queue, and that worker's late outcome is not written.
+  released) is conditional on its claim token. A run claims a batch (``BATCH_SIZE``) with one
+  UPDATE and sends it over ``SENDERS`` connections at once; the outcomes of sent messages are written
+  ``RECORD_EVERY`` at a time (one commit), any other outcome at once; what the run did not send
+  goes back to the queue. While it sends, it renews the claims, so a slow send is never taken over
+  and sent a second time; a claim not renewed for five minutes (a worker that died) goes back to
+  the queue, and that worker's late outcome is not written.
 - **Outages.** When the server cannot take mail at all (connection refused, timeout, TLS or
   log-in failure, 421: ``SmtpUnavailable``) the claimed message goes back to the queue untouched
   (no attempt counted) and the worker backs off the whole queue (``OUTAGE_PAUSES``). Only what the
@@ -14,6 +17,8 @@ The delivery worker (``delivery_loop``) runs in every backend worker, so several
   while sending it counts as an attempt (retried after ``RETRIES``); after ``mail_retry_limit`` of
   those the message fails
   for good and the Administrators of its environment are told (``services/outbox_admin.py``).
+- **Waking.** The loop polls every second, and a commit in its process that queued a message
+  wakes it at once (a CSV import's emails go out while the import goes on).
 - **Age** (``tidying.py``). A message not sent within the sending window (the longest any emailed
   link stays valid) is not sent any more: it fails for good.
 
@@ -24,16 +29,20 @@ Rows are never deleted. Link tokens are removed from the stored bodies once a me
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import smtplib
 import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
 from enum import StrEnum
 
 import emails
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -66,7 +75,14 @@ RETRIES = RetrySchedule.of("15 s", "1 min", "5 min", "15 min", "1 h", "3 h", "6 
 OUTAGE_PAUSES = RetrySchedule.of("5 s", "15 s", "30 s", "1 min", "2 min", then="5 min")
 TIDY_EVERY_SECONDS = 600.0
 LAST_ERROR_MAX_LENGTH = 2000
-BATCH_SIZE = 20
+# Messages claimed together (one UPDATE), sent over SENDERS connections at once: while the server
+# takes one message, this process builds the next.
+BATCH_SIZE = 50
+SENDERS = 2
+# Sent messages whose outcomes are written in one commit. A worker that dies (the process killed)
+# leaves at most this many messages sent but still claimed; they are sent again once the claim is
+# stale (the same Message-ID, so a receiver can tell).
+RECORD_EVERY = 10
 UNREADABLE_ERROR = (
     "The message cannot be decrypted: ECONNECT_SECRET_KEY has changed since it was queued."
 )
@@ -162,12 +178,15 @@ def deliver_due_messages(
 ) -> DeliveryReport:
     """Send up to ``limit`` queued messages whose time has come and record each outcome.
 
-    Sent: status ``sent`` with ``sent_at``, link tokens removed from the stored bodies. Refused:
+    The messages are claimed together (one conditional UPDATE) and sent in order over ``SENDERS``
+    connections at once. Sent: status ``sent`` with ``sent_at``, link tokens removed from the stored
+    bodies, written for up to ``RECORD_EVERY`` messages at a time (one commit). Refused:
     ``attempts`` + 1, ``last_error`` and ``next_attempt_at`` pushed back by ``RETRIES``;
     after ``retry_limit`` attempts (settings.mail_retry_limit by default) the status becomes
-    ``failed``. Server unavailable: the message goes back untouched, the run stops and says so in
-    ``server_unavailable``. ``now`` fixes the time (tests), ``clock`` gives it; ``stop`` lets a
-    caller end the run after the message being sent.
+    ``failed``. Server unavailable: the message and the rest of the batch go back untouched, the
+    run stops and says so in ``server_unavailable``. ``now`` fixes the time (tests), ``clock``
+    gives it; ``stop`` lets a caller end the run after the messages being sent (the rest of the
+    batch goes back to the queue).
     """
     settings = get_settings()
     fixed_now = now
@@ -177,18 +196,109 @@ def deliver_due_messages(
     report = DeliveryReport(released_stale=claims.release_stale_claims(OUTBOX, engine, now=started))
     still_in_window = col(OutboxMessage.created_at) >= started - sending_window()
 
-    with SmtpConnection(smtp) as connection:
-        due = claims.claim_due(
-            OUTBOX, engine, still_in_window, now=started, clock=clock, limit=limit, stop=stop
-        )
-        for claim in due:
-            go_on = _deliver_claimed(
-                engine, connection, claim, report=report, mail_from=settings.mail_from,
-                clock=clock, retry_limit=retry_limit,
-            )  # fmt: skip
-            if not go_on:
-                break
+    batch = claims.claim_batch(OUTBOX, engine, still_in_window, now=started, limit=limit)
+    if not batch:
+        return report
+    work = _Batch(batch, stop)
+    sent = _SentOutcomes(engine, report, clock=clock)
+
+    def send_over_one_connection() -> None:
+        try:
+            with SmtpConnection(smtp) as connection:
+                while (claim := work.next()) is not None:
+                    go_on = _deliver_claimed(
+                        engine, connection, claim, report=report, sent=sent, mail_from=settings.mail_from,
+                        clock=clock, retry_limit=retry_limit,
+                    )  # fmt: skip
+                    if not go_on:
+                        work.end()
+        except BaseException:
+            work.end()
+            raise
+
+    try:
+        with ClaimKeeper(engine, batch, clock=clock):
+            senders = min(SENDERS, len(batch))
+            if senders <= 1:
+                send_over_one_connection()
+            else:
+                with ThreadPoolExecutor(max_workers=senders - 1, thread_name_prefix="outbox-send") as pool:
+                    others = [pool.submit(send_over_one_connection) for _ in range(senders - 1)]
+                    try:
+                        send_over_one_connection()
+                    finally:
+                        for other in others:
+                            other.result()  # waits for it; raises what it raised
+    finally:
+        sent.write()
+        _put_back(engine, work.untaken())
     return report
+
+
+class _Batch:
+    """The claimed messages of a run, handed out in order to its senders until the run ends (all
+    handed out, ``stop`` set, or ``end`` called); ``untaken`` are those never handed out."""
+
+    def __init__(self, claimed: list[Claim[OutboxMessage]], stop: threading.Event | None) -> None:
+        self._claimed = claimed
+        self._stop = stop
+        self._taken = 0
+        self._ended = False
+        self._lock = threading.Lock()
+
+    def next(self) -> Claim[OutboxMessage] | None:
+        with self._lock:
+            stopped = self._stop is not None and self._stop.is_set()
+            if self._ended or stopped or self._taken >= len(self._claimed):
+                return None
+            self._taken += 1
+            return self._claimed[self._taken - 1]
+
+    def end(self) -> None:
+        with self._lock:
+            self._ended = True
+
+    def untaken(self) -> list[Claim[OutboxMessage]]:
+        with self._lock:
+            return self._claimed[self._taken :]
+
+
+class _SentOutcomes:
+    """The outcomes of sent messages not written yet: written together every ``RECORD_EVERY``
+    messages, before any other outcome, and at the end of the run (one commit for several)."""
+
+    def __init__(self, engine: Engine, report: DeliveryReport, *, clock: Clock) -> None:
+        self.engine = engine
+        self.report = report
+        self.clock = clock
+        self.waiting: list[tuple[Claim[OutboxMessage], dict[str, object]]] = []
+        self._lock = threading.Lock()
+
+    def add(self, claim: Claim[OutboxMessage], refused: dict[str, str]) -> None:
+        values = _sent_values(claim, now=self.clock(), refused=refused)
+        with self._lock:
+            self.waiting.append((claim, values))
+            if len(self.waiting) >= RECORD_EVERY:
+                self._write()
+
+    def write(self) -> None:
+        with self._lock:
+            self._write()
+
+    def _write(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        written = claims.record_outcomes(self.engine, waiting, what="that it was sent")
+        for (claim, _values), done in zip(waiting, written, strict=True):
+            self.report.note(claim.row_id, Outcome.SENT if done else Outcome.LOST)
+
+
+def _put_back(engine: Engine, unsent: list[Claim[OutboxMessage]]) -> None:
+    """Claimed messages this run did not send (stopped, or the server went away): back in the
+    queue untouched, as if never claimed."""
+    if unsent:
+        claims.record_outcomes(
+            engine, [(claim, {"status": OutboxStatus.QUEUED.value}) for claim in unsent], what="its release"
+        )
 
 
 def _deliver_claimed(
@@ -197,31 +307,35 @@ def _deliver_claimed(
     claim: Claim[OutboxMessage],
     *,
     report: DeliveryReport,
+    sent: _SentOutcomes,
     mail_from: str,
     clock: Clock,
     retry_limit: int,
 ) -> bool:
-    """Send one claimed message and record its outcome; False when the run should stop."""
+    """Send one claimed message; False when the run should stop. A sent message's outcome joins
+    ``sent``; any other is written at once (after those waiting in ``sent``)."""
     message_id = claim.row_id
     if not stored_bodies.is_readable(claim.row):
+        sent.write()
         outcome = _record_failure(engine, claim, error=UNREADABLE_ERROR, now=clock(), give_up=True)
         report.note(message_id, outcome)
         return True
     try:
-        with ClaimKeeper(engine, claim, clock=clock):
-            refused = send_message(connection, claim.row, mail_from=mail_from)
+        refused = send_message(connection, claim.row, mail_from=mail_from)
     except SmtpUnavailable as exc:
+        sent.write()
         report.server_unavailable = _truncate(str(exc))
         report.note(message_id, _release(engine, claim, error=report.server_unavailable))
-        return False  # the others stay queued, untouched, until the server is back
+        return False  # the others go back to the queue, untouched, until the server is back
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none crashes the run
+        sent.write()
         if not isinstance(exc, OSError):  # OSError covers smtplib's errors and the network's
             logger.exception("Outbox message %s could not be built or sent", message_id)
         last_attempt = claim.row.attempts + 1 >= retry_limit
         outcome = _record_failure(engine, claim, error=_describe(exc), now=clock(), give_up=last_attempt)
         report.note(message_id, outcome)
         return not _connection_broke(exc)
-    report.note(message_id, _record_sent(engine, claim, now=clock(), refused=refused))
+    sent.add(claim, refused)
     return True
 
 
@@ -234,23 +348,20 @@ def _connection_broke(exc: BaseException) -> bool:
 # --- outcomes (each written only by the claimant) -----------------------------------------------
 
 
-def _record_sent(
-    engine: Engine, claim: Claim[OutboxMessage], *, now: datetime, refused: dict[str, str]
-) -> Outcome:
+def _sent_values(claim: Claim[OutboxMessage], *, now: datetime, refused: dict[str, str]) -> dict[str, object]:
+    """The outcome of a sent message: ``sent``, when, the refused recipients if any, and the stored
+    bodies without their link tokens."""
     note = None
     if refused:
         note = _truncate("Sent, but refused for: " + "; ".join(f"{a}: {r}" for a, r in refused.items()))
         logger.warning("Outbox message %s: %s", claim.row_id, note)
-    values = {
+    return {
         "status": OutboxStatus.SENT.value,
         "sent_at": now,
         "last_error": note,
         "text_body": stored_bodies.seal(claim.row.text_body, redacted=True),
         "html_body": stored_bodies.seal(claim.row.html_body, redacted=True),
     }
-    if not claims.record_outcome(engine, claim, values, what="that it was sent"):
-        return Outcome.LOST
-    return Outcome.SENT
 
 
 def _release(engine: Engine, claim: Claim[OutboxMessage], *, error: str) -> Outcome:
@@ -396,16 +507,71 @@ async def delivery_loop(*, interval_seconds: float = 1.0) -> None:
         return deliver_due_messages(engine, smtp=smtp, stop=stop)
 
     logger.info("Email delivery to %s:%s started", smtp.host, smtp.port)
-    while True:
-        report = await claims.run_in_thread(
-            one_run, stop=stop, name="Email delivery", interval_seconds=interval_seconds
-        )
-        if report is not None and report.server_unavailable:
-            await asyncio.sleep(backoff.server_unavailable(report.server_unavailable))
-            continue
-        if report is not None and (report.attempted or report.lost):
-            backoff.server_available()  # the server answered about a message
-        full_batch_sent = report is not None and len(report.sent) >= BATCH_SIZE
-        if full_batch_sent and not report.failed and not report.retrying:  # type: ignore[union-attr]
-            continue  # a full batch went out: there may be more waiting
-        await asyncio.sleep(interval_seconds)
+    with _listening() as queued:
+        while True:
+            queued.clear()
+            report = await claims.run_in_thread(
+                one_run, stop=stop, name="Email delivery", interval_seconds=interval_seconds
+            )
+            if report is not None and report.server_unavailable:
+                await asyncio.sleep(backoff.server_unavailable(report.server_unavailable))
+                continue
+            if report is not None and (report.attempted or report.lost):
+                backoff.server_available()  # the server answered about a message
+            full_batch_sent = report is not None and len(report.sent) >= BATCH_SIZE
+            if full_batch_sent and not report.failed and not report.retrying:  # type: ignore[union-attr]
+                continue  # a full batch went out: there may be more waiting
+            with contextlib.suppress(TimeoutError):  # the next poll, or sooner when a message is queued
+                await asyncio.wait_for(queued.wait(), timeout=interval_seconds)
+
+
+# --- waking the worker when a message is queued -------------------------------------------------
+# A commit in this process that queued a message wakes this process's delivery loops at once
+# (instead of at their next poll, up to ``interval_seconds`` later); a rollback forgets it. Other
+# backend workers find the message at their next poll.
+
+_QUEUED_KEY = "econnect.outbox.queued"
+_listeners_lock = threading.Lock()
+_listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+
+@contextlib.contextmanager
+def _listening() -> Iterator[asyncio.Event]:
+    """An event of the running loop that is set whenever a commit of this process queued a message."""
+    queued = asyncio.Event()
+    entry = (asyncio.get_running_loop(), queued)
+    with _listeners_lock:
+        _listeners.add(entry)
+    try:
+        yield queued
+    finally:
+        with _listeners_lock:
+            _listeners.discard(entry)
+
+
+def _wake_listeners() -> None:
+    with _listeners_lock:
+        listeners = list(_listeners)
+    for loop, queued in listeners:
+        with contextlib.suppress(RuntimeError):  # that loop has closed
+            loop.call_soon_threadsafe(queued.set)
+
+
+def _note_queued(session: Session, _flush_context: object) -> None:
+    if _listeners and any(isinstance(row, OutboxMessage) for row in session.new):
+        session.info[_QUEUED_KEY] = True
+
+
+def _after_commit(session: Session) -> None:
+    if not session.in_nested_transaction() and session.info.pop(_QUEUED_KEY, False):
+        _wake_listeners()
+
+
+def _after_soft_rollback(session: Session, previous_transaction: object) -> None:
+    if getattr(previous_transaction, "parent", None) is None:
+        session.info.pop(_QUEUED_KEY, None)
+
+
+event.listen(Session, "after_flush", _note_queued)
+event.listen(Session, "after_commit", _after_commit)
+event.listen(Session, "after_soft_rollback", _after_soft_rollback)

@@ -41,7 +41,9 @@ from econnect_app.state.uploads import SignedOut, Upload, events, for_session_us
 CSV_UPLOAD_ID = "authorisations-csv"
 CSV_MAX_BYTES = 512 * 1024
 FILE_FIELD = "file"  # the field_errors key of a file the import refuses as a whole
-FILE_TOO_LARGE_MESSAGE = i18n.N_("The file is larger than 512 KB. Split it into files of at most 500 rows.")
+FILE_TOO_LARGE_MESSAGE = i18n.N_(
+    "The file is larger than 512 KB. Split it into files of at most 1,000 rows."
+)
 FILE_REFUSED_MESSAGE = i18n.N_("Choose one CSV file (.csv or .txt) of at most 512 KB.")
 IMPORT_RUNNING_MESSAGE = i18n.N_("An import is already running. Wait until it has finished.")
 # In English in the state (``import_encoding_note``), translated where shown (the summaries).
@@ -598,7 +600,7 @@ def _bulk_import() -> rx.Component:
     return rx.vstack(
         rx.text(
             t(
-                "A CSV file (.csv or .txt, at most 512 KB and 500 rows) with a header row naming the columns "
+                "A CSV file (.csv or .txt, at most 512 KB and 1,000 rows) with a header row naming the columns "
                 "client name, email, software package and organisation (in English or Dutch: naam, e-mail, "
                 "softwarepakket, organisatie). After choosing the file you see which rows are ready to send "
                 "and which have errors; nothing is sent until you click Send. Each valid row is sent on its "

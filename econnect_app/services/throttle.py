@@ -51,9 +51,10 @@ LIMITS: dict[str, ActionLimits] = {
     "email_confirmation": ActionLimits(
         "10/hour; 30/day", "30/hour; 100/day", i18n.N_("Too many confirmation emails were sent.")
     ),
-    # A CSV import sends up to 500 requests at once, each counted.
+    # A CSV import sends up to 1,000 requests at once (import_csv.MAX_IMPORT_ROWS), each counted: one
+    # such file passes, a second within the hour does not.
     "authorisation_request": ActionLimits(
-        "600/hour; 2000/day", "1000/hour; 3000/day", i18n.N_("Too many authorisation requests were sent.")
+        "1200/hour; 3000/day", "2000/hour; 5000/day", i18n.N_("Too many authorisation requests were sent.")
     ),
     # Client Connect (services/client_connect.py): opening the public page (per client only),
     # connecting an app through it (per client and per managing environment: each connection

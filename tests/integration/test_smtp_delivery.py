@@ -300,6 +300,141 @@ def test_two_concurrent_workers_send_each_message_exactly_once(
     assert statuses == ["sent"] * 12
 
 
+class RefusingOneHandler(RecordingHandler):
+    """Refuses one recipient (550) while ``refusing`` is set, accepts everyone else."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+        self.refusing = True
+
+    async def handle_RCPT(
+        self, server: SMTPServer, session: SMTPSession, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.refusing and address == self.address:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_batch_goes_out_over_one_run_and_a_refused_message_in_it_stays_queued_and_is_retried(
+    engine: Engine, smtp: SmtpConfig, port: int
+) -> None:
+    message_ids = [queue_reset(engine, to=f"user{n}@example.com") for n in range(25)]
+    now = utcnow()
+
+    with running(port, RefusingOneHandler("user12@example.com")) as handler:
+        report = deliver_due_messages(engine, smtp=smtp, now=now)
+        assert report.retrying == [message_ids[12]]
+        assert sorted(report.sent) == sorted(set(message_ids) - {message_ids[12]})
+        refused = load(engine, message_ids[12])
+        assert (refused.status, refused.attempts, refused.claim_token) == ("queued", 1, None)
+        assert refused.next_attempt_at == now + RETRIES.delay_after(1)
+        assert {load(engine, message_id).status for message_id in report.sent} == {"sent"}
+
+        handler.refusing = False
+        assert deliver_due_messages(engine, smtp=smtp, now=now).attempted == 0  # not due yet
+        assert deliver_due_messages(engine, smtp=smtp, now=refused.next_attempt_at).sent == [message_ids[12]]
+
+    recipients = [rcpt for envelope, _ in handler.messages for rcpt in envelope.rcpt_tos]
+    assert sorted(recipients) == sorted(f"user{n}@example.com" for n in range(25))  # each exactly once
+
+
+class Crash(BaseException):
+    """The worker's process dying: nothing it would still write gets written."""
+
+
+def test_a_batch_is_sent_over_several_connections_at_once_each_message_once(
+    engine: Engine, smtp: SmtpConfig, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "SENDERS", 3)
+    message_ids = [queue_reset(engine, to=f"user{n}@example.com") for n in range(30)]
+    peers: set[object] = set()
+
+    class PeerRecordingHandler(RecordingHandler):
+        async def handle_DATA(self, server: SMTPServer, session: SMTPSession, envelope: Envelope) -> str:
+            peers.add(session.peer)
+            return await super().handle_DATA(server, session, envelope)
+
+    with running(port, PeerRecordingHandler()) as handler:
+        report = deliver_due_messages(engine, smtp=smtp)
+
+    assert sorted(report.sent) == message_ids
+    recipients = sorted(rcpt for envelope, _ in handler.messages for rcpt in envelope.rcpt_tos)
+    assert recipients == sorted(f"user{n}@example.com" for n in range(30))
+    assert len(peers) > 1  # more than one connection took messages
+    with Session(engine) as session:
+        assert set(session.exec(select(OutboxMessage.status)).all()) == {"sent"}
+
+
+def test_a_worker_that_dies_mid_batch_loses_nothing_and_resends_at_most_the_unrecorded_few(
+    engine: Engine, smtp: SmtpConfig, server: RecordingHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "SENDERS", 1)  # one connection: the order is known
+    message_ids = [queue_reset(engine, to=f"user{n}@example.com") for n in range(30)]
+    real_send, real_record = delivery.send_message, claims.record_outcomes
+    dead = threading.Event()
+
+    def send_until_dead(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if len(server.messages) == 24:  # dies after 24 messages went out
+            dead.set()
+            raise Crash
+        return real_send(*args, **kwargs)
+
+    def record_while_alive(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if dead.is_set():
+            raise Crash
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "send_message", send_until_dead)
+    monkeypatch.setattr(claims, "record_outcomes", record_while_alive)
+    crashed_at = utcnow()
+    with pytest.raises(Crash):
+        deliver_due_messages(engine, smtp=smtp, now=crashed_at)
+    monkeypatch.setattr(claims, "record_outcomes", real_record)  # another worker, alive
+    monkeypatch.setattr(delivery, "send_message", real_send)
+
+    with Session(engine) as session:
+        statuses = [session.get(OutboxMessage, message_id).status for message_id in message_ids]  # type: ignore[union-attr]
+    assert statuses.count("sent") == 20  # written RECORD_EVERY at a time
+    assert statuses.count("sending") == 10  # 4 sent but not recorded, 6 never sent: claimed until stale
+
+    assert deliver_due_messages(engine, smtp=smtp, now=crashed_at + timedelta(minutes=1)).attempted == 0
+    later = deliver_due_messages(engine, smtp=smtp, now=crashed_at + STALE_CLAIM_AFTER + timedelta(minutes=1))
+
+    assert later.released_stale == 10 and len(later.sent) == 10
+    with Session(engine) as session:
+        assert set(session.exec(select(OutboxMessage.status)).all()) == {"sent"}
+    received = [rcpt for envelope, _ in server.messages for rcpt in envelope.rcpt_tos]
+    assert sorted(set(received)) == sorted(f"user{n}@example.com" for n in range(30))  # none lost
+    twice = {rcpt for rcpt in received if received.count(rcpt) > 1}
+    assert twice == {f"user{n}@example.com" for n in range(20, 24)}  # at most RECORD_EVERY - 1 again
+    assert len(twice) < delivery.RECORD_EVERY
+
+
+def test_a_stopped_run_puts_the_rest_of_its_batch_back_in_the_queue(
+    engine: Engine, smtp: SmtpConfig, server: RecordingHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "SENDERS", 1)  # one connection: the order is known
+    message_ids = [queue_reset(engine, to=f"user{n}@example.com") for n in range(6)]
+    stop = threading.Event()
+    real_send = delivery.send_message
+
+    def stop_after_the_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        refused = real_send(*args, **kwargs)
+        if len(server.messages) == 3:
+            stop.set()  # the app shuts down while the third message is being sent
+        return refused
+
+    monkeypatch.setattr(delivery, "send_message", stop_after_the_third)
+    report = deliver_due_messages(engine, smtp=smtp, stop=stop)
+
+    assert report.sent == message_ids[:3]
+    rows = [load(engine, message_id) for message_id in message_ids]
+    assert [(row.status, row.claim_token, row.attempts) for row in rows[3:]] == [("queued", None, 0)] * 3
+    assert deliver_due_messages(engine, smtp=smtp).sent == message_ids[3:]
+
+
 def add_environment_with_administrators(engine: Engine) -> int:
     """An environment with two active Administrators and a plain user; its id."""
     with Session(engine) as session:

@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 from conftest_factories import activities, count, make_admin, make_environment, make_user, outbox
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from econnect_app import security
 from econnect_app.models import (
+    ActivityLog,
     AuthorisationLink,
     AuthorisationRequest,
     AuthorisationStatus,
@@ -22,9 +24,9 @@ from econnect_app.models import (
     User,
 )
 from econnect_app.services import authorisations
-from econnect_app.services.authorisations import BulkImportResult, RowError, import_csv
+from econnect_app.services.authorisations import BulkImportResult, RowError, import_csv, sending
 from econnect_app.services.authorisations.import_csv import SavedRow
-from econnect_app.services.errors import PermissionDenied, PlanLimitReached, ValidationFailed
+from econnect_app.services.errors import Conflict, PermissionDenied, PlanLimitReached, ValidationFailed
 
 HEADER = "client name,email,software package,organisation"
 
@@ -268,7 +270,7 @@ def test_progress_is_reported_after_each_row(session: Session, anna: User) -> No
         session, actor=anna, csv_text="\n".join([HEADER, *rows]), on_progress=on_progress
     )
     assert calls == [(1, 3), (2, 3), (3, 3)]
-    assert created_when_called == [1, 1, 2]  # called after the row's own transaction
+    assert created_when_called == [1, 1, 2]  # called after the row is written (in its group's transaction)
     assert len(result.created) == 2 and len(result.errors) == 1
 
 
@@ -438,14 +440,14 @@ def test_a_record_over_several_lines_is_named_by_its_lines(session: Session, ann
 def test_a_failure_on_our_side_stops_the_import_and_says_what_was_saved(
     session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_create = import_csv.create_checked
+    real_add = import_csv.add_checked
 
     def fail_on_klaas(session: Session, **kwargs):  # type: ignore[no-untyped-def]
         if kwargs["clean"].client_email == "klaas@example.com":
             raise RuntimeError("database went away")
-        return real_create(session, **kwargs)
+        return real_add(session, **kwargs)
 
-    monkeypatch.setattr(import_csv, "create_checked", fail_on_klaas)
+    monkeypatch.setattr(import_csv, "add_checked", fail_on_klaas)
     text = "\n".join(
         [
             HEADER,
@@ -460,6 +462,151 @@ def test_a_failure_on_our_side_stops_the_import_and_says_what_was_saved(
     assert [error.line for error in result.errors] == [3]
     assert "this row and the 1 after it were not imported" in result.errors[0].message
     assert sorted(requests_by_email(session)) == ["piet@example.com"]
+
+
+# --- rows committed in groups ------------------------------------------------------------------
+
+
+class Crash(BaseException):
+    """The process dying at this point (nothing after it runs, nothing is caught)."""
+
+
+def committed_requests(engine: Engine) -> dict[str, tuple[int, int, int]]:
+    """What another connection sees committed, per client email: (links, emails to the client,
+    "authorisation.created" activity rows) of its request."""
+    with Session(engine) as other:
+        result = {}
+        for request in other.exec(select(AuthorisationRequest).order_by(AuthorisationRequest.id)):
+            links = other.exec(select(AuthorisationLink).where(AuthorisationLink.request_id == request.id)).all()
+            emails = other.exec(select(OutboxMessage).where(OutboxMessage.to_address == request.client_email)).all()
+            created = other.exec(
+                select(ActivityLog).where(
+                    ActivityLog.subject_id == request.id, ActivityLog.action == "authorisation.created"
+                )
+            ).all()
+            result[request.client_email] = (len(links), len(emails), len(created))
+        return result
+
+
+def client_rows(count: int) -> list[str]:
+    return [f"Client {n},client{n}@example.com,Exact Online,Org {n}" for n in range(1, count + 1)]
+
+
+def test_a_row_refused_while_being_written_keeps_the_other_rows_of_its_group(
+    session: Session, engine: Engine, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row 3 clashes with the unique index (a pending request to the same client and organisation
+    that the checks did not see, as when another tab sent it at the same moment) and row 4 fails
+    after its request was written: both are rolled back alone, the group's other rows are saved."""
+    monkeypatch.setattr(import_csv, "GROUP_ROWS", 10)
+    run(session, anna, f"{HEADER}\nClient 3,client3@example.com,Exact Online,Org 3\n")
+    real_pending, real_issue = sending._pending_request_for, sending.issue_link_and_email
+
+    def unseen_for_client3(session: Session, **kwargs):  # type: ignore[no-untyped-def]
+        return None if kwargs["client_email"] == "client3@example.com" else real_pending(session, **kwargs)
+
+    def refuse_client4(session: Session, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs["request"].client_email == "client4@example.com":
+            raise Conflict("Refused after the request was written.")
+        return real_issue(session, **kwargs)
+
+    monkeypatch.setattr(sending, "_pending_request_for", unseen_for_client3)
+    monkeypatch.setattr(sending, "issue_link_and_email", refuse_client4)
+
+    result = run(session, anna, "\n".join([HEADER, *client_rows(6)]))
+
+    assert [row.line for row in result.saved] == [2, 3, 6, 7]
+    assert [(error.line, error.message) for error in result.errors] == [
+        (4, sending.RACE_MESSAGE),
+        (5, "Refused after the request was written."),
+    ]
+    committed = committed_requests(engine)
+    assert sorted(committed) == [f"client{n}@example.com" for n in (1, 2, 3, 5, 6)]
+    assert committed["client3@example.com"] == (1, 1, 1)  # the earlier request, untouched
+    assert set(committed.values()) == {(1, 1, 1)}  # every request with its link, email and activity
+    assert count(session, OutboxMessage) == 5
+
+
+def test_a_crash_leaves_whole_groups_each_request_with_its_email_and_activity(
+    session: Session, engine: Engine, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_csv, "GROUP_ROWS", 3)
+    real_issue = sending.issue_link_and_email
+
+    def die_while_writing_client5(session: Session, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs["request"].client_email == "client5@example.com":  # its request row is written
+            raise Crash
+        return real_issue(session, **kwargs)
+
+    monkeypatch.setattr(sending, "issue_link_and_email", die_while_writing_client5)
+
+    with pytest.raises(Crash):
+        run(session, anna, "\n".join([HEADER, *client_rows(8)]))
+
+    committed = committed_requests(engine)
+    assert sorted(committed) == ["client1@example.com", "client2@example.com", "client3@example.com"]
+    assert set(committed.values()) == {(1, 1, 1)}
+    with Session(engine) as other:
+        assert len(other.exec(select(OutboxMessage)).all()) == 3
+
+
+def test_a_crash_between_rows_loses_only_the_group_in_progress(
+    session: Session, engine: Engine, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_csv, "GROUP_ROWS", 3)
+
+    def die_after_row_7(done: int, total: int) -> None:
+        if done == 7:
+            raise Crash
+
+    with pytest.raises(Crash):
+        authorisations.import_requests_csv(
+            session, actor=anna, csv_text="\n".join([HEADER, *client_rows(9)]), on_progress=die_after_row_7
+        )
+
+    committed = committed_requests(engine)
+    assert sorted(committed) == [f"client{n}@example.com" for n in range(1, 7)]
+    assert set(committed.values()) == {(1, 1, 1)}
+
+
+def test_a_group_whose_commit_fails_is_reported_from_its_first_row(
+    session: Session, engine: Engine, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_csv, "GROUP_ROWS", 3)
+    real_commit = session.commit
+    commits: list[int] = []
+
+    def commit_fails_the_second_time() -> None:
+        commits.append(1)
+        if len(commits) == 2:
+            raise RuntimeError("disk I/O error")
+        real_commit()
+
+    monkeypatch.setattr(session, "commit", commit_fails_the_second_time)
+    rows = client_rows(8)
+    rows[4] = "Client 5,not-an-email,Exact Online,Org 5"  # an error row in the lost group
+
+    result = run(session, anna, "\n".join([HEADER, *rows]))
+
+    assert [row.line for row in result.saved] == [2, 3, 4]
+    assert [error.line for error in result.errors] == [5]
+    assert "this row and the 4 after it were not imported" in result.errors[0].message
+    assert sorted(committed_requests(engine)) == [f"client{n}@example.com" for n in (1, 2, 3)]
+
+
+def test_a_thousand_rows_in_one_file_are_all_saved(session: Session, engine: Engine, anna: User) -> None:
+    rows = [f"Client {n},client{n}@example.com,Twinfield,Org {n}" for n in range(1, 1001)]
+    calls: list[int] = []
+
+    result = authorisations.import_requests_csv(
+        session, actor=anna, csv_text="\n".join([HEADER, *rows]), on_progress=lambda done, _total: calls.append(done)
+    )
+
+    assert (len(result.saved), result.errors) == (1000, [])
+    assert calls == list(range(1, 1001))
+    with Session(engine) as other:
+        assert len(other.exec(select(AuthorisationRequest)).all()) == 1000
+        assert len(other.exec(select(OutboxMessage)).all()) == 1000
 
 
 @pytest.mark.parametrize(

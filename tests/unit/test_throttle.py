@@ -68,6 +68,21 @@ def test_the_table_names_every_action_of_the_brief() -> None:
     assert throttle.LIMITS["sign_up"].per_client.startswith(f"{SIGN_UPS_PER_HOUR}/hour")
 
 
+def test_one_csv_file_of_the_most_rows_passes_the_authorisation_request_limits_and_a_second_does_not(
+    storage: Storage,
+) -> None:
+    """Every row of a CSV import counts (services/authorisations/import_csv.py): a file of
+    ``MAX_IMPORT_ROWS`` rows goes through whole, as many again within the hour do not."""
+    from econnect_app.services.authorisations.import_csv import MAX_IMPORT_ROWS
+
+    with calling_from("203.0.113.7"):
+        assert attempts_allowed("authorisation_request", MAX_IMPORT_ROWS, environment_id=7) == MAX_IMPORT_ROWS
+        assert attempts_allowed("authorisation_request", MAX_IMPORT_ROWS, environment_id=7) < MAX_IMPORT_ROWS
+    with calling_from("198.51.100.4"):  # another address of the same firm: the environment's limit
+        allowed = attempts_allowed("authorisation_request", MAX_IMPORT_ROWS, environment_id=7)
+    assert allowed < MAX_IMPORT_ROWS
+
+
 def test_one_client_is_refused_past_its_limit_and_told_when_to_try_again(storage: Storage) -> None:
     with calling_from("203.0.113.7"):
         assert attempts_allowed("sign_up", SIGN_UPS_PER_HOUR) == SIGN_UPS_PER_HOUR

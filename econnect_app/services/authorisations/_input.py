@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -27,17 +28,17 @@ class CleanRequest:
     organisation_name: str
 
 
-def _is_own_address(session: Session, *, environment_id: int, email: str) -> bool:
-    """Whether a user of the environment has this primary or additional address."""
-    primary = select(User.id).where(User.environment_id == environment_id, func.lower(User.email) == email)
-    if session.exec(primary).first() is not None:
-        return True
+def own_addresses(session: Session, *, environment_id: int) -> frozenset[str]:
+    """Every address of the environment's own users, primary or additional (lower case): a request
+    may not go to one of them. The one rule ``clean_input`` applies; a CSV import reads it once for
+    all its rows."""
+    primary = select(func.lower(User.email)).where(User.environment_id == environment_id)
     additional = (
-        select(UserEmail.id)
+        select(func.lower(UserEmail.email))
         .join(User, col(User.id) == col(UserEmail.user_id))
-        .where(User.environment_id == environment_id, func.lower(UserEmail.email) == email)
+        .where(User.environment_id == environment_id)
     )
-    return session.exec(additional).first() is not None
+    return frozenset(address for address in (*session.exec(primary), *session.exec(additional)) if address)
 
 
 def package_by_id_or_name(session: Session, value: int | str) -> SoftwarePackage | None:
@@ -61,14 +62,19 @@ def clean_input(
     package_message: str,
     organisation_name: str,
     extra: dict[str, str] | None = None,
+    own: Collection[str] | None = None,
 ) -> CleanRequest:
     """The validated fields, or ValidationFailed with every field's message at once.
 
-    ``package_message`` and ``extra``'s messages are shown as given (translated by the caller)."""
+    ``package_message`` and ``extra``'s messages are shown as given (translated by the caller).
+    ``own``: the environment's ``own_addresses``, when the caller has read them already (an import
+    checking many rows); read here otherwise."""
     fields = FieldErrors()
     clean_name = fields.check("client_name", clean_required, client_name, label=i18n.N_("the client's name"))
     clean_address = fields.check("client_email", clean_email, client_email)
-    if clean_address and _is_own_address(session, environment_id=environment_id, email=clean_address):
+    if clean_address and clean_address in (
+        own if own is not None else own_addresses(session, environment_id=environment_id)
+    ):
         fields.add("client_email", i18n.gettext(OWN_ADDRESS_MESSAGE))
     for field, message in (extra or {}).items():
         fields.add(field, message)

@@ -16,6 +16,7 @@ new request and every resend counts towards the sender's and the environment's
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -168,64 +169,78 @@ def _set_aside_previous(
     return previous
 
 
-def _write_new_request(
-    session: Session, *, actor: User, environment: Environment, clean: CleanRequest
+def _write_request_rows(
+    session: Session, *, actor: User, environment: Environment, clean: CleanRequest, replaces: bool = True
 ) -> AuthorisationRequest:
-    """One transaction: replace a pending request to the same email and organisation, add the new
-    one, email it."""
+    """In the caller's transaction: replace a pending request to the same email and organisation,
+    add the new one, issue its link and queue its email, record the activity.
+
+    ``replaces=False``: the caller knows there is no such pending request (one that appeared
+    meanwhile makes the insert fail on the unique index)."""
     now = utcnow()
-    with committing(session):
-        previous = _set_aside_previous(
+    previous = (
+        _set_aside_previous(
             session,
             environment=environment,
             client_email=clean.client_email,
             organisation_name=clean.organisation_name,
             now=now,
         )
-        request = AuthorisationRequest(
-            environment_id=environment.id,
-            requested_by_id=actor.id,
-            client_name=clean.client_name,
-            client_email=clean.client_email,
-            organisation_name=clean.organisation_name,
-            organisation_key=organisation_key(clean.organisation_name),
-            software_package_id=clean.package.id,
-            status=PENDING,
-            expires_at=now + timedelta(days=get_settings().authorisation_link_days),
-            created_at=now,
-            last_sent_at=now,
-            send_count=1,
-        )
-        session.add(request)
-        session.flush()
-        if previous is not None:
-            previous.replaced_by_id = request.id
-            record_activity(
-                session,
-                previous,
-                actor=actor,
-                action="authorisation.replaced",
-                summary=i18n.gettext(
-                    "{actor} replaced the pending authorisation request to {request} with a new request.",
-                    actor=display_name(actor),
-                    request=describe(previous),
-                ),
-            )
-        issue_link_and_email(
-            session, request=request, requester=actor, environment=environment, package=clean.package
-        )
+        if replaces
+        else None
+    )
+    request = AuthorisationRequest(
+        environment_id=environment.id,
+        requested_by_id=actor.id,
+        client_name=clean.client_name,
+        client_email=clean.client_email,
+        organisation_name=clean.organisation_name,
+        organisation_key=organisation_key(clean.organisation_name),
+        software_package_id=clean.package.id,
+        status=PENDING,
+        expires_at=now + timedelta(days=get_settings().authorisation_link_days),
+        created_at=now,
+        last_sent_at=now,
+        send_count=1,
+    )
+    session.add(request)
+    session.flush()
+    if previous is not None:
+        previous.replaced_by_id = request.id
         record_activity(
             session,
-            request,
+            previous,
             actor=actor,
-            action="authorisation.created",
+            action="authorisation.replaced",
             summary=i18n.gettext(
-                "{actor} sent an authorisation request to {request}.",
+                "{actor} replaced the pending authorisation request to {request} with a new request.",
                 actor=display_name(actor),
-                request=describe(request),
+                request=describe(previous),
             ),
         )
+    issue_link_and_email(
+        session, request=request, requester=actor, environment=environment, package=clean.package
+    )
+    record_activity(
+        session,
+        request,
+        actor=actor,
+        action="authorisation.created",
+        summary=i18n.gettext(
+            "{actor} sent an authorisation request to {request}.",
+            actor=display_name(actor),
+            request=describe(request),
+        ),
+    )
     return request
+
+
+def _write_new_request(
+    session: Session, *, actor: User, environment: Environment, clean: CleanRequest
+) -> AuthorisationRequest:
+    """One transaction: the request and what comes with it (``_write_request_rows``)."""
+    with committing(session):
+        return _write_request_rows(session, actor=actor, environment=environment, clean=clean)
 
 
 def create_checked(
@@ -236,8 +251,7 @@ def create_checked(
     Refused (nothing written) when it would replace a pending request sent too recently or too
     often (``Conflict``), or past the "authorisation_request" rate limits (``throttle.Limited``).
     """
-    _check_replacement_allowed(session, environment=environment, clean=clean)
-    throttle.check("authorisation_request", environment_id=environment.id)
+    _check_before_writing(session, environment=environment, clean=clean)
     try:
         return _write_new_request(session, actor=actor, environment=environment, clean=clean)
     except IntegrityError:
@@ -245,6 +259,66 @@ def create_checked(
             return _write_new_request(session, actor=actor, environment=environment, clean=clean)
         except IntegrityError:
             raise Conflict(i18n.gettext(RACE_MESSAGE)) from None
+
+
+def add_checked(
+    session: Session,
+    *,
+    actor: User,
+    environment: Environment,
+    clean: CleanRequest,
+    pending: Collection[tuple[str, str]] | None = None,
+) -> AuthorisationRequest:
+    """Like ``create_checked``, but in the caller's transaction, which commits it (a CSV import
+    commits its rows in groups): each attempt is a SAVEPOINT, so a refused or clashing request
+    leaves nothing behind and the transaction's other requests as they were.
+
+    ``pending``: the ``pending_pairs`` of the environment read in this transaction for several
+    requests at once; a request to a pair not among them is written without looking for one to
+    replace (a clash with one sent meanwhile is retried with the full look-up). On SQLite the caller
+    must have begun the transaction for real before the first SAVEPOINT (``import_csv._begin_group``):
+    a SAVEPOINT that starts it would commit everything when released.
+    """
+    pair = (clean.client_email, organisation_key(clean.organisation_name))
+    replaces = pending is None or pair in pending
+    _check_before_writing(session, environment=environment, clean=clean, replaces=replaces)
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                return _write_request_rows(
+                    session, actor=actor, environment=environment, clean=clean, replaces=replaces
+                )
+        except IntegrityError:
+            if attempt == 2:
+                raise Conflict(i18n.gettext(RACE_MESSAGE)) from None
+            replaces = True
+    raise AssertionError("not reached")
+
+
+def pending_pairs(session: Session, *, environment_id: int, client_emails: Collection[str]) -> set[tuple[str, str]]:
+    """(client email, organisation key) of each of the environment's Pending requests to these
+    addresses: the requests a new one to the same pair would replace (looked up for many at once)."""
+    found: set[tuple[str, str]] = set()
+    emails = sorted(set(client_emails))
+    for start in range(0, len(emails), 500):
+        statement = select(AuthorisationRequest.client_email, AuthorisationRequest.organisation_key).where(
+            AuthorisationRequest.environment_id == environment_id,
+            col(AuthorisationRequest.client_email).in_(emails[start : start + 500]),
+            AuthorisationRequest.status == PENDING,
+        )
+        found.update((email, key) for email, key in session.exec(statement))
+    return found
+
+
+def _check_before_writing(
+    session: Session, *, environment: Environment, clean: CleanRequest, replaces: bool = True
+) -> None:
+    """What ``create_checked`` and ``add_checked`` refuse before writing: a replacement not allowed
+    yet (when the request may replace one), then the "authorisation_request" rate limits (counted
+    only when the first passed)."""
+    if replaces:
+        _check_replacement_allowed(session, environment=environment, clean=clean)
+    throttle.check("authorisation_request", environment_id=environment.id)
 
 
 def _check_replacement_allowed(session: Session, *, environment: Environment, clean: CleanRequest) -> None:
