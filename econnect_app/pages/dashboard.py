@@ -15,6 +15,7 @@ from econnect_app.models import User
 from econnect_app.pages.partners import who_has_access_section
 from econnect_app.services import dashboard
 from econnect_app.state.auth import AuthState, Updates
+from econnect_app.state.live_tabs import shared_read
 
 
 @dataclasses.dataclass
@@ -39,7 +40,8 @@ class DashboardState(AuthState):
 
     def _live_refresh(self, db: Session, user: User) -> None:
         """Re-read the figures for ``user`` (on load, and when the environment changes)."""
-        summary = dashboard.dashboard_summary(db, actor=user)
+        # In a live push, the tabs of the environment share the reads (see live_tabs.shared_read).
+        summary = dashboard.dashboard_summary(db, actor=user, shared=shared_read)
         self.pending_requests = summary.pending_requests
         self.active_partnerships = summary.active_partnerships
         self.client_organisations = summary.client_organisations

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from econnect_app.models import (
-    ActivityLog,
     Organisation,
     User,
     UserStatus,
@@ -43,22 +44,27 @@ def _count(session: Session, statement) -> int:  # type: ignore[no-untyped-def]
     return int(session.exec(statement).one())
 
 
-def _recent_activity(session: Session, *, actor: User, limit: int) -> list[ActivityLog]:
-    """The environment's newest activity; a plain User sees only what concerns the organisations
-    they are an Active member of."""
-    return activity.recent(
-        session,
-        environment_id=actor.environment_id,
-        limit=limit,
-        about_organisations=activity_log.organisations_seen(actor),
-    )
+@dataclass(frozen=True)
+class EnvironmentFigures:
+    """The dashboard's counts: the same for every user of the environment."""
+
+    pending_requests: int
+    active_partnerships: int
+    client_organisations: int
+    own_organisations: int
+    active_organisations: int
+    active_users: int
 
 
-def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15) -> DashboardSummary:
-    """What the dashboard shows the actor: their own environment only, re-read from the database
-    (the actor must still be active)."""
-    actor = load_actor(session, actor)
-    environment_id = actor.environment_id
+SharedRead = Callable[[Hashable, Callable[[], Any]], Any]
+
+
+def _read_alone(_key: Hashable, read: Callable[[], Any]) -> Any:
+    return read()
+
+
+def environment_figures(session: Session, *, environment_id: int) -> EnvironmentFigures:
+    """The environment's counts (no permission check: ``dashboard_summary`` is the entry point)."""
     own = _count(
         session,
         select(func.count()).select_from(Organisation).where(Organisation.environment_id == environment_id),
@@ -75,16 +81,61 @@ def dashboard_summary(session: Session, *, actor: User, activity_limit: int = 15
         .select_from(User)
         .where(User.environment_id == environment_id, User.status == UserStatus.ACTIVE.value),
     )
-    feed = [
-        ActivityItem(summary=entry.summary, created_at=entry.created_at)
-        for entry in _recent_activity(session, actor=actor, limit=activity_limit)
-    ]
-    return DashboardSummary(
+    return EnvironmentFigures(
         pending_requests=authorisations.count_pending(session, environment_id=environment_id),
         active_partnerships=partnerships.count_active_partnerships(session, environment_id=environment_id),
         client_organisations=partnerships.count_client_organisations(session, environment_id=environment_id),
         own_organisations=own,
         active_organisations=activated,
         active_users=users,
-        recent_activity=feed,
+    )
+
+
+def _recent_activity(session: Session, *, actor: User, limit: int) -> tuple[ActivityItem, ...]:
+    """The environment's newest activity; a plain User sees only what concerns the organisations
+    they are an Active member of."""
+    entries = activity.recent(
+        session,
+        environment_id=actor.environment_id,
+        limit=limit,
+        about_organisations=activity_log.organisations_seen(actor),
+    )
+    return tuple(ActivityItem(summary=entry.summary, created_at=entry.created_at) for entry in entries)
+
+
+def _feed_view(actor: User) -> Hashable:
+    """Which users get the same feed: everyone who sees the whole log (``activity_log``'s rule),
+    else only the actor (the rows about their own organisations)."""
+    return "whole log" if activity_log.organisations_seen(actor) is None else ("user", actor.id)
+
+
+def dashboard_summary(
+    session: Session, *, actor: User, activity_limit: int = 15, shared: SharedRead | None = None
+) -> DashboardSummary:
+    """What the dashboard shows the actor: their own environment only, re-read from the database
+    (the actor must still be active).
+
+    ``shared(key, read)`` (a live push, ``state/live_tabs.shared_read``) may hand the same answer
+    to every tab of the environment asking for the same key: the counts are the environment's,
+    the feed is keyed by who sees which rows of the log.
+    """
+    actor = load_actor(session, actor)
+    environment_id = actor.environment_id
+    share = shared or _read_alone
+    figures: EnvironmentFigures = share(
+        ("dashboard figures", environment_id),
+        lambda: environment_figures(session, environment_id=environment_id),  # type: ignore[arg-type]
+    )
+    feed: tuple[ActivityItem, ...] = share(
+        ("dashboard feed", environment_id, activity_limit, _feed_view(actor)),
+        lambda: _recent_activity(session, actor=actor, limit=activity_limit),
+    )
+    return DashboardSummary(
+        pending_requests=figures.pending_requests,
+        active_partnerships=figures.active_partnerships,
+        client_organisations=figures.client_organisations,
+        own_organisations=figures.own_organisations,
+        active_organisations=figures.active_organisations,
+        active_users=figures.active_users,
+        recent_activity=list(feed),
     )

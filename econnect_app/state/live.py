@@ -22,9 +22,14 @@ How it works (one backend worker; see "Several workers" below):
    is revoked) loses its pages at once: its page states are emptied and it is sent to the log-in
    page with a message saying why. A tab whose user is now in another environment is forgotten.
 5. Bursts coalesce per tab: while a tab is being refreshed, further changes mark it for one more
-   refresh. A tab disconnected for longer than ``live_tabs.DISCONNECTED_GRACE_SECONDS`` is
-   forgotten by the periodic sweep (a reconnect re-runs the page's on_load, which registers it
-   again).
+   refresh, which starts ``COALESCE_SECONDS`` after the previous one ended (a tab not refreshed
+   that recently is refreshed at once). At most ``MAX_CONCURRENT_REFRESHES`` tabs are refreshed at
+   a time per worker (the others wait without holding their state or a thread). A tab
+   disconnected for longer than ``live_tabs.DISCONNECTED_GRACE_SECONDS`` is forgotten by the
+   periodic sweep (a reconnect re-runs the page's on_load, which registers it again).
+6. The tabs of one environment refreshed for the same change share what they would all read alike
+   (``live_tabs.shared_read``: the environment's time zone, the dashboard's figures, the feed of
+   each permission view); what depends on the user (the login, the bell) is read per tab.
 
 Several workers (REFLEX_REDIS_URL set): the registry stays per worker (a tab's events, hence its
 on_load, run on the worker its websocket is connected to); ``econnect_app.live`` uses its Redis
@@ -38,6 +43,7 @@ the worker is refreshed once, since changes may have been missed meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -48,19 +54,25 @@ from typing import Any
 import reflex as rx
 from reflex.state import StateUpdate
 from reflex_base.event import Event
+from sqlmodel import Session
 
 from econnect_app import i18n, live, routes
 from econnect_app.db import db_session
 from econnect_app.formatting import in_time_zone
+from econnect_app.models import User
 from econnect_app.services import environments, sessions
 from econnect_app.services.errors import DomainError
+from econnect_app.state import live_tabs
 from econnect_app.state.auth import FORGET_EVERY_PAGE, AuthState
-from econnect_app.state.live_tabs import LiveSessions, LiveView, live_sessions
+from econnect_app.state.live_tabs import LiveSessions, LiveView, SharedReads, live_sessions, shared_reads
 from econnect_app.state.off_loop import run_off_loop
 
 logger = logging.getLogger(__name__)
 
-COALESCE_SECONDS = 0.05  # a burst of publishes inside this window gives one refresh per tab
+COALESCE_SECONDS = 0.05  # a tab is refreshed at most once per this window (a burst gives few refreshes)
+# Tabs refreshed at once per worker: fewer than the default thread pool's threads (6 on 2 cores),
+# which the tabs' own handlers need too.
+MAX_CONCURRENT_REFRESHES = 4
 SWEEP_INTERVAL_SECONDS = 5 * 60
 
 
@@ -82,13 +94,18 @@ class LivePusher:
         registry: LiveSessions,
         refresh: RefreshTab,
         coalesce_seconds: float = COALESCE_SECONDS,
+        max_concurrent: int = MAX_CONCURRENT_REFRESHES,
+        reads: SharedReads | None = None,
     ) -> None:
         self._loop = loop
         self._registry = registry
         self._refresh = refresh
         self._coalesce_seconds = coalesce_seconds
+        self._reads = shared_reads if reads is None else reads
+        self._gate = asyncio.Semaphore(max_concurrent)
         self._pending: dict[str, int] = {}  # token -> environment to refresh it for
         self._running: set[str] = set()
+        self._refreshed_at: dict[str, float] = {}  # token -> when its last refresh ended (recent ones only)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def notify(self, environment_id: int) -> None:
@@ -110,7 +127,12 @@ class LivePusher:
             self._changed(environment_id)
 
     def _changed(self, environment_id: int) -> None:
-        for token in self._registry.tokens_of(environment_id):
+        tokens = self._registry.tokens_of(environment_id)
+        if not tokens:
+            self._reads.forget(environment_id)
+            return
+        self._reads.changed(environment_id)  # the tabs refreshed from now on share their reads
+        for token in tokens:
             self._pending[token] = environment_id
             if token not in self._running:
                 self._running.add(token)
@@ -122,22 +144,46 @@ class LivePusher:
 
     async def _drain(self, token: str) -> None:
         try:
-            if self._coalesce_seconds:
-                await asyncio.sleep(self._coalesce_seconds)
             while token in self._pending:
-                environment_id = self._pending.pop(token)
-                views = self._registry.views_of(token, environment_id=environment_id)
-                if not views:
-                    continue
-                try:
-                    keep = await self._refresh(token, environment_id, views)
-                except Exception:
-                    logger.exception("Live refresh of a tab of environment %s failed", environment_id)
-                    continue
+                await self._after_coalescing(token)
+                async with self._gate:
+                    if token not in self._pending:
+                        continue
+                    environment_id = self._pending.pop(token)
+                    views = self._registry.views_of(token, environment_id=environment_id)
+                    if not views:
+                        continue
+                    try:
+                        keep = await self._refresh(token, environment_id, views)
+                    except Exception:
+                        logger.exception("Live refresh of a tab of environment %s failed", environment_id)
+                        continue
+                    finally:
+                        self._refreshed(token)
                 if not keep:
                     self._registry.forget(token)
         finally:
             self._running.discard(token)
+
+    async def _after_coalescing(self, token: str) -> None:
+        """Wait until ``COALESCE_SECONDS`` have passed since the tab's last refresh ended."""
+        refreshed_at = self._refreshed_at.get(token)
+        if refreshed_at is not None and self._coalesce_seconds:
+            wait = refreshed_at + self._coalesce_seconds - self._loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    def _refreshed(self, token: str) -> None:
+        """Note when the tab's refresh ended; forgotten again once the coalescing window is over."""
+        if not self._coalesce_seconds:
+            return
+        ended = self._refreshed_at[token] = self._loop.time()
+
+        def expire() -> None:
+            if self._refreshed_at.get(token) == ended:
+                del self._refreshed_at[token]
+
+        self._loop.call_later(self._coalesce_seconds, expire)
 
     async def idle(self) -> None:
         """Wait until every change notified so far has been handled (tests)."""
@@ -195,11 +241,19 @@ async def refresh_tab(app: rx.App, token: str, environment_id: int, views: tuple
         # Do not create or touch the state of a tab that is gone; forget it after a grace period.
         return not live_sessions.mark_disconnected(token, now=time.monotonic())
     live_sessions.mark_connected(token)
+    generation = shared_reads.generation(environment_id)  # reads shared with the tabs pushed alike
     async with app.modify_state(rx.BaseStateToken(ident=token, cls=views[0])) as root:
         auth = await root.get_state(AuthState)
         states = [await root.get_state(view) for view in views]
         refreshed = await run_off_loop(
-            functools.partial(_refresh_states, auth.session_cookie, auth.language, environment_id, states)
+            functools.partial(
+                _refresh_states,
+                auth.session_cookie,
+                auth.language,
+                environment_id,
+                states,
+                generation=generation,
+            )
         )
         leave: list[Any] = []
         if refreshed.signed_out_message:
@@ -227,11 +281,17 @@ async def _send(app: rx.App, token: str, *events: Any) -> None:
 
 
 def _refresh_states(
-    session_cookie: str, language: str, environment_id: int, states: Sequence[LiveView]
+    session_cookie: str,
+    language: str,
+    environment_id: int,
+    states: Sequence[LiveView],
+    *,
+    generation: int | None = None,
 ) -> _Refreshed:
     """Re-read the data of a tab's states with its own user (in a worker thread), dates and times
     in the time zone of the user's environment and texts in the tab's ``language``, as the page's
-    own handlers show them.
+    own handlers show them. With ``generation`` (of the environment's changes, see
+    ``live_tabs.SharedReads``), reads are shared with the other tabs refreshed for that change.
 
     The tab's login is re-validated WITHOUT touching it (a push is not the user's activity). Not
     kept: a tab already logged out, a tab whose login has ended (with the message saying why) and
@@ -244,15 +304,27 @@ def _refresh_states(
             return _Refreshed(keep=False, signed_out_message=ended.value if ended else "")
         if user.environment_id != environment_id:
             return _Refreshed(keep=False)
-        zone = environments.time_zone_of(db, environment_id=user.environment_id)
-        with in_time_zone(zone), i18n.in_language(language):
-            for state in states:
-                try:
-                    state._live_refresh(db, user)
-                except DomainError as error:
-                    db.rollback()
-                    logger.info("Live refresh of %s skipped: %s", type(state).__name__, error.message)
+        with contextlib.ExitStack() as sharing:
+            if generation is not None:
+                sharing.enter_context(live_tabs.pushing(environment_id, generation))
+            _refresh_views(db, user, language, states)
     return _Refreshed(keep=True)
+
+
+def _refresh_views(db: Session, user: User, language: str, states: Sequence[LiveView]) -> None:
+    """Each state's ``_live_refresh`` for ``user``, in the zone of the user's environment and the
+    tab's language; a refused read (a DomainError) leaves that state as it was."""
+    zone = live_tabs.shared_read(
+        ("time-zone", user.environment_id),
+        lambda: environments.time_zone_of(db, environment_id=user.environment_id),
+    )
+    with in_time_zone(zone), i18n.in_language(language):
+        for state in states:
+            try:
+                state._live_refresh(db, user)
+            except DomainError as error:
+                db.rollback()
+                logger.info("Live refresh of %s skipped: %s", type(state).__name__, error.message)
 
 
 async def sweep_disconnected(app: rx.App, registry: LiveSessions | None = None) -> int:

@@ -269,3 +269,46 @@ def test_an_advanced_user_sees_the_whole_feed(session: Session, firm: Environmen
     summary = dashboard.dashboard_summary(session, actor=advanced)
 
     assert [item.summary for item in summary.recent_activity] == ["Ada changed the plan"]
+
+
+def test_shared_reads_hand_the_same_feed_only_to_users_who_see_the_same_rows(
+    session: Session, firm: Environment, accountant: User
+) -> None:
+    """A live push shares reads between the tabs of an environment (state/live_tabs.shared_read):
+    Administrators and Advanced users share the whole feed, each plain User keeps their own."""
+    from econnect_app.state.live_tabs import SharedReads, pushing, shared_read
+
+    advanced = make_user(session, firm, role=Role.ADVANCED_USER.value)
+    plain = make_user(session, firm, role=Role.USER.value)
+    other_plain = make_user(session, firm, role=Role.USER.value)
+    bakery = make_organisation(session, firm, name="Bakery")
+    garage = make_organisation(session, firm, name="Garage")
+    _member(session, plain, bakery)
+    _member(session, other_plain, garage)
+    _activity(session, firm, "Bakery was activated", subject=("organisation", bakery.id))
+    _activity(session, firm, "Garage was activated", subject=("organisation", garage.id))
+    _activity(session, firm, "Ada changed the plan", subject=("environment", firm.id))
+    reads = SharedReads()
+    generation = reads.changed(firm.id)  # type: ignore[arg-type]
+
+    with pushing(firm.id, generation, reads):  # type: ignore[arg-type]
+        feeds = {
+            user.id: [
+                item.summary
+                for item in dashboard.dashboard_summary(
+                    session, actor=user, shared=shared_read
+                ).recent_activity
+            ]
+            for user in (plain, accountant, other_plain, advanced)
+        }
+        _activity(session, firm, "Later, not yet published")
+        again = dashboard.dashboard_summary(session, actor=accountant, shared=shared_read)
+
+    assert feeds[plain.id] == ["Bakery was activated"]
+    assert feeds[other_plain.id] == ["Garage was activated"]
+    assert len(feeds[accountant.id]) == len(feeds[advanced.id]) == 3
+    assert len(again.recent_activity) == 3  # the same change's answer, read once
+    reads.changed(firm.id)  # type: ignore[arg-type]  # the next change is read afresh
+    with pushing(firm.id, reads.generation(firm.id), reads):  # type: ignore[arg-type]
+        fresh = dashboard.dashboard_summary(session, actor=accountant, shared=shared_read)
+    assert fresh.recent_activity[0].summary == "Later, not yet published"

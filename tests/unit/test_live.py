@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -387,6 +388,140 @@ def test_notify_after_the_loop_closed_is_harmless() -> None:
     loop.close()
 
     pusher.notify(1)  # does not raise
+
+
+def test_no_more_than_the_allowed_number_of_tabs_refresh_at_once() -> None:
+    registry = LiveSessions()
+    for number in range(20):
+        registry.watch(f"tab-{number}", environment_id=1, view=DashboardView)
+    running = 0
+    most_at_once = 0
+    refreshed: list[str] = []
+
+    async def refresh(token: str, environment_id: int, views: tuple[type, ...]) -> bool:
+        nonlocal running, most_at_once
+        running += 1
+        most_at_once = max(most_at_once, running)
+        await asyncio.sleep(0.001)
+        running -= 1
+        refreshed.append(token)
+        return True
+
+    async def scenario() -> None:
+        pusher = LivePusher(
+            loop=asyncio.get_running_loop(),
+            registry=registry,
+            refresh=refresh,
+            coalesce_seconds=0,
+            max_concurrent=3,
+        )
+        pusher.notify(1)
+        await pusher.idle()
+
+    asyncio.run(scenario())
+
+    assert most_at_once == 3
+    assert sorted(refreshed) == sorted(f"tab-{number}" for number in range(20))
+
+
+def test_a_quiet_tab_is_refreshed_at_once_and_a_burst_right_after_waits_for_the_window() -> None:
+    registry = LiveSessions()
+    registry.watch("tab", environment_id=1, view=DashboardView)
+    started: list[float] = []
+
+    async def refresh(token: str, environment_id: int, views: tuple[type, ...]) -> bool:
+        started.append(asyncio.get_running_loop().time())
+        return True
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        pusher = LivePusher(loop=loop, registry=registry, refresh=refresh, coalesce_seconds=0.5)
+        notified = loop.time()
+        pusher.notify(1)
+        await pusher.idle()
+        for _ in range(10):  # a burst just after the first refresh: one more, after the window
+            pusher.notify(1)
+        await pusher.idle()
+        return notified
+
+    notified = asyncio.run(scenario())
+
+    assert len(started) == 2
+    assert started[0] - notified < 0.4  # not held back by the coalescing window
+    assert started[1] - started[0] >= 0.49
+
+
+def test_tabs_of_one_change_read_a_shared_key_once_across_threads() -> None:
+    reads = live_tabs.SharedReads()
+    generation = reads.changed(1)
+    reading = threading.Event()
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow_read() -> tuple[int, ...]:
+        calls.append(1)
+        reading.set()
+        release.wait(5)
+        return (1, 2, 3)
+
+    def tab() -> tuple[int, ...]:
+        with live_tabs.pushing(1, generation, reads):
+            return live_tabs.shared_read(("figures", 1), slow_read)
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        first = pool.submit(tab)
+        assert reading.wait(5)
+        others = [pool.submit(tab) for _ in range(4)]
+        release.set()
+        answers = [first.result(5), *(other.result(5) for other in others)]
+
+    assert calls == [1]
+    assert answers == [(1, 2, 3)] * 5
+
+
+def test_a_newer_change_is_read_afresh_and_an_older_refresh_shares_nothing() -> None:
+    reads = live_tabs.SharedReads()
+    old = reads.changed(1)
+    with live_tabs.pushing(1, old, reads):
+        assert live_tabs.shared_read("key", lambda: "before") == "before"
+        assert live_tabs.shared_read("key", lambda: "not read") == "before"
+    new = reads.changed(1)
+    with live_tabs.pushing(1, new, reads):
+        assert live_tabs.shared_read("key", lambda: "after") == "after"
+    with live_tabs.pushing(1, old, reads):  # a tab still refreshing for the older change
+        assert live_tabs.shared_read("key", lambda: "its own") == "its own"
+    with live_tabs.pushing(2, reads.changed(2), reads):  # another environment shares nothing
+        assert live_tabs.shared_read("key", lambda: "other") == "other"
+    assert live_tabs.shared_read("key", lambda: "outside a push") == "outside a push"
+
+
+def test_a_failed_shared_read_is_read_again_by_the_next_tab() -> None:
+    reads = live_tabs.SharedReads()
+    generation = reads.changed(1)
+
+    def broken() -> str:
+        raise RuntimeError("database went away")
+
+    with live_tabs.pushing(1, generation, reads):
+        with pytest.raises(RuntimeError):
+            live_tabs.shared_read("key", broken)
+        assert live_tabs.shared_read("key", lambda: "fine") == "fine"
+
+
+def test_a_change_of_an_environment_without_tabs_keeps_nothing() -> None:
+    reads = live_tabs.SharedReads()
+
+    async def scenario() -> None:
+        pusher = LivePusher(
+            loop=asyncio.get_running_loop(), registry=LiveSessions(), refresh=RecordingRefresh(), reads=reads
+        )
+        reads.changed(7)
+        pusher.notify(7)
+        await pusher.idle()
+
+    asyncio.run(scenario())
+
+    assert reads.generation(7) == 0
 
 
 # --- refresh_tab: the session's own login, its own environment -------------------------------------
