@@ -312,6 +312,9 @@ class ActivityLog(SQLModel, table=True):
     """What happened, for whom; rows are never deleted."""
 
     __tablename__ = "activity_log"
+    # The activity page lists an environment's rows by time (newest first): this index serves
+    # that order, so a page change reads one page instead of sorting the environment's log.
+    __table_args__ = (Index("ix_activity_log_environment_id_created_at", "environment_id", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     environment_id: int | None = Field(default=None, foreign_key="environment.id", index=True)

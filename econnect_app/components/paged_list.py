@@ -124,3 +124,7 @@ def card_cell(label: Text, *children: rx.Component, header: bool = False, **prop
 
 LIST_CARDS = "econnect-cards"
 """The class of the box around a table whose rows become cards on a phone."""
+
+CARD_CONTINUED = "econnect-card-continued"
+"""The class of a table row that continues the card of the row above it on a phone (a row of
+details under a row of columns, e.g. a partnership's): the two show as one card."""

@@ -42,6 +42,7 @@ from econnect_app.components.forms import (
     text_field,
 )
 from econnect_app.components.layout import app_layout, empty_state, loading_or_problem, section_card
+from econnect_app.components.paged_list import LIST_CARDS, card_cell
 from econnect_app.components.sections import data_table, sub_heading, two_lines
 from econnect_app.components.translated import Text, t, t_choice
 from econnect_app.exports.cloud import Dossier
@@ -527,9 +528,10 @@ def _row_actions(row: rx.Var[ConfigurationView]) -> rx.Component:
 
 def _row(row: rx.Var[ConfigurationView]) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(two_lines(row.name, row.clients, weight="medium")),
-        rx.table.cell(rx.badge(row.target_label, variant="outline")),
-        rx.table.cell(
+        card_cell(t("Name"), two_lines(row.name, row.clients, weight="medium"), header=True),
+        card_cell(t("Target"), rx.badge(row.target_label, variant="outline")),
+        card_cell(
+            t("Details"),
             rx.vstack(
                 rx.text(row.details, size="2"),
                 rx.cond(
@@ -543,11 +545,11 @@ def _row(row: rx.Var[ConfigurationView]) -> rx.Component:
                     ),
                 ),
                 spacing="0",
-            )
+            ),
         ),
-        rx.table.cell(rx.text(row.exports, size="2")),
-        rx.table.cell(_status_badge(row)),
-        rx.table.cell(rx.text(row.created, size="2")),
+        card_cell(t("Exports"), rx.text(row.exports, size="2")),
+        card_cell(t("Status"), _status_badge(row)),
+        card_cell(t("Created"), rx.text(row.created, size="2")),
         rx.table.cell(_row_actions(row)),
         align="center",
     )
@@ -565,11 +567,12 @@ def _list() -> rx.Component:
                 t("Exports"),
                 t("Status"),
                 t("Created"),
-                visually_hidden(t("Actions")),
+                rx.table.column_header_cell(visually_hidden(t("Actions"))),
             ],
             state.rows,
             _row,
             element_id="configurations",
+            class_name=LIST_CARDS,
         ),
         empty_state(
             "plug",

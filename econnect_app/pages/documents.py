@@ -21,6 +21,7 @@ from sqlmodel import Session
 from econnect_app import i18n, routes
 from econnect_app.components.forms import app_form, field_error, file_upload, submit_button, submitting
 from econnect_app.components.layout import app_layout, empty_state, loading_or_problem, section_card
+from econnect_app.components.paged_list import LIST_CARDS, card_cell
 from econnect_app.components.translated import t
 from econnect_app.formatting import format_datetime, in_time_zone
 from econnect_app.models import User
@@ -295,14 +296,17 @@ def _rejected_code(files: rx.Var) -> rx.Var:
 
 def _document_row(row: rx.Var[DocumentItem]) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(rx.text(row.filename, weight="medium", word_break="break-all")),
-        rx.table.cell(rx.badge(row.kind, variant="soft")),
-        rx.table.cell(rx.text(row.format, size="2")),
-        rx.table.cell(rx.text(row.size, size="2", white_space="nowrap")),
-        rx.table.cell(rx.text(row.uploaded_by, size="2")),
-        rx.table.cell(rx.text(row.uploaded_at, size="2", white_space="nowrap")),
-        rx.table.cell(
-            rx.code(row.checksum, title="SHA-256 " + row.sha256, aria_label="SHA-256 " + row.sha256, size="1")
+        card_cell(t("Name"), rx.text(row.filename, weight="medium", word_break="break-all"), header=True),
+        card_cell(t("Kind"), rx.badge(row.kind, variant="soft")),
+        card_cell(t("Format"), rx.text(row.format, size="2")),
+        card_cell(t("Size"), rx.text(row.size, size="2", white_space="nowrap")),
+        card_cell(t("Uploaded by"), rx.text(row.uploaded_by, size="2")),
+        card_cell(t("Uploaded"), rx.text(row.uploaded_at, size="2", white_space="nowrap")),
+        card_cell(
+            t("Checksum"),
+            rx.code(
+                row.checksum, title="SHA-256 " + row.sha256, aria_label="SHA-256 " + row.sha256, size="1"
+            ),
         ),
         align="center",
     )
@@ -333,6 +337,7 @@ def _document_table() -> rx.Component:
                 overflow_x="auto",
                 width="100%",
                 id="documents",
+                class_name=LIST_CARDS,
             ),
             rx.hstack(
                 rx.text(state.count_text, size="2", color_scheme="gray", id="documents-count"),

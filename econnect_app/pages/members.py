@@ -12,6 +12,7 @@ from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_dialog
 from econnect_app.components.forms import app_form, field_error, is_busy_with, submit_button, submitting
 from econnect_app.components.layout import app_layout, empty_state, loading_or_problem, section_card
+from econnect_app.components.paged_list import LIST_CARDS, card_cell
 from econnect_app.components.translated import t, t_choice, translated_options
 from econnect_app.formatting import format_date
 from econnect_app.models import MembershipRole, User
@@ -210,30 +211,34 @@ def _role_cell(row: rx.Var[MemberView]) -> rx.Component:
 
 def _member_row(row: rx.Var[MemberView]) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(
+        card_cell(
+            t("Member"),
             rx.vstack(
                 rx.text(row.name, rx.cond(row.is_self, t(" (you)"), ""), weight="medium"),
                 rx.text(row.email, size="1", color_scheme="gray"),
                 spacing="0",
-            )
+            ),
+            header=True,
         ),
-        rx.table.cell(
+        card_cell(
+            t("Environment"),
             rx.hstack(
                 rx.text(row.environment_name, size="2"),
                 rx.cond(row.is_partner, rx.badge(t("Partner"), variant="outline", size="1")),
                 spacing="2",
                 align="center",
-            )
+            ),
         ),
-        rx.table.cell(_role_cell(row)),
-        rx.table.cell(
+        card_cell(t("Role"), _role_cell(row)),
+        card_cell(
+            t("Status"),
             rx.badge(
                 t_choice(row.status, STATUSES),
                 color_scheme=rx.cond(row.status == "Active", "green", "amber"),
                 variant="soft",
-            )
+            ),
         ),
-        rx.table.cell(rx.text(row.since, size="2")),
+        card_cell(t("Since"), rx.text(row.since, size="2")),
         rx.table.cell(
             rx.cond(
                 MembersState.can_manage,
@@ -284,6 +289,7 @@ def _member_table() -> rx.Component:
             overflow_x="auto",
             width="100%",
             id="members",
+            class_name=LIST_CARDS,
         ),
         empty_state("users", t("No members yet"), t("Add the first member below.")),
     )

@@ -16,7 +16,14 @@ from econnect_app import i18n, routes
 from econnect_app.components.dialogs import confirm_dialog
 from econnect_app.components.forms import app_form, filter_select, is_busy_with, submitting
 from econnect_app.components.layout import app_layout, empty_state, section_card
-from econnect_app.components.paged_list import list_search, pager, sortable_header
+from econnect_app.components.paged_list import (
+    CARD_CONTINUED,
+    LIST_CARDS,
+    card_cell,
+    list_search,
+    pager,
+    sortable_header,
+)
 from econnect_app.components.translated import Text, t, t_choice
 from econnect_app.formatting import format_date, format_datetime
 from econnect_app.models import CostAllocation, User
@@ -678,13 +685,18 @@ _JOINED_TO_DETAILS = {"box_shadow": "none"}  # no line between a partnership's c
 
 
 def partnership_rows(card: rx.Var[PartnershipCard]) -> rx.Component:
-    """One partnership in the table: its columns, then its details across the whole row."""
+    """One partnership in the table: its columns, then its details across the whole row (on a
+    phone, one card: the columns under their names, the details below)."""
     return rx.fragment(
         rx.table.row(
-            rx.table.row_header_cell(
-                rx.heading(card.partner_name, size="3", as_="h3"), style=_JOINED_TO_DETAILS
+            card_cell(
+                t("Partner"),
+                rx.heading(card.partner_name, size="3", as_="h3"),
+                header=True,
+                style=_JOINED_TO_DETAILS,
             ),
-            rx.table.cell(
+            card_cell(
+                t("Status"),
                 rx.badge(
                     t_choice(card.status, PARTNERSHIP_STATUSES),
                     color_scheme=rx.cond(card.status == "Active", "green", "gray"),
@@ -692,13 +704,18 @@ def partnership_rows(card: rx.Var[PartnershipCard]) -> rx.Component:
                 ),
                 style=_JOINED_TO_DETAILS,
             ),
-            rx.table.cell(rx.text(card.since, size="2"), style=_JOINED_TO_DETAILS),
-            rx.table.cell(rx.text(t_choice(card.origin, ORIGINS), size="2"), style=_JOINED_TO_DETAILS),
-            rx.table.cell(
-                rx.text(t_choice(card.cost_allocation, COST_ALLOCATIONS), size="2"), style=_JOINED_TO_DETAILS
+            card_cell(t("Partners since"), rx.text(card.since, size="2"), style=_JOINED_TO_DETAILS),
+            card_cell(t("Via"), rx.text(t_choice(card.origin, ORIGINS), size="2"), style=_JOINED_TO_DETAILS),
+            card_cell(
+                t("Who pays"),
+                rx.text(t_choice(card.cost_allocation, COST_ALLOCATIONS), size="2"),
+                style=_JOINED_TO_DETAILS,
             ),
         ),
-        rx.table.row(rx.table.cell(partnership_details(card), col_span=len(PARTNERSHIP_COLUMNS))),
+        rx.table.row(
+            rx.table.cell(partnership_details(card), col_span=len(PARTNERSHIP_COLUMNS)),
+            class_name=CARD_CONTINUED,
+        ),
     )
 
 
@@ -826,15 +843,19 @@ def _toolbar() -> rx.Component:
 
 def _partnership_table() -> rx.Component:
     return rx.vstack(
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *(sortable_header(PartnersState, label, key) for label, key in PARTNERSHIP_COLUMNS)
-                )
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *(sortable_header(PartnersState, label, key) for label, key in PARTNERSHIP_COLUMNS)
+                    )
+                ),
+                rx.table.body(rx.foreach(PartnersState.cards, partnership_rows)),
+                width="100%",
+                id="partnerships",
             ),
-            rx.table.body(rx.foreach(PartnersState.cards, partnership_rows)),
             width="100%",
-            id="partnerships",
+            class_name=LIST_CARDS,
         ),
         pager(PartnersState, noun="partnerships", element_id="partnership-page-size"),
         spacing="3",
