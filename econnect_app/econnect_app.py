@@ -6,8 +6,10 @@ import reflex as rx
 
 import econnect_app.models  # noqa: F401  (registers the tables for migrations)
 from econnect_app import routes
+from econnect_app.components.translated import tab_title
 from econnect_app.edge import EConnectApp
 from econnect_app.exports.worker import export_loop
+from econnect_app.i18n import N_
 from econnect_app.mail.delivery import delivery_loop
 from econnect_app.maintenance import expiry_loop
 from econnect_app.pages.activate import ActivateState, activate_page
@@ -64,49 +66,46 @@ app.register_lifespan_task(export_loop)
 app.register_lifespan_task(live_updates_task)
 
 
-def _title(name: str) -> str:
-    return f"{name} · eConnect"
-
-
 def add_page(component: Any, *, route: str, title: str, on_load: Any) -> None:
-    """Add a page that first shows itself in the tab's language (``AuthState.pick_language``)."""
+    """Add a page that first shows itself in the tab's language (``AuthState.pick_language``), its
+    browser tab's title too: ``title`` names the page, marked with ``N_`` for the catalogue."""
     events = on_load if isinstance(on_load, list) else [on_load]
-    app.add_page(component, route=route, title=title, on_load=[AuthState.pick_language, *events])
+    app.add_page(component, route=route, title=tab_title(title), on_load=[AuthState.pick_language, *events])
 
 
 # Public pages.
 add_page(rx.center(rx.spinner(size="3"), height="100vh"), route="/", title="eConnect", on_load=AuthState.route_home)
-add_page(signup_page, route=routes.SIGNUP, title=_title("Create account"), on_load=[AuthState.redirect_if_signed_in, SignupState.start_over])
-add_page(login_page, route=routes.LOGIN, title=_title("Log in"), on_load=AuthState.redirect_if_signed_in)
-add_page(forgot_password_page, route=routes.FORGOT_PASSWORD, title=_title("Forgot password"), on_load=ForgotPasswordState.start_over)
-add_page(reset_password_page, route=routes.RESET_PASSWORD, title=_title("New password"), on_load=ResetPasswordState.check_link)
-add_page(invitation_page, route=routes.ACCEPT_INVITATION, title=_title("Invitation"), on_load=InvitationState.load)
-add_page(activate_page, route=routes.ACTIVATE, title=_title("Authorisation request"), on_load=ActivateState.load)
-add_page(relationship_request_page, route=routes.RELATIONSHIP_REQUEST, title=_title("Relationship request"), on_load=RelationshipRequestState.load)
-add_page(confirm_email_page, route=routes.CONFIRM_EMAIL, title=_title("Confirm email"), on_load=ConfirmEmailState.load)
-add_page(client_connect_page, route=routes.CLIENT_CONNECT, title=_title("Client Connect"), on_load=ClientConnectPageState.load)
+add_page(signup_page, route=routes.SIGNUP, title=N_("Create account"), on_load=[AuthState.redirect_if_signed_in, SignupState.start_over])
+add_page(login_page, route=routes.LOGIN, title=N_("Log in"), on_load=AuthState.redirect_if_signed_in)
+add_page(forgot_password_page, route=routes.FORGOT_PASSWORD, title=N_("Forgot password"), on_load=ForgotPasswordState.start_over)
+add_page(reset_password_page, route=routes.RESET_PASSWORD, title=N_("New password"), on_load=ResetPasswordState.check_link)
+add_page(invitation_page, route=routes.ACCEPT_INVITATION, title=N_("Invitation"), on_load=InvitationState.load)
+add_page(activate_page, route=routes.ACTIVATE, title=N_("Authorisation request"), on_load=ActivateState.load)
+add_page(relationship_request_page, route=routes.RELATIONSHIP_REQUEST, title=N_("Relationship request"), on_load=RelationshipRequestState.load)
+add_page(confirm_email_page, route=routes.CONFIRM_EMAIL, title=N_("Confirm email"), on_load=ConfirmEmailState.load)
+add_page(client_connect_page, route=routes.CLIENT_CONNECT, title=N_("Client Connect"), on_load=ClientConnectPageState.load)
 
 # Signed-in pages: the session is re-validated on every load.
-add_page(onboarding_page, route=routes.ONBOARDING, title=_title("Welcome"), on_load=[AuthState.require_login, OrganisationsState.load])
-add_page(dashboard_page, route=routes.DASHBOARD, title=_title("Dashboard"), on_load=[AuthState.require_login, DashboardState.load, PartnersState.load])
-add_page(activity_page, route=routes.ACTIVITY, title=_title("Activity"), on_load=[AuthState.require_login, ActivityState.load])
-add_page(organisations_page, route=routes.ORGANISATIONS, title=_title("Organisations"), on_load=[AuthState.require_login, OrganisationsState.load])
-add_page(organisation_page, route=routes.ORGANISATION, title=_title("Organisation"), on_load=[AuthState.require_login, OrganisationState.load, ClientConnectState.load, AccountingConnectionState.load])
-add_page(documents_page, route=routes.ORGANISATION_DOCUMENTS, title=_title("Documents"), on_load=[AuthState.require_login, DocumentsState.load])
-add_page(configurations_page, route=routes.CONFIGURATIONS, title=_title("Configurations"), on_load=[AuthState.require_login, ConfigurationsState.load])
-add_page(oauth_callback_page, route=routes.OAUTH_CALLBACK, title=_title("Configurations"), on_load=[AuthState.require_login, OAuthCallbackState.finish])
-add_page(members_page, route=routes.ORGANISATION_MEMBERS, title=_title("Members"), on_load=[AuthState.require_login, MembersState.load])
-add_page(partners_page, route=routes.PARTNERS, title=_title("Partners"), on_load=[AuthState.require_login, PartnersState.load])
-add_page(find_partners_page, route=routes.FIND_PARTNERS, title=_title("Find partners"), on_load=[AuthState.require_login, FindPartnersState.load])
-add_page(authorisations_page, route=routes.AUTHORISATIONS, title=_title("Authorisations"), on_load=[AuthState.require_login, AuthorisationsState.load])
-add_page(new_authorisation_page, route=routes.NEW_AUTHORISATION, title=_title("New authorisation request"), on_load=[AuthState.require_login, NewAuthorisationState.load])
-add_page(activate_page, route=routes.INCOMING_AUTHORISATION, title=_title("Authorisation request"), on_load=[AuthState.require_login, ActivateState.load])
-add_page(keys_page, route=routes.KEYS, title=_title("Connection keys"), on_load=[AuthState.require_login, KeysState.load])
-add_page(users_page, route=routes.USERS, title=_title("Users"), on_load=[AuthState.require_login, UsersState.load])
-add_page(settings_page, route=routes.SETTINGS, title=_title("Settings"), on_load=[AuthState.require_login, SettingsState.load])
-add_page(profile_page, route=routes.PROFILE, title=_title("My profile"), on_load=[AuthState.require_login, ProfileState.load])
+add_page(onboarding_page, route=routes.ONBOARDING, title=N_("Welcome"), on_load=[AuthState.require_login, OrganisationsState.load])
+add_page(dashboard_page, route=routes.DASHBOARD, title=N_("Dashboard"), on_load=[AuthState.require_login, DashboardState.load, PartnersState.load])
+add_page(activity_page, route=routes.ACTIVITY, title=N_("Activity"), on_load=[AuthState.require_login, ActivityState.load])
+add_page(organisations_page, route=routes.ORGANISATIONS, title=N_("Organisations"), on_load=[AuthState.require_login, OrganisationsState.load])
+add_page(organisation_page, route=routes.ORGANISATION, title=N_("Organisation"), on_load=[AuthState.require_login, OrganisationState.load, ClientConnectState.load, AccountingConnectionState.load])
+add_page(documents_page, route=routes.ORGANISATION_DOCUMENTS, title=N_("Documents"), on_load=[AuthState.require_login, DocumentsState.load])
+add_page(configurations_page, route=routes.CONFIGURATIONS, title=N_("Configurations"), on_load=[AuthState.require_login, ConfigurationsState.load])
+add_page(oauth_callback_page, route=routes.OAUTH_CALLBACK, title=N_("Configurations"), on_load=[AuthState.require_login, OAuthCallbackState.finish])
+add_page(members_page, route=routes.ORGANISATION_MEMBERS, title=N_("Members"), on_load=[AuthState.require_login, MembersState.load])
+add_page(partners_page, route=routes.PARTNERS, title=N_("Partners"), on_load=[AuthState.require_login, PartnersState.load])
+add_page(find_partners_page, route=routes.FIND_PARTNERS, title=N_("Find partners"), on_load=[AuthState.require_login, FindPartnersState.load])
+add_page(authorisations_page, route=routes.AUTHORISATIONS, title=N_("Authorisations"), on_load=[AuthState.require_login, AuthorisationsState.load])
+add_page(new_authorisation_page, route=routes.NEW_AUTHORISATION, title=N_("New authorisation request"), on_load=[AuthState.require_login, NewAuthorisationState.load])
+add_page(activate_page, route=routes.INCOMING_AUTHORISATION, title=N_("Authorisation request"), on_load=[AuthState.require_login, ActivateState.load])
+add_page(keys_page, route=routes.KEYS, title=N_("Connection keys"), on_load=[AuthState.require_login, KeysState.load])
+add_page(users_page, route=routes.USERS, title=N_("Users"), on_load=[AuthState.require_login, UsersState.load])
+add_page(settings_page, route=routes.SETTINGS, title=N_("Settings"), on_load=[AuthState.require_login, SettingsState.load])
+add_page(profile_page, route=routes.PROFILE, title=N_("My profile"), on_load=[AuthState.require_login, ProfileState.load])
 
 # Development only: the outbox as a mailbox (the page refuses to show anything without it). In
 # production the route does not exist: neither compiled into the frontend nor known to the backend.
 if get_settings().dev_mode:
-    add_page(dev_mailbox_page, route=routes.DEV_MAILBOX, title=_title("Mailbox"), on_load=DevMailboxState.load)
+    add_page(dev_mailbox_page, route=routes.DEV_MAILBOX, title=N_("Mailbox"), on_load=DevMailboxState.load)

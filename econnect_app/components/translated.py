@@ -15,7 +15,7 @@ from typing import Any
 import reflex as rx
 
 from econnect_app import i18n
-from econnect_app.state.auth import AuthState
+from econnect_app.state.auth import AuthState, page_title
 
 Text = str | rx.Var
 
@@ -31,6 +31,12 @@ def t(message: str, /, **params: Any) -> Text:
     """``message`` in the tab's language, its ``{placeholders}`` filled from ``params`` (Vars too)."""
     dutch = i18n.translations(i18n.DUTCH).gettext(message) if message else message  # "": the header
     return _in_tab_language(message.format(**params) if params else message, dutch.format(**params) if params else dutch)
+
+
+def tab_title(name: str) -> Text:
+    """The browser tab's title of the page ``name`` (English, marked with ``N_``) in the tab's
+    language: it changes with the language, as the page's text does."""
+    return _in_tab_language(page_title(name, i18n.ENGLISH), page_title(name, i18n.DUTCH))
 
 
 def t_plural(singular: str, plural: str, count: rx.Var | int, /, **params: Any) -> Text:

@@ -123,7 +123,7 @@ class ProfileState(AuthState):
             self._refresh(db, user)
             return [
                 rx.toast.success(i18n.translate(self.language, "Your language was saved.")),
-                rx.call_script(f"document.documentElement.lang = {self.language!r}"),
+                self._show_language(),
             ]
 
         return self._act(action, form=form)

@@ -56,6 +56,7 @@ runs the work with ``off_loop.ThreadWithProgress`` and reports progress on the p
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
@@ -89,10 +90,20 @@ ACCEPTED_ACTIONS_KEPT = 20
 FORGET_EVERY_PAGE = "every page"
 FORGET_OTHER_PAGES = "other pages"
 
+PRODUCT_NAME = "eConnect"
+
 Updates = AsyncIterator[Any]
 """What a handler built on the helpers returns: Reflex sends each update as it comes."""
 SignedInAction = Callable[[Session, User], Any]
 PublicAction = Callable[[Session], Any]
+
+
+def page_title(name: str, language: str = i18n.ENGLISH) -> str:
+    """The browser tab's title of the page ``name`` (English, marked with ``N_``) in ``language``
+    (``components/translated.tab_title`` shows it in the tab's language)."""
+    if name == PRODUCT_NAME:
+        return name
+    return f"{i18n.translate(language, name)} · {PRODUCT_NAME}"
 
 
 def session_cookie_options() -> dict[str, Any]:
@@ -202,10 +213,14 @@ class AuthState(rx.State):
 
     @rx.event
     def pick_language(self) -> Any:
-        """First on_load of every page: show it in the tab's language (and say so to the browser,
-        for screen readers and spelling)."""
+        """First on_load of every page: show it in the tab's language (its title too, see
+        ``tab_title``) and say which language it is to the browser (screen readers, spelling)."""
         self.language = self._tab_language()
-        return rx.call_script(f"document.documentElement.lang = {self.language!r}")
+        return self._show_language()
+
+    def _show_language(self) -> Any:
+        """Tell the browser the tab's language (``<html lang>``)."""
+        return rx.call_script(f"document.documentElement.lang = {json.dumps(self.language)}")
 
     def _current_user(self, db: Session) -> User | None:
         """Re-validate the session cookie against the database and refresh what is shown.

@@ -60,6 +60,7 @@ def test_a_dutch_browser_gets_dutch_until_the_user_chooses_english(
     # My profile, in Dutch: the language follows the browser until the user chooses.
     page.goto("/profile")
     expect(page.get_by_role("heading", name=nl("My profile"), exact=True)).to_be_visible()
+    expect(page).to_have_title(f"{nl('My profile')} · eConnect")
     language = page.get_by_label(nl("Language"), exact=True)
     expect(language).to_have_value("")
     language.select_option("en")
@@ -68,6 +69,7 @@ def test_a_dutch_browser_gets_dutch_until_the_user_chooses_english(
     # English from now on, in this tab and after a reload, although the browser prefers Dutch.
     expect(page.get_by_text("Your language was saved.")).to_be_visible()
     expect(page.get_by_role("heading", name="My profile", exact=True)).to_be_visible()
+    expect(page).to_have_title("My profile · eConnect")
     page.reload()
     expect(page.get_by_role("heading", name="My profile", exact=True)).to_be_visible()
     expect(page.get_by_label("Language", exact=True)).to_have_value("en")
