@@ -15,8 +15,8 @@ This module imports nothing from Reflex. Delivery goes through a ``Broker``:
   it on the Redis pub/sub channel ``econnect:environment-changes:<redis db>``. A subscriber thread
   per worker (started by the first ``subscribe``, i.e. by the live-updates lifespan task) hands
   what the other workers published to the local listeners. Both threads reconnect after Redis
-  restarts; after a reconnect the listeners registered with ``subscribe_resync`` are told that
-  changes may have been missed. ``shutdown()`` stops both threads (the lifespan task calls it).
+  restarts; once subscribed, first or again, the listeners registered with ``subscribe_resync``
+  are told that changes may have been missed. ``shutdown()`` stops both threads (the lifespan task calls it).
 """
 
 from __future__ import annotations
@@ -308,13 +308,16 @@ class RedisBroker:
                 stopping.wait(self._delay(failures))
 
     def _on_subscribed(self) -> None:
+        """Subscribed (again): the tabs this worker already has may have missed changes meanwhile
+        (a tab reconnecting to a worker that has just started registers before or while it
+        subscribes), so the resync listeners refresh them all, then ``wait_until_subscribed`` returns."""
         self._subscriptions += 1
-        self._subscribed.set()
         if self._subscriptions == 1:
             logger.info("Receiving live updates from the other workers on %s", self.channel)
-            return
-        logger.info("Subscribed to %s again: refreshing every open tab of this worker", self.channel)
+        else:
+            logger.info("Subscribed to %s again: refreshing every open tab of this worker", self.channel)
         self._resync_listeners.publish(0)
+        self._subscribed.set()
 
     def _deliver(self, data: bytes | str) -> None:
         text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)

@@ -36,8 +36,10 @@ on_load, run on the worker its websocket is connected to); ``econnect_app.live``
 broker, so every worker hears every change and refreshes the tabs whose websocket it holds. A tab
 that reconnects to another worker (or to a restarted one) re-runs its page's on_load there, which
 registers it again; the worker it left stops refreshing it (the socket is no longer its own) and
-forgets it after the grace period. When the Redis subscription was lost and is back, every tab of
-the worker is refreshed once, since changes may have been missed meanwhile.
+forgets it after the grace period. Whenever the worker's Redis subscription starts (the worker
+has just started, or the subscription was lost and is back), every tab the worker has by then is
+refreshed once, since changes may have been missed meanwhile (a tab reconnecting to a restarted
+worker may register before its subscriber listens).
 """
 
 from __future__ import annotations
@@ -347,8 +349,9 @@ async def live_updates_task(app: rx.App) -> None:
         registry=live_sessions,
         refresh=functools.partial(refresh_tab, app),
     )
-    unsubscribe = live.subscribe(pusher.notify)  # with Redis: starts this worker's subscriber
+    # Resync first: once the subscriber is listening, the tabs registered meanwhile are refreshed.
     unsubscribe_resync = live.subscribe_resync(pusher.notify_all)
+    unsubscribe = live.subscribe(pusher.notify)  # with Redis: starts this worker's subscriber
     try:
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_SECONDS)

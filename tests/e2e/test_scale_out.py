@@ -335,7 +335,12 @@ def test_sigterm_finishes_the_mail_in_flight_and_the_open_dashboard_reconnects_a
     assert not [url for url in navigations if "/login" in url]
 
     # And it is live again (its page registered again on reconnect): a change made by the same
-    # user on the other backend reaches it.
+    # user on the other backend, once the restarted one listens for changes, reaches it.
+    _wait_until(
+        lambda: stopping in _backends_listening_for_live_updates(app_server),
+        timeout=30,
+        what=f"backend {stopping} to listen for live updates again",
+    )
     other = dashboards[surviving]
     send_authorisation_request(other, client_name="Later", client_email=later_email, organisation="Later BV")
     expect(dashboard.locator("#stat-pending-requests")).to_have_text("3", timeout=PUSH_TIMEOUT_MS)
