@@ -227,6 +227,9 @@ class Membership(SQLModel, table=True):
             sqlite_where=text("status != 'Ended'"),
             postgresql_where=text("status != 'Ended'"),
         ),
+        # "This user's membership of this organisation" (a list of organisations joins it per row):
+        # without it SQLite, lacking statistics, walks all of the user's memberships for every row.
+        Index("ix_membership_organisation_user_status", "organisation_id", "user_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
