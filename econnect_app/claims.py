@@ -117,11 +117,11 @@ def release_stale_claims(queue: ClaimQueue[Any], engine: Engine, *, now: datetim
     return result.rowcount
 
 
-def claim(queue: ClaimQueue[RowT], engine: Engine, *, row_id: int, now: datetime) -> Claim[RowT] | None:
-    """Atomically take a waiting (and, if ``due_checked``, due) row with a new token; None when
-    another worker was first."""
+def _take(queue: ClaimQueue[Any], engine: Engine, rows: ColumnElement[bool], *, now: datetime) -> tuple[str, int]:
+    """The conditional UPDATE of a claim: the ``rows`` still waiting (and, if ``due_checked``, due)
+    become the queue's working status under one fresh token; the token and how many were taken."""
     model = queue.model
-    waiting = [col(model.id) == row_id, col(model.status).in_(queue.waiting)]
+    waiting = [rows, col(model.status).in_(queue.waiting)]
     if queue.due_checked:
         waiting.append(col(model.next_attempt_at) <= now)
     token = secrets.token_urlsafe(24)
@@ -129,8 +129,16 @@ def claim(queue: ClaimQueue[RowT], engine: Engine, *, row_id: int, now: datetime
         result = connection.execute(
             update(model).where(*waiting).values(status=queue.working, claimed_at=now, claim_token=token)
         )
-        if result.rowcount != 1:
-            return None
+    return token, result.rowcount
+
+
+def claim(queue: ClaimQueue[RowT], engine: Engine, *, row_id: int, now: datetime) -> Claim[RowT] | None:
+    """Atomically take a waiting (and, if ``due_checked``, due) row with a new token; None when
+    another worker was first."""
+    model = queue.model
+    token, taken = _take(queue, engine, col(model.id) == row_id, now=now)
+    if taken != 1:
+        return None
     with Session(engine, expire_on_commit=False) as session:
         row = session.get(model, row_id)
     return None if row is None else Claim(queue=queue, row=row, token=token)
@@ -187,16 +195,9 @@ def claim_batch(
     row_ids = _due_row_ids(queue, engine, *conditions, now=now, limit=limit)
     if not row_ids:
         return []
-    waiting = [col(model.id).in_(row_ids), col(model.status).in_(queue.waiting)]
-    if queue.due_checked:
-        waiting.append(col(model.next_attempt_at) <= now)
-    token = secrets.token_urlsafe(24)
-    with write_turns.turn(engine), engine.begin() as connection:
-        result = connection.execute(
-            update(model).where(*waiting).values(status=queue.working, claimed_at=now, claim_token=token)
-        )
-        if result.rowcount == 0:
-            return []
+    token, taken = _take(queue, engine, col(model.id).in_(row_ids), now=now)
+    if taken == 0:
+        return []
     with Session(engine, expire_on_commit=False) as session:
         rows = session.exec(
             select(model).where(col(model.claim_token) == token, col(model.status) == queue.working)
