@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
 from sqlmodel import Session, col, select
 
 from econnect_app.models import (
@@ -27,19 +27,6 @@ class ActivityItem:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class DashboardSummary:
-    """Counts and recent activity (newest first) for one environment."""
-
-    pending_requests: int
-    active_partnerships: int
-    client_organisations: int
-    own_organisations: int
-    active_organisations: int
-    active_users: int
-    recent_activity: list[ActivityItem]
-
-
 def _count(session: Session, statement) -> int:  # type: ignore[no-untyped-def]
     return int(session.exec(statement).one())
 
@@ -54,6 +41,13 @@ class EnvironmentFigures:
     own_organisations: int
     active_organisations: int
     active_users: int
+
+
+@dataclass(frozen=True)
+class DashboardSummary(EnvironmentFigures):
+    """The environment's counts and its recent activity (newest first) as the actor sees it."""
+
+    recent_activity: list[ActivityItem]
 
 
 SharedRead = Callable[[Hashable, Callable[[], Any]], Any]
@@ -91,22 +85,12 @@ def environment_figures(session: Session, *, environment_id: int) -> Environment
     )
 
 
-def _recent_activity(session: Session, *, actor: User, limit: int) -> tuple[ActivityItem, ...]:
-    """The environment's newest activity; a plain User sees only what concerns the organisations
-    they are an Active member of."""
-    entries = activity.recent(
-        session,
-        environment_id=actor.environment_id,
-        limit=limit,
-        about_organisations=activity_log.organisations_seen(actor),
-    )
+def _recent_activity(
+    session: Session, *, environment_id: int, seen: Select | None, limit: int
+) -> tuple[ActivityItem, ...]:
+    """The environment's newest activity about the organisations ``seen`` (None: all of it)."""
+    entries = activity.recent(session, environment_id=environment_id, limit=limit, about_organisations=seen)
     return tuple(ActivityItem(summary=entry.summary, created_at=entry.created_at) for entry in entries)
-
-
-def _feed_view(actor: User) -> Hashable:
-    """Which users get the same feed: everyone who sees the whole log (``activity_log``'s rule),
-    else only the actor (the rows about their own organisations)."""
-    return "whole log" if activity_log.organisations_seen(actor) is None else ("user", actor.id)
 
 
 def dashboard_summary(
@@ -126,16 +110,13 @@ def dashboard_summary(
         ("dashboard figures", environment_id),
         lambda: environment_figures(session, environment_id=environment_id),  # type: ignore[arg-type]
     )
+    # a plain User sees only what concerns the organisations they are an Active member of
+    # (``activity_log``'s rule); everyone who sees the whole log gets the same feed
+    seen = activity_log.organisations_seen(actor)
+    feed_view: Hashable = "whole log" if seen is None else ("user", actor.id)
     feed: tuple[ActivityItem, ...] = share(
-        ("dashboard feed", environment_id, activity_limit, _feed_view(actor)),
-        lambda: _recent_activity(session, actor=actor, limit=activity_limit),
+        ("dashboard feed", environment_id, activity_limit, feed_view),
+        lambda: _recent_activity(session, environment_id=environment_id, seen=seen, limit=activity_limit),  # type: ignore[arg-type]
     )
-    return DashboardSummary(
-        pending_requests=figures.pending_requests,
-        active_partnerships=figures.active_partnerships,
-        client_organisations=figures.client_organisations,
-        own_organisations=figures.own_organisations,
-        active_organisations=figures.active_organisations,
-        active_users=figures.active_users,
-        recent_activity=list(feed),
-    )
+    counts = {name: getattr(figures, name) for name in EnvironmentFigures.__dataclass_fields__}
+    return DashboardSummary(**counts, recent_activity=list(feed))
