@@ -22,6 +22,10 @@ ProgressCallback = Callable[[int, int], None]
 # of their own: a burst of log-ins queues here instead of filling the shared pool (a few threads)
 # that every other tab's work needs, and other tabs keep answering meanwhile.
 PASSWORD_CHECKS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-check")
+# Progress shown at most this often: ten updates a second read as continuous, and each update is a
+# state change sent to the tab (a 1,000-row import reporting every row would send a thousand,
+# taking the event loop, the GIL and the browser from the work itself).
+PROGRESS_EVERY_SECONDS = 0.1
 
 
 async def run_off_loop(work: Callable[[], T], executor: Executor | None = None) -> T:
@@ -62,8 +66,9 @@ class ThreadWithProgress(Generic[T]):
     """Work running in a worker thread that reports its progress as ``(done, total)``.
 
     ``work`` receives the callback to call from its thread; ``progress()`` yields on the event loop
-    the latest progress whenever it changed (reports in between are skipped), until the work ends;
-    ``result()`` then returns what it returned (or raises what it raised).
+    the latest progress whenever it changed, at most every ``PROGRESS_EVERY_SECONDS`` (reports in
+    between are skipped), until the work ends; ``result()`` then returns what it returned (or
+    raises what it raised).
     """
 
     def __init__(self, work: Callable[[ProgressCallback], T]) -> None:
@@ -88,8 +93,9 @@ class ThreadWithProgress(Generic[T]):
         self._changed.clear()
         return latest
 
-    async def progress(self) -> AsyncIterator[tuple[int, int]]:
-        """The latest ``(done, total)`` each time it changed, until the work has ended."""
+    async def progress(self, every: float = PROGRESS_EVERY_SECONDS) -> AsyncIterator[tuple[int, int]]:
+        """The latest ``(done, total)`` when it changed, at most once per ``every`` seconds, until
+        the work has ended (its end is not delayed by the pace)."""
         while not self._thread.done():
             changed = asyncio.ensure_future(self._changed.wait())
             try:
@@ -99,6 +105,7 @@ class ThreadWithProgress(Generic[T]):
             latest = self._take_latest()
             if latest is not None and not self._thread.done():
                 yield latest
+                await asyncio.wait([self._thread], timeout=every)  # the pace; returns early when the work ends
 
     async def result(self) -> T:
         """What the work returned (waits for it to end)."""

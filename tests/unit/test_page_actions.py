@@ -221,6 +221,30 @@ def test_long_work_reports_its_latest_progress_and_then_its_result() -> None:
     assert result == "3 imported"
 
 
+def test_long_work_shows_its_progress_at_a_pace_that_never_delays_its_end() -> None:
+    release = threading.Event()
+
+    def work(on_progress: Callable[[int, int], None]) -> str:
+        on_progress(1, 1000)
+        release.wait(WAIT_SECONDS)
+        for done in range(2, 1001):  # reported within the pause after the first update: none shown
+            on_progress(done, 1000)
+        return "1000 imported"
+
+    async def scenario() -> tuple[list[tuple[int, int]], str]:
+        task = ThreadWithProgress(work)
+        seen = []
+        async for progress in task.progress(every=3600):  # an hour between updates at most
+            seen.append(progress)
+            release.set()
+        return seen, await task.result()
+
+    seen, result = asyncio.run(asyncio.wait_for(scenario(), timeout=WAIT_SECONDS))
+
+    assert seen == [(1, 1000)]
+    assert result == "1000 imported"  # the work's end ended the pause (not an hour later)
+
+
 def test_long_work_raises_what_the_work_raised() -> None:
     def work(on_progress: Callable[[int, int], None]) -> None:
         raise ValidationFailed({"file": "The file is empty."})
