@@ -18,10 +18,10 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
+from functools import cached_property
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -50,17 +50,61 @@ def find_links(*bodies: str) -> tuple[str, ...]:
     return tuple(links)
 
 
-@dataclass(frozen=True)
 class ReceivedEmail:
-    """One message as the SMTP server received it."""
+    """One message as the SMTP server received it: its raw bytes and envelope, parsed on first read
+    (the server itself only stores, as a mail server does: parsing MIME costs milliseconds a message,
+    which a benchmark sending a thousand would otherwise pay inside the server)."""
 
-    mail_from: str
-    recipients: tuple[str, ...]  # envelope recipients plus To/Cc addresses, lower-cased
-    subject: str
-    text: str
-    html: str
-    links: tuple[str, ...]
-    message: EmailMessage = field(repr=False)
+    def __init__(self, raw: bytes, *, mail_from: str = "", rcpt_tos: Sequence[str] = ()) -> None:
+        self.raw = raw
+        self.mail_from = mail_from
+        self.envelope_recipients: tuple[str, ...] = tuple(address.strip().lower() for address in rcpt_tos)
+
+    def __repr__(self) -> str:
+        return f"ReceivedEmail(recipients={self.envelope_recipients!r}, bytes={len(self.raw)})"
+
+    @classmethod
+    def parse(cls, raw: bytes, *, mail_from: str = "", rcpt_tos: Sequence[str] = ()) -> ReceivedEmail:
+        """Build from the raw bytes of a message and its SMTP envelope."""
+        return cls(raw, mail_from=mail_from, rcpt_tos=rcpt_tos)
+
+    @cached_property
+    def message(self) -> EmailMessage:
+        message = email.message_from_bytes(self.raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        return message
+
+    @cached_property
+    def recipients(self) -> tuple[str, ...]:
+        """The envelope recipients plus the To/Cc addresses, lower-cased, each once."""
+        header_addresses = [
+            address
+            for _name, address in getaddresses(
+                self.message.get_all("To", []) + self.message.get_all("Cc", [])
+            )
+        ]
+        recipients: list[str] = []
+        for address in [*self.envelope_recipients, *header_addresses]:
+            address = address.strip().lower()
+            if address and address not in recipients:
+                recipients.append(address)
+        return tuple(recipients)
+
+    @cached_property
+    def subject(self) -> str:
+        return str(self.message.get("Subject", ""))
+
+    @cached_property
+    def text(self) -> str:
+        return _body(self.message, "plain")
+
+    @cached_property
+    def html(self) -> str:
+        return _body(self.message, "html")
+
+    @cached_property
+    def links(self) -> tuple[str, ...]:
+        return find_links(self.text, self.html)
 
     def is_for(self, address: str) -> bool:
         """Whether `address` is one of the recipients (case-insensitive)."""
@@ -76,31 +120,6 @@ class ReceivedEmail:
                 return link
         raise AssertionError(
             f"No link starting with {path_prefix!r} in email {self.subject!r}; links: {list(self.links)}"
-        )
-
-    @classmethod
-    def parse(cls, raw: bytes, *, mail_from: str = "", rcpt_tos: list[str] | tuple[str, ...] = ()) -> ReceivedEmail:
-        """Build from the raw bytes of a message and its SMTP envelope."""
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        text = _body(message, "plain")
-        html_body = _body(message, "html")
-        header_addresses = [
-            address for _name, address in getaddresses(message.get_all("To", []) + message.get_all("Cc", []))
-        ]
-        recipients: list[str] = []
-        for address in [*rcpt_tos, *header_addresses]:
-            address = address.strip().lower()
-            if address and address not in recipients:
-                recipients.append(address)
-        return cls(
-            mail_from=mail_from,
-            recipients=tuple(recipients),
-            subject=str(message.get("Subject", "")),
-            text=text,
-            html=html_body,
-            links=find_links(text, html_body),
-            message=message,
         )
 
 
