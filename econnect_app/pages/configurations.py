@@ -206,8 +206,8 @@ class ConfigurationsState(AuthState):
         finish_id = parse_id(self.router.url.query_parameters.get("finish"))
 
         def action(db: Session, actor: User) -> Any:
+            watch(self, environment_id=actor.environment_id)  # before the read: no change missed between
             self._live_refresh(db, actor)
-            watch(self, environment_id=actor.environment_id)
             if finish_id is not None and not self.problem:
                 return self._outcome(db, lambda: self._open_finish(db, actor, finish_id))
             return None

@@ -332,12 +332,17 @@ class AuthState(rx.State):
         return self._perform(self._as_signed_in_user(action), busy=False)
 
     def _load_live(self) -> Updates:
-        """Read the page with its ``_live_refresh(db, user)`` and follow its environment's changes
-        live in this tab (the on_load of a page that shows data others can change)."""
+        """Follow the environment's changes live in this tab and read the page with its
+        ``_live_refresh(db, user)`` (the on_load of a page that shows data others can change).
+
+        The tab is registered before the read: a change committed after the read started is then
+        pushed to it (the push waits for this handler to let go of the tab's state), never lost
+        between the read and the registration.
+        """
 
         def action(db: Session, actor: User) -> None:
-            self._live_refresh(db, actor)  # type: ignore[attr-defined]
             watch(self, environment_id=actor.environment_id)
+            self._live_refresh(db, actor)  # type: ignore[attr-defined]
 
         return self._load(action)
 

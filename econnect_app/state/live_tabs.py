@@ -1,7 +1,8 @@
 """Which open browser tabs follow which environment's changes, with which states (the live tabs).
 
 A page state that wants live updates calls ``watch(self, environment_id=...)`` from its on_load
-handler, after validating the session; state/live.py refreshes the registered tabs when a change is
+handler, after validating the session and before reading what it shows (a change committed during
+the read is then pushed, not missed); state/live.py refreshes the registered tabs when a change is
 published. States shown on every signed-in page (the header's notifications bell) are registered
 once with ``live_sessions.watch_everywhere(view)`` and are then refreshed in every watched tab.
 
@@ -157,9 +158,9 @@ live_sessions = LiveSessions()
 def watch(state: rx.State, *, environment_id: int) -> None:
     """Refresh ``state`` (a LiveView) live in its browser tab for changes of ``environment_id``.
 
-    Call it from the state's on_load handler after validating the session. The states on every
-    page (the bell) are registered with it: after a reconnect to another worker only the page's
-    on_load runs again, not the bell's on_mount.
+    Call it from the state's on_load handler after validating the session, before the read. The
+    states on every page (the bell) are registered with it: after a reconnect to another worker
+    only the page's on_load runs again, not the bell's on_mount.
     """
     token = state.router.session.client_token
     if token:

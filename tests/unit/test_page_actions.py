@@ -24,6 +24,7 @@ from econnect_app.models import Environment, Organisation, Role, User
 from econnect_app.pages.organisations import OrganisationsState
 from econnect_app.services import sessions
 from econnect_app.services.errors import PermissionDenied, ValidationFailed
+from econnect_app.state import auth as auth_state
 from econnect_app.state.auth import ACTION_ID_FIELD
 from econnect_app.state.off_loop import ThreadWithProgress, run_off_loop
 
@@ -118,6 +119,27 @@ def test_loading_shows_no_busy_state_and_reads_off_the_loop(page: OrganisationsS
 
     assert threads and threads[0] != loop_thread
     assert page.loaded and page.rows == []
+
+
+def test_a_live_page_follows_changes_before_it_reads_so_none_is_missed_in_between(
+    page: OrganisationsState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps: list[str] = []
+    monkeypatch.setattr(auth_state, "watch", lambda state, *, environment_id: steps.append("follows changes"))
+    read = OrganisationsState._live_refresh
+
+    def reading(self: OrganisationsState, db: Session, actor: User) -> None:
+        steps.append("reads")
+        read(self, db, actor)
+
+    monkeypatch.setattr(OrganisationsState, "_live_refresh", reading)
+
+    asyncio.run(_all(page._load_live()))
+
+    # A change committed while the page reads is pushed to the tab afterwards (the push waits for
+    # the tab's state); registered after the read, the tab would never hear of it.
+    assert steps == ["follows changes", "reads"]
+    assert page.loaded
 
 
 def test_a_double_submission_adds_one_organisation(page: OrganisationsState, session: Session) -> None:
