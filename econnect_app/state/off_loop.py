@@ -79,9 +79,13 @@ class ThreadWithProgress(Generic[T]):
         self._thread = asyncio.ensure_future(asyncio.to_thread(work, self._report))
 
     def _report(self, done: int, total: int) -> None:
-        """The progress callback (called from the worker thread)."""
+        """The progress callback (called from the worker thread). The loop is woken only when no
+        report is waiting for it already (it then takes the latest)."""
         with self._lock:
+            waiting = self._latest is not None
             self._latest = (done, total)
+        if waiting:
+            return
         try:
             self._loop.call_soon_threadsafe(self._changed.set)
         except RuntimeError:  # the loop is closed: the backend is shutting down
