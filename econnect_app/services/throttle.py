@@ -99,9 +99,10 @@ def wait_text(seconds: float) -> str:
     return i18n.ngettext("{count} hour", "{count} hours", math.ceil(minutes / 60))
 
 
-def check(action: str, *, environment_id: int | None = None) -> None:
-    """Count one attempt of ``action`` for the calling client (``caller.client_address()``) and,
-    when given, the environment; raise ``Limited`` when a limit is exceeded (nothing counted then).
+def check(action: str, *, environment_id: int | None = None, cost: int = 1) -> None:
+    """Count one attempt of ``action`` (``cost``: that many at once) for the calling client
+    (``caller.client_address()``) and, when given, the environment; raise ``Limited`` when a limit
+    would be exceeded (nothing counted then).
 
     Every limit is tested first and the attempt is counted only when all allow it. Each count is
     atomic, so a burst of simultaneous attempts never gets past a limit; when two of them race for
@@ -112,7 +113,7 @@ def check(action: str, *, environment_id: int | None = None) -> None:
     keyed = [(item, (action, "client", client_address())) for item in _items(table.per_client)]
     if environment_id is not None:
         keyed += _environment_keys(action, environment_id)
-    _count(keyed, table.refusal)
+    _count(keyed, table.refusal, cost=cost)
 
 
 def environment_allows(action: str, environment_id: int) -> bool:
@@ -131,14 +132,14 @@ def _environment_keys(action: str, environment_id: int) -> list[tuple[RateLimitI
     return [(item, (action, "environment", str(environment_id))) for item in _items(notation)]
 
 
-def _count(keyed: list[tuple[RateLimitItem, tuple[str, ...]]], refusal: str) -> None:
-    """Test every limit, then count the attempt in each; ``Limited`` when one is exceeded."""
+def _count(keyed: list[tuple[RateLimitItem, tuple[str, ...]]], refusal: str, *, cost: int = 1) -> None:
+    """Test every limit, then count the attempt(s) in each; ``Limited`` when one is exceeded."""
     limiter = _limiter()
-    refused = [(item, key) for item, key in keyed if not limiter.test(item, *key)]
+    refused = [(item, key) for item, key in keyed if not limiter.test(item, *key, cost=cost)]
     if refused:
         raise Limited(max(_seconds_until_free(limiter, item, key) for item, key in refused), refusal)
     for item, key in keyed:
-        if not limiter.hit(item, *key):
+        if not limiter.hit(item, *key, cost=cost):
             raise Limited(_seconds_until_free(limiter, item, key), refusal)
 
 

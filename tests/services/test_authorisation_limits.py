@@ -208,3 +208,68 @@ def test_each_csv_row_counts_and_the_rows_past_the_limit_are_reported(
         (5, "Too many authorisation requests were sent. Try again in 60 minutes."),
     ]
     assert count(session, AuthorisationRequest) == 2
+
+
+@pytest.fixture()
+def five_per_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five authorisation requests an hour per client address, ten per environment."""
+    monkeypatch.setitem(
+        throttle.LIMITS,
+        "authorisation_request",
+        throttle.ActionLimits("5/hour", "10/hour", "Too many authorisation requests were sent."),
+    )
+
+
+def csv_rows(*emails: str) -> str:
+    rows = [f"Client {n},{email},Exact Online,Client {n} BV" for n, email in enumerate(emails, start=1)]
+    return "\n".join([CSV_HEADER, *rows]) + "\n"
+
+
+@pytest.mark.usefixtures("five_per_client")
+def test_a_csv_group_counts_its_saved_rows_together_and_its_refused_rows_not_at_all(
+    session: Session, anna: User, package: SoftwarePackage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hits: list[int] = []
+    real_hit = throttle.MovingWindowRateLimiter.hit
+
+    def counting_hit(self, item, *identifiers, cost=1):  # type: ignore[no-untyped-def]
+        hits.append(cost)
+        return real_hit(self, item, *identifiers, cost=cost)
+
+    monkeypatch.setattr(throttle.MovingWindowRateLimiter, "hit", counting_hit)
+    with calling_from("203.0.113.7"):
+        result = authorisations.import_requests_csv(
+            session, actor=anna, csv_text=csv_rows("a@example.com", "not-an-email", "b@example.com", "c@example.com")
+        )
+        assert [row.line for row in result.saved] == [2, 4, 5]
+        assert hits == [3, 3]  # the per-client and per-environment limits, once each, for the three saved
+        send(session, anna, package, client_email="d@example.com")
+        send(session, anna, package, client_email="e@example.com")  # the refused row left room for this one
+        with pytest.raises(throttle.Limited):
+            send(session, anna, package, client_email="f@example.com")
+    assert count(session, AuthorisationRequest) == 5
+
+
+@pytest.mark.usefixtures("five_per_client")
+def test_a_group_that_does_not_fit_the_limits_is_imported_again_row_by_row(
+    session: Session, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(authorisations.import_csv, "GROUP_ROWS", 2)
+    emails = [f"client{n}@example.com" for n in range(1, 8)]
+    progress: list[int] = []
+
+    with calling_from("203.0.113.7"):
+        result = authorisations.import_requests_csv(
+            session, actor=anna, csv_text=csv_rows(*emails), on_progress=lambda done, _total: progress.append(done)
+        )
+
+    # Groups of two: the first two fit, the third (rows 6 and 7 of the limit of five) does not and
+    # is imported row by row, as is the rest of the file: exactly five are sent.
+    assert [row.line for row in result.saved] == [2, 3, 4, 5, 6]
+    assert [(error.line, error.message) for error in result.errors] == [
+        (7, "Too many authorisation requests were sent. Try again in 60 minutes."),
+        (8, "Too many authorisation requests were sent. Try again in 60 minutes."),
+    ]
+    assert count(session, AuthorisationRequest) == 5
+    assert len(outbox(session)) == 5
+    assert progress == [1, 2, 3, 4, 5, 6, 7]  # each row once, though a group was imported twice

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from conftest_factories import activities, count, make_admin, make_environment, make_user, outbox
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -525,6 +526,70 @@ def test_a_row_refused_while_being_written_keeps_the_other_rows_of_its_group(
     assert committed["client3@example.com"] == (1, 1, 1)  # the earlier request, untouched
     assert set(committed.values()) == {(1, 1, 1)}  # every request with its link, email and activity
     assert count(session, OutboxMessage) == 5
+
+
+def test_a_clean_file_is_written_without_a_savepoint_per_row_and_a_failing_group_with_them(
+    session: Session, engine: Engine, anna: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_csv, "GROUP_ROWS", 3)
+    savepoints: list[str] = []
+
+    def note_savepoint(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("SAVEPOINT"):
+            savepoints.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note_savepoint)
+    try:
+        run(session, anna, "\n".join([HEADER, *client_rows(6)]))
+        assert savepoints == []  # two clean groups: no SAVEPOINT round trips
+
+        real_issue = sending.issue_link_and_email
+
+        def refuse_client8(session: Session, **kwargs):  # type: ignore[no-untyped-def]
+            if kwargs["request"].client_email == "client8@example.com":
+                raise Conflict("Refused after the request was written.")
+            return real_issue(session, **kwargs)
+
+        monkeypatch.setattr(sending, "issue_link_and_email", refuse_client8)
+        rows = [f"Client {n},client{n}@example.com,Exact Online,Org {n}" for n in range(7, 13)]
+        result = run(session, anna, "\n".join([HEADER, *rows]))
+    finally:
+        event.remove(engine, "before_cursor_execute", note_savepoint)
+
+    # Its group (rows 7-9) rolled back and written again row by row, as was the rest of the file.
+    assert len(savepoints) == 6
+    assert [(error.line, error.message) for error in result.errors] == [(3, "Refused after the request was written.")]
+    committed = committed_requests(engine)
+    assert sorted(committed) == sorted(f"client{n}@example.com" for n in (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12))
+    assert set(committed.values()) == {(1, 1, 1)}  # every request with its link, email and activity, once
+
+
+def test_each_email_of_a_group_is_in_its_recipients_language_read_once_for_the_group(
+    session: Session, engine: Engine, anna: User
+) -> None:
+    other_firm = make_environment(session, name="Bakker Holding")
+    dutch = make_user(session, other_firm, name="Piet Bakker", email="piet@bakker.example")
+    dutch.language = "nl"
+    session.add(dutch)
+    session.commit()
+    language_reads: list[str] = []
+
+    def note_language_read(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("SELECT app_user.email, app_user.language") or statement.startswith(
+            "SELECT app_user.language"
+        ):
+            language_reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note_language_read)
+    try:
+        run(session, anna, f"{HEADER}\nPiet,PIET@bakker.example,Exact Online,Bakker BV\n" + "\n".join(client_rows(3)))
+    finally:
+        event.remove(engine, "before_cursor_execute", note_language_read)
+
+    assert len(language_reads) == 1  # one query for the group's four addresses, not one per email
+    subjects = {message.to_address: message.subject for message in outbox(session)}
+    assert subjects["piet@bakker.example"].endswith("vraagt toegang tot Bakker BV op eConnect")
+    assert subjects["client1@example.com"].endswith("asks for access to Org 1 on eConnect")
 
 
 def test_a_crash_leaves_whole_groups_each_request_with_its_email_and_activity(

@@ -32,11 +32,19 @@ from babel.numbers import format_decimal
 from sqlmodel import Session
 
 from econnect_app import i18n, write_turns
+from econnect_app.mail.outbox import languages_read_ahead
 from econnect_app.models import Environment, SoftwarePackage, User, organisation_key
 from econnect_app.services.authorisations._input import CleanRequest, clean_input, own_addresses
-from econnect_app.services.authorisations.sending import add_checked, pending_pairs, require_sender
+from econnect_app.services.authorisations.sending import (
+    WrittenWithoutSavepoint,
+    add_checked,
+    count_requests,
+    pending_pairs,
+    require_sender,
+)
 from econnect_app.services.errors import DomainError, ValidationFailed
 from econnect_app.services.software_packages import list_software_packages, match_software_package
+from econnect_app.services.throttle import Limited
 from econnect_app.services.transaction import committing
 from econnect_app.services.validation import FieldError, clean_email
 
@@ -394,13 +402,15 @@ def import_requests_csv(
     columns, data_rows = _header_and_rows(csv_text)
     to_read, beyond_limit = data_rows[:MAX_IMPORT_ROWS], data_rows[MAX_IMPORT_ROWS:]
     importer = _RowImporter(session, actor=actor, environment=environment, columns=columns)
+    positions = {id(record): position for position, record in enumerate(to_read, start=1)}
     done = 0
 
-    def handled() -> None:
+    def handled(record: _Record) -> None:
         nonlocal done
-        done += 1
-        if on_progress is not None:
-            on_progress(done, len(to_read))
+        if positions[id(record)] > done:  # a group handled again (row by row) reports nothing twice
+            done = positions[id(record)]
+            if on_progress is not None:
+                on_progress(done, len(to_read))
 
     for start in range(0, len(to_read), GROUP_ROWS):
         stopped_at = importer.import_group(to_read[start : start + GROUP_ROWS], on_row=handled)
@@ -510,9 +520,23 @@ def _row_error(record: _Record, message: str, *, client: str) -> RowError:
     return RowError(line=record.line, message=message, client=client, last_line=last_line)
 
 
+class _NotQuickly(Exception):
+    """A group written quickly did not fit the rate limits, or one of its rows could not be written:
+    nothing of the group is kept."""
+
+
 class _RowImporter:
-    """Checks and saves the data rows a group at a time (one transaction per group, a SAVEPOINT per
-    row) and keeps the report."""
+    """Checks and saves the data rows a group at a time (one transaction per group) and keeps the
+    report.
+
+    A group is first written quickly: its requests are counted towards the rate limits together,
+    once, before its commit, and each row is written without a SAVEPOINT of its own (per row, a
+    count costs more round trips to Redis than the row's own writes, and a SAVEPOINT two more to
+    the database). Should that fail (the group does not fit the limits, or a row's write failed:
+    a race on the unique index, say), the group is rolled back and written again carefully, and so
+    is the rest of the file: each row in its own SAVEPOINT and counted on its own, so exactly the
+    rows that fit the limits are sent and a failing row leaves the others as they were.
+    """
 
     def __init__(
         self, session: Session, *, actor: User, environment: Environment, columns: dict[str, int]
@@ -523,37 +547,64 @@ class _RowImporter:
         self.checker = _RowChecker(session, environment=environment, columns=columns)
         self.saved: list[SavedRow] = []
         self.errors: list[RowError] = []
+        self.quickly = True  # until a group written quickly fails
 
-    def import_group(self, records: list[_Record], *, on_row: Callable[[], None]) -> _Record | None:
+    def import_group(self, records: list[_Record], *, on_row: Callable[[_Record], None]) -> _Record | None:
         """Handle each row of ``records`` (``on_row`` after each) and commit the group's requests
         together. None when every row was handled; else the row from which nothing more was
         imported after a failure on our side: the failing row (the rows before it committed), or
         the group's first row when even that commit failed (nothing of the group kept)."""
+        if self.quickly:
+            try:
+                return self._import_group(records, on_row=on_row, quickly=True)
+            except _NotQuickly:
+                self.quickly = False  # this group and the rest of the file: carefully
+        return self._import_group(records, on_row=on_row, quickly=False)
+
+    def _import_group(
+        self, records: list[_Record], *, on_row: Callable[[_Record], None], quickly: bool
+    ) -> _Record | None:
         saved, errors = len(self.saved), len(self.errors)
         accepted = dict(self.checker.accepted_lines)
+
+        def forget_group() -> None:
+            del self.saved[saved:], self.errors[errors:]
+            self.checker.accepted_lines = accepted
+
         stopped_at: _Record | None = None
         try:
             with write_turns.turn(self.session.get_bind().engine), committing(self.session):
                 _begin_group(self.session)
-                pending = self._pending_pairs(records)
-                for record in records:
-                    try:
-                        self.import_row(record, pending=pending)
-                    except Exception:
-                        logger.exception("CSV import stopped at line %s", record.line)
-                        stopped_at = record
-                        break
-                    on_row()
+                emails = self._client_emails(records)
+                pending = pending_pairs(self.session, environment_id=self.environment.id, client_emails=emails)  # type: ignore[arg-type]
+                with languages_read_ahead(self.session, emails):
+                    for record in records:
+                        try:
+                            self.import_row(record, pending=pending, quickly=quickly)
+                        except WrittenWithoutSavepoint:
+                            raise
+                        except Exception:
+                            logger.exception("CSV import stopped at line %s", record.line)
+                            stopped_at = record
+                            break
+                        on_row(record)
+                if quickly:
+                    count_requests(self.environment, len(self.saved) - saved)
+        except (Limited, WrittenWithoutSavepoint) as failure:  # only written quickly: nothing kept
+            if isinstance(failure, WrittenWithoutSavepoint):
+                logger.warning("CSV import: writing again carefully from line %s", records[0].line, exc_info=True)
+            forget_group()
+            raise _NotQuickly from None
         except Exception:
             logger.exception("CSV import: the rows from line %s on could not be saved", records[0].line)
-            del self.saved[saved:], self.errors[errors:]
-            self.checker.accepted_lines = accepted
+            forget_group()
             return records[0]
         return stopped_at
 
-    def _pending_pairs(self, records: list[_Record]) -> set[tuple[str, str]]:
-        """The environment's Pending requests a row of ``records`` could replace (one query for the
-        group, in its transaction, instead of one per row)."""
+    def _client_emails(self, records: list[_Record]) -> set[str]:
+        """The valid client addresses of ``records``: the group's Pending requests a row could
+        replace and the languages its emails are written in are read for them at once (one query
+        each for the group, instead of one per row)."""
         index = self.checker.columns["client_email"]
         emails = set()
         for record in records:
@@ -562,13 +613,15 @@ class _RowImporter:
                     emails.add(clean_email(record.cells[index]))
                 except FieldError:
                     continue
-        if not emails:
-            return set()
-        return pending_pairs(self.session, environment_id=self.environment.id, client_emails=emails)  # type: ignore[arg-type]
+        return emails
 
-    def import_row(self, record: _Record, *, pending: set[tuple[str, str]] | None = None) -> None:
-        """Save the row's request in a SAVEPOINT of the group's transaction, or add the row's error
-        to the report (nothing of the row written). ``pending``: the group's ``_pending_pairs``."""
+    def import_row(
+        self, record: _Record, *, pending: set[tuple[str, str]] | None = None, quickly: bool = False
+    ) -> None:
+        """Save the row's request in the group's transaction, or add the row's error to the report
+        (nothing of the row written). ``pending``: the group's ``pending_pairs``; ``quickly``:
+        without a SAVEPOINT (``WrittenWithoutSavepoint`` when the write fails) and not counted
+        towards the rate limits (the group counts its requests itself)."""
         checked = self.checker.check(record)
         if isinstance(checked, RowError):
             self.errors.append(checked)
@@ -580,6 +633,8 @@ class _RowImporter:
                 environment=self.environment,
                 clean=checked.clean,
                 pending=pending,
+                counted=not quickly,
+                savepoint=not quickly,
             )
         except ValidationFailed as error:
             self.errors.append(_row_error(record, " ".join(error.errors.values()), client=checked.client))

@@ -268,10 +268,17 @@ def add_checked(
     environment: Environment,
     clean: CleanRequest,
     pending: Collection[tuple[str, str]] | None = None,
+    counted: bool = True,
+    savepoint: bool = True,
 ) -> AuthorisationRequest:
     """Like ``create_checked``, but in the caller's transaction, which commits it (a CSV import
     commits its rows in groups): each attempt is a SAVEPOINT, so a refused or clashing request
     leaves nothing behind and the transaction's other requests as they were.
+
+    ``counted=False``: the request is not counted towards the rate limits here; the caller counts
+    the requests it wrote together (``count_requests``) before committing them. ``savepoint=False``:
+    the rows are written without a SAVEPOINT of their own (two statements fewer); should writing
+    them fail, ``WrittenWithoutSavepoint`` is raised and the caller must roll its transaction back.
 
     ``pending``: the ``pending_pairs`` of the environment read in this transaction for several
     requests at once; a request to a pair not among them is written without looking for one to
@@ -281,7 +288,12 @@ def add_checked(
     """
     pair = (clean.client_email, organisation_key(clean.organisation_name))
     replaces = pending is None or pair in pending
-    _check_before_writing(session, environment=environment, clean=clean, replaces=replaces)
+    _check_before_writing(session, environment=environment, clean=clean, replaces=replaces, counted=counted)
+    if not savepoint:
+        try:
+            return _write_request_rows(session, actor=actor, environment=environment, clean=clean, replaces=replaces)
+        except Exception as exc:
+            raise WrittenWithoutSavepoint from exc
     for attempt in (1, 2):
         try:
             with session.begin_nested():
@@ -310,15 +322,29 @@ def pending_pairs(session: Session, *, environment_id: int, client_emails: Colle
     return found
 
 
+class WrittenWithoutSavepoint(Exception):
+    """Writing a request without a SAVEPOINT of its own failed (``add_checked(savepoint=False)``):
+    the transaction may hold part of it and must be rolled back."""
+
+
+def count_requests(environment: Environment, count: int) -> None:
+    """Count ``count`` requests written together (``add_checked(counted=False)``) towards the
+    "authorisation_request" rate limits; ``throttle.Limited`` (nothing counted) when they do not
+    all fit: the caller then rolls them back."""
+    if count:
+        throttle.check("authorisation_request", environment_id=environment.id, cost=count)
+
+
 def _check_before_writing(
-    session: Session, *, environment: Environment, clean: CleanRequest, replaces: bool = True
+    session: Session, *, environment: Environment, clean: CleanRequest, replaces: bool = True, counted: bool = True
 ) -> None:
     """What ``create_checked`` and ``add_checked`` refuse before writing: a replacement not allowed
-    yet (when the request may replace one), then the "authorisation_request" rate limits (counted
-    only when the first passed)."""
+    yet (when the request may replace one), then (``counted``) the "authorisation_request" rate
+    limits (counted only when the first passed)."""
     if replaces:
         _check_replacement_allowed(session, environment=environment, clean=clean)
-    throttle.check("authorisation_request", environment_id=environment.id)
+    if counted:
+        throttle.check("authorisation_request", environment_id=environment.id)
 
 
 def _check_replacement_allowed(session: Session, *, environment: Environment, clean: CleanRequest) -> None:
