@@ -139,6 +139,7 @@ def _jinja() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        auto_reload=False,  # the templates ship with the code: no look at each file's time per message
     )
     env.install_gettext_callables(  # type: ignore[attr-defined]  (added by the i18n extension)
         gettext=_gettext, ngettext=_ngettext, newstyle=False
