@@ -353,25 +353,34 @@ def smtp_floor(emails: Sequence[tuple[str, bytes]]) -> float:
 # --- profiling -----------------------------------------------------------------------------------
 
 
-def start_profiler(app: AppServer, output: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy recording every backend process (collapsed stacks), or None when py-spy is missing."""
+def start_profiler(app: AppServer, output: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy recording every backend process (collapsed stacks; with several backends, one file
+    each, ``output`` then holding them all once stopped), or nothing when py-spy is missing."""
     py_spy = PROJECT_ROOT / ".venv" / "bin" / "py-spy"
     if not py_spy.exists():
         print("py-spy is not installed (pip install py-spy): no profile")
-        return None
-    backend = next(iter(app.backends.values()))
-    assert backend.process is not None
-    return subprocess.Popen(
-        [str(py_spy), "record", "--pid", str(backend.process.pid), "--subprocesses", "--format", "raw",
-         "--rate", "200", "--nonblocking", "--output", str(output)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        return []
+    profilers = []
+    for name, backend in app.backends.items():
+        assert backend.process is not None
+        target = output if len(app.backends) == 1 else output.with_name(f"{output.name}.{name}")
+        profilers.append(
+            subprocess.Popen(
+                [str(py_spy), "record", "--pid", str(backend.process.pid), "--subprocesses", "--format", "raw",
+                 "--rate", "200", "--nonblocking", "--output", str(target)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        )
+    return profilers
 
 
-def stop_profiler(profiler: subprocess.Popen[bytes] | None) -> None:
-    if profiler is not None:
+def stop_profiler(profilers: list[subprocess.Popen[bytes]], output: Path, app: AppServer) -> None:
+    for profiler in profilers:
         profiler.send_signal(signal.SIGINT)
         profiler.wait(timeout=60)
+    if profilers and len(app.backends) > 1:  # one file with every backend's stacks
+        parts = [output.with_name(f"{output.name}.{name}") for name in app.backends]
+        output.write_text("".join(part.read_text() for part in parts if part.exists()))
 
 
 def summarise_profile(path: Path, *, top: int = 15) -> dict[str, Any]:
@@ -527,12 +536,12 @@ def run(app: AppServer, catcher: MailCatcher, args: argparse.Namespace) -> int:
     count = args.requests or SIZES[args.scale]
     clients = make_clients(count)
     mode = describe(args.scale_out)
-    profiler = start_profiler(app, args.profile) if args.profile else None
+    profilers = start_profiler(app, args.profile) if args.profile else []
     try:
         measured = browser_run(app, catcher, clients, timeout=args.timeout)
     finally:
-        stop_profiler(profiler)
-    profile = summarise_profile(args.profile) if profiler is not None and args.profile.exists() else None
+        stop_profiler(profilers, args.profile, app)
+    profile = summarise_profile(args.profile) if profilers and args.profile.exists() else None
     service_seconds, emails = service_floor(clients, scale_out=args.scale_out)
     floors = {"service": round(service_seconds, 3), "smtp": round(smtp_floor(emails), 3)}
     rows = figures(measured, floors, args.target_seconds)
