@@ -590,14 +590,13 @@ class _RowImporter:
                         on_row(record)
                 if quickly:
                     count_requests(self.environment, len(self.saved) - saved)
-        except (Limited, WrittenWithoutSavepoint) as failure:  # only written quickly: nothing kept
-            if isinstance(failure, WrittenWithoutSavepoint):
-                logger.warning("CSV import: writing again carefully from line %s", records[0].line, exc_info=True)
+        except Exception as failure:
             forget_group()
-            raise _NotQuickly from None
-        except Exception:
+            if quickly and isinstance(failure, Limited | WrittenWithoutSavepoint):  # nothing of it kept
+                if isinstance(failure, WrittenWithoutSavepoint):
+                    logger.warning("CSV import: writing again carefully from line %s", records[0].line, exc_info=True)
+                raise _NotQuickly from None
             logger.exception("CSV import: the rows from line %s on could not be saved", records[0].line)
-            forget_group()
             return records[0]
         return stopped_at
 
