@@ -47,14 +47,16 @@ def anna(session: Session, firm: Environment) -> User:
     return make_admin(session, firm, name="Anna de Vries", email="anna@devries.example")
 
 
+def limit_requests(monkeypatch: pytest.MonkeyPatch, *, per_client: str, per_environment: str) -> None:
+    """Replace the "authorisation_request" limits for the test."""
+    limits = throttle.ActionLimits(per_client, per_environment, "Too many authorisation requests were sent.")
+    monkeypatch.setitem(throttle.LIMITS, "authorisation_request", limits)
+
+
 @pytest.fixture()
 def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two authorisation requests an hour per client and three per environment."""
-    monkeypatch.setitem(
-        throttle.LIMITS,
-        "authorisation_request",
-        throttle.ActionLimits("2/hour", "3/hour", "Too many authorisation requests were sent."),
-    )
+    limit_requests(monkeypatch, per_client="2/hour", per_environment="3/hour")
 
 
 def send(session: Session, actor: User, package: SoftwarePackage, **overrides: str) -> AuthorisationRequest:
@@ -213,11 +215,7 @@ def test_each_csv_row_counts_and_the_rows_past_the_limit_are_reported(
 @pytest.fixture()
 def five_per_client(monkeypatch: pytest.MonkeyPatch) -> None:
     """Five authorisation requests an hour per client address, ten per environment."""
-    monkeypatch.setitem(
-        throttle.LIMITS,
-        "authorisation_request",
-        throttle.ActionLimits("5/hour", "10/hour", "Too many authorisation requests were sent."),
-    )
+    limit_requests(monkeypatch, per_client="5/hour", per_environment="10/hour")
 
 
 def csv_rows(*emails: str) -> str:
